@@ -1,0 +1,97 @@
+"""The `kubetrainer` command line: parse, call a stage, render. Nothing else.
+
+Each command lives in a small module of this package (one per stage) and imports
+its stage lazily, so `kubetrainer --help` stays fast and a command never pays for
+another stage's dependencies (torch, faiss, kubernetes).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kubetrainer import __version__
+from kubetrainer.cli import render
+from kubetrainer.cli.state import STATE
+from kubetrainer.config import HOME_ENV, Settings, resolve_home
+from kubetrainer.errors import UserError
+
+app = typer.Typer(
+    name="kubetrainer",
+    help="Detect GPUs, load the best model that fits, harvest cluster data, RAG, fine-tune, serve, evaluate.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        render.console.print(f"kubetrainer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    home: Annotated[
+        Optional[Path],
+        typer.Option("--home", envvar=HOME_ENV, help="Data home (models, harvest, index, runs, cache)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    STATE.settings = Settings(home=resolve_home(home), debug=debug)
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _register_commands() -> None:
+    from kubetrainer.cli import commands  # noqa: F401  (import registers the commands)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script and of the seed's shim; returns the exit code."""
+    _register_commands()
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("KUBETRAINER_DEBUG") == "1"
+    try:
+        app(args=args, prog_name="kubetrainer", standalone_mode=False)
+    except UserError as error:
+        if debug:
+            raise
+        render.error(error.render())
+        return error.exit_code
+    except typer.Exit as exit_:
+        return exit_.exit_code
+    except typer.Abort:
+        render.error("aborted")
+        return 130
+    except KeyboardInterrupt:
+        render.error("interrupted")
+        return 130
+    except Exception as error:  # click's usage errors carry their own exit code
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            return error.exit_code
+        if debug:
+            raise
+        render.error(f"internal error: {type(error).__name__}: {error}\n  rerun with --debug for the traceback")
+        return 1
+    return 0
+
+
+def run() -> None:
+    """Console-script wrapper: exit with main()'s status."""
+    sys.exit(main())

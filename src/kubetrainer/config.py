@@ -1,0 +1,44 @@
+"""Settings shared by every stage: where the data home is and how chatty to be.
+
+The data home (DESIGN.md section 3) holds all state: `models/`, `harvest/`,
+`index/<name>/`, `runs/<run-id>/` and `cache/`. It is chosen by `--home`, then
+`KUBETRAINER_HOME`, then `~/.kubetrainer`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "KUBETRAINER_HOME"
+DEFAULT_HOME = Path("~/.kubetrainer")
+SUBDIRS = ("models", "harvest", "index", "runs", "cache")
+
+
+def resolve_home(explicit: Path | None = None) -> Path:
+    """The data home: the explicit path, else $KUBETRAINER_HOME, else ~/.kubetrainer."""
+    chosen = explicit or os.environ.get(HOME_ENV) or DEFAULT_HOME
+    return Path(chosen).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide options set once by the CLI (or by a Python caller)."""
+
+    home: Path
+    debug: bool = False
+    verbose: bool = False
+
+    def dir(self, name: str) -> Path:
+        """A subdirectory of the data home, created on first use."""
+        if name not in SUBDIRS:
+            raise ValueError(f"unknown data-home subdirectory {name!r}; known: {SUBDIRS}")
+        path = self.home / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def default_settings() -> Settings:
+    """Settings from the environment alone, for Python callers that skip the CLI."""
+    return Settings(home=resolve_home())
