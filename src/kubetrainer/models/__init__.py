@@ -1,0 +1,1 @@
+"""Model catalog, memory estimation, selection, hub download and the bundled defaults."""
