@@ -1,0 +1,101 @@
+"""The Helm chart: lint, render with several value sets, validate against the official schemas."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "kubetrainer"
+KUBERNETES_VERSIONS = ["1.29.0", "1.31.0", "1.33.0", "1.35.0"]
+VALUE_SETS = {
+    "defaults": [],
+    "gpu-server-redis-netpol": [
+        "--set", "server.gpus=2",
+        "--set", "redis.enabled=true",
+        "--set", "networkPolicy.enabled=true",
+        "--set", "networkPolicy.allowFromNamespaceLabels.team=ml",
+        "--set", "agent.runtimeClassName=nvidia",
+        "--set", "server.model=Qwen/Qwen2.5-7B-Instruct",
+    ],
+    "minimal": ["--set", "server.enabled=false", "--set", "server.persistence.enabled=false"],
+    "existing-secret": ["--set", "server.apiKey.existingSecret=my-key", "--set", "server.persistence.enabled=false"],
+}
+
+
+def render(helm: Path, *args: str) -> list[dict]:
+    result = subprocess.run(
+        [str(helm), "template", "kt", str(CHART), "--namespace", "kubetrainer", *args],
+        capture_output=True, text=True, check=True,
+    )
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+def test_helm_lint_is_clean(helm: Path) -> None:
+    result = subprocess.run(
+        [str(helm), "lint", "--strict", str(CHART)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_manifests_validate_against_official_schemas(helm: Path, values: list[str], version: str) -> None:
+    docs = render(helm, *values)
+    assert docs
+    for doc in docs:
+        if doc["kind"] == "ServiceMonitor":  # a CRD, not in the core schemas
+            continue
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_rbac_never_grants_secrets_and_is_read_only(helm: Path) -> None:
+    docs = render(helm)
+    rules = [rule for role in by_kind(docs, "ClusterRole") + by_kind(docs, "Role") for rule in role["rules"]]
+    assert rules
+    for rule in rules:
+        assert "secrets" not in rule["resources"] and "*" not in rule["resources"]
+        assert set(rule["verbs"]) <= {"get", "list", "watch"}
+
+
+def test_agent_is_hardened_and_covers_gpu_nodes(helm: Path) -> None:
+    (daemonset,) = by_kind(render(helm), "DaemonSet")
+    pod = daemonset["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert container["env"][0]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+    pods_mount = next(m for m in container["volumeMounts"] if m["name"] == "pods")
+    assert pods_mount["readOnly"] is True
+    assert {t["key"] for t in pod["tolerations"]} >= {"nvidia.com/gpu", "amd.com/gpu"}
+
+
+def test_gpu_server_requests_gpus_and_tolerates_taint(helm: Path) -> None:
+    docs = render(helm, *VALUE_SETS["gpu-server-redis-netpol"])
+    (deployment,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "kt-kubetrainer"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 2
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    assert "--redis=redis://kt-kubetrainer-redis:6379/0" in container["args"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert len(by_kind(docs, "NetworkPolicy")) == 1
+
+
+def test_existing_secret_is_referenced_not_created(helm: Path) -> None:
+    docs = render(helm, *VALUE_SETS["existing-secret"])
+    assert not by_kind(docs, "Secret")
+    (deployment,) = by_kind(docs, "Deployment")
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {"secretName": "my-key", "items": [{"key": "api-key", "path": "api-key"}]} in [
+        v.get("secret") for v in volumes
+    ]
