@@ -1,0 +1,146 @@
+"""Secret scrubbing, driven by schemas/redaction-vectors.json like the Rust agent.
+
+Everything the project stores, indexes, trains on or sends passes through here first.
+The patterns (and the test vectors both test suites run) live in one JSON file so the
+Python readers and `kubetrainer-agent` redact exactly the same things. Each secret is
+replaced by `[REDACTED:<type>]` and counted by type.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from kubetrainer.errors import UserError
+
+VECTORS_PATH = Path(__file__).resolve().parents[2] / "schemas" / "redaction-vectors.json"
+MARKER = "[REDACTED:"
+_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One secret shape: its type name and the compiled regex that finds it."""
+
+    type: str
+    regex: re.Pattern[str]
+
+    @property
+    def has_secret_group(self) -> bool:
+        return "secret" in self.regex.groupindex
+
+
+def compile_pattern(type_name: str, regex: str, *, where: str) -> Pattern:
+    """A Pattern from user or file input, with a clear error for a bad name or regex."""
+    if not _TYPE_NAME.match(type_name):
+        raise UserError(
+            f"invalid redaction type name {type_name!r}",
+            where=where,
+            expected="lower-case letters, digits and underscores, starting with a letter",
+        )
+    try:
+        compiled = re.compile(regex)
+    except re.error as exc:
+        raise UserError(f"invalid regex for {type_name!r}: {exc}", where=where) from exc
+    return Pattern(type_name, compiled)
+
+
+def parse_extra_pattern(spec: str) -> Pattern:
+    """A user-supplied pattern written `TYPE=REGEX` (the agent's --redact-pattern syntax)."""
+    type_name, sep, regex = spec.partition("=")
+    if not sep or not regex:
+        raise UserError(f"bad redaction pattern {spec!r}", where="--redact-pattern", expected="TYPE=REGEX")
+    return compile_pattern(type_name.strip(), regex, where="--redact-pattern")
+
+
+class Redactor:
+    """Applies the patterns in order; see the file's `algorithm` for the exact rules."""
+
+    def __init__(self, patterns: Iterable[Pattern]) -> None:
+        self.patterns = tuple(patterns)
+
+    @classmethod
+    def from_file(cls, path: Path = VECTORS_PATH, extra: Iterable[Pattern] = ()) -> Redactor:
+        """The shared patterns from `path`, then any user-supplied ones."""
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            entries = document["patterns"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"cannot read redaction patterns: {exc}", where=path) from exc
+        patterns = [
+            compile_pattern(entry["type"], entry["regex"], where=f"{path}: patterns[{index}]")
+            for index, entry in enumerate(entries)
+        ]
+        return cls([*patterns, *extra])
+
+    def with_extra(self, extra: Iterable[Pattern]) -> Redactor:
+        """A redactor that also applies `extra` after the shared patterns."""
+        return Redactor([*self.patterns, *extra])
+
+    def redact_text(self, text: str) -> tuple[str, Counter[str]]:
+        counts: Counter[str] = Counter()
+        for pattern in self.patterns:
+            text = _apply(pattern, text, counts)
+        return text, counts
+
+    def redact_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy with message, object.summary and label values scrubbed and `redactions` updated."""
+        scrubbed = copy.deepcopy(dict(record))
+        removed = 0
+        if isinstance(scrubbed.get("message"), str):
+            scrubbed["message"], counts = self.redact_text(scrubbed["message"])
+            removed += counts.total()
+        obj = scrubbed.get("object")
+        if isinstance(obj, dict) and isinstance(obj.get("summary"), str):
+            obj["summary"], counts = self.redact_text(obj["summary"])
+            removed += counts.total()
+        labels = scrubbed.get("labels")
+        if isinstance(labels, dict):
+            for key, value in labels.items():
+                if isinstance(value, str):
+                    labels[key], counts = self.redact_text(value)
+                    removed += counts.total()
+        scrubbed["redactions"] = int(scrubbed.get("redactions") or 0) + removed
+        return scrubbed
+
+
+def _apply(pattern: Pattern, text: str, counts: Counter[str]) -> str:
+    """One pattern over `text`: replace each secret span, keeping the text around it."""
+    group = "secret" if pattern.has_secret_group else 0
+    pieces: list[str] = []
+    last = 0
+    for match in pattern.regex.finditer(text):
+        start, end = match.span(group)
+        if start < 0 or MARKER in text[start:end]:
+            continue
+        pieces.append(text[last:start])
+        pieces.append(f"[REDACTED:{pattern.type}]")
+        counts[pattern.type] += 1
+        last = end
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+@lru_cache(maxsize=1)
+def default_redactor() -> Redactor:
+    """The shared patterns, compiled once per process."""
+    return Redactor.from_file()
+
+
+def redact_text(text: str) -> tuple[str, Counter[str]]:
+    """`text` with every secret replaced by `[REDACTED:<type>]`, and the counts by type."""
+    return default_redactor().redact_text(text)
+
+
+def redact_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A scrubbed copy of a schema-v1 record (message, object.summary, label values)."""
+    return default_redactor().redact_record(record)
