@@ -27,17 +27,22 @@ _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 @dataclass(frozen=True)
 class Pattern:
-    """One secret shape: its type name and the compiled regex that finds it."""
+    """One secret shape: its type name, the regex that finds it, and a cheap pre-check.
+
+    `keywords` (lower case) lets most text skip the regex: the pattern can only match
+    text containing one of them. Empty means always run the regex.
+    """
 
     type: str
     regex: re.Pattern[str]
+    keywords: tuple[str, ...] = ()
 
     @property
     def has_secret_group(self) -> bool:
         return "secret" in self.regex.groupindex
 
 
-def compile_pattern(type_name: str, regex: str, *, where: str) -> Pattern:
+def compile_pattern(type_name: str, regex: str, *, where: str, keywords: Iterable[str] = ()) -> Pattern:
     """A Pattern from user or file input, with a clear error for a bad name or regex."""
     if not _TYPE_NAME.match(type_name):
         raise UserError(
@@ -49,7 +54,7 @@ def compile_pattern(type_name: str, regex: str, *, where: str) -> Pattern:
         compiled = re.compile(regex)
     except re.error as exc:
         raise UserError(f"invalid regex for {type_name!r}: {exc}", where=where) from exc
-    return Pattern(type_name, compiled)
+    return Pattern(type_name, compiled, tuple(keyword.lower() for keyword in keywords))
 
 
 def parse_extra_pattern(spec: str) -> Pattern:
@@ -75,7 +80,9 @@ class Redactor:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise UserError(f"cannot read redaction patterns: {exc}", where=path) from exc
         patterns = [
-            compile_pattern(entry["type"], entry["regex"], where=f"{path}: patterns[{index}]")
+            compile_pattern(
+                entry["type"], entry["regex"], where=f"{path}: patterns[{index}]", keywords=entry.get("keywords", ())
+            )
             for index, entry in enumerate(entries)
         ]
         return cls([*patterns, *extra])
@@ -86,8 +93,13 @@ class Redactor:
 
     def redact_text(self, text: str) -> tuple[str, Counter[str]]:
         counts: Counter[str] = Counter()
+        lowered = text.lower()
         for pattern in self.patterns:
-            text = _apply(pattern, text, counts)
+            if pattern.keywords and not any(keyword in lowered for keyword in pattern.keywords):
+                continue
+            redacted = _apply(pattern, text, counts)
+            if redacted is not text:
+                text, lowered = redacted, redacted.lower()
         return text, counts
 
     def redact_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
