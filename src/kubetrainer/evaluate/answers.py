@@ -1,0 +1,80 @@
+"""Answering held-out questions with a model, with or without retrieved context.
+
+Greedy decoding, so a report is reproducible and two variants differ only by the
+model or the context. With a retriever the prompt is built by the RAG stage's own
+`rag.prompt.build_messages`, the same prompt `kubetrainer serve` uses, so the
+"+RAG" rows measure what users get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from kubetrainer.evaluate.dataset import Question
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    max_new_tokens: int = 64
+    top_k: int = 4
+    max_context_tokens: int = 1024
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    prediction: str
+    references: list[str]
+    sources: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"question": self.question, "prediction": self.prediction, "references": self.references, "sources": self.sources}
+
+
+def render_prompt(tokenizer, messages: list[dict[str, str]]) -> str:
+    """The prompt text: the model's chat template when it has one, else the turns one per line."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return "\n".join(message["content"] for message in messages) + "\n"
+
+
+def generate(model, tokenizer, prompt: str, max_new_tokens: int) -> str:
+    """Greedy continuation of `prompt`, decoded without special tokens."""
+    import torch
+
+    device = next(model.parameters()).device
+    encoded = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(device)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    with torch.no_grad():
+        output = model.generate(
+            **encoded, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id, num_beams=1
+        )
+    new_tokens = output[0, encoded["input_ids"].shape[1] :]
+    return tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
+
+
+def answer_questions(
+    model,
+    tokenizer,
+    questions: Sequence[Question],
+    settings: AnswerSettings,
+    retriever=None,
+    on_answer: Callable[[], None] | None = None,
+) -> list[Answer]:
+    """Answer every question; with a retriever, the top hits go into the prompt as cited context."""
+    answers = []
+    model.eval()
+    for question in questions:
+        messages, sources = question.messages, []
+        if retriever is not None:
+            from kubetrainer.rag.prompt import build_messages
+
+            hits = retriever.search(question.text, top_k=settings.top_k)
+            messages, used = build_messages(question.text, hits, tokenizer, settings.max_context_tokens)
+            sources = [hit.to_json() for hit in used]
+        prediction = generate(model, tokenizer, render_prompt(tokenizer, messages), settings.max_new_tokens)
+        answers.append(Answer(question=question.text, prediction=prediction, references=question.references, sources=sources))
+        if on_answer:
+            on_answer()
+    return answers
