@@ -1,0 +1,1 @@
+"""Realistic sample Kubernetes objects and clusters for tests, demos and benchmarks."""
