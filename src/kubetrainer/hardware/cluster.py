@@ -1,0 +1,188 @@
+"""Cluster inventory, the pure core: Node and Pod objects (dicts as the API returns them) in, inventory out.
+
+Readers (dump directory, nodes JSON, live API) only fetch objects and hand them here,
+so every source gets the same rules: schedulable means Ready and not cordoned, a GPU
+is allocated when an unfinished pod bound to the node requests it (Kubernetes'
+effective-request rule over init, sidecar and app containers), and a node with GPU
+resources but no labels still counts, as product "unknown".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from kubetrainer.hardware.inventory import ClusterInventory, NodeGpus, NodeInventory, Taint
+from kubetrainer.hardware.labels import GpuLabels, labelled_vendor, read_gpu_labels
+from kubetrainer.hardware.quantity import parse_count, parse_quantity
+
+# Whole-device resources by vendor; `nvidia.com/gpu.shared` is time-slicing with renamed resources.
+GPU_RESOURCES = {
+    "nvidia.com/gpu": "nvidia",
+    "nvidia.com/gpu.shared": "nvidia",
+    "amd.com/gpu": "amd",
+    "gpu.intel.com/i915": "intel",
+    "gpu.intel.com/xe": "intel",
+}
+MIG_PREFIX = "nvidia.com/mig-"
+FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
+
+
+def is_gpu_resource(name: str) -> bool:
+    return name in GPU_RESOURCES or name.startswith(MIG_PREFIX)
+
+
+def _container_gpus(container: dict[str, Any]) -> Counter[str]:
+    """A container's GPU requests; for extended resources a limit alone stands for the request."""
+    resources = container.get("resources") or {}
+    requests = resources.get("requests") or {}
+    limits = resources.get("limits") or {}
+    gpus: Counter[str] = Counter()
+    for name in (*requests, *limits):
+        if is_gpu_resource(name) and name not in gpus:
+            gpus[name] = parse_count(requests.get(name, limits.get(name)))
+    return gpus
+
+
+def pod_gpu_requests(pod: dict[str, Any]) -> Counter[str]:
+    """The pod's effective GPU request per resource, as the scheduler computes it.
+
+    max(app containers + restartable init (sidecar) containers, the peak of each init
+    container plus the sidecars started before it), plus the pod overhead.
+    """
+    spec = pod.get("spec") or {}
+    app: Counter[str] = Counter()
+    for container in spec.get("containers") or ():
+        app.update(_container_gpus(container))
+    sidecars: Counter[str] = Counter()
+    init_peak: Counter[str] = Counter()
+    for container in spec.get("initContainers") or ():
+        gpus = _container_gpus(container)
+        if container.get("restartPolicy") == "Always":
+            sidecars.update(gpus)
+            during_start = sidecars
+        else:
+            during_start = sidecars + gpus
+        init_peak |= during_start  # Counter union keeps the maximum per resource
+    effective = (app + sidecars) | init_peak
+    overhead = spec.get("overhead") or {}
+    effective.update({name: parse_count(value) for name, value in overhead.items() if is_gpu_resource(name)})
+    return +effective
+
+
+def allocated_by_node(pods: Iterable[dict[str, Any]]) -> dict[str, Counter[str]]:
+    """GPU requests summed per node over pods that are bound there and have not finished."""
+    allocated: dict[str, Counter[str]] = {}
+    for pod in pods:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node or (pod.get("status") or {}).get("phase") in FINISHED_PHASES:
+            continue
+        try:
+            requests = pod_gpu_requests(pod)
+        except ValueError as error:
+            metadata = pod.get("metadata") or {}
+            raise ValueError(f"pod {metadata.get('namespace')}/{metadata.get('name')}: {error}") from error
+        if requests:
+            allocated.setdefault(node, Counter()).update(requests)
+    return allocated
+
+
+def _gpu_counts(resources: dict[str, Any]) -> Counter[str]:
+    return Counter({name: parse_count(value) for name, value in resources.items() if is_gpu_resource(name)})
+
+
+def _mig_devices(
+    capacity: Counter[str], allocatable: Counter[str], allocated: Counter[str], identity: GpuLabels
+) -> dict[str, dict[str, int | None]]:
+    devices: dict[str, dict[str, int | None]] = {}
+    for resource in sorted(set(capacity) | set(allocatable)):
+        if not resource.startswith(MIG_PREFIX):
+            continue
+        profile = resource.removeprefix(MIG_PREFIX)
+        devices[profile] = {
+            "capacity": capacity[resource],
+            "allocatable": allocatable[resource],
+            "allocated": allocated[resource],
+            "memory_mib": identity.mig_memory_mib.get(profile) or _profile_memory_mib(profile),
+        }
+    return devices
+
+
+def _profile_memory_mib(profile: str) -> int | None:
+    """Memory of a MIG profile from its name ("1g.10gb" -> 10240) when GFD did not label it."""
+    _, _, size = profile.partition(".")
+    return int(size.removesuffix("gb")) * 1024 if size.endswith("gb") and size[:-2].isdigit() else None
+
+
+def node_gpus(node: dict[str, Any], allocated: Counter[str]) -> NodeGpus | None:
+    """The node's GPU group: the vendor with the most devices, or the labelled one if none registered."""
+    status = node.get("status") or {}
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    capacity = _gpu_counts(status.get("capacity") or {})
+    allocatable = _gpu_counts(status.get("allocatable") or status.get("capacity") or {})
+    per_vendor: Counter[str] = Counter()
+    for resource, count in capacity.items():
+        per_vendor["nvidia" if resource.startswith(MIG_PREFIX) else GPU_RESOURCES[resource]] += count or 0
+    vendor = max(per_vendor, key=lambda name: per_vendor[name]) if per_vendor else labelled_vendor(labels)
+    if vendor is None:
+        return None
+    identity = read_gpu_labels(labels, vendor)
+    whole = [resource for resource, owner in GPU_RESOURCES.items() if owner == vendor]
+    mig = _mig_devices(capacity, allocatable, allocated, identity) if vendor == "nvidia" else {}
+    mig_on = bool(mig) or identity.mig_strategy in ("single", "mixed")
+    return NodeGpus(
+        vendor=vendor,
+        product=identity.product,
+        count=sum(allocatable[resource] for resource in whole),
+        capacity=sum(capacity[resource] for resource in whole),
+        allocated=sum(allocated[resource] for resource in whole),
+        memory_mib=identity.memory_mib,
+        compute_capability=identity.compute_capability,
+        family=identity.family,
+        runtime=identity.runtime,
+        runtime_version=identity.runtime_version,
+        driver_version=identity.driver_version,
+        mig={"strategy": identity.mig_strategy, "devices": mig} if mig_on else None,
+        sharing=identity.sharing,
+    )
+
+
+def node_inventory(node: dict[str, Any], allocated: Counter[str] | None = None) -> NodeInventory:
+    """One Node object as inventory; `allocated` is its pods' GPU requests (see `allocated_by_node`)."""
+    spec = node.get("spec") or {}
+    status = node.get("status") or {}
+    resources = status.get("allocatable") or status.get("capacity") or {}
+    ready = any(
+        condition.get("type") == "Ready" and condition.get("status") == "True"
+        for condition in status.get("conditions") or ()
+    )
+    return NodeInventory(
+        name=node["metadata"]["name"],
+        ready=ready,
+        schedulable=ready and not spec.get("unschedulable", False),
+        taints=tuple(
+            Taint(key=taint.get("key", ""), effect=taint.get("effect", ""), value=taint.get("value") or None)
+            for taint in spec.get("taints") or ()
+        ),
+        cpu=parse_quantity(resources.get("cpu", 0)),
+        memory_bytes=int(parse_quantity(resources.get("memory", 0))),
+        gpus=node_gpus(node, allocated or Counter()),
+    )
+
+
+def build_inventory(source: str, nodes: Iterable[dict[str, Any]], pods: Iterable[dict[str, Any]]) -> ClusterInventory:
+    """The inventory of a cluster from its Node and Pod objects, nodes sorted by name.
+
+    A malformed quantity raises ValueError naming the node or pod; readers turn it into
+    a UserError naming their file.
+    """
+    allocated = allocated_by_node(pods)
+    inventory = []
+    for node in nodes:
+        name = node["metadata"]["name"]
+        try:
+            inventory.append(node_inventory(node, allocated.get(name)))
+        except ValueError as error:
+            raise ValueError(f"node {name}: {error}") from error
+    return ClusterInventory.of(source, tuple(sorted(inventory, key=lambda node: node.name)))
