@@ -1,0 +1,83 @@
+"""Examples to token ids and labels: loss on the response tokens only (unless asked otherwise).
+
+Labels are found by character offsets, not by tokenizing pieces separately: the whole
+conversation is rendered once with the model's chat template, the character span of each
+assistant turn is located by rendering the prefix up to it, and a token is a target when
+its first character falls inside one. Tokenizing pieces separately would change tokens
+at the seams (BPE merges across them) and train the model on text it never sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubetrainer.train.formats import Example
+
+IGNORE = -100
+
+# ChatML, the template SmolLM2 and many small models use, for tokenizers that have none.
+FALLBACK_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class TokenizedExample:
+    input_ids: list[int]
+    labels: list[int]
+
+    @property
+    def target_count(self) -> int:
+        return sum(label != IGNORE for label in self.labels)
+
+
+def _render(tokenizer, messages: list[dict[str, str]], *, add_generation_prompt: bool) -> str:
+    template = tokenizer.chat_template or FALLBACK_CHAT_TEMPLATE
+    return tokenizer.apply_chat_template(
+        messages, chat_template=template, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
+
+
+def _chat_text_and_spans(tokenizer, messages: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans of its assistant turns."""
+    text = _render(tokenizer, messages, add_generation_prompt=False)
+    spans = []
+    for index, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        start = len(_render(tokenizer, messages[:index], add_generation_prompt=True)) if index else 0
+        end = len(_render(tokenizer, messages[: index + 1], add_generation_prompt=False))
+        spans.append((start, end))
+    return text, spans
+
+
+def _completion_text_and_spans(tokenizer, example: Example) -> tuple[str, list[tuple[int, int]]]:
+    eos = tokenizer.eos_token or ""
+    text = example["prompt"] + example["completion"] + eos
+    return text, [(len(example["prompt"]), len(text))]
+
+
+def tokenize_example(tokenizer, example: Example, *, max_seq_len: int, train_on_prompt: bool = False) -> TokenizedExample:
+    """Token ids and labels (IGNORE outside responses) of one normalised example, truncated."""
+    if "messages" in example:
+        text, spans = _chat_text_and_spans(tokenizer, example["messages"])
+    else:
+        text, spans = _completion_text_and_spans(tokenizer, example)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    input_ids = list(encoded["input_ids"])[:max_seq_len]
+    offsets = encoded["offset_mapping"][:max_seq_len]
+    labels = [
+        token if train_on_prompt or any(start <= offset[0] < end for start, end in spans) else IGNORE
+        for token, offset in zip(input_ids, offsets)
+    ]
+    return TokenizedExample(input_ids=input_ids, labels=labels)
+
+
+def tokenize_all(tokenizer, examples: list[Example], *, max_seq_len: int, train_on_prompt: bool) -> list[TokenizedExample]:
+    """Tokenized examples that keep at least one target token after truncation."""
+    tokenized = (
+        tokenize_example(tokenizer, example, max_seq_len=max_seq_len, train_on_prompt=train_on_prompt)
+        for example in examples
+    )
+    return [item for item in tokenized if item.target_count > 0]
