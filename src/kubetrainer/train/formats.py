@@ -8,8 +8,9 @@ prompt/completion, raw `text`, the seed's cluster_texts.json object (`{"train": 
 Every example comes out as one of two plain shapes the tokenizer step understands:
 `{"messages": [...]}` (alpaca becomes a user/assistant exchange, so the model's chat
 template applies) or `{"prompt": str, "completion": str}` (raw text is a completion
-with an empty prompt). Detection is by the first record; every later record must
-match, and one that does not is reported with its file and line.
+with an empty prompt). Each record is detected on its own, so a file may mix formats
+(the cluster dataset holds chat Q/A pairs and raw anomaly text); a record that fits
+none is reported with its file and line and the fields expected.
 """
 
 from __future__ import annotations
@@ -48,16 +49,16 @@ def _text_field(record: dict[str, Any], field: str, where: str) -> str:
     return value
 
 
-def normalise(record: Any, format_name: str, where: str) -> Example:
-    """One record of a known format as a `messages` or `prompt`/`completion` example."""
-    if not isinstance(record, dict):
-        raise UserError(f"a {type(record).__name__} where a record belongs", where=where, expected=EXPECTED)
-    if detect_format(record) != format_name:
-        raise UserError(
-            f"record does not match the {format_name} format of the first record (fields: {sorted(record)})",
-            where=where,
-            expected=f"fields {list(FORMAT_FIELDS[format_name])}",
-        )
+def normalise(record: Any, where: str) -> tuple[str, Example]:
+    """(format, example): one record as a `messages` or `prompt`/`completion` example."""
+    format_name = detect_format(record) if isinstance(record, dict) else None
+    if format_name is None:
+        fields = sorted(record) if isinstance(record, dict) else type(record).__name__
+        raise UserError(f"the record fits no known format (fields: {fields})", where=where, expected=EXPECTED)
+    return format_name, _normalise(record, format_name, where)
+
+
+def _normalise(record: dict[str, Any], format_name: str, where: str) -> Example:
     if format_name == "chat":
         return {"messages": _messages(record["messages"], where)}
     if format_name == "alpaca":
@@ -132,7 +133,7 @@ def _hf_records(path: Path) -> Iterator[tuple[str, Any]]:
 
 
 def load_dataset(path: str | Path) -> tuple[str, list[Example]]:
-    """(format name, normalised examples) of a dataset file or `datasets` directory."""
+    """(format name, normalised examples) of a dataset file or `datasets` directory; mixed formats read "chat+text"."""
     path = Path(path)
     if not path.exists():
         raise UserError("the dataset does not exist", where=path, expected="a JSON/JSONL file or a datasets directory")
@@ -140,18 +141,16 @@ def load_dataset(path: str | Path) -> tuple[str, list[Example]]:
     if is_hf and not (path / "dataset_info.json").exists() and not (path / "dataset_dict.json").exists():
         raise UserError("the directory is not a saved Hugging Face dataset", where=path, expected="a directory written by save_to_disk")
     records = _hf_records(path) if is_hf else _json_records(path)
-    format_name: str | None = None
+    formats: list[str] = []
     examples: list[Example] = []
     for where, record in records:
-        if format_name is None:
-            format_name = detect_format(record) if isinstance(record, dict) else None
-            if format_name is None:
-                fields = sorted(record) if isinstance(record, dict) else type(record).__name__
-                raise UserError(f"the record fits no known format (fields: {fields})", where=where, expected=EXPECTED)
-        examples.append(normalise(record, format_name, where))
-    if format_name is None:
+        format_name, example = normalise(record, where)
+        examples.append(example)
+        if format_name not in formats:
+            formats.append(format_name)
+    if not examples:
         raise UserError("the dataset holds no records", where=path, expected=EXPECTED)
-    return format_name, examples
+    return "+".join(formats), examples
 
 
 def load_splits(path: str | Path) -> tuple[str, list[Example], list[Example]]:

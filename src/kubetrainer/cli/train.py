@@ -1,0 +1,117 @@
+"""`kubetrainer train`, `kubetrainer dataset build` and `kubetrainer export`: parse, call the train stage, render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kubetrainer.cli import app, render
+from kubetrainer.cli.state import STATE
+from kubetrainer.errors import UserError
+
+dataset_app = typer.Typer(help="Build training data from cluster records.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+def _config(values: dict):
+    from pydantic import ValidationError
+
+    from kubetrainer.train.config import TrainConfig
+
+    try:
+        return TrainConfig(**{key: value for key, value in values.items() if value is not None})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise UserError(first["msg"], where="--" + "-".join(str(part) for part in first["loc"]).replace("_", "-")) from None
+
+
+@app.command()
+def train(
+    dataset: Annotated[Optional[Path], typer.Option(help="JSON/JSONL (alpaca, chat, prompt/completion, text) or a datasets dir.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Hub/catalog id or local dir; default: the bundled SmolLM2-135M.")] = None,
+    method: Annotated[str, typer.Option(help="lora | qlora | full")] = "lora",
+    eval_dataset: Annotated[Optional[Path], typer.Option(help="Eval data; default: the dataset's eval split or a held-out 10%.")] = None,
+    rank: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = 32,
+    dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = 0.05,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-4,
+    schedule: Annotated[str, typer.Option(help="cosine | linear | constant")] = "cosine",
+    warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps.")] = 10,
+    epochs: Annotated[int, typer.Option(help="Passes over the data.")] = 1,
+    max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps (overrides --epochs).")] = None,
+    batch_tokens: Annotated[int, typer.Option(help="Tokens per packed micro-batch per process.")] = 4096,
+    max_seq_len: Annotated[int, typer.Option(help="Longest example in tokens (longer ones are truncated).")] = 1024,
+    grad_accum: Annotated[int, typer.Option(help="Micro-batches per optimizer step.")] = 1,
+    grad_checkpointing: Annotated[bool, typer.Option(help="Recompute activations to save memory.")] = False,
+    precision: Annotated[str, typer.Option(help="auto | fp32 | bf16 | fp16 (autocast on GPUs)")] = "auto",
+    train_on_prompt: Annotated[bool, typer.Option(help="Also learn the prompt tokens, not only responses.")] = False,
+    eval_every: Annotated[int, typer.Option(help="Evaluate every N steps.")] = 50,
+    early_stopping: Annotated[Optional[int], typer.Option(help="Stop after N evals without improvement.")] = None,
+    save_every: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of data order, init and dropout.")] = 42,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the latest run (or --run-id) from its last checkpoint.")] = False,
+    run_id: Annotated[Optional[str], typer.Option(help="Name of the run directory under <home>/runs/.")] = None,
+    nproc: Annotated[int, typer.Option(help="Processes on this node, launched through torchrun.")] = 1,
+    fsdp: Annotated[bool, typer.Option("--fsdp", help="Shard parameters, grads and optimizer (FULL_SHARD).")] = False,
+    deepspeed: Annotated[Optional[str], typer.Option(help="zero2 | zero3 (needs the deepspeed extra).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Fine-tune with LoRA, QLoRA or full fine-tuning; outputs go to <home>/runs/<run-id>/."""
+    from kubetrainer.train import engine, launch, runs
+
+    settings = STATE.settings
+    if dataset is None and not resume:
+        raise UserError("no training data given", where="--dataset", expected="a JSON/JSONL file or a datasets directory")
+    config = _config(dict(
+        dataset=dataset or Path("."), model=model, method=method, eval_dataset=eval_dataset, lora_rank=rank, lora_alpha=alpha,
+        lora_dropout=dropout, learning_rate=lr, schedule=schedule, warmup_steps=warmup_steps, epochs=epochs, max_steps=max_steps,
+        batch_tokens=batch_tokens, max_seq_len=max_seq_len, grad_accum=grad_accum, grad_checkpointing=grad_checkpointing,
+        precision=precision, train_on_prompt=train_on_prompt, eval_every=eval_every, early_stopping_patience=early_stopping,
+        save_every=save_every, seed=seed, run_id=run_id, fsdp=fsdp, deepspeed=deepspeed,
+    ))
+    if nproc > 1:
+        run_dir = launch.run_distributed(config, settings, nproc=nproc, resume=resume)
+        summary = {"run_dir": str(run_dir), "metrics": runs.read_metrics(run_dir)[-1:]}
+        render.print_json(summary) if json_out else render.console.print(f"run finished: {run_dir}")
+        return
+    result = engine.run(config, settings, resume=resume, notify=render.note)
+    if json_out:
+        render.print_json(result.to_json())
+        return
+    render.console.print(f"trained {result.steps} steps on {result.train_examples} examples ({result.dataset_format})")
+    if result.first_eval_loss is not None:
+        render.console.print(f"eval loss {result.first_eval_loss:.4f} -> {result.last_eval_loss:.4f}")
+    render.console.print(f"output: {result.output_dir}  (also: {settings.dir('runs') / 'latest'})")
+
+
+@dataset_app.command("build")
+def dataset_build(
+    source: Annotated[Path, typer.Option(help="Records JSONL or a `kubectl cluster-info dump` directory.")],
+    out: Annotated[Path, typer.Option(help="Where to write the cluster_texts.json-shaped dataset.")] = Path("datasets/cluster_texts.json"),
+    eval_fraction: Annotated[float, typer.Option(help="Share of incidents held out for eval.")] = 0.2,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Derive grounded Q/A pairs and anomaly text from cluster records, redacted, split by incident."""
+    from kubetrainer.train.cluster_dataset import build_from_source
+
+    summary = build_from_source(source, out, eval_fraction=eval_fraction)
+    if json_out:
+        render.print_json(summary)
+        return
+    render.console.print(f"wrote {out}: {summary['train']} train / {summary['eval']} eval examples from {summary['records']} records")
+
+
+@app.command()
+def export(
+    source: Annotated[str, typer.Argument(help="A run, checkpoint, adapter dir or ./checkpoints/latest.")],
+    out: Annotated[Path, typer.Option(help="Output directory.")],
+    merge: Annotated[bool, typer.Option("--merge", help="Merge the LoRA adapter into its base model.")] = False,
+) -> None:
+    """Save a run's adapter, or merge it into the base as a plain model directory."""
+    from kubetrainer.train.export import export as export_model
+
+    settings = STATE.settings
+    written = export_model(source, out, runs_dir=settings.dir("runs"), models_dir=settings.dir("models"), merge=merge)
+    render.console.print(f"wrote {'merged model' if merge else 'model'} to {written}")

@@ -1,0 +1,1 @@
+"""Fine-tuning: dataset formats, the cluster-derived dataset builder, the engine, distributed launch, export."""

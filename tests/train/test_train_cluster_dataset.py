@@ -1,0 +1,82 @@
+"""The cluster dataset builder: grounded questions, redaction, and a split that never leaks an incident."""
+
+from __future__ import annotations
+
+import json
+
+from kubetrainer.cli import main
+from kubetrainer.records import make_record, write_jsonl
+from kubetrainer.train.cluster_dataset import build_dataset, group_incidents, questions
+from kubetrainer.train.formats import load_splits
+
+
+def _pod_event(ts, ns, pod, reason, message, type_="Warning"):
+    return make_record(
+        "event", ts, "dump", f"{type_} event on Pod {ns}/{pod}: {reason}: {message}", namespace=ns, pod=pod,
+        labels={"reason": reason, "type": type_, "involved_kind": "Pod", "involved_name": pod},
+    )
+
+
+def _records():
+    return [
+        _pod_event("2026-01-01T10:00:00Z", "web", "api-1", "BackOff", "Back-off restarting failed container api"),
+        make_record("object", "2026-01-01T10:01:00Z", "dump", "Pod web/api-1: container api waiting: CrashLoopBackOff, 7 restarts, last terminated: OOMKilled exit code 137",
+                    namespace="web", pod="api-1", object={"apiVersion": "v1", "kind": "Pod", "name": "api-1", "namespace": "web",
+                                                         "summary": "Pod web/api-1: CrashLoopBackOff, 7 restarts, last terminated: OOMKilled exit code 137"}),
+        make_record("log", "2026-01-01T10:02:00Z", "dump", "FATAL: could not connect, password=hunter2secret", namespace="web", pod="api-1", container="api"),
+        _pod_event("2026-01-02T09:00:00Z", "ml", "trainer-0", "FailedScheduling", "0/4 nodes are available: 4 Insufficient nvidia.com/gpu."),
+        make_record("object", "2026-01-03T08:00:00Z", "dump", "Node gpu-b: NotReady; MemoryPressure=True (KubeletHasInsufficientMemory)", node="gpu-b",
+                    object={"apiVersion": "v1", "kind": "Node", "name": "gpu-b", "namespace": None,
+                            "summary": "Node gpu-b: NotReady (Ready=Unknown); MemoryPressure=True (KubeletHasInsufficientMemory)"}),
+        make_record("log", "2026-01-04T07:00:00Z", "agent", "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus.", node="gpu-c"),
+        make_record("log", "2026-01-04T07:00:01Z", "agent", "all good, 200 OK", node="gpu-c"),
+    ]
+
+
+def test_each_incident_gets_its_grounded_question():
+    asked = {q for incident in group_incidents(_records()) for q, _ in questions(incident)}
+    assert asked == {
+        "Why does pod web/api-1 keep restarting?",
+        "Why is pod ml/trainer-0 Pending?",
+        "What does the condition of node gpu-b mean?",
+        "Which GPU failed on node gpu-c?",
+    }
+    answers = {q: a for incident in group_incidents(_records()) for q, a in questions(incident)}
+    assert "OOMKilled" in answers["Why does pod web/api-1 keep restarting?"]
+    assert "Insufficient nvidia.com/gpu" in answers["Why is pod ml/trainer-0 Pending?"]
+    assert "MemoryPressure: the node is low on memory" in answers["What does the condition of node gpu-b mean?"]
+    assert "Xid" in answers["Which GPU failed on node gpu-c?"]
+
+
+def test_secrets_never_reach_the_dataset():
+    document = build_dataset(_records(), eval_fraction=0.25, source="test")
+    text = json.dumps(document)
+    assert "hunter2secret" not in text and "[REDACTED:" in text
+
+
+def test_split_keeps_incidents_whole_and_eval_later():
+    document = build_dataset(_records(), eval_fraction=0.5, source="test")
+    train_incidents = {e["meta"]["incident"] for e in document["train"]}
+    eval_incidents = {e["meta"]["incident"] for e in document["eval"]}
+    assert train_incidents and eval_incidents and not train_incidents & eval_incidents
+    assert max(e["meta"]["ts"] for e in document["train"]) <= min(e["meta"]["ts"] for e in document["eval"])
+    assert {e["meta"]["type"] for e in document["train"]} == {"qa", "text"}
+
+
+def test_cli_writes_a_dataset_the_trainer_reads(tmp_path, capsys):
+    source = tmp_path / "records.jsonl"
+    write_jsonl(source, _records())
+    out = tmp_path / "datasets" / "cluster_texts.json"
+    assert main(["--home", str(tmp_path / "home"), "dataset", "build", "--source", str(source), "--out", str(out), "--json"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    format_name, train, evaluation = load_splits(out)
+    assert format_name == "chat+text"
+    assert (len(train), len(evaluation)) == (counts["train"], counts["eval"])
+
+
+def test_records_with_nothing_to_learn_are_a_clear_error(tmp_path, capsys):
+    source = tmp_path / "records.jsonl"
+    write_jsonl(source, [make_record("log", "2026-01-01T00:00:00Z", "file", "hello", pod="p", namespace="n")])
+    assert main(["dataset", "build", "--source", str(source), "--out", str(tmp_path / "x.json")]) == 2
+    assert "no incident to learn from" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
