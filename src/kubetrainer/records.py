@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +41,8 @@ REQUIRED_FIELDS = ("v", "id", "kind", "ts", "source", "message")
 OBJECT_FIELDS = ("apiVersion", "kind", "name", "namespace", "summary")
 _ID_SEPARATOR = "\x1f"  # ASCII unit separator: cannot collide with ordinary text
 ID_HEX_CHARS = 32
+# Already in the one form records carry: up to microseconds, no trailing zeros.
+_CANONICAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{0,5}[1-9])?Z$")
 
 
 def record_id(*parts: str) -> str:
@@ -58,6 +61,8 @@ def format_ts(value: str | datetime | float | int | None) -> str:
     Accepts a datetime (naive means UTC), epoch seconds, or an ISO 8601 string
     (Kubernetes writes `...Z`, CRI logs write nanoseconds); None means "now".
     """
+    if isinstance(value, str) and _CANONICAL_TS.match(value):
+        return value
     if value is None:
         moment = datetime.now(timezone.utc)
     elif isinstance(value, datetime):
@@ -66,11 +71,8 @@ def format_ts(value: str | datetime | float | int | None) -> str:
         moment = datetime.fromtimestamp(value, timezone.utc)
     else:
         moment = parse_ts(value)
-    moment = moment.astimezone(timezone.utc)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    text = moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return text.rstrip("0").rstrip(".") + "Z"
 
 
 def parse_ts(text: str) -> datetime:
@@ -109,16 +111,7 @@ def make_record(kind: str, ts: str | datetime | float | None, source: str, messa
     if kind in ("metric", "gpu") and "metrics" not in present:
         raise ValueError(f"a {kind} record needs metrics={{name: number}}")
     stamp = format_ts(ts)
-    identity = explicit_id or record_id(
-        source,
-        kind,
-        stamp,
-        present.get("node", ""),
-        present.get("namespace", ""),
-        present.get("pod", ""),
-        present.get("container", ""),
-        message,
-    )
+    identity = explicit_id or content_id({"source": source, "kind": kind, "ts": stamp, "message": message, **present})
     record: dict[str, Any] = {"v": SCHEMA_VERSION, "id": identity, "kind": kind, "ts": stamp, "source": source}
     for name in ("node", "namespace", "pod", "container", "stream"):
         if name in present:
@@ -135,6 +128,23 @@ def make_record(kind: str, ts: str | datetime | float | None, source: str, messa
     return record
 
 
+def content_id(record: dict) -> str:
+    """The id make_record derives from a record's content (source, kind, time, place, message).
+
+    Readers recompute it after redaction, so an id never encodes a secret.
+    """
+    return record_id(
+        record["source"],
+        record["kind"],
+        record["ts"],
+        record.get("node", ""),
+        record.get("namespace", ""),
+        record.get("pod", ""),
+        record.get("container", ""),
+        record["message"],
+    )
+
+
 def check_record(value: Any) -> str | None:
     """Why `value` is not a usable schema-v1 record, or None when it is.
 
@@ -143,6 +153,8 @@ def check_record(value: Any) -> str | None:
     """
     if not isinstance(value, dict):
         return f"expected a JSON object, got {type(value).__name__}"
+    if "v" not in value:
+        return "not a schema-v1 record (no field v)"
     if value.get("v") != SCHEMA_VERSION:
         return f"unknown record version v={value.get('v')!r}; expected v=1"
     missing = [name for name in REQUIRED_FIELDS if name not in value]

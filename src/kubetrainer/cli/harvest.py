@@ -1,0 +1,94 @@
+"""`kubetrainer harvest` (sources -> redacted records JSONL) and `kubetrainer samples` (sample data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kubetrainer.cli import app, render
+from kubetrainer.cli.state import STATE
+
+samples_app = typer.Typer(help="Generate sample data: a realistic cluster-info dump with incidents and questions.", no_args_is_help=True)
+app.add_typer(samples_app, name="samples")
+
+
+def _progress(description: str, total: int | None = None):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    return Progress(*columns, console=render.error_console, transient=True)
+
+
+@app.command()
+def harvest(
+    dump: Annotated[Optional[Path], typer.Option("--from", help="A `kubectl cluster-info dump --output-directory` directory.")] = None,
+    kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Read the live cluster with this kubeconfig ('' = in-cluster or ~/.kube/config).")] = None,
+    pods_dir: Annotated[Optional[Path], typer.Option("--pods-dir", help="A /var/log/pods tree (CRI log files).")] = None,
+    files: Annotated[Optional[list[Path]], typer.Option("--files", help="Manifests, runbooks, text logs or records JSONL (repeatable).")] = None,
+    local: Annotated[bool, typer.Option("--local", help="Also run the Rust agent once on this machine.")] = False,
+    name: Annotated[str, typer.Option("--name", help="Output name: <home>/harvest/NAME.jsonl.")] = "harvest",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Read cluster data into redacted schema-v1 records under <home>/harvest/."""
+    from kubetrainer.errors import UserError
+    from kubetrainer.sources.base import Problems
+    from kubetrainer.sources.files import read_files
+    from kubetrainer.sources.harvest import harvest as run_harvest
+
+    problems = Problems()
+    streams = []
+    if dump is not None:
+        from kubetrainer.sources.dump import read_dump
+
+        streams.append(read_dump(dump, problems))
+    if kubeconfig is not None:
+        from kubetrainer.sources.api import read_api
+
+        streams.append(read_api(kubeconfig or None, problems))
+    if pods_dir is not None:
+        from kubetrainer.sources.cri import read_pods_dir
+
+        streams.append(read_pods_dir(pods_dir, problems))
+    if files:
+        streams.append(read_files(files, problems))
+    if local:
+        from kubetrainer.sources.local_agent import run_agent_once
+
+        streams.append(read_files([run_agent_once(STATE.settings.dir("cache") / "agent")], problems))
+    if not streams:
+        raise UserError("nothing to harvest", where="kubetrainer harvest", expected="--from DUMP_DIR, --kubeconfig PATH, --pods-dir DIR, --files PATH or --local")
+    out = STATE.settings.dir("harvest") / f"{name}.jsonl"
+    with _progress("harvesting records") as progress:
+        task = progress.add_task("harvest", total=None)
+        result = run_harvest(streams, out, progress=lambda n: progress.advance(task, n))
+    summary = {**result.to_json(), "skipped": problems.items}
+    if as_json:
+        render.print_json(summary)
+        return
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(result.by_kind.items()))
+    render.console.print(f"wrote {result.records} records ({kinds}) to {out}; {result.redactions} secrets redacted")
+    for problem in problems.items:
+        render.note(f"skipped: {problem}")
+
+
+@samples_app.command("cluster")
+def samples_cluster(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the dump into (replaced atomically).")],
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same cluster.")] = 0,
+    size: Annotated[str, typer.Option("--size", help="small | default | huge (1M log lines) | a number of log lines.")] = "default",
+) -> None:
+    """Write a realistic cluster-info dump with incidents, plus OUT/questions.jsonl."""
+    from kubetrainer.errors import UserError
+    from kubetrainer.samples.cluster import generate_cluster, resolve_size
+
+    try:
+        chosen = resolve_size(size)
+    except ValueError as error:
+        raise UserError(str(error), where="--size") from None
+    with _progress("writing sample logs") as progress:
+        task = progress.add_task("logs", total=chosen.log_lines)
+        cluster = generate_cluster(out, seed=seed, size=chosen, progress=lambda n: progress.advance(task, n))
+    render.console.print(f"wrote a sample cluster ({len(cluster.nodes)} nodes, {len(cluster.pods)} pods, {len(cluster.events)} events) to {out}")
+    render.console.print(f"questions for retrieval evaluation: {out / 'questions.jsonl'}")

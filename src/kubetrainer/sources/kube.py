@@ -1,0 +1,102 @@
+"""Kubernetes objects and events (as JSON dicts) -> records; shared by the dump and live API readers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetrainer.records import parse_ts
+from kubetrainer.sources.base import emit
+from kubetrainer.sources.render import RENDERERS, render_event
+
+NEVER_READ = frozenset({"Secret"})
+_TIME_KEYS = ("lastTransitionTime", "startedAt", "finishedAt", "lastProbeTime", "lastHeartbeatTime", "startTime", "completionTime")
+
+
+def _times(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        found = [v for k, v in value.items() if k in _TIME_KEYS and isinstance(v, str)]
+        for nested in value.values():
+            found += _times(nested)
+        return found
+    if isinstance(value, list):
+        return [t for item in value for t in _times(item)]
+    return []
+
+
+def observed_at(obj: dict) -> str | None:
+    """The newest status timestamp: when what the summary says last changed."""
+    stamps = _times(obj.get("status", {})) + [obj.get("metadata", {}).get("creationTimestamp") or ""]
+    parsed = []
+    for stamp in stamps:
+        try:
+            parsed.append((parse_ts(stamp), stamp))
+        except ValueError:
+            continue
+    return max(parsed)[1] if parsed else None
+
+
+def object_record(obj: dict, source: str) -> dict | None:
+    """A rendered-status `object` record, or None for kinds we do not render (and never for Secrets)."""
+    kind = obj.get("kind", "")
+    renderer = RENDERERS.get(kind)
+    if kind in NEVER_READ or renderer is None:
+        return None
+    meta = obj.get("metadata", {})
+    summary = renderer(obj)
+    node = meta.get("name") if kind == "Node" else obj.get("spec", {}).get("nodeName")
+    return emit(
+        "object",
+        observed_at(obj) or "1970-01-01T00:00:00Z",
+        source,
+        summary,
+        namespace=meta.get("namespace"),
+        node=node,
+        pod=meta.get("name") if kind == "Pod" else None,
+        object={"apiVersion": obj.get("apiVersion", "v1"), "kind": kind, "name": meta.get("name", ""), "namespace": meta.get("namespace"), "summary": summary},
+        labels=meta.get("labels") or None,
+    )
+
+
+def event_record(event: dict, source: str) -> dict:
+    """An `event` record keeping the involved object's kind, namespace and name with reason and message."""
+    involved = event.get("involvedObject") or event.get("regarding") or {}
+    meta = event.get("metadata", {})
+    stamp = event.get("lastTimestamp") or event.get("eventTime") or meta.get("creationTimestamp") or "1970-01-01T00:00:00Z"
+    reporter = (event.get("source") or {}).get("host")
+    host = involved.get("name") if involved.get("kind") == "Node" else reporter
+    labels = {
+        "reason": event.get("reason") or "",
+        "type": event.get("type") or "Normal",
+        "involved_kind": involved.get("kind") or "",
+        "involved_name": involved.get("name") or "",
+    }
+    if event.get("firstTimestamp"):
+        labels["first_seen"] = event["firstTimestamp"]
+    return emit(
+        "event",
+        stamp,
+        source,
+        render_event(event),
+        namespace=involved.get("namespace") or meta.get("namespace"),
+        node=host or None,
+        pod=involved.get("name") if involved.get("kind") == "Pod" else None,
+        labels=labels,
+    )
+
+
+def records_from_list(document: dict, source: str) -> list[dict]:
+    """Records from a List (PodList, EventList...) or a single object."""
+    items = document.get("items") if "items" in document else [document]
+    records = []
+    for item in items or []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("kind") == "Event" or (document.get("kind") == "EventList" and "involvedObject" in item):
+            records.append(event_record(item, source))
+        else:
+            if "kind" not in item and document.get("kind", "").endswith("List"):
+                item = {**item, "kind": document["kind"][: -len("List")]}
+            record = object_record(item, source)
+            if record:
+                records.append(record)
+    return records

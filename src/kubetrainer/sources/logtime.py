@@ -1,0 +1,53 @@
+"""Find the timestamp at the start of a log line, in the formats applications really write.
+
+Lines without one inherit the previous line's time, so a stack trace stays with
+its error. Formats: RFC 3339 (bare, bracketed or quoted), `YYYY-MM-DD HH:MM:SS,mmm`,
+JSON `ts`/`time`/`timestamp` fields, nginx `[02/Jan/2026:03:04:05 +0000]`,
+klog `I0314 10:42:17.123456` and redis `14 Mar 2026 10:42:17.123`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+_ISO = re.compile(r'^[\[\("]?(?:time=")?(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?')
+_JSON_TS = re.compile(r'"(?:ts|time|timestamp|@timestamp)"\s*:\s*"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?"')
+_NGINX = re.compile(r"\[(\d{2})/(\w{3})/(\d{4}):(\d{2}:\d{2}:\d{2}) ([+-]\d{4})\]")
+_KLOG = re.compile(r"^[IWEF](\d{2})(\d{2}) (\d{2}:\d{2}:\d{2})\.(\d{6})")
+_REDIS = re.compile(r"^\d+:[A-Z] (\d{2}) (\w{3}) (\d{4}) (\d{2}:\d{2}:\d{2})\.(\d{3})")
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
+def _iso(date: str, clock: str, fraction: str | None, zone: str | None) -> datetime:
+    moment = datetime.fromisoformat(f"{date}T{clock}")
+    if fraction:
+        moment = moment.replace(microsecond=int(fraction[:6].ljust(6, "0")))
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        offset = sign * (int(digits[:2]) * 60 + int(digits[2:]))
+        return (moment - timedelta(minutes=offset)).replace(tzinfo=timezone.utc)
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def line_time(line: str, year: int) -> datetime | None:
+    """The UTC time a log line starts with, or None; `year` fills in formats that omit it (klog)."""
+    head = line[:48]
+    try:
+        if match := _ISO.match(head):
+            return _iso(*match.groups())
+        if head.startswith("{") and (match := _JSON_TS.search(line[:200])):
+            return _iso(*match.groups())
+        if match := _KLOG.match(head):
+            month, day, clock, micros = match.groups()
+            return datetime.fromisoformat(f"{year}-{month}-{day}T{clock}.{micros}").replace(tzinfo=timezone.utc)
+        if match := _NGINX.search(line[:80]):
+            day, month, year_text, clock, zone = match.groups()
+            return _iso(f"{year_text}-{_MONTHS[month]:02d}-{day}", clock, None, zone)
+        if match := _REDIS.match(head):
+            day, month, year_text, clock, millis = match.groups()
+            return _iso(f"{year_text}-{_MONTHS[month]:02d}-{day}", clock, millis, None)
+    except (ValueError, KeyError):
+        return None
+    return None

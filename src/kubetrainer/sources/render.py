@@ -1,0 +1,188 @@
+"""Kubernetes objects rendered as short readable status text that names the object.
+
+This text is what gets embedded and shown to people, so it says what an
+engineer would say ("Pod web/x on node n: Running, not ready; container app
+waiting: CrashLoopBackOff, 12 restarts, last terminated OOMKilled exit 137"),
+and never includes env values or data (they may be secrets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "credential", "apikey", "api_key", "api-key", "access_key", "accesskey", "private", "auth", "dsn", "tls.key", "signing")
+WITHHELD = "(value withheld)"
+CONFIG_VALUE_LIMIT = 160
+
+
+def _where(obj: dict) -> str:
+    meta = obj.get("metadata", {})
+    namespace = meta.get("namespace")
+    return f"{namespace}/{meta.get('name')}" if namespace else str(meta.get("name"))
+
+
+def _condition_text(conditions: list[dict], interesting: Callable[[dict], bool]) -> list[str]:
+    out = []
+    for condition in conditions:
+        if interesting(condition):
+            detail = ": ".join(part for part in (condition.get("reason"), condition.get("message")) if part)
+            out.append(f"{condition.get('type')}={condition.get('status')}" + (f" ({detail})" if detail else ""))
+    return out
+
+
+def _container_state(status: dict) -> str:
+    name = status.get("name")
+    parts = []
+    state = status.get("state") or {}
+    for key in ("waiting", "terminated"):
+        if key in state:
+            info = state[key] or {}
+            text = f"container {name} {key}: {info.get('reason', 'unknown')}"
+            if "exitCode" in info:
+                text += f" exit code {info['exitCode']}"
+            if info.get("message"):
+                text += f" ({info['message']})"
+            parts.append(text)
+    if "running" in state:
+        parts.append(f"container {name} running" + ("" if status.get("ready") else ", not ready"))
+    restarts = status.get("restartCount", 0)
+    if restarts:
+        parts.append(f"{restarts} restarts")
+    last = (status.get("lastState") or {}).get("terminated")
+    if last:
+        parts.append(f"last terminated: {last.get('reason', 'unknown')} exit code {last.get('exitCode')}")
+    return ", ".join(parts)
+
+
+def render_pod(pod: dict) -> str:
+    spec, status = pod.get("spec", {}), pod.get("status", {})
+    node = spec.get("nodeName")
+    text = f"Pod {_where(pod)}" + (f" on node {node}" if node else " (not scheduled to a node)")
+    text += f": phase {status.get('phase', 'Unknown')}"
+    if status.get("reason"):
+        text += f", {status['reason']}: {status.get('message', '')}".rstrip(": ")
+    conditions = _condition_text(status.get("conditions", []), lambda c: c.get("status") != "True")
+    if conditions:
+        text += "; conditions " + ", ".join(conditions)
+    states = [_container_state(s) for s in status.get("initContainerStatuses", []) + status.get("containerStatuses", [])]
+    if any(states):
+        text += "; " + "; ".join(s for s in states if s)
+    requests = [f"{key}={value}" for c in spec.get("containers", []) for key, value in (c.get("resources", {}).get("limits") or {}).items() if "gpu" in key]
+    if requests:
+        text += "; GPU limits " + ", ".join(requests)
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", []) if "persistentVolumeClaim" in v]
+    if claims:
+        text += "; volume claims " + ", ".join(claims)
+    images = sorted({c.get("image", "") for c in spec.get("containers", [])})
+    return text + "; images " + ", ".join(images) + "."
+
+
+def render_node(node: dict) -> str:
+    status, spec = node.get("status", {}), node.get("spec", {})
+    conditions = status.get("conditions", [])
+    ready = next((c for c in conditions if c.get("type") == "Ready"), {})
+    text = f"Node {_where(node)}: {'Ready' if ready.get('status') == 'True' else 'NotReady'}"
+    if ready and ready.get("status") != "True":
+        text += f" (Ready={ready.get('status')}: {ready.get('reason', '')} {ready.get('message', '')})".replace("  ", " ")
+    if spec.get("unschedulable"):
+        text += ", cordoned (unschedulable)"
+    pressure = _condition_text(conditions, lambda c: c.get("type") != "Ready" and c.get("status") != "False")
+    text += "; " + (", ".join(pressure) if pressure else "no memory, disk or PID pressure")
+    allocatable = status.get("allocatable", {})
+    gpus = {key: value for key, value in allocatable.items() if "gpu" in key and value not in ("0", 0)}
+    text += f"; allocatable cpu {allocatable.get('cpu')}, memory {allocatable.get('memory')}"
+    if gpus:
+        text += ", " + ", ".join(f"{key} {value}" for key, value in sorted(gpus.items()))
+    taints = [f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}" for t in spec.get("taints", [])]
+    if taints:
+        text += "; taints " + ", ".join(taints)
+    return text + "."
+
+
+def render_workload(obj: dict) -> str:
+    """Deployments, StatefulSets, DaemonSets, ReplicaSets and Jobs: desired vs ready, failing conditions."""
+    kind, spec, status = obj.get("kind", "Workload"), obj.get("spec", {}), obj.get("status", {})
+    if kind == "DaemonSet":
+        counts = f"{status.get('numberReady', 0)}/{status.get('desiredNumberScheduled', 0)} ready"
+    elif kind == "Job":
+        counts = f"{status.get('succeeded', 0)} succeeded, {status.get('failed', 0)} failed, {status.get('active', 0)} active"
+    else:
+        counts = f"{status.get('readyReplicas', 0)}/{spec.get('replicas', status.get('replicas', 0))} replicas ready"
+    text = f"{kind} {_where(obj)}: {counts}"
+    conditions = _condition_text(status.get("conditions", []), lambda c: c.get("status") != "True" or c.get("type") in ("Failed",))
+    if conditions:
+        text += "; conditions " + ", ".join(conditions)
+    return text + "."
+
+
+def render_pvc(claim: dict) -> str:
+    spec, status = claim.get("spec", {}), claim.get("status", {})
+    size = spec.get("resources", {}).get("requests", {}).get("storage", "?")
+    return f"PersistentVolumeClaim {_where(claim)}: {status.get('phase', 'Unknown')}, {size} of storage class {spec.get('storageClassName', 'default')}."
+
+
+def render_service(service: dict) -> str:
+    spec = service.get("spec", {})
+    ports = ", ".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports", []))
+    return f"Service {_where(service)}: {spec.get('type', 'ClusterIP')} ports {ports or 'none'}."
+
+
+def looks_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in SECRET_KEY_WORDS)
+
+
+def render_configmap(config: dict) -> str:
+    """Keys and short values; values of keys that look secret are never included."""
+    parts = []
+    for key, value in sorted((config.get("data") or {}).items()):
+        if looks_secret(key) or not isinstance(value, str):
+            parts.append(f"{key} {WITHHELD}")
+        else:
+            shown = value if len(value) <= CONFIG_VALUE_LIMIT else value[:CONFIG_VALUE_LIMIT] + "..."
+            parts.append(f"{key}={shown!r}")
+    parts += [f"{key} (binary)" for key in sorted(config.get("binaryData") or {})]
+    return f"ConfigMap {_where(config)}: keys " + ("; ".join(parts) or "none") + "."
+
+
+def withhold_secrets(value: Any) -> Any:
+    """A copy of a manifest with values of secret-looking keys and env vars replaced.
+
+    Redaction patterns find secrets by shape; a YAML `env` entry (`name: DB_PASSWORD`
+    then `value: ...` on the next line) has no shape, so it is withheld by name.
+    """
+    if isinstance(value, list):
+        return [withhold_secrets(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    named_secret = isinstance(value.get("name"), str) and looks_secret(value["name"]) and "value" in value
+    out = {}
+    for key, item in value.items():
+        if (named_secret and key == "value") or (looks_secret(str(key)) and isinstance(item, (str, int, float))):
+            out[key] = WITHHELD
+        else:
+            out[key] = withhold_secrets(item)
+    return out
+
+
+def render_event(event: dict) -> str:
+    involved = event.get("involvedObject") or event.get("regarding") or {}
+    where = "/".join(p for p in (involved.get("namespace"), involved.get("name")) if p)
+    count = event.get("count") or (event.get("series") or {}).get("count") or 1
+    text = f"{event.get('type', 'Normal')} event on {involved.get('kind', 'object')} {where}: {event.get('reason', '')}: {event.get('message') or event.get('note') or ''}"
+    return text.rstrip() + (f" (seen {count} times)" if int(count) > 1 else "")
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {
+    "Pod": render_pod,
+    "Node": render_node,
+    "Deployment": render_workload,
+    "StatefulSet": render_workload,
+    "DaemonSet": render_workload,
+    "ReplicaSet": render_workload,
+    "Job": render_workload,
+    "PersistentVolumeClaim": render_pvc,
+    "Service": render_service,
+    "ConfigMap": render_configmap,
+}

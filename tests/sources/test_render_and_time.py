@@ -1,0 +1,57 @@
+"""Status rendering and log timestamp formats."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from kubetrainer.sources.logtime import line_time
+from kubetrainer.sources.render import render_configmap, render_event, render_node, render_pod, render_workload
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("2026-03-14T10:42:17.123Z INFO x", datetime(2026, 3, 14, 10, 42, 17, 123000, UTC)),
+        ("2026-03-14 10:42:17,250 ERROR y", datetime(2026, 3, 14, 10, 42, 17, 250000, UTC)),
+        ("[2026-03-14T12:42:17+02:00] INFO", datetime(2026, 3, 14, 10, 42, 17, tzinfo=UTC)),
+        ('{"level":"info","ts":"2026-03-14T10:42:17.5Z","msg":"m"}', datetime(2026, 3, 14, 10, 42, 17, 500000, UTC)),
+        ('time="2026-03-14T10:42:17Z" level=info', datetime(2026, 3, 14, 10, 42, 17, tzinfo=UTC)),
+        ('10.0.0.1 - - [14/Mar/2026:10:42:17 +0000] "GET / HTTP/1.1" 200', datetime(2026, 3, 14, 10, 42, 17, tzinfo=UTC)),
+        ("E0314 10:42:17.000001       1 controller.go:1] boom", datetime(2026, 3, 14, 10, 42, 17, 1, UTC)),
+        ("1:M 14 Mar 2026 10:42:17.100 * DB saved on disk", datetime(2026, 3, 14, 10, 42, 17, 100000, UTC)),
+        ("    at com.example.Main(Main.java:10)", None),
+    ],
+)
+def test_line_time_formats(line: str, expected: datetime | None) -> None:
+    assert line_time(line, 2026) == expected
+
+
+def test_pod_text_names_states_exit_codes_and_claims() -> None:
+    pod = {
+        "metadata": {"name": "db-0", "namespace": "data"},
+        "spec": {"containers": [{"image": "postgres:16", "resources": {"limits": {"nvidia.com/gpu": "1"}}}], "volumes": [{"persistentVolumeClaim": {"claimName": "data-db-0"}}]},
+        "status": {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
+            "containerStatuses": [{"name": "db", "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": {"terminated": {"reason": "Error", "exitCode": 2}}}],
+        },
+    }
+    text = render_pod(pod)
+    for phrase in ("Pod data/db-0 (not scheduled", "phase Pending", "PodScheduled=False (Unschedulable)", "container db waiting: CrashLoopBackOff", "3 restarts", "last terminated: Error exit code 2", "nvidia.com/gpu=1", "data-db-0", "postgres:16"):
+        assert phrase in text
+
+
+def test_node_workload_configmap_and_event_text() -> None:
+    node = {"metadata": {"name": "n1"}, "spec": {"unschedulable": True}, "status": {"conditions": [{"type": "DiskPressure", "status": "True", "reason": "KubeletHasDiskPressure"}, {"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": "PLEG is not healthy"}], "allocatable": {"cpu": "8", "memory": "1Gi", "amd.com/gpu": "4"}}}
+    text = render_node(node)
+    assert text.startswith("Node n1: NotReady") and "PLEG is not healthy" in text and "DiskPressure=True" in text and "cordoned" in text and "amd.com/gpu 4" in text
+    deployment = {"kind": "Deployment", "metadata": {"name": "api", "namespace": "web"}, "spec": {"replicas": 3}, "status": {"readyReplicas": 1, "conditions": [{"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable"}]}}
+    assert render_workload(deployment) == "Deployment web/api: 1/3 replicas ready; conditions Available=False (MinimumReplicasUnavailable)."
+    config = render_configmap({"metadata": {"name": "c", "namespace": "web"}, "data": {"DB_PASSWORD": "x", "mode": "fast"}})
+    assert "DB_PASSWORD (value withheld)" in config and "mode='fast'" in config and "=x" not in config
+    event = render_event({"type": "Warning", "reason": "BackOff", "message": "Back-off", "count": 4, "involvedObject": {"kind": "Pod", "namespace": "web", "name": "api-1"}})
+    assert event == "Warning event on Pod web/api-1: BackOff: Back-off (seen 4 times)"
