@@ -1,0 +1,155 @@
+"""The GPU node health dashboard: `router` serves /dashboard (static page) and its JSON API.
+
+    GET /dashboard                 the page (plain HTML/JS/CSS, uPlot vendored: no network needed)
+    GET /dashboard/assets/NAME     its static files
+    GET /api/gpu/nodes             every GPU node: inventory, newest telemetry, health findings
+    GET /api/gpu/telemetry[?node=] time series per node (fleet) or per GPU (one node)
+
+Data comes from a `DashboardSource` set with `configure(app, source)`; an app that
+includes the router without configuring it (`kubetrainer serve`) reads the GPU records
+under the data home's harvest/ and shows the nodes the telemetry names. Files are
+re-read only when they change, so polling the page costs a stat per file.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from kubetrainer.config import Settings, default_settings
+from kubetrainer.errors import UserError
+from kubetrainer.records import iter_jsonl
+from kubetrainer.serve.dashboard_health import GpuSample, Thresholds, dashboard_view, gpu_samples, telemetry_series, within_window
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+ASSETS = {path.relative_to(STATIC).as_posix(): path for path in STATIC.rglob("*") if path.is_file() and path.name != "dashboard.html"}
+MAX_PROBLEMS = 20
+
+
+@dataclass
+class DashboardSource:
+    """Where the dashboard reads: a records directory (JSONL, searched recursively) and an inventory file or dump."""
+
+    records_dir: Path | None
+    inventory_path: Path | None = None
+    window_s: float = 6 * 3600
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    _files: dict[Path, tuple[tuple[int, int], list[GpuSample], list[str]]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DashboardSource:
+        return cls(records_dir=settings.dir("harvest"))
+
+    def inventory(self) -> tuple[dict, list[str]]:
+        """The inventory JSON (empty without a path) and what went wrong reading it."""
+        if self.inventory_path is None:
+            return {"source": None, "nodes": []}, []
+        from kubetrainer.hardware import inventory_from_path
+
+        try:
+            return inventory_from_path(self.inventory_path).to_json(), []
+        except UserError as error:
+            return {"source": None, "nodes": []}, [error.render()]
+
+    def _read(self, path: Path, signature: tuple[int, int]) -> tuple[list[GpuSample], list[str]]:
+        problems: list[str] = []
+        try:
+            samples = gpu_samples(iter_jsonl(path, on_error=problems.append))
+        except (OSError, UserError) as error:  # deleted or rotated between listing and reading
+            return [], [f"{path}: {error}"]
+        self._files[path] = (signature, samples, problems)
+        return samples, problems
+
+    def samples(self) -> tuple[list[GpuSample], list[str]]:
+        """GPU samples of every *.jsonl under records_dir within the window, and the lines skipped."""
+        if self.records_dir is None or not self.records_dir.is_dir():
+            return [], []
+        collected: list[GpuSample] = []
+        problems: list[str] = []
+        with self._lock:
+            paths = sorted(self.records_dir.rglob("*.jsonl"))
+            for path in set(self._files) - set(paths):
+                del self._files[path]
+            for path in paths:
+                stat = path.stat()
+                signature = (stat.st_mtime_ns, stat.st_size)
+                cached = self._files.get(path)
+                samples, file_problems = cached[1:] if cached and cached[0] == signature else self._read(path, signature)
+                collected += samples
+                problems += file_problems
+        collected.sort(key=lambda sample: sample.ts)
+        return within_window(collected, self.window_s), problems
+
+
+def configure(app: FastAPI, source: DashboardSource) -> None:
+    """Point an app's dashboard at `source` (otherwise it reads the data home's harvest/)."""
+    app.state.dashboard = source
+
+
+def _source(request: Request) -> DashboardSource:
+    state = request.app.state
+    if not hasattr(state, "dashboard"):
+        serve = getattr(state, "serve", None)
+        home = getattr(getattr(serve, "config", None), "home", None)
+        state.dashboard = DashboardSource.from_settings(Settings(home=Path(home)) if home else default_settings())
+    return state.dashboard
+
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+def page() -> HTMLResponse:
+    return HTMLResponse((STATIC / "dashboard.html").read_text(encoding="utf-8"))
+
+
+@router.get("/dashboard/assets/{name:path}", include_in_schema=False)
+def asset(name: str) -> FileResponse:
+    path = ASSETS.get(name)  # a fixed list: no path from the URL ever reaches the file system
+    if path is None:
+        raise HTTPException(status_code=404, detail=f"no dashboard asset {name!r}")
+    return FileResponse(path)
+
+
+@router.get("/api/gpu/nodes")
+def gpu_nodes(request: Request) -> dict:
+    """Every GPU node with its health; unhealthy nodes first."""
+    source = _source(request)
+    inventory, inventory_problems = source.inventory()
+    samples, record_problems = source.samples()
+    problems = inventory_problems + record_problems
+    return dashboard_view(inventory, samples, source.thresholds) | {
+        "problems": problems[:MAX_PROBLEMS],
+        "problems_total": len(problems),
+        "window_s": source.window_s,
+    }
+
+
+@router.get("/api/gpu/telemetry")
+def gpu_telemetry(
+    request: Request,
+    node: str | None = Query(None, description="one node's GPUs; leave out for one line per node"),
+    max_points: int = Query(240, ge=2, le=2000),
+) -> dict:
+    """Utilisation, memory, temperature, power, Xid and ECC over time, bucketed to at most max_points."""
+    samples, _ = _source(request).samples()
+    if node is not None and not any(sample.node == node for sample in samples):
+        raise HTTPException(status_code=404, detail=f"no GPU telemetry for node {node!r}")
+    return telemetry_series(samples, node=node, max_points=max_points)
+
+
+def standalone_app(source: DashboardSource) -> FastAPI:
+    """Just the dashboard, for `kubetrainer dashboard` (no model loaded)."""
+    from kubetrainer import __version__
+
+    app = FastAPI(title="KubeTrainer GPU dashboard", version=__version__)
+    app.include_router(router)
+    configure(app, source)
+    return app
