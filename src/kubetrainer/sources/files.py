@@ -77,16 +77,7 @@ def _manifest_records(path: Path, text: str, stamp: str, problems: Problems) -> 
             continue
         body = render_configmap(document) if kind == "ConfigMap" else yaml.safe_dump(withhold_secrets(document), sort_keys=False).strip()
         summary = f"{kind} {meta.get('namespace', '') + '/' if meta.get('namespace') else ''}{meta.get('name', '')} manifest from {path.name}:\n{body}"
-        yield emit(
-            "object",
-            stamp,
-            "file",
-            summary,
-            id=record_id("file", str(path), str(index)),
-            namespace=meta.get("namespace"),
-            object={"apiVersion": str(document.get("apiVersion", "v1")), "kind": kind, "name": str(meta.get("name", "")), "namespace": meta.get("namespace"), "summary": summary},
-            labels={"path": str(path)},
-        )
+        yield _file_object(path, index, stamp, str(document.get("apiVersion", "v1")), kind, str(meta.get("name", "")), meta.get("namespace"), summary)
 
 
 def _runbook_records(path: Path, text: str, stamp: str) -> Iterator[dict]:
@@ -101,12 +92,18 @@ def _runbook_records(path: Path, text: str, stamp: str) -> Iterator[dict]:
             continue
         title = lines[0].lstrip("# ").strip() if _HEADING.match(lines[0]) else path.stem
         summary = f"Runbook {path.name}, section {title!r}:\n{body}"
-        yield emit(
-            "object",
-            stamp,
-            "file",
-            summary,
-            id=record_id("file", str(path), str(index)),
-            object={"apiVersion": "kubetrainer.dev/v1", "kind": "Runbook", "name": f"{path.stem}#{index}", "summary": summary},
-            labels={"path": str(path)},
-        )
+        yield _file_object(path, index, stamp, "kubetrainer.dev/v1", "Runbook", f"{path.stem}#{index}", None, summary)
+
+
+def _file_object(path: Path, index: int, stamp: str, api_version: str, kind: str, name: str, namespace: str | None, summary: str) -> dict:
+    """The `object` record of one manifest document or runbook section (its id is its place in the file)."""
+    return emit(
+        "object",
+        stamp,
+        "file",
+        summary,
+        id=record_id("file", str(path), str(index)),
+        namespace=namespace,
+        object={"apiVersion": api_version, "kind": kind, "name": name, "namespace": namespace, "summary": summary},
+        labels={"path": str(path)},
+    )
