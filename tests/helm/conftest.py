@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "k8s"
+
 
 @pytest.fixture(scope="session")
 def helm() -> Path:
-    cache = Path(os.environ.get("KUBETRAINER_CACHE", Path.home() / ".cache" / "kubetrainer"))
-    found = sorted(cache.glob("k8s-*/bin/helm"))
-    if not found:
-        pytest.fail(f"helm is not built under {cache}/k8s-*/bin; run `make setup` (scripts/k8s/build.sh)")
-    return found[-1]
+    out = subprocess.run(["bash", "-c", f'source "{SCRIPTS}/versions.sh" && echo "$K8S_BIN"'],
+                         capture_output=True, text=True, check=True)
+    binary = Path(out.stdout.strip()) / "helm"
+    if not binary.is_file():
+        pytest.fail(f"helm is not built at {binary}; run `make setup` (scripts/k8s/build.sh)")
+    return binary

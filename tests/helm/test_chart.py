@@ -20,6 +20,7 @@ VALUE_SETS = {
         "--set", "networkPolicy.allowFromNamespaceLabels.team=ml",
         "--set", "agent.runtimeClassName=nvidia",
         "--set", "server.model=Qwen/Qwen2.5-7B-Instruct",
+        "--set", "operator.enabled=true",
     ],
     "minimal": ["--set", "server.enabled=false", "--set", "server.persistence.enabled=false"],
     "existing-secret": ["--set", "server.apiKey.existingSecret=my-key", "--set", "server.persistence.enabled=false"],
@@ -56,13 +57,21 @@ def test_manifests_validate_against_official_schemas(helm: Path, values: list[st
         kubernetes_validate.validate(doc, version, strict=True)
 
 
-def test_rbac_never_grants_secrets_and_is_read_only(helm: Path) -> None:
-    docs = render(helm)
-    rules = [rule for role in by_kind(docs, "ClusterRole") + by_kind(docs, "Role") for rule in role["rules"]]
-    assert rules
-    for rule in rules:
-        assert "secrets" not in rule["resources"] and "*" not in rule["resources"]
+def test_rbac_is_least_privilege(helm: Path) -> None:
+    docs = render(helm, "--set", "operator.enabled=true")
+    cluster_rules = [rule for role in by_kind(docs, "ClusterRole") for rule in role["rules"]]
+    namespaced = by_kind(docs, "Role")
+    assert cluster_rules and namespaced
+    for rule in cluster_rules + [rule for role in namespaced for rule in role["rules"]]:
+        assert "secrets" not in rule["resources"] and "*" not in rule["resources"] and "*" not in rule["verbs"]
+    # Cluster-wide, KubeTrainer only reads.
+    for rule in cluster_rules:
         assert set(rule["verbs"]) <= {"get", "list", "watch"}
+    # It creates and deletes Jobs only in the training namespace.
+    (operator_role,) = namespaced
+    assert operator_role["metadata"]["namespace"] == "kubetrainer-training"
+    job_rule = next(rule for rule in operator_role["rules"] if rule["resources"] == ["jobs"])
+    assert {"create", "delete"} <= set(job_rule["verbs"])
 
 
 def test_agent_is_hardened_and_covers_gpu_nodes(helm: Path) -> None:
