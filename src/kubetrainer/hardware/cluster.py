@@ -30,45 +30,63 @@ FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 
 
 def is_gpu_resource(name: str) -> bool:
-    return name in GPU_RESOURCES or name.startswith(MIG_PREFIX)
+    # "/" first: cpu, memory and ephemeral-storage (most keys) have no domain and leave at once
+    return "/" in name and (name in GPU_RESOURCES or name.startswith(MIG_PREFIX))
 
 
-def _container_gpus(container: dict[str, Any]) -> Counter[str]:
+def _container_gpus(container: dict[str, Any]) -> dict[str, int]:
     """A container's GPU requests; for extended resources a limit alone stands for the request."""
-    resources = container.get("resources") or {}
-    requests = resources.get("requests") or {}
-    limits = resources.get("limits") or {}
-    gpus: Counter[str] = Counter()
-    for name in (*requests, *limits):
-        if is_gpu_resource(name) and name not in gpus:
-            gpus[name] = parse_count(requests.get(name, limits.get(name)))
+    resources = container.get("resources")
+    if not resources:
+        return {}
+    gpus = {name: parse_count(value) for name, value in (resources.get("requests") or {}).items()
+            if is_gpu_resource(name)}
+    for name, value in (resources.get("limits") or {}).items():
+        if name not in gpus and is_gpu_resource(name):
+            gpus[name] = parse_count(value)
     return gpus
 
 
-def pod_gpu_requests(pod: dict[str, Any]) -> Counter[str]:
+def _add(total: dict[str, int], extra: dict[str, int]) -> None:
+    for name, count in extra.items():
+        total[name] = total.get(name, 0) + count
+
+
+def _raise_to(total: dict[str, int], floor: dict[str, int]) -> None:
+    for name, count in floor.items():
+        total[name] = max(total.get(name, 0), count)
+
+
+def pod_gpu_requests(pod: dict[str, Any]) -> dict[str, int]:
     """The pod's effective GPU request per resource, as the scheduler computes it.
 
     max(app containers + restartable init (sidecar) containers, the peak of each init
-    container plus the sidecars started before it), plus the pod overhead.
+    container plus the sidecars started before it), plus the pod overhead. Plain dicts,
+    not Counters: this runs once per pod, 100,000 times for a 5,000-node cluster.
     """
     spec = pod.get("spec") or {}
-    app: Counter[str] = Counter()
+    effective: dict[str, int] = {}
     for container in spec.get("containers") or ():
-        app.update(_container_gpus(container))
-    sidecars: Counter[str] = Counter()
-    init_peak: Counter[str] = Counter()
-    for container in spec.get("initContainers") or ():
-        gpus = _container_gpus(container)
-        if container.get("restartPolicy") == "Always":
-            sidecars.update(gpus)
-            during_start = sidecars
-        else:
-            during_start = sidecars + gpus
-        init_peak |= during_start  # Counter union keeps the maximum per resource
-    effective = (app + sidecars) | init_peak
-    overhead = spec.get("overhead") or {}
-    effective.update({name: parse_count(value) for name, value in overhead.items() if is_gpu_resource(name)})
-    return +effective
+        _add(effective, _container_gpus(container))
+    init_containers = spec.get("initContainers")
+    if init_containers:
+        sidecars: dict[str, int] = {}
+        peak: dict[str, int] = {}
+        for container in init_containers:
+            gpus = _container_gpus(container)
+            if container.get("restartPolicy") == "Always":
+                _add(sidecars, gpus)
+                _raise_to(peak, sidecars)
+            else:
+                during_start = dict(sidecars)
+                _add(during_start, gpus)
+                _raise_to(peak, during_start)
+        _add(effective, sidecars)
+        _raise_to(effective, peak)
+    overhead = spec.get("overhead")
+    if overhead:
+        _add(effective, {name: parse_count(value) for name, value in overhead.items() if is_gpu_resource(name)})
+    return {name: count for name, count in effective.items() if count}
 
 
 def allocated_by_node(pods: Iterable[dict[str, Any]]) -> dict[str, Counter[str]]:
@@ -84,7 +102,7 @@ def allocated_by_node(pods: Iterable[dict[str, Any]]) -> dict[str, Counter[str]]
             metadata = pod.get("metadata") or {}
             raise ValueError(f"pod {metadata.get('namespace')}/{metadata.get('name')}: {error}") from error
         if requests:
-            allocated.setdefault(node, Counter()).update(requests)
+            _add(allocated.setdefault(node, Counter()), requests)
     return allocated
 
 

@@ -25,4 +25,6 @@ def parse_quantity(value: str | int | float) -> float:
 
 def parse_count(value: str | int | float) -> int:
     """A device count ("8"); extended resources are whole numbers."""
+    if isinstance(value, str) and value.isdigit():  # the common case, without the regex
+        return int(value)
     return int(parse_quantity(value))

@@ -1,0 +1,44 @@
+"""`kubetrainer serve`: the OpenAI-compatible API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kubetrainer.cli import app, render
+from kubetrainer.cli.state import STATE
+
+
+@app.command()
+def serve(
+    model: Annotated[Optional[str], typer.Option("--model", help="Model id or directory (default: bundled SmolLM2).")] = None,
+    adapter: Annotated[Optional[list[Path]], typer.Option("--adapter", help="PEFT adapter directory; repeatable.")] = None,
+    rag: Annotated[Optional[Path], typer.Option("--rag", help="Index directory made by `kubetrainer index`.")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; beyond loopback needs --api-key-file.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    api_key_file: Annotated[Optional[Path], typer.Option("--api-key-file", help="Bearer tokens, one per line.")] = None,
+    redis: Annotated[Optional[str], typer.Option("--redis", help="redis://HOST:PORT/DB: cache shared by replicas.")] = None,
+    max_concurrency: Annotated[int, typer.Option("--max-concurrency", help="Generations running at once.")] = 2,
+    max_queue: Annotated[int, typer.Option("--max-queue", help="Requests waiting beyond that (then 429).")] = 32,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per request, queue wait included.")] = 120.0,
+) -> None:
+    """Serve the model behind an OpenAI-compatible API (chat, completions, embeddings), with RAG when --rag is given."""
+    import uvicorn
+
+    from kubetrainer.serve.app import create_app
+    from kubetrainer.serve.config import ServeConfig, read_api_keys
+
+    config = ServeConfig(
+        home=STATE.settings.home, model=model, adapters=tuple(adapter or ()), rag_index=rag, host=host, port=port,
+        api_keys=read_api_keys(api_key_file) if api_key_file else frozenset(), redis_url=redis,
+        max_concurrency=max_concurrency, max_queue=max_queue, timeout_s=timeout,
+    )
+    config.validate()
+    application = create_app(config)
+    state = application.state.serve
+    render.note(f"serving {', '.join(state.lm.model_ids)} on http://{host}:{port}/v1 "
+                f"(cache: {state.cache.backend}, RAG: {rag or 'off'}, keys: {'on' if config.api_keys else 'off'})")
+    uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+

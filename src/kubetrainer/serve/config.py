@@ -1,0 +1,87 @@
+"""What one server process serves and how it protects itself.
+
+Validated up front (before any model is loaded) so a bad option fails in a
+second with a clear message instead of after a minute of loading weights.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubetrainer.errors import UserError
+
+LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only accepts connections from this machine."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_api_keys(path: Path) -> frozenset[str]:
+    """Bearer tokens, one per line; blank lines and `#` comments are ignored."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise UserError(f"cannot read the API key file: {error.strerror}", where=path) from error
+    keys = frozenset(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    if not keys:
+        raise UserError("the API key file holds no key", where=path, expected="one bearer token per line")
+    if any(len(key) < 16 for key in keys):
+        raise UserError("an API key is shorter than 16 characters", where=path, expected="long random tokens")
+    return keys
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Everything `create_app` needs; the CLI builds it from its options."""
+
+    home: Path
+    model: str | None = None  # None: the bundled default (SmolLM2-135M-Instruct)
+    adapters: tuple[Path, ...] = ()
+    rag_index: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: frozenset[str] = field(default_factory=frozenset)
+    redis_url: str | None = None
+    max_concurrency: int = 2
+    max_queue: int = 32
+    timeout_s: float = 120.0
+    max_body_bytes: int = 4 * 2**20
+    max_ingest_bytes: int = 32 * 2**20
+    max_new_tokens_limit: int = 2048
+    cache_entries: int = 1024
+    cache_ttl_s: int = 24 * 3600
+    rag_top_k: int = 5
+
+    def validate(self) -> None:
+        """Refuse unsafe or impossible settings before anything is loaded."""
+        if not is_loopback(self.host) and not self.api_keys:
+            raise UserError(
+                f"refusing to listen on {self.host} without API keys",
+                where="--host",
+                expected="--api-key-file FILE (one bearer token per line) when binding beyond loopback",
+                hint="or bind to 127.0.0.1 for local use",
+            )
+        if not 0 < self.port < 65536:
+            raise UserError(f"port {self.port} is out of range", where="--port", expected="1..65535")
+        for name in ("max_concurrency", "timeout_s", "max_body_bytes", "max_ingest_bytes"):
+            if getattr(self, name) <= 0:
+                raise UserError(f"{name} must be positive", where=f"--{name.replace('_', '-')}")
+        if self.max_queue < 0:
+            raise UserError("max_queue must be zero or more", where="--max-queue")
+        if self.rag_index is not None and not Path(self.rag_index).is_dir():
+            raise UserError("the RAG index directory does not exist", where=self.rag_index,
+                            expected="a directory made by `kubetrainer index`")
+        for adapter in self.adapters:
+            if not (Path(adapter) / "adapter_config.json").is_file():
+                raise UserError("not a PEFT adapter directory", where=adapter, expected="a directory with adapter_config.json")
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise UserError("not a Redis URL", where="--redis", expected="redis://HOST:PORT/DB")

@@ -1,0 +1,199 @@
+"""Text generation over a `LoadedModel`: whole answers, token streams, and log-probabilities.
+
+Thin on purpose: `model.generate` does the decoding; this module adds what an API
+needs around it: stop sequences that never leak, cancellation (timeouts, client
+gone), token counts, and log-probabilities from the model's own log-softmax so
+evaluation harnesses can score text through the server.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+from kubetrainer.serve.errors import APIError
+from kubetrainer.serve.registry import LoadedModel
+from kubetrainer.serve.stops import StopTrimmer, trim_at_stop
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to decode; `top_logprobs` None means no log-probabilities at all."""
+
+    max_new_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    top_logprobs: int | None = None
+
+
+@dataclass
+class TokenLogprob:
+    """One token as text, its log-probability, and the most likely alternatives."""
+
+    token: str
+    logprob: float
+    top: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    logprobs: list[TokenLogprob] | None = None
+
+
+class _Cancelled(StoppingCriteria):
+    """Stops decoding between two tokens once `event` is set (timeout or disconnect)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **_: Any) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+def chat_input_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+    """The prompt token ids for chat `messages`, through the model's own chat template."""
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    else:
+        text = "".join(f"{message['role']}: {message['content']}\n" for message in messages) + "assistant:"
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def text_input_ids(tokenizer: Any, text: str) -> list[int]:
+    return list(tokenizer(text)["input_ids"])
+
+
+def fit_budget(lm: LoadedModel, prompt_tokens: int, max_new_tokens: int) -> int:
+    """`max_new_tokens` clipped to the context window; 400 when the prompt alone overflows it."""
+    room = lm.context_length - prompt_tokens
+    if room < 0 or (room == 0 and max_new_tokens > 0):
+        raise APIError(400, f"This model's maximum context length is {lm.context_length} tokens, "
+                            f"but the prompt has {prompt_tokens}", param="messages", code="context_length_exceeded")
+    return min(max_new_tokens, room)
+
+
+def _generate_kwargs(lm: LoadedModel, params: SamplingParams, adapter: str | None,
+                     cancel: threading.Event) -> dict[str, Any]:
+    if params.seed is not None:
+        torch.manual_seed(params.seed)
+    sample = params.temperature > 0
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": params.max_new_tokens,
+        "do_sample": sample,
+        "pad_token_id": lm.tokenizer.pad_token_id,
+        "stopping_criteria": StoppingCriteriaList([_Cancelled(cancel)]),
+    }
+    if sample:
+        kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=0)
+    else:
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    if params.stop:
+        kwargs.update(stop_strings=list(params.stop), tokenizer=lm.tokenizer)
+    if adapter is not None:
+        kwargs["adapter_names"] = [adapter]
+    return kwargs
+
+
+def _as_tensor(input_ids: list[int]) -> dict[str, torch.Tensor]:
+    ids = torch.tensor([input_ids], dtype=torch.long)
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+
+def _token_logprobs(lm: LoadedModel, token_ids: list[int], logits: list[torch.Tensor], top_n: int) -> list[TokenLogprob]:
+    """Each token's log-probability under the logits that predicted it, plus the top-`top_n`."""
+    decode = lm.tokenizer.decode
+    result = []
+    for token_id, row in zip(token_ids, logits):
+        logprobs = torch.log_softmax(row.float(), dim=-1)
+        top = torch.topk(logprobs, top_n) if top_n else None
+        alternatives = [(decode([int(i)]), float(v)) for v, i in zip(top.values, top.indices)] if top else []
+        result.append(TokenLogprob(decode([token_id]), float(logprobs[token_id]), alternatives))
+    return result
+
+
+def _ends_with_eos(lm: LoadedModel, token_ids: list[int]) -> bool:
+    eos = lm.model.generation_config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, list) else [eos]) | {lm.tokenizer.eos_token_id}
+    return bool(token_ids) and token_ids[-1] in eos_ids
+
+
+def generate(lm: LoadedModel, input_ids: list[int], params: SamplingParams, adapter: str | None,
+             cancel: threading.Event) -> Generation:
+    """A whole completion for one prompt."""
+    want_logprobs = params.top_logprobs is not None
+    with torch.inference_mode():
+        out = lm.model.generate(**_as_tensor(input_ids), **_generate_kwargs(lm, params, adapter, cancel),
+                                return_dict_in_generate=True, output_logits=want_logprobs)
+    new_ids = [int(token) for token in out.sequences[0, len(input_ids):]]
+    eos = _ends_with_eos(lm, new_ids)
+    text, stopped = trim_at_stop(lm.tokenizer.decode(new_ids, skip_special_tokens=True), list(params.stop))
+    logprobs = None
+    if want_logprobs:
+        logits = [step[0] for step in out.logits]
+        logprobs = _token_logprobs(lm, new_ids, logits, params.top_logprobs or 0)
+    finish = "stop" if eos or stopped else "length"
+    return Generation(text, len(input_ids), len(new_ids), finish, logprobs)
+
+
+def prompt_logprobs(lm: LoadedModel, input_ids: list[int], top_n: int, adapter: str | None) -> list[TokenLogprob]:
+    """Log-probabilities of the prompt's own tokens; NaN for the first, which nothing predicts."""
+    kwargs = {"adapter_names": [adapter]} if adapter is not None else {}
+    with torch.inference_mode():
+        logits = lm.model(**_as_tensor(input_ids), **kwargs).logits[0]
+    scored = _token_logprobs(lm, input_ids[1:], list(logits[:-1]), top_n)
+    return [TokenLogprob(lm.tokenizer.decode(input_ids[:1]), float("nan")), *scored]
+
+
+class TokenStream:
+    """Text deltas as the model produces them; counts and finish reason once exhausted."""
+
+    def __init__(self, lm: LoadedModel, input_ids: list[int], params: SamplingParams, adapter: str | None,
+                 cancel: threading.Event) -> None:
+        self.lm = lm
+        self.prompt_tokens = len(input_ids)
+        self.completion_tokens = 0
+        self.finish_reason = "length"
+        self._cancel = cancel
+        self._trimmer = StopTrimmer(list(params.stop))
+        self._streamer = TextIteratorStreamer(lm.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self._result: dict[str, Any] = {}
+        kwargs = {**_as_tensor(input_ids), **_generate_kwargs(lm, params, adapter, cancel), "streamer": self._streamer}
+        self._thread = threading.Thread(target=self._run, args=(kwargs,), daemon=True)
+
+    def _run(self, kwargs: dict[str, Any]) -> None:
+        try:
+            with torch.inference_mode():
+                self._result["sequences"] = self.lm.model.generate(**kwargs)
+        except BaseException as error:  # re-raised in the consumer's thread
+            self._result["error"] = error
+            self._streamer.end()
+
+    def __iter__(self) -> Iterator[str]:
+        self._thread.start()
+        for delta in self._streamer:
+            emitted = self._trimmer.feed(delta)
+            if emitted:
+                yield emitted
+            if self._trimmer.stopped:
+                self._cancel.set()
+                break
+        self._thread.join()
+        if "error" in self._result:
+            raise self._result["error"]
+        tail = self._trimmer.flush()
+        if tail:
+            yield tail
+        new_ids = [int(token) for token in self._result["sequences"][0, self.prompt_tokens:]]
+        self.completion_tokens = len(new_ids)
+        self.finish_reason = "stop" if self._trimmer.stopped or _ends_with_eos(self.lm, new_ids) else "length"

@@ -1,0 +1,104 @@
+"""One copy of each model per process, with every adapter loaded onto that one base.
+
+Weights dominate a server's memory, so two apps (or two requests) asking for the
+same model and adapters share one `LoadedModel`. Adapters are PEFT LoRA adapters
+attached to the same base under their own names and picked per request with
+PEFT's `adapter_names` (no global "active adapter" that concurrent requests
+would fight over).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubetrainer.errors import UserError
+from kubetrainer.serve.errors import APIError
+
+BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
+
+_LOADED: dict[tuple[str | None, tuple[str, ...]], "LoadedModel"] = {}
+_LOCK = threading.Lock()
+
+
+def adapter_name(path: Path) -> str:
+    """The id an adapter is served under: its run id for `runs/<id>/final`, else the directory name."""
+    path = Path(path)
+    if path.name in ("final", "latest") or path.name.startswith("checkpoint"):
+        return f"{path.parent.name}-{path.name}" if path.name != "final" else path.parent.name
+    return path.name
+
+
+@dataclass
+class LoadedModel:
+    """A base model and tokenizer with zero or more named adapters."""
+
+    model_id: str
+    model: Any
+    tokenizer: Any
+    adapters: tuple[str, ...] = ()
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def context_length(self) -> int:
+        config = getattr(self.model, "config", None)
+        return int(getattr(config, "max_position_embeddings", 2048) or 2048)
+
+    @property
+    def model_ids(self) -> list[str]:
+        return [self.model_id, *self.adapters]
+
+    def adapter_for(self, requested: str) -> str | None:
+        """The adapter a request's `model` names: None for the base, 404 for an unknown id."""
+        if requested == self.model_id:
+            return BASE_ADAPTER if self.adapters else None
+        if requested in self.adapters:
+            return requested
+        raise APIError(404, f"The model '{requested}' does not exist; served: {', '.join(self.model_ids)}",
+                       param="model", code="model_not_found")
+
+
+def _load_base(ref: str | None, models_dir: Path) -> tuple[Any, Any]:
+    from kubetrainer.models.loader import load_causal_lm
+
+    return load_causal_lm(ref, models_dir)
+
+
+def _attach_adapters(model: Any, adapters: tuple[Path, ...]) -> tuple[Any, tuple[str, ...]]:
+    from peft import PeftModel
+
+    names = tuple(adapter_name(path) for path in adapters)
+    if len(set(names)) != len(names):
+        raise UserError("two adapters would be served under the same name", where="--adapter",
+                        expected=f"distinct directory names, got {', '.join(names)}")
+    for path, name in zip(adapters, names):
+        if isinstance(model, PeftModel):
+            model.load_adapter(str(path), adapter_name=name)
+        else:
+            model = PeftModel.from_pretrained(model, str(path), adapter_name=name)
+    return model, names
+
+
+def model_display_id(ref: str | None) -> str:
+    from kubetrainer.models.bundled import DEFAULT_LLM_ID
+
+    if ref is None:
+        return DEFAULT_LLM_ID
+    return Path(ref).name if Path(ref).is_dir() else ref
+
+
+def load_model(ref: str | None, adapters: tuple[Path, ...], models_dir: Path) -> LoadedModel:
+    """The process-wide `LoadedModel` for this base and adapters, loading it on first use."""
+    key = (ref, tuple(str(Path(path).resolve()) for path in adapters))
+    with _LOCK:
+        if key not in _LOADED:
+            model, tokenizer = _load_base(ref, models_dir)
+            model, names = _attach_adapters(model, tuple(adapters)) if adapters else (model, ())
+            model.eval()
+            if tokenizer.pad_token_id is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            _LOADED[key] = LoadedModel(model_display_id(ref), model, tokenizer, names)
+        return _LOADED[key]

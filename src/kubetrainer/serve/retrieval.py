@@ -1,0 +1,79 @@
+"""RAG for chat: retrieve with the last user message, quote the hits, cite them.
+
+The RAG stage (`kubetrainer.rag`) owns retrieval and prompt assembly; this module
+only fits them into a chat request: the token budget left by the conversation and
+the answer, the `sources` list, and a numbered citation footer in the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+# Room for the chat template's own tokens around the messages.
+TEMPLATE_MARGIN_TOKENS = 32
+
+
+def index_version(index_dir: Path) -> str:
+    """Changes whenever any file of the index changes, so cached answers never go stale."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(index_dir).rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(index_dir)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def citation_footer(sources: list[dict[str, Any]]) -> str:
+    """`Sources:` and one numbered line per source used, matching the [n] marks in the context."""
+    if not sources:
+        return ""
+    lines = []
+    for number, hit in enumerate(sources, 1):
+        source = hit.get("source", {})
+        where = "/".join(part for part in (source.get("namespace"), source.get("name")) if part)
+        detail = ", ".join(f"{key} {source[key]}" for key in ("node", "container", "path") if source.get(key))
+        lines.append(f"[{number}] {source.get('kind', 'record')} {where}" + (f" ({detail})" if detail else ""))
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+class RagContext:
+    """An open index and what the chat route needs from it."""
+
+    def __init__(self, index_dir: Path, top_k: int) -> None:
+        from kubetrainer.rag import Retriever
+
+        self.index_dir = Path(index_dir)
+        self.top_k = top_k
+        self.retriever = Retriever.open(self.index_dir)
+        self._version = index_version(self.index_dir)
+        self._lock = threading.Lock()
+
+    def version(self) -> str:
+        return self._version
+
+    def reopen(self) -> None:
+        """Pick up an index updated on disk (by ingest)."""
+        from kubetrainer.rag import Retriever
+
+        with self._lock:
+            self.retriever = Retriever.open(self.index_dir)
+            self._version = index_version(self.index_dir)
+
+    def search(self, text: str, top_k: int | None = None, filters: dict | None = None) -> list[Any]:
+        return self.retriever.search(text, top_k=top_k or self.top_k, filters=filters)
+
+    def augment(self, messages: list[dict[str, str]], tokenizer: Any, budget_tokens: int,
+                top_k: int | None) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+        """The conversation with its last user turn replaced by the RAG prompt, and the sources used."""
+        last_user = max(index for index, message in enumerate(messages) if message["role"] == "user")
+        question = messages[last_user]["content"]
+        history = messages[:last_user] + messages[last_user + 1:]
+        history_tokens = sum(len(tokenizer(message["content"])["input_ids"]) for message in history)
+        room = max(budget_tokens - history_tokens - TEMPLATE_MARGIN_TOKENS, 0)
+        from kubetrainer.rag.prompt import build_messages
+
+        built, used = build_messages(question, self.search(question, top_k), tokenizer, room)
+        return [*history, *built], [hit.to_json() for hit in used]

@@ -1,0 +1,226 @@
+"""The OpenAI-compatible routes: chat, completions, embeddings, models."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from kubetrainer.serve import answers
+from kubetrainer.serve.errors import APIError
+from kubetrainer.serve.generate import (Generation, SamplingParams, TokenStream, chat_input_ids, fit_budget,
+                                        generate, prompt_logprobs, text_input_ids)
+from kubetrainer.serve.limits import check_key
+from kubetrainer.serve.retrieval import citation_footer
+from kubetrainer.serve.schemas import ChatRequest, CompletionRequest, EmbeddingRequest, _Sampling
+from kubetrainer.serve.state import ServeState, sse
+
+router = APIRouter(prefix="/v1")
+DEFAULT_CHAT_TOKENS = 256
+CACHE_HEADER = "x-kubetrainer-cache"
+
+
+def serve_state(request: Request) -> ServeState:
+    """The app's state, after checking the caller's key."""
+    state: ServeState = request.app.state.serve
+    check_key(request, state.config.api_keys)
+    return state
+
+
+def _params(state: ServeState, body: _Sampling, max_new_tokens: int, top_logprobs: int | None) -> SamplingParams:
+    temperature = 1.0 if body.temperature is None else body.temperature
+    return SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=body.top_p or 1.0,
+                          stop=body.stops(), seed=body.seed, top_logprobs=top_logprobs)
+
+
+def _cacheable(body: _Sampling) -> bool:
+    """Only deterministic answers are cached: replaying a sampled one would change its meaning."""
+    return not body.stream and (body.temperature == 0 or body.seed is not None)
+
+
+def _cache_key(state: ServeState, route: str, body: _Sampling) -> str:
+    return state.answer_key(route, body.model_dump(exclude={"user", "stream", "stream_options"}))
+
+
+def _cached(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, headers={CACHE_HEADER: "hit"})
+
+
+def _fresh(state: ServeState, key: str | None, body: dict[str, Any]) -> JSONResponse:
+    if key is not None:
+        state.store_answer(key, body)
+    return JSONResponse(body, headers={CACHE_HEADER: "miss" if key is not None else "off"})
+
+
+@router.get("/models")
+async def list_models(request: Request) -> dict[str, Any]:
+    state = serve_state(request)
+    return answers.model_list([*state.lm.model_ids, state.embeddings.model_id], state.lm.created)
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
+    arrived = time.monotonic()
+    state = serve_state(request)
+    body.check()
+    adapter = state.lm.adapter_for(body.model)
+    key = _cache_key(state, "chat", body) if _cacheable(body) else None
+    if key is not None and (hit := state.cached_answer(key)) is not None:
+        return _cached(hit)
+    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
+    max_new = min(body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS, state.config.max_new_tokens_limit)
+    sources = None
+    if state.rag is not None and body.rag and any(m["role"] == "user" for m in messages):
+        budget = state.lm.context_length - max_new
+        messages, sources = state.rag.augment(messages, state.lm.tokenizer, budget, body.rag_top_k)
+    input_ids = chat_input_ids(state.lm.tokenizer, messages)
+    max_new = fit_budget(state.lm, len(input_ids), max_new)
+    params = _params(state, body, max_new, (body.top_logprobs or 0) if body.logprobs else None)
+    footer = citation_footer(sources or [])
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        stack = await state.hold_slot()
+        cancel = threading.Event()
+        stream = TokenStream(state.lm, input_ids, params, adapter, cancel)
+        events = _chat_events(state, stream, cancel, stack, arrived, body.model, sources, footer, include_usage)
+        return StreamingResponse(events, media_type="text/event-stream", headers={"cache-control": "no-cache"})
+    generation = await state.run(lambda cancel: generate(state.lm, input_ids, params, adapter, cancel))
+    state.record_tokens(generation.prompt_tokens, generation.completion_tokens, time.monotonic() - arrived)
+    return _fresh(state, key, answers.chat_response(body.model, generation, generation.text + footer, sources))
+
+
+async def _events(state: ServeState, stream: TokenStream, cancel: threading.Event, stack: AsyncExitStack,
+                  arrived: float, opening: list[dict], chunk: Callable[[str], dict],
+                  closing: Callable[[], list[dict]]) -> AsyncIterator[str]:
+    """The SSE body of a stream: opening chunks, one chunk per delta, closing chunks, [DONE].
+
+    An error after the headers went out (a timeout) is sent as an error event, as OpenAI does.
+    """
+    try:
+        for event in opening:
+            yield sse(event)
+        try:
+            async for delta in state.deltas(stream, cancel, arrived):
+                yield sse(chunk(delta))
+        except APIError as error:
+            state.metrics.errors.labels(error.code or error.error_type).inc()
+            yield sse(error.body())
+            return
+        for event in closing():
+            yield sse(event)
+        yield sse("[DONE]")
+    finally:
+        cancel.set()
+        await stack.aclose()
+
+
+def _chat_events(state: ServeState, stream: TokenStream, cancel: threading.Event, stack: AsyncExitStack,
+                 arrived: float, model: str, sources: list[dict] | None, footer: str,
+                 include_usage: bool) -> AsyncIterator[str]:
+    chunk_id, created = answers.new_id("chatcmpl"), int(time.time())
+    extra = {"sources": sources} if sources is not None else {}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return answers.chat_chunk(chunk_id, created, model, delta, finish)
+
+    def closing() -> list[dict[str, Any]]:
+        events = [chunk({"content": footer})] if footer else []
+        events.append(chunk({}, stream.finish_reason))
+        if include_usage:
+            events.append({**chunk({}), "choices": [], "usage": answers.usage(stream.prompt_tokens, stream.completion_tokens)})
+        return events
+
+    opening = [{**chunk({"role": "assistant", "content": ""}), **extra}]
+    return _events(state, stream, cancel, stack, arrived, opening, lambda delta: chunk({"content": delta}), closing)
+
+
+def _prompt_ids(state: ServeState, prompt: str | list[int]) -> tuple[list[int], str]:
+    tokenizer = state.lm.tokenizer
+    if isinstance(prompt, str):
+        return text_input_ids(tokenizer, prompt), prompt
+    if not prompt or any(not 0 <= token < len(tokenizer) for token in prompt):
+        raise APIError(400, f"token ids must be in 0..{len(tokenizer) - 1}", param="prompt", code="invalid_value")
+    return prompt, tokenizer.decode(prompt)
+
+
+def _complete_one(state: ServeState, body: CompletionRequest, input_ids: list[int], prompt_text: str,
+                  adapter: str | None, cancel: threading.Event) -> tuple[dict[str, Any], Generation]:
+    """One choice of a completions request: generation, echo and log-probabilities."""
+    max_new = fit_budget(state.lm, len(input_ids), body.max_tokens if body.max_tokens is not None else 16)
+    params = _params(state, body, max_new, body.logprobs)
+    if max_new:
+        generation = generate(state.lm, input_ids, params, adapter, cancel)
+    else:
+        generation = Generation("", len(input_ids), 0, "length", [] if body.logprobs is not None else None)
+    echoed = prompt_text if body.echo else ""
+    logprobs = None
+    if body.logprobs is not None:
+        scored = prompt_logprobs(state.lm, input_ids, body.logprobs, adapter) if body.echo else []
+        logprobs = answers.completion_logprobs([*scored, *(generation.logprobs or [])])
+    choice = {"text": echoed + generation.text, "index": 0, "logprobs": logprobs, "finish_reason": generation.finish_reason}
+    return choice, generation
+
+
+@router.post("/completions", response_model=None)
+async def completions(body: CompletionRequest, request: Request) -> JSONResponse | StreamingResponse:
+    arrived = time.monotonic()
+    state = serve_state(request)
+    body.check()
+    adapter = state.lm.adapter_for(body.model)
+    key = _cache_key(state, "completions", body) if _cacheable(body) else None
+    if key is not None and (hit := state.cached_answer(key)) is not None:
+        return _cached(hit)
+    prompts = [_prompt_ids(state, prompt) for prompt in body.prompts()]
+    if body.stream:
+        if len(prompts) != 1:
+            raise APIError(400, "stream: true takes a single prompt", param="prompt", code="invalid_value")
+        input_ids = prompts[0][0]
+        max_new = fit_budget(state.lm, len(input_ids), body.max_tokens if body.max_tokens is not None else 16)
+        stack = await state.hold_slot()
+        cancel = threading.Event()
+        stream = TokenStream(state.lm, input_ids, _params(state, body, max_new, None), adapter, cancel)
+        events = _completion_events(state, stream, cancel, stack, arrived, body.model)
+        return StreamingResponse(events, media_type="text/event-stream", headers={"cache-control": "no-cache"})
+    choices, prompt_tokens, completion_tokens = [], 0, 0
+    for index, (input_ids, prompt_text) in enumerate(prompts):
+        choice, generation = await state.run(
+            lambda cancel, ids=input_ids, text=prompt_text: _complete_one(state, body, ids, text, adapter, cancel))
+        choices.append({**choice, "index": index})
+        prompt_tokens += generation.prompt_tokens
+        completion_tokens += generation.completion_tokens
+    state.record_tokens(prompt_tokens, completion_tokens, time.monotonic() - arrived)
+    return _fresh(state, key, answers.completion_response(body.model, choices, prompt_tokens, completion_tokens))
+
+
+def _completion_events(state: ServeState, stream: TokenStream, cancel: threading.Event, stack: AsyncExitStack,
+                       arrived: float, model: str) -> AsyncIterator[str]:
+    chunk_id, created = answers.new_id("cmpl"), int(time.time())
+
+    def chunk(text: str, finish: str | None = None) -> dict[str, Any]:
+        return answers.completion_chunk(chunk_id, created, model, text, finish)
+
+    return _events(state, stream, cancel, stack, arrived, [], chunk, lambda: [chunk("", stream.finish_reason)])
+
+
+@router.post("/embeddings")
+async def embeddings(body: EmbeddingRequest, request: Request) -> dict[str, Any]:
+    state = serve_state(request)
+    if body.model not in state.embeddings.ids():
+        raise APIError(404, f"The model '{body.model}' does not exist; embeddings: {state.embeddings.model_id}",
+                       param="model", code="model_not_found")
+    texts = body.texts()
+    vectors, tokens = await state.run(lambda _: state.embeddings.embed(texts))
+    if body.dimensions is not None and body.dimensions != len(vectors[0]):
+        raise APIError(400, f"this model gives {len(vectors[0])} dimensions", param="dimensions",
+                       code="unsupported_parameter")
+    encode = ((lambda v: base64.b64encode(v.tobytes()).decode()) if body.encoding_format == "base64"
+              else (lambda v: [float(x) for x in v]))
+    return {"object": "list", "model": state.embeddings.model_id,
+            "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}

@@ -1,0 +1,110 @@
+"""What one app holds for its lifetime, and the two ways requests use the model.
+
+`run` executes blocking model work in a worker thread while holding a generation
+slot, under the request timeout; `deltas` does the same for a token stream. Both
+cancel the model between two tokens when the time is up or the client has gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from kubetrainer.serve.cache import Cache, content_key
+from kubetrainer.serve.config import ServeConfig
+from kubetrainer.serve.embeddings import EmbeddingService
+from kubetrainer.serve.errors import APIError
+from kubetrainer.serve.generate import TokenStream
+from kubetrainer.serve.ingest import IngestResult, IngestStore
+from kubetrainer.serve.limits import Gate
+from kubetrainer.serve.metrics import ServeMetrics
+from kubetrainer.serve.registry import LoadedModel
+from kubetrainer.serve.retrieval import RagContext
+
+T = TypeVar("T")
+_END = object()
+
+
+@dataclass
+class ServeState:
+    config: ServeConfig
+    lm: LoadedModel
+    cache: Cache
+    metrics: ServeMetrics
+    gate: Gate
+    embeddings: EmbeddingService
+    rag: RagContext | None = None
+    ingest: IngestStore | None = None
+    started: float = field(default_factory=time.time)
+
+    def fingerprint(self) -> list[Any]:
+        """What makes two identical requests give different answers: model, adapters, index."""
+        return [self.lm.model_id, list(self.lm.adapters), self.rag.version() if self.rag else None]
+
+    async def run(self, work: Callable[[threading.Event], T]) -> T:
+        """`work(cancel)` in a thread, holding a generation slot, within the request timeout."""
+        cancel = threading.Event()
+        async with self.gate.slot():
+            try:
+                return await asyncio.wait_for(asyncio.to_thread(work, cancel), self.config.timeout_s)
+            except TimeoutError as error:
+                cancel.set()
+                raise APIError(504, f"request timed out after {self.config.timeout_s:g}s",
+                               code="timeout") from error
+
+    async def hold_slot(self) -> AsyncExitStack:
+        """A generation slot for a stream; the stream's generator closes the stack when done."""
+        stack = AsyncExitStack()
+        await stack.enter_async_context(self.gate.slot())
+        return stack
+
+    async def deltas(self, stream: TokenStream, cancel: threading.Event, arrived: float) -> AsyncIterator[str]:
+        """The stream's text deltas, recording time to first token and tokens/s; stops at the timeout."""
+        deadline = arrived + self.config.timeout_s
+        iterator: Iterator[str] = iter(stream)
+        first_at = None
+        while (delta := await asyncio.to_thread(next, iterator, _END)) is not _END:
+            if first_at is None:
+                first_at = time.monotonic()
+                self.metrics.time_to_first_token.observe(first_at - arrived)
+            if time.monotonic() > deadline:
+                cancel.set()
+                raise APIError(504, f"stream timed out after {self.config.timeout_s:g}s", code="timeout")
+            yield delta
+        self.record_tokens(stream.prompt_tokens, stream.completion_tokens, time.monotonic() - (first_at or arrived))
+
+    def ingest_batch(self, data: bytes) -> IngestResult:
+        """Store a batch of records and add the new ones to the open index."""
+        assert self.ingest is not None
+        result = self.ingest.ingest(data)
+        if result.records and self.rag is not None:
+            self.rag.add_records(result.records)
+        return result
+
+    def record_tokens(self, prompt_tokens: int, completion_tokens: int, seconds: float) -> None:
+        self.metrics.tokens.labels("prompt").inc(prompt_tokens)
+        self.metrics.tokens.labels("completion").inc(completion_tokens)
+        if completion_tokens and seconds > 0:
+            self.metrics.tokens_per_second.observe(completion_tokens / seconds)
+
+    def answer_key(self, route: str, request: dict[str, Any]) -> str:
+        return content_key("answer", route, self.fingerprint(), request)
+
+    def cached_answer(self, key: str) -> dict[str, Any] | None:
+        value = self.cache.get(key)
+        self.metrics.cache.labels("answer", "hit" if value is not None else "miss").inc()
+        return json.loads(value) if value is not None else None
+
+    def store_answer(self, key: str, body: dict[str, Any]) -> None:
+        self.cache.set(key, json.dumps(body).encode())
+
+
+def sse(payload: dict[str, Any] | str) -> str:
+    """One server-sent event in the OpenAI stream format."""
+    return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
