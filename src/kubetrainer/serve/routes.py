@@ -44,12 +44,17 @@ def _cacheable(body: _Sampling) -> bool:
     return not body.stream and (body.temperature == 0 or body.seed is not None)
 
 
-def _cache_key(state: ServeState, route: str, body: _Sampling) -> str:
-    return state.answer_key(route, body.model_dump(exclude={"user", "stream", "stream_options"}))
-
-
-def _cached(body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(body, headers={CACHE_HEADER: "hit"})
+def _admit(request: Request, body: ChatRequest | CompletionRequest,
+           route: str) -> tuple[ServeState, str | None, str | None, JSONResponse | None]:
+    """Key check, parameter check, adapter choice, and the cached answer when there is one."""
+    state = serve_state(request)
+    body.check()
+    adapter = state.lm.adapter_for(body.model)
+    if not _cacheable(body):
+        return state, adapter, None, None
+    key = state.answer_key(route, body.model_dump(exclude={"user", "stream", "stream_options"}))
+    hit = state.cached_answer(key)
+    return state, adapter, key, JSONResponse(hit, headers={CACHE_HEADER: "hit"}) if hit is not None else None
 
 
 def _fresh(state: ServeState, key: str | None, body: dict[str, Any]) -> JSONResponse:
@@ -67,12 +72,9 @@ async def list_models(request: Request) -> dict[str, Any]:
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
     arrived = time.monotonic()
-    state = serve_state(request)
-    body.check()
-    adapter = state.lm.adapter_for(body.model)
-    key = _cache_key(state, "chat", body) if _cacheable(body) else None
-    if key is not None and (hit := state.cached_answer(key)) is not None:
-        return _cached(hit)
+    state, adapter, key, hit = _admit(request, body, "chat")
+    if hit is not None:
+        return hit
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
     max_new = min(body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS, state.config.max_new_tokens_limit)
     sources = None
@@ -170,12 +172,9 @@ def _complete_one(state: ServeState, body: CompletionRequest, input_ids: list[in
 @router.post("/completions", response_model=None)
 async def completions(body: CompletionRequest, request: Request) -> JSONResponse | StreamingResponse:
     arrived = time.monotonic()
-    state = serve_state(request)
-    body.check()
-    adapter = state.lm.adapter_for(body.model)
-    key = _cache_key(state, "completions", body) if _cacheable(body) else None
-    if key is not None and (hit := state.cached_answer(key)) is not None:
-        return _cached(hit)
+    state, adapter, key, hit = _admit(request, body, "completions")
+    if hit is not None:
+        return hit
     prompts = [_prompt_ids(state, prompt) for prompt in body.prompts()]
     if body.stream:
         if len(prompts) != 1:
