@@ -221,6 +221,9 @@ def gpu_node(
             "addresses": [{"type": "InternalIP", "address": f"10.0.{len(name) % 250}.{sum(map(ord, name)) % 250}"},
                           {"type": "Hostname", "address": name}],
             "nodeInfo": {
+                "machineID": _uid("machine", name).replace("-", ""),
+                "systemUUID": _uid("system", name).upper(),
+                "bootID": _uid("boot", name),
                 "architecture": "amd64",
                 "operatingSystem": "linux",
                 "osImage": "Ubuntu 22.04.4 LTS",
