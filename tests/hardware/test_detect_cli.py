@@ -13,7 +13,7 @@ import pytest
 from kubetrainer.cli import main, render
 from kubetrainer.hardware.detect import detect
 from kubetrainer.samples.nodes import sample_nodes, sample_pods
-from tests.hardware.test_detect_readers import write_dump
+from tests.hardware.dumps import write_dump
 
 REPO = Path(__file__).resolve().parents[2]
 
