@@ -11,9 +11,12 @@ import jsonschema
 import pytest
 
 from kubetrainer.cli import main, render
-from kubetrainer.hardware.detect import detect
+from kubetrainer.cli.detect import show
+from kubetrainer.hardware.detect import Detection, detect
+from kubetrainer.hardware.local import detect_local
 from kubetrainer.samples.nodes import sample_nodes, sample_pods
 from tests.hardware.dumps import write_dump
+from tests.hardware.gpu_replay import amdsmi_replay, nvml_replay
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -129,6 +132,16 @@ def test_tables(capsys: pytest.CaptureFixture[str], dump: Path, monkeypatch: pyt
                  "Per product"):
         assert text in out
     assert "This machine" not in out  # --from names a cluster: the host is only probed on --local
+
+
+def test_local_gpu_table(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render.console, "width", 250)
+    machine = detect_local(nvml=nvml_replay("nvml_h100_sxm.json"), amdsmi=amdsmi_replay(None))
+    show(Detection(local=machine, cluster=None), verbose=False)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "NVIDIA H100 80GB HBM3" in out and "0.5/79.6 GiB" in out and "36.6/79.6 GiB" in out
+    assert "612 W / 700 W" in out and "97%" in out and "58 C" in out and "cuda 12.4" in out
+    assert "No GPU found" not in out
 
 
 def test_local_table_says_why_only_when_verbose(capsys: pytest.CaptureFixture[str]) -> None:

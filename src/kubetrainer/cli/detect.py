@@ -72,7 +72,8 @@ def _show_local(machine: LocalMachine, *, verbose: bool) -> None:
     table = Table("#", "GPU", "Memory used/total", "Compute", "Driver", "Runtime", "MIG", "Util", "Temp", "Power")
     for gpu in machine.gpus:
         used = "?" if gpu.memory_used_mib is None else f"{gpu.memory_used_mib / 1024:.1f}"
-        power = "-" if gpu.power_w is None else f"{gpu.power_w:.0f}/{_value(gpu.power_limit_w and round(gpu.power_limit_w))} W"
+        power = "-" if gpu.power_w is None else f"{gpu.power_w:.0f} W" + (
+            f" / {gpu.power_limit_w:.0f} W" if gpu.power_limit_w else "")
         table.add_row(
             str(gpu.index), gpu.name, f"{used}/{gpu.memory_total_mib / 1024:.1f} GiB", _value(gpu.compute_capability),
             _value(gpu.driver_version), f"{gpu.runtime or '-'} {gpu.runtime_version or ''}".strip(),
