@@ -32,11 +32,16 @@ class Answer:
         return {"question": self.question, "prediction": self.prediction, "references": self.references, "sources": self.sources}
 
 
-def render_prompt(tokenizer, messages: list[dict[str, str]]) -> str:
-    """The prompt text: the model's chat template when it has one, else the turns one per line."""
+def render_conversation(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool = False) -> str:
+    """The model's chat template applied to `messages`; without a template, the turns one per line."""
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return "\n".join(message["content"] for message in messages) + "\n"
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    return "\n".join(message["content"] for message in messages) + ("\n" if add_generation_prompt else "")
+
+
+def render_prompt(tokenizer, messages: list[dict[str, str]]) -> str:
+    """The prompt that asks the model for the next assistant turn."""
+    return render_conversation(tokenizer, messages, add_generation_prompt=True)
 
 
 def generate(model, tokenizer, prompt: str, max_new_tokens: int) -> str:

@@ -28,9 +28,19 @@ class Question:
 
 @dataclass(frozen=True)
 class EvalSet:
+    """Held-out documents for perplexity (plain strings, or conversations to render with the model's
+    chat template, the form the model was trained on) and questions for QA."""
+
     format: str
-    texts: list[str] = field(default_factory=list)
+    texts: list[str | list[dict[str, str]]] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
+
+
+def render_texts(eval_set: EvalSet, tokenizer) -> list[str]:
+    """The perplexity documents as strings: conversations through the chat template when there is one."""
+    from kubetrainer.evaluate.answers import render_conversation
+
+    return [text if isinstance(text, str) else render_conversation(tokenizer, text) for text in eval_set.texts]
 
 
 def from_examples(format_name: str, examples: list[dict], limit: int | None = None) -> EvalSet:
@@ -46,7 +56,7 @@ def from_examples(format_name: str, examples: list[dict], limit: int | None = No
         if "messages" in example:
             messages = example["messages"]
             last_answer = max(index for index, message in enumerate(messages) if message["role"] == "assistant")
-            texts.append("\n".join(message["content"] for message in messages[: last_answer + 1]))
+            texts.append(messages[: last_answer + 1])
             prompt = messages[:last_answer]
             if any(message["role"] == "user" for message in prompt):
                 questions.append(Question(messages=prompt, references=[messages[last_answer]["content"]]))
@@ -55,17 +65,44 @@ def from_examples(format_name: str, examples: list[dict], limit: int | None = No
             texts.append(f"{prompt}\n{completion}" if prompt else completion)
             if prompt.strip():
                 questions.append(Question(messages=[{"role": "user", "content": prompt}], references=[completion]))
-    return EvalSet(format=format_name, texts=[text for text in texts if text.strip()], questions=questions)
+    return EvalSet(format=format_name, texts=[text for text in texts if not isinstance(text, str) or text.strip()], questions=questions)
+
+
+def checked(eval_set: EvalSet, where: Path | str) -> EvalSet:
+    if not eval_set.texts:
+        raise UserError("the held-out dataset has no text to evaluate", where=where, expected="at least one non-empty example")
+    return eval_set
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit {limit} leaves nothing to evaluate", where="--limit", expected="a positive number")
 
 
 def load_eval_set(path: Path, limit: int | None = None) -> EvalSet:
-    """The held-out set in `path` (any training format), at most `limit` examples."""
-    from kubetrainer.train.formats import load_dataset
+    """The held-out set in `path` (any training format): its eval split when it names one, else all of it."""
+    from kubetrainer.train.formats import load_splits
 
-    format_name, examples = load_dataset(path)
-    if limit is not None and limit < 1:
-        raise UserError(f"--limit {limit} leaves nothing to evaluate", where="--limit", expected="a positive number")
-    eval_set = from_examples(format_name, examples, limit)
-    if not eval_set.texts:
-        raise UserError("the held-out dataset has no text to evaluate", where=path, expected="at least one non-empty example")
-    return eval_set
+    _check_limit(limit)
+    format_name, train, evaluation = load_splits(path)
+    return checked(from_examples(format_name, evaluation or train, limit), path)
+
+
+def run_eval_set(run_dir: Path, limit: int | None = None) -> EvalSet:
+    """The examples a training run held out: its eval_dataset, the dataset's eval split, or the seeded slice."""
+    from kubetrainer.train.engine import split_eval
+    from kubetrainer.train.formats import load_dataset, load_splits
+    from kubetrainer.train.runs import read_config
+
+    _check_limit(limit)
+    config = read_config(run_dir)
+    if config.eval_dataset is not None:
+        format_name, evaluation = load_dataset(config.eval_dataset)
+    else:
+        format_name, train, evaluation = load_splits(config.dataset)
+        if not evaluation:
+            # the same seeded slice the trainer held out (train.engine._load_data), so no training example leaks in
+            evaluation = split_eval(train, config.eval_fraction, config.seed)[1]
+    if not evaluation:
+        raise UserError("the run held out no examples (eval_fraction 0)", where=run_dir / "config.json", hint="pass --dataset HELD_OUT.jsonl")
+    return checked(from_examples(format_name, evaluation, limit), run_dir / "config.json")

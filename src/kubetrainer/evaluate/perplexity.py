@@ -85,7 +85,10 @@ def perplexity(
     model.eval()
     with torch.no_grad():
         for text in texts:
-            ids = tokenizer(text, return_tensors="pt", add_special_tokens=True)["input_ids"][0].to(device)
+            # a chat template usually writes the BOS token itself: do not add a second one
+            bos = getattr(tokenizer, "bos_token", None)
+            add_special = not (bos and text.startswith(bos))
+            ids = tokenizer(text, return_tensors="pt", add_special_tokens=add_special)["input_ids"][0].to(device)
             for span in windows(len(ids), window, stride):
                 chunk = ids[span.begin : span.end].unsqueeze(0)
                 logits = model(input_ids=chunk).logits[0, :-1].float()

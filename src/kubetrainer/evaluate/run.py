@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from kubetrainer.evaluate.answers import Answer, AnswerSettings, answer_questions
-from kubetrainer.evaluate.dataset import EvalSet
+from kubetrainer.evaluate.dataset import EvalSet, render_texts
 from kubetrainer.evaluate.metrics import score_answers
 from kubetrainer.evaluate.perplexity import perplexity
 
@@ -21,7 +21,7 @@ from kubetrainer.evaluate.perplexity import perplexity
 Tracker = Callable[[str, int], Callable[[], None]]
 
 
-def _silent(description: str, total: int) -> Callable[[], None]:
+def silent(description: str, total: int) -> Callable[[], None]:
     return lambda: None
 
 
@@ -77,16 +77,15 @@ def evaluate_variants(
     eval_set: EvalSet,
     settings: EvalSettings,
     retriever=None,
-    track: Tracker = _silent,
+    track: Tracker = silent,
 ) -> list[VariantResult]:
     """Each candidate without and (given a retriever) with RAG; perplexity once per model."""
     results = []
     for candidate in candidates:
         with candidate.active() as model:
             advance = track(f"{candidate.role}: perplexity", len(eval_set.texts))
-            ppl = perplexity(
-                model, candidate.tokenizer, eval_set.texts, window=settings.window, stride=settings.stride, on_text=advance
-            ).to_json()
+            texts = render_texts(eval_set, candidate.tokenizer)
+            ppl = perplexity(model, candidate.tokenizer, texts, window=settings.window, stride=settings.stride, on_text=advance).to_json()
             for rag in (False, True) if retriever is not None else (False,):
                 name = f"{candidate.role}+rag" if rag else candidate.role
                 answers, qa = [], None
