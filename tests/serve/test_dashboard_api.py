@@ -81,6 +81,15 @@ def test_a_bad_inventory_path_is_reported_not_a_500(tmp_path: Path) -> None:
     assert view["nodes"] == [] and "missing.json" in view["problems"][0]
 
 
+def test_live_api_failures_are_reported_and_not_retried_on_every_poll(tmp_path: Path) -> None:
+    source = DashboardSource(records_dir=tmp_path, use_api=True, kubeconfig=str(tmp_path / "no-kubeconfig"))
+    client = TestClient(standalone_app(source))
+    first = client.get("/api/gpu/nodes").json()
+    assert first["nodes"] == [] and "no usable Kubernetes credentials" in first["problems"][0]
+    cached_at = source._api_cache[0]
+    assert client.get("/api/gpu/nodes").json()["problems"] == first["problems"] and source._api_cache[0] == cached_at
+
+
 def test_an_unconfigured_app_reads_the_data_homes_harvest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBETRAINER_HOME", str(tmp_path))
     record = make_record("gpu", "2026-11-29T04:00:00Z", "agent", "GPU 0", node="from-home", metrics={UTIL: 1}, labels={"gpu": 0})
@@ -97,3 +106,5 @@ def test_cli_rejects_bad_options_before_serving(tmp_path: Path, capsys: pytest.C
     assert "nope.json: no such file or directory" in " ".join(capsys.readouterr().err.split())
     assert main(["--home", str(tmp_path), "dashboard", "--demo", "--records", str(tmp_path)]) == 2
     assert "--demo shows generated data" in " ".join(capsys.readouterr().err.split())
+    assert main(["--home", str(tmp_path), "dashboard", "--from", str(tmp_path), "--api"]) == 2
+    assert "two inventory sources" in " ".join(capsys.readouterr().err.split())

@@ -23,6 +23,10 @@ def dashboard(
     records: Annotated[
         Optional[Path], typer.Option("--records", help="Directory of records JSONL with GPU telemetry (default: <home>/harvest).")
     ] = None,
+    kubeconfig: Annotated[
+        Optional[str], typer.Option("--kubeconfig", help="Read the inventory from this cluster's API (live).")
+    ] = None,
+    api: Annotated[bool, typer.Option("--api", help="Read the inventory from the live API (default kubeconfig or in-cluster).")] = False,
     demo: Annotated[bool, typer.Option("--demo", help="Show generated sample nodes and telemetry (with incidents).")] = False,
     window_hours: Annotated[float, typer.Option("--window", min=0.01, help="Hours of telemetry to show.")] = 6.0,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -35,15 +39,21 @@ def dashboard(
     from kubetrainer.serve.dashboard import DashboardSource, standalone_app
 
     settings = STATE.settings
+    use_api = api or kubeconfig is not None
+    if inventory and use_api:
+        raise UserError("two inventory sources", where="--from", expected="either --from PATH or --api/--kubeconfig")
     if demo:
-        if inventory or records:
-            raise UserError("--demo shows generated data", where="--demo", expected="no --from or --records with it")
+        if inventory or records or use_api:
+            raise UserError("--demo shows generated data", where="--demo", expected="no --from, --records or --api with it")
         from kubetrainer.serve.dashboard_sample import write_demo
 
         inventory, records = write_demo(settings.dir("cache") / "dashboard-demo")
     for option, path in (("--from", inventory), ("--records", records)):
         if path is not None and not path.exists():
             raise UserError("no such file or directory", where=f"{option} {path}")
-    source = DashboardSource(records_dir=records or settings.dir("harvest"), inventory_path=inventory, window_s=window_hours * 3600)
+    source = DashboardSource(
+        records_dir=records or settings.dir("harvest"), inventory_path=inventory, use_api=use_api, kubeconfig=kubeconfig,
+        window_s=window_hours * 3600,
+    )
     render.note(f"GPU dashboard: http://{host}:{port}/dashboard (Ctrl-C stops)")
     uvicorn.run(standalone_app(source), host=host, port=port, log_level="warning")

@@ -14,7 +14,9 @@ re-read only when they change, so polling the page costs a stat per file.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,25 +40,46 @@ class DashboardSource:
 
     records_dir: Path | None
     inventory_path: Path | None = None
+    use_api: bool = False  # the live cluster (kubeconfig, or in-cluster credentials)
+    kubeconfig: str | None = None
+    api_ttl_s: float = 30.0  # list nodes and pods at most this often, however many browsers poll
     window_s: float = 6 * 3600
     thresholds: Thresholds = field(default_factory=Thresholds)
     _files: dict[Path, tuple[tuple[int, int], list[GpuSample], list[str]]] = field(default_factory=dict, repr=False)
+    _api_cache: tuple[float, dict, list[str]] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DashboardSource:
-        return cls(records_dir=settings.dir("harvest"))
+        """The data home's harvest/, and the live API when running inside a cluster (the Helm chart's server)."""
+        return cls(records_dir=settings.dir("harvest"), use_api=bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
 
     def inventory(self) -> tuple[dict, list[str]]:
-        """The inventory JSON (empty without a path) and what went wrong reading it."""
-        if self.inventory_path is None:
-            return {"source": None, "nodes": []}, []
-        from kubetrainer.hardware import inventory_from_path
+        """The inventory JSON (empty without a source) and what went wrong reading it."""
+        if self.inventory_path is not None:
+            from kubetrainer.hardware import inventory_from_path
 
-        try:
-            return inventory_from_path(self.inventory_path).to_json(), []
-        except UserError as error:
-            return {"source": None, "nodes": []}, [error.render()]
+            try:
+                return inventory_from_path(self.inventory_path).to_json(), []
+            except UserError as error:
+                return {"source": None, "nodes": []}, [error.render()]
+        if self.use_api:
+            return self._api_inventory()
+        return {"source": None, "nodes": []}, []
+
+    def _api_inventory(self) -> tuple[dict, list[str]]:
+        from kubetrainer.hardware.live import inventory_from_api
+
+        with self._lock:
+            if self._api_cache and time.monotonic() - self._api_cache[0] < self.api_ttl_s:
+                return self._api_cache[1], self._api_cache[2]
+            try:
+                inventory, problems = inventory_from_api(self.kubeconfig).to_json(), []
+            except UserError as error:  # Unavailable too: keep showing the last inventory we had
+                inventory = self._api_cache[1] if self._api_cache else {"source": None, "nodes": []}
+                problems = [error.render()]
+            self._api_cache = (time.monotonic(), inventory, problems)
+            return inventory, problems
 
     def _read(self, path: Path, signature: tuple[int, int]) -> tuple[list[GpuSample], list[str]]:
         problems: list[str] = []
