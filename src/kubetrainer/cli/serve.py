@@ -1,4 +1,4 @@
-"""`kubetrainer serve`: the OpenAI-compatible API."""
+"""`kubetrainer serve` (the OpenAI-compatible API) and `kubetrainer mcp` (cluster tools for AI assistants)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,28 @@ def serve(
                 f"(cache: {state.cache.backend}, RAG: {rag or 'off'}, keys: {'on' if config.api_keys else 'off'})")
     uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
+
+@app.command()
+def mcp(
+    transport: Annotated[str, typer.Option("--transport", help="stdio or http (streamable HTTP).")] = "stdio",
+    rag: Annotated[Optional[Path], typer.Option("--rag", help="Index directory for the query and ask tools.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model for the ask tool (default: bundled).")] = None,
+    cluster: Annotated[Optional[Path], typer.Option("--from", help="Cluster-info dump or nodes file for gpu_inventory.")] = None,
+    host: Annotated[str, typer.Option("--host", help="HTTP transport address: loopback only (no auth in MCP here).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8765,
+) -> None:
+    """Run the MCP server: cluster tools (index search, cited answers, GPU inventory, events and logs) for AI assistants."""
+    from kubetrainer.errors import UserError
+    from kubetrainer.serve.config import is_loopback
+    from kubetrainer.serve.mcp_server import McpConfig, build_server
+
+    if transport not in ("stdio", "http"):
+        raise UserError(f"unknown transport {transport!r}", where="--transport", expected="stdio or http")
+    if not is_loopback(host):
+        raise UserError(f"refusing to serve MCP over HTTP on {host}", where="--host",
+                        expected="a loopback address; put an authenticating proxy in front for remote use")
+    server = build_server(McpConfig(home=STATE.settings.home, rag_index=rag, model=model, cluster_source=cluster))
+    if transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=host, port=port)

@@ -61,7 +61,7 @@ def build_state(config: ServeConfig) -> ServeState:
     metrics = ServeMetrics()
     cache = make_cache(config.redis_url, config.cache_entries, config.cache_ttl_s)
     lm = load_model(config.model, config.adapters, settings.dir("models"))
-    rag = RagContext(config.rag_index, config.rag_top_k) if config.rag_index else None
+    rag = RagContext(config.rag_index, config.rag_top_k, settings.dir("cache")) if config.rag_index else None
     gate = Gate(config.max_concurrency, config.max_queue, config.timeout_s, metrics)
     return ServeState(config, lm, cache, metrics, gate, EmbeddingService(cache, metrics), rag,
                       IngestStore(settings.dir("harvest") / "ingest"))

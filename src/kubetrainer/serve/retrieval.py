@@ -42,25 +42,35 @@ def citation_footer(sources: list[dict[str, Any]]) -> str:
 class RagContext:
     """An open index and what the chat route needs from it."""
 
-    def __init__(self, index_dir: Path, top_k: int) -> None:
-        from kubetrainer.rag import Retriever
-
+    def __init__(self, index_dir: Path, top_k: int, cache_dir: Path | None = None) -> None:
         self.index_dir = Path(index_dir)
         self.top_k = top_k
-        self.retriever = Retriever.open(self.index_dir)
-        self._version = index_version(self.index_dir)
+        self.cache_dir = cache_dir
         self._lock = threading.Lock()
+        self.retriever: Any = None
+        self.reopen()
 
     def version(self) -> str:
         return self._version
 
     def reopen(self) -> None:
-        """Pick up an index updated on disk (by ingest)."""
-        from kubetrainer.rag import Retriever
+        """Open (again) the index on disk, after ingest updated it."""
+        from kubetrainer.rag.retriever import Retriever
 
         with self._lock:
-            self.retriever = Retriever.open(self.index_dir)
+            embedder = self.retriever.embedder if self.retriever is not None else None  # keep the loaded model
+            self.retriever = Retriever.open(self.index_dir, embedder=embedder, cache_dir=self.cache_dir)
             self._version = index_version(self.index_dir)
+
+    def add_records(self, records: list[dict[str, Any]]) -> int:
+        """Index new records incrementally (only their chunks are embedded); returns chunks added."""
+        from kubetrainer.rag.index import build_index
+
+        manifest = self.retriever.manifest
+        stats = build_index(self.index_dir, records, self.retriever.embedder, backend=manifest["backend"],
+                            source="ingest", window_minutes=manifest.get("window_minutes", 60.0))
+        self.reopen()
+        return stats.chunks_added
 
     def search(self, text: str, top_k: int | None = None, filters: dict | None = None) -> list[Any]:
         return self.retriever.search(text, top_k=top_k or self.top_k, filters=filters)

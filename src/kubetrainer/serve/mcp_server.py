@@ -1,0 +1,121 @@
+"""The MCP server (official `mcp` SDK): cluster tools for AI assistants, over stdio or streamable HTTP.
+
+Tools: search the index, ask with citations, the GPU inventory, and the recent
+events and logs of one object from the harvested records. Heavy parts (the index,
+the model) are opened on the first call that needs them, so listing tools is instant.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+
+from kubetrainer.config import Settings
+from kubetrainer.errors import UserError
+from kubetrainer.records import iter_jsonl
+
+MAX_RECORDS = 200
+
+
+@dataclass(frozen=True)
+class McpConfig:
+    home: Path
+    rag_index: Path | None = None
+    model: str | None = None
+    cluster_source: Path | None = None  # a cluster-info dump or nodes file for the GPU inventory
+    max_new_tokens: int = 256
+
+
+def object_records(records: list[dict[str, Any]], namespace: str, name: str, kinds: tuple[str, ...],
+                   limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` records about `namespace/name` (a pod, or any object by name), oldest first."""
+    def about(record: dict[str, Any]) -> bool:
+        names = {record.get("pod"), (record.get("object") or {}).get("name"), (record.get("labels") or {}).get("name")}
+        return record.get("namespace") == namespace and name in names and record["kind"] in kinds
+
+    return sorted(filter(about, records), key=lambda record: record["ts"])[-limit:]
+
+
+class ClusterTools:
+    """What the tools need, opened lazily and at most once."""
+
+    def __init__(self, config: McpConfig) -> None:
+        self.config = config
+        self.settings = Settings(home=config.home)
+        self._lock = threading.Lock()
+        self._rag: Any = None
+        self._lm: Any = None
+
+    def rag(self) -> Any:
+        from kubetrainer.serve.retrieval import RagContext
+
+        if self.config.rag_index is None:
+            raise UserError("no index: start the MCP server with --rag INDEX_DIR")
+        with self._lock:
+            if self._rag is None:
+                self._rag = RagContext(self.config.rag_index, 5, self.settings.dir("cache"))
+            return self._rag
+
+    def lm(self) -> Any:
+        from kubetrainer.serve.registry import load_model
+
+        with self._lock:
+            if self._lm is None:
+                self._lm = load_model(self.config.model, (), self.settings.dir("models"))
+            return self._lm
+
+    def harvested(self) -> list[dict[str, Any]]:
+        return [record for path in sorted(self.settings.dir("harvest").rglob("*.jsonl")) for record in iter_jsonl(path)]
+
+    def ask(self, question: str, top_k: int) -> dict[str, Any]:
+        from kubetrainer.serve.generate import SamplingParams, chat_input_ids, fit_budget, generate
+        from kubetrainer.serve.retrieval import citation_footer
+
+        lm = self.lm()
+        messages = [{"role": "user", "content": question}]
+        sources: list[dict[str, Any]] = []
+        if self.config.rag_index is not None:
+            budget = lm.context_length - self.config.max_new_tokens
+            messages, sources = self.rag().augment(messages, lm.tokenizer, budget, top_k)
+        input_ids = chat_input_ids(lm.tokenizer, messages)
+        params = SamplingParams(max_new_tokens=fit_budget(lm, len(input_ids), self.config.max_new_tokens), temperature=0)
+        generation = generate(lm, input_ids, params, None, threading.Event())
+        return {"answer": generation.text + citation_footer(sources), "sources": sources}
+
+
+def build_server(config: McpConfig) -> MCPServer:
+    """The MCP server with its four tools bound to `config`."""
+    tools = ClusterTools(config)
+    server = MCPServer(name="kubetrainer", instructions=(
+        "Kubernetes cluster knowledge: search harvested logs/events/objects, answer with numbered citations, "
+        "list GPUs per node, and show the recent events and logs of a pod or object."))
+
+    @server.tool()
+    def search_index(query: str, top_k: int = 5, namespace: str | None = None, node: str | None = None) -> list[dict]:
+        """Search the cluster index (logs, events, object status); filter by namespace or node."""
+        filters = {key: value for key, value in (("namespace", namespace), ("node", node)) if value}
+        return [hit.to_json() for hit in tools.rag().search(query, top_k, filters or None)]
+
+    @server.tool()
+    def ask(question: str, top_k: int = 5) -> dict:
+        """Answer a question about the cluster from retrieved records, citing sources as [n]."""
+        return tools.ask(question, top_k)
+
+    @server.tool()
+    def gpu_inventory() -> dict:
+        """GPUs per node (vendor, product, memory, free/allocated) and a summary, as `kubetrainer detect --json`."""
+        from kubetrainer.hardware import detect
+
+        return detect(source=config.cluster_source).inventory().to_json()
+
+    @server.tool()
+    def object_events(namespace: str, name: str, include_logs: bool = True, limit: int = 50) -> list[dict]:
+        """Recent events (and logs) of one pod or object from the harvested records, oldest first."""
+        kinds = ("event", "object", "log") if include_logs else ("event", "object")
+        return object_records(tools.harvested(), namespace, name, kinds, max(1, min(limit, MAX_RECORDS)))
+
+    return server
