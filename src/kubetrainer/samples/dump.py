@@ -34,9 +34,11 @@ def _write_json(path: Path, value: dict) -> None:
 
 
 def _noise(rng: random.Random, container: SampleContainer, start: datetime, count: int) -> Iterator[tuple[datetime, str]]:
-    """`count` routine lines in the container's style, in time order from `start` to NOW."""
+    """`count` routine lines in the container's style, in time order from `start` until it ended."""
     make = STYLES[container.spec.style]
-    step = (NOW - start) / max(count, 1)
+    finished = container.state.get("terminated", {}).get("finishedAt")
+    end = datetime.fromisoformat(finished.replace("Z", "+00:00")) if finished else NOW
+    step = (end - start) / max(count, 1)
     for index in range(count):
         moment = start + step * index + timedelta(microseconds=rng.randint(0, 999_999) * step.total_seconds() / 2)
         yield moment, make(rng, moment)
@@ -44,7 +46,7 @@ def _noise(rng: random.Random, container: SampleContainer, start: datetime, coun
 
 def _container_lines(rng: random.Random, pod: SamplePod, container: SampleContainer, noise_lines: int) -> Iterator[str]:
     start = max(pod.start, NOW - LOG_WINDOW)
-    planted = sorted(container.lines)
+    planted = sorted(container.lines, key=lambda item: item[0])  # stable: same-time lines keep their order
     routine = _noise(rng, container, start, noise_lines) if container.noise else iter(())
     for _, line in heapq.merge(routine, planted, key=lambda item: item[0]):
         yield line

@@ -1,0 +1,149 @@
+"""Chunks: the retrievable units, each naming what it is about and when.
+
+Objects become one chunk each (their record text already names the object);
+events are grouped per involved object, warnings first, so the dozens of routine
+Scheduled/Pulled/Started events do not crowd out the one that matters. Logs are
+handled by `rag.logfold`: per container and time window, routine lines folded
+into templates with counts, problems kept verbatim. Chunks about something
+wrong carry `problem=True`, which retrieval uses as a prior: on-call questions
+are about what is broken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+
+from kubetrainer.records import record_id
+
+MAX_CHUNK_CHARS = 1500  # ~ what the embedding model reads (256 word pieces); longer text is split
+# Phrases our renderers (sources.render) write only when an object is unhealthy.
+OBJECT_PROBLEM_MARKERS = (
+    "NotReady", "Pressure=True", "PIDPressure=True", "waiting:", "terminated:", "last terminated", "restarts",
+    "phase Pending", "phase Failed", "=False", "cordoned", "Evicted", "Lost", "failed",
+)
+
+
+@dataclass
+class Chunk:
+    """Text plus the DESIGN.md section 5 `source` fields."""
+
+    text: str
+    kind: str  # log | event | object | metric | gpu
+    namespace: str | None = None
+    name: str | None = None
+    node: str | None = None
+    container: str | None = None
+    path: str | None = None
+    ts_start: str | None = None
+    ts_end: str | None = None
+    problem: bool = False
+
+    @property
+    def id(self) -> str:
+        return record_id(self.kind, self.namespace or "", self.name or "", self.container or "", self.ts_start or "", self.text)
+
+    def source(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if key not in ("text", "problem")}
+
+    def to_json(self) -> dict:
+        return {"id": self.id, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, value: dict) -> Chunk:
+        return cls(**{key: value.get(key) for key in cls.__dataclass_fields__})
+
+
+def split_text(header: str, body: str, limit: int = MAX_CHUNK_CHARS) -> list[str]:
+    """`header + body`, or several pieces each starting with the header, cut at line ends."""
+    if len(header) + len(body) + 1 <= limit:
+        return [f"{header}\n{body}" if header else body]
+    pieces, current = [], []
+    size = len(header)
+    for line in body.splitlines() or [body]:
+        while len(line) > limit - len(header) - 1:  # a single huge line: hard cut
+            if current:
+                pieces.append(current)
+                current, size = [], len(header)
+            cut = limit - len(header) - 1
+            pieces.append([line[:cut]])
+            line = line[cut:]
+        if size + len(line) + 1 > limit and current:
+            pieces.append(current)
+            current, size = [], len(header)
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        pieces.append(current)
+    return [(f"{header}\n" if header else "") + "\n".join(piece) for piece in pieces]
+
+
+def record_chunks(record: dict, path: str | None = None) -> list[Chunk]:
+    """Chunks for one object, metric or file record (events and logs are grouped elsewhere)."""
+    kind = record["kind"]
+    labels = record.get("labels") or {}
+    obj = record.get("object") or {}
+    text = record["message"]
+    if kind in ("metric", "gpu"):
+        metrics = ", ".join(f"{key}={value:g}" for key, value in sorted((record.get("metrics") or {}).items()))
+        text = f"{kind} sample from node {record.get('node', '?')}: {text} {metrics}".strip()
+    header = ""
+    if len(text) > MAX_CHUNK_CHARS:
+        header, _, text = text.partition("\n") if "\n" in text[:300] else (text[:120], "", text[120:])
+    problem = kind == "object" and obj.get("kind") not in ("Runbook",) and any(marker in record["message"] for marker in OBJECT_PROBLEM_MARKERS)
+    return [
+        Chunk(
+            text=piece,
+            kind=kind,
+            namespace=record.get("namespace") or obj.get("namespace"),
+            name=obj.get("name") or record.get("pod") or record.get("node"),
+            node=record.get("node"),
+            container=record.get("container"),
+            path=labels.get("path") or path,
+            ts_start=record["ts"],
+            ts_end=record["ts"],
+            problem=problem,
+        )
+        for piece in split_text(header, text)
+    ]
+
+
+def event_chunks(events: list[dict], path: str | None = None) -> Iterator[Chunk]:
+    """One chunk (or a few, if long) per involved object: its warnings first, then normal events."""
+    groups: dict[tuple, list[dict]] = {}
+    for event in events:
+        labels = event.get("labels") or {}
+        groups.setdefault((event.get("namespace"), labels.get("involved_kind", ""), labels.get("involved_name") or event.get("pod") or ""), []).append(event)
+    for (namespace, kind, name), members in groups.items():
+        members.sort(key=lambda e: ((e.get("labels") or {}).get("type") != "Warning", e["ts"]))
+        nodes = sorted({e["node"] for e in members if e.get("node")})
+        where = f"{namespace}/{name}" if namespace else name
+        header = f"Events for {kind or 'object'} {where}" + (f" (node {', '.join(nodes)})" if nodes else "") + ":"
+        lines = []
+        for event in members:
+            labels = event.get("labels") or {}
+            prefix = f"{labels.get('type', 'Normal')} event on {kind} {where}: "
+            body = event["message"][len(prefix):] if event["message"].startswith(prefix) else event["message"]
+            lines.append(f"{labels.get('type', 'Normal')} {body} [at {event['ts'][11:19]}]")
+        warning = any((e.get("labels") or {}).get("type") == "Warning" for e in members)
+        stamps = sorted(e["ts"] for e in members)
+        for text in split_text(header, "\n".join(lines)):
+            yield Chunk(text=text, kind="event", namespace=namespace, name=name or None, node=nodes[0] if len(nodes) == 1 else None,
+                        path=path, ts_start=stamps[0], ts_end=stamps[-1], problem=warning)
+
+
+def chunk_records(records: Iterable[dict], path: str | None = None, window_minutes: float = 60.0) -> Iterator[Chunk]:
+    """All chunks for a stream of records: logs folded per container and window, events per object, the rest one by one."""
+    from kubetrainer.rag.logfold import LogFolder
+
+    folder = LogFolder(window_minutes=window_minutes, path=path)
+    events: list[dict] = []
+    for record in records:
+        if record["kind"] == "log":
+            yield from folder.add(record)
+        elif record["kind"] == "event":
+            events.append(record)
+        else:
+            yield from record_chunks(record, path)
+    yield from event_chunks(events, path)
+    yield from folder.flush_all()

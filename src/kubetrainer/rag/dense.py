@@ -1,0 +1,137 @@
+"""Dense vector stores behind one small interface: FAISS (default) and ChromaDB.
+
+Row i of the store is chunk i of the index. FAISS is exact (flat inner product)
+while small and switches to HNSW past `HNSW_THRESHOLD` vectors; the choice is
+recorded in the manifest. Filters arrive as an array of allowed rows.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+HNSW_THRESHOLD = 200_000
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+
+
+class DenseStore(Protocol):
+    kind: str
+
+    def add(self, vectors: np.ndarray) -> None: ...
+
+    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]: ...
+
+    def save(self, directory: Path) -> None: ...
+
+    def describe(self) -> dict: ...
+
+
+class FaissStore:
+    kind = "faiss"
+    FILE = "dense.faiss"
+
+    def __init__(self, index) -> None:
+        self.index = index
+
+    @classmethod
+    def create(cls, dim: int) -> FaissStore:
+        import faiss
+
+        return cls(faiss.IndexFlatIP(dim))
+
+    @classmethod
+    def open(cls, directory: Path) -> FaissStore:
+        import faiss
+
+        return cls(faiss.read_index(str(directory / cls.FILE)))
+
+    @property
+    def structure(self) -> str:
+        return "hnsw" if "HNSW" in type(self.index).__name__ else "flat"
+
+    def add(self, vectors: np.ndarray) -> None:
+        import faiss
+
+        total = self.index.ntotal + len(vectors)
+        if self.structure == "flat" and total > HNSW_THRESHOLD:
+            existing = self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else np.zeros((0, self.index.d), np.float32)
+            self.index = faiss.IndexHNSWFlat(self.index.d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            self.index.hnsw.efConstruction = 80
+            if len(existing):
+                self.index.add(existing)
+        if len(vectors):
+            self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        import faiss
+
+        if self.index.ntotal == 0 or k <= 0:
+            return []
+        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        params = None
+        if allowed is not None:
+            if len(allowed) == 0:
+                return []
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, k)) if self.structure == "hnsw" else faiss.SearchParameters(sel=selector)
+        elif self.structure == "hnsw":
+            params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+        scores, rows = self.index.search(query, min(k, self.index.ntotal), params=params)
+        return [(int(row), float(score)) for row, score in zip(rows[0], scores[0]) if row >= 0]
+
+    def save(self, directory: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(directory / self.FILE))
+
+    def describe(self) -> dict:
+        reason = f"exact inner product up to {HNSW_THRESHOLD} vectors" if self.structure == "flat" else f"HNSW (M={HNSW_M}) past {HNSW_THRESHOLD} vectors"
+        return {"backend": "faiss", "structure": self.structure, "vectors": int(self.index.ntotal), "why": reason}
+
+
+class ChromaStore:
+    """ChromaDB's embedded persistent client; ids are row numbers, cosine space."""
+
+    kind = "chroma"
+    DIR = "chroma"
+    COLLECTION = "chunks"
+
+    def __init__(self, directory: Path) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.directory = directory
+        self.client = chromadb.PersistentClient(path=str(directory / self.DIR), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+        self.collection = self.client.get_or_create_collection(self.COLLECTION, metadata={"hnsw:space": "ip"})
+
+    @classmethod
+    def create(cls, directory: Path, previous: Path | None = None) -> ChromaStore:
+        if previous is not None and (previous / cls.DIR).is_dir():
+            shutil.copytree(previous / cls.DIR, directory / cls.DIR)
+        return cls(directory)
+
+    def add(self, vectors: np.ndarray) -> None:
+        start = self.collection.count()
+        batch = 4096
+        for offset in range(0, len(vectors), batch):
+            part = vectors[offset : offset + batch]
+            ids = [str(start + offset + i) for i in range(len(part))]
+            self.collection.add(ids=ids, embeddings=part.tolist(), metadatas=[{"row": start + offset + i} for i in range(len(part))])
+
+    def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        count = self.collection.count()
+        if count == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
+            return []
+        where = {"row": {"$in": [int(row) for row in allowed]}} if allowed is not None else None
+        found = self.collection.query(query_embeddings=[vector.tolist()], n_results=min(k, count), where=where, include=["distances"])
+        return [(int(row), 1.0 - float(distance)) for row, distance in zip(found["ids"][0], found["distances"][0])]
+
+    def save(self, directory: Path) -> None:
+        """Chroma persists as it goes; nothing more to write."""
+
+    def describe(self) -> dict:
+        return {"backend": "chroma", "structure": "hnsw", "vectors": int(self.collection.count()), "why": "ChromaDB embedded persistent client (approximate HNSW)"}

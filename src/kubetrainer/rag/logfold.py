@@ -1,0 +1,183 @@
+"""Log chunking: fold routine lines into templates with counts, keep problems verbatim with context.
+
+Cluster logs are mostly the same few lines repeated; what matters is the odd
+error. Per container and time window this yields:
+- a *problems* chunk: warning/error lines and stack traces verbatim, with a
+  line of context either side; a problem that repeats is shown once and counted;
+- a *patterns* chunk: the routine lines as drain3 templates with counts, so a
+  thousand identical access-log lines become one line of one chunk.
+Both chunks name the pod, container and node, and the window's time span.
+Records stream through; only templates, counts and problem lines are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from drain3 import TemplateMiner
+from drain3.template_miner_config import TemplateMinerConfig
+
+from kubetrainer.rag.chunk import Chunk, split_text
+from kubetrainer.records import parse_ts
+
+# Substrings of lower-cased lines that mark a problem worth keeping verbatim. Plain
+# substring tests are several times faster than one case-insensitive regex, and
+# the logs are millions of lines.
+PROBLEM_WORDS = (
+    "error", "fatal", "panic", "exception", "traceback", "fail", "warn", "critical", "oom", "killed",
+    "refused", "denied", "unauthori", "forbidden", "timeout", "timed out", "unhealthy", "x509", "xid",
+    "expired", "no such host", "unable", "invalid", "crash", "segfault", "backoff", "back-off",
+    "out of memory", "unavailable", "unreachable",
+)
+KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
+CONTINUATION = re.compile(r"^(?:\s+\S|Traceback|Caused by|\.\.\. \d+ more)")
+VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
+CONTEXT_LINES = 1
+TOP_TEMPLATES = 20
+
+
+def is_problem(line: str) -> bool:
+    if KLOG_PROBLEM.match(line):
+        return True
+    lowered = line.lower()
+    return any(word in lowered for word in PROBLEM_WORDS)
+
+
+def shape(line: str) -> str:
+    """The line with its variable parts (numbers, addresses, ids) masked."""
+    return VARIABLE.sub("<*>", line)
+
+
+def _miner() -> TemplateMiner:
+    config = TemplateMinerConfig()
+    config.profiling_enabled = False
+    config.drain_sim_th = 0.5
+    config.parametrize_numeric_tokens = True
+    return TemplateMiner(config=config)
+
+
+@dataclass
+class _Window:
+    start: datetime
+    first: str
+    last: str
+    lines: int = 0
+    routine: Counter = field(default_factory=Counter)  # drain cluster id -> count
+    problems: list[list[str]] = field(default_factory=list)  # verbatim blocks
+    repeats: dict[int, list] = field(default_factory=dict)  # cluster id -> [count, last ts] of repeated problems
+
+
+class _ContainerLog:
+    """Folding state for one container: its miner, the open window, recent context."""
+
+    def __init__(self, key: tuple, window: timedelta) -> None:
+        self.key = key
+        self.window = window
+        self.miner = _miner()
+        self.shapes: dict[str, int] = {}
+        self.current: _Window | None = None
+        self.context: deque[str] = deque(maxlen=CONTEXT_LINES)
+        self.after = 0  # lines of trailing context still owed to the last problem block
+        self.in_trace = False
+
+    def cluster_of(self, line: str) -> int:
+        masked = shape(line)
+        cluster = self.shapes.get(masked)
+        if cluster is None:
+            cluster = self.miner.add_log_message(masked)["cluster_id"]
+            self.shapes[masked] = cluster
+        return cluster
+
+    def template(self, cluster: int) -> str:
+        return self.miner.drain.id_to_cluster[cluster].get_template()
+
+    def add(self, ts: str, moment: datetime, line: str) -> _Window | None:
+        """Add a line; returns the window it closed, if the line starts a new one."""
+        closed = None
+        if self.current is None or moment >= self.current.start + self.window:
+            closed = self.current
+            self.current = _Window(start=moment, first=ts, last=ts)
+            self.context.clear()
+            self.after, self.in_trace = 0, False
+        window = self.current
+        window.lines += 1
+        window.last = max(window.last, ts)
+        continuation = self.in_trace and CONTINUATION.match(line)
+        if continuation or is_problem(line):
+            self._problem(window, ts, line, bool(continuation))
+        elif self.after:
+            window.problems[-1].append(line)
+            self.after -= 1
+            self.in_trace = False
+        else:
+            window.routine[self.cluster_of(line)] += 1
+            self.context.append(line)
+            self.in_trace = False
+        return closed
+
+    def _problem(self, window: _Window, ts: str, line: str, continuation: bool) -> None:
+        self.in_trace = True
+        if continuation and window.problems:
+            window.problems[-1].append(line)
+            return
+        cluster = self.cluster_of(line)
+        if cluster in window.repeats:
+            window.repeats[cluster][0] += 1
+            window.repeats[cluster][1] = ts
+            self.in_trace = False  # a repeated problem's trace is the same trace again
+            return
+        window.repeats[cluster] = [0, ts]
+        window.problems.append([*self.context, line])
+        self.context.clear()
+        self.after = CONTEXT_LINES
+
+
+class LogFolder:
+    """Streams log records in, yields chunks as each container's windows close."""
+
+    def __init__(self, window_minutes: float = 60.0, path: str | None = None) -> None:
+        self.window = timedelta(minutes=window_minutes)
+        self.path = path
+        self.containers: dict[tuple, _ContainerLog] = {}
+
+    def add(self, record: dict) -> Iterator[Chunk]:
+        key = (record.get("namespace"), record.get("pod"), record.get("container"), record.get("node"), (record.get("labels") or {}).get("path"))
+        state = self.containers.get(key)
+        if state is None:
+            state = self.containers[key] = _ContainerLog(key, self.window)
+        closed = state.add(record["ts"], parse_ts(record["ts"]), record["message"])
+        if closed:
+            yield from self._chunks(state, closed)
+
+    def flush_all(self) -> Iterator[Chunk]:
+        for state in self.containers.values():
+            if state.current:
+                yield from self._chunks(state, state.current)
+                state.current = None
+
+    def _chunks(self, state: _ContainerLog, window: _Window) -> Iterator[Chunk]:
+        namespace, pod, container, node, path = state.key
+        who = f"container {container} of pod {namespace}/{pod}" if pod else f"log file {path or 'unknown'}"
+        where = f" on node {node}" if node else ""
+        span = f"{window.first[:19].replace('T', ' ')} to {window.last[11:19]} UTC"
+        base = dict(kind="log", namespace=namespace, name=pod, node=node, container=container, path=path or self.path, ts_start=window.first, ts_end=window.last)
+        if window.problems:
+            body = "\n...\n".join("\n".join(block) for block in window.problems)
+            repeats = [(state.template(c), n, last) for c, (n, last) in window.repeats.items() if n]
+            if repeats:
+                body += "\n" + "\n".join(f"(repeated {n} more times, last at {last[11:19]}: {template})" for template, n, last in repeats)
+            for text in split_text(f"Errors and warnings from {who}{where}, {span}:", body):
+                yield Chunk(text=text, problem=True, **base)
+        if window.routine:
+            ranked = window.routine.most_common()
+            lines = [f"{count}x {state.template(cluster)}" for cluster, count in ranked[:TOP_TEMPLATES]]
+            if len(ranked) > TOP_TEMPLATES:
+                lines.append(f"... and {len(ranked) - TOP_TEMPLATES} rarer patterns ({sum(c for _, c in ranked[TOP_TEMPLATES:])} lines)")
+            header = f"Routine log patterns of {who}{where}, {span} ({window.lines} lines):"
+            for text in split_text(header, "\n".join(lines)):
+                yield Chunk(text=text, **base)
+
