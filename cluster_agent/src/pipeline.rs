@@ -148,7 +148,8 @@ impl Pipeline {
 
     fn read_logs(&mut self) -> usize {
         let mut lines = std::mem::take(&mut self.lines);
-        let n = self.logs.read(READ_PER_FILE, self.cfg.batch_bytes, &mut lines);
+        let per_file = READ_PER_FILE.min(self.cfg.batch_bytes);
+        let n = self.logs.read(per_file, self.cfg.batch_bytes, &mut lines);
         for (key, line) in lines.drain(..) {
             self.push_log(key, line);
         }
