@@ -59,6 +59,9 @@ def error_response(error: APIError, headers: dict[str, str] | None = None) -> JS
 
 def _validation_error(errors: list[dict[str, Any]]) -> APIError:
     first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return APIError(400, f"the body is not valid JSON: {first.get('ctx', {}).get('error', 'parse error')}",
+                        code="invalid_json")
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
     param = ".".join(location) or None
     message = first.get("msg", "invalid request")

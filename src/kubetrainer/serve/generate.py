@@ -76,6 +76,8 @@ def text_input_ids(tokenizer: Any, text: str) -> list[int]:
 
 def fit_budget(lm: LoadedModel, prompt_tokens: int, max_new_tokens: int) -> int:
     """`max_new_tokens` clipped to the context window; 400 when the prompt alone overflows it."""
+    if prompt_tokens == 0:
+        raise APIError(400, "the prompt is empty; nothing to continue from", param="prompt", code="invalid_value")
     room = lm.context_length - prompt_tokens
     if room < 0 or (room == 0 and max_new_tokens > 0):
         raise APIError(400, f"This model's maximum context length is {lm.context_length} tokens, "
