@@ -5,12 +5,12 @@
 use crate::checkpoint::{self, State};
 use crate::config::{Config, Output};
 use crate::metrics::METRICS;
-use crate::record::{record_id, Record};
+use crate::record::{record_id, Record, Text};
 use crate::redact::{Redactor, Tally};
 use crate::sink::{FileSink, HttpOptions, HttpSink, Sink, StdoutSink};
 use crate::tailer::LogLine;
 use crate::telemetry::{gpu::Gpus, kmsg::KernelLog, node};
-use crate::{logs::fingerprint_hex, logs::LogSource, timefmt};
+use crate::{logs::LogSource, timefmt};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -159,29 +159,38 @@ impl Pipeline {
     }
 
     fn push_log(&mut self, key: (u64, u64), line: LogLine) {
-        let Some(file) = self.logs.file_mut(&key) else { return };
-        let meta = file.meta.clone();
-        let offset = line.offset.to_string();
-        let fp = fingerprint_hex(file.fingerprint);
-        let id = record_id(&[b"log", meta.uid.as_bytes(), meta.container.as_bytes(), fp.as_bytes(), offset.as_bytes()]);
-        let before: u64 = self.tally.by_type.iter().sum();
+        let Pipeline { logs, redactor, tally, batch, batch_kinds, cfg, .. } = self;
+        let Some(file) = logs.file_mut(&key) else { return };
+        let meta = &*file.meta;
+        let id = record_id(&[
+            b"log",
+            meta.uid.as_bytes(),
+            meta.container.as_bytes(),
+            &file.fingerprint.to_le_bytes(),
+            &line.offset.to_le_bytes(),
+        ]);
+        let before: u64 = tally.by_type.iter().sum();
         let in_key = &mut file.in_key[line.stream.map_or(0, |s| s.index())];
-        let text = self.redactor.redact_line(&line.message.text, in_key, &mut self.tally).unwrap_or(line.message.text);
-        let mut record = Record::new("log", id, line.ts, text);
-        record.redactions = (self.tally.by_type.iter().sum::<u64>() - before) as u32;
-        record.node = Some(self.cfg.node_name.clone());
-        record.namespace = Some(meta.namespace.clone());
-        record.pod = Some(meta.pod.clone());
-        record.container = Some(meta.container.clone());
+        let text = match redactor.redact_line(&line.message.text, in_key, tally) {
+            Some(redacted) => Text::Owned(redacted),
+            None => Text::Borrowed(line.message.text.as_str()),
+        };
+        let mut record = Record::new("log", id, line.ts.as_str(), text);
+        record.redactions = (tally.by_type.iter().sum::<u64>() - before) as u32;
+        record.node = Some(cfg.node_name.as_str().into());
+        record.namespace = Some(meta.namespace.as_str().into());
+        record.pod = Some(meta.pod.as_str().into());
+        record.container = Some(meta.container.as_str().into());
         record.stream = line.stream.map(|s| s.as_str());
-        record.labels.insert("pod_uid".into(), meta.uid.clone());
-        record.labels.insert("path".into(), file.path.display().to_string());
+        record.labels.insert("pod_uid", meta.uid.as_str());
         for (flag, set) in [("malformed", line.malformed), ("truncated", line.message.truncated), ("invalid_utf8", line.message.invalid_utf8)] {
             if set {
-                record.labels.insert(flag.into(), "true".into());
+                record.labels.insert(flag, "true");
             }
         }
-        self.push(&record);
+        record.encode_into(batch);
+        batch.push(b'\n');
+        batch_kinds.log += 1;
     }
 
     fn push(&mut self, record: &Record) {
@@ -198,9 +207,9 @@ impl Pipeline {
         let ts = timefmt::now_utc();
         let node = self.cfg.node_name.clone();
         let (metrics, summary) = node::sample(&self.cfg.proc_dir, &self.cfg.root_dir);
-        let mut record = Record::new("metric", record_id(&[b"metric", node.as_bytes(), ts.as_bytes()]), ts.clone(), summary).with_metrics(metrics);
-        record.node = Some(node.clone());
-        record.labels.insert("sampler".into(), "node".into());
+        let mut record = Record::new("metric", record_id(&[b"metric", node.as_bytes(), ts.as_bytes()]), ts.as_str(), summary).with_metrics(metrics);
+        record.node = Some(node.as_str().into());
+        record.labels.insert("sampler", "node");
         self.push(&record);
         if let Some(gpus) = &self.gpus {
             for record in crate::telemetry::gpu::records(&gpus.read(), &node, &ts, &gpus.driver_version) {

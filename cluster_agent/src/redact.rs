@@ -126,6 +126,9 @@ impl Redactor {
 
     /// `text` with its secrets replaced, or None when it holds none; counts go to `tally`.
     pub fn redact(&self, text: &str, tally: &mut Tally) -> Option<String> {
+        if self.always.is_empty() && !self.keywords.is_match(text) {
+            return None;
+        }
         let mut candidates: Option<Vec<bool>> = None;
         for hit in self.keywords.find_overlapping_iter(text) {
             let flags = candidates.get_or_insert_with(|| vec![false; self.patterns.len()]);
@@ -197,6 +200,9 @@ impl Redactor {
             *in_key = false;
         }
         let redacted = self.redact(text, tally);
+        if !text.contains("PRIVATE KEY-----") {
+            return redacted;
+        }
         if let Some(begin) = self.key_begin.find_iter(text).last() {
             *in_key = !text[begin.end()..].contains("-----END ");
         }

@@ -151,6 +151,15 @@ impl LogFile {
             return;
         };
         let part = &mut self.parts[cri_line.stream.index()];
+        if !cri_line.partial && part.start.is_none() {
+            // The common case, a whole line: no joining, one copy.
+            let keep = cri_line.text.len().min(self.max_bytes);
+            let message = Message::from_bytes(&cri_line.text[..keep], dropped + (cri_line.text.len() - keep) as u64);
+            self.last_ts.clone_from(&ts);
+            let stream = Some(cri_line.stream);
+            self.emit(out, counts, LogLine { offset: start, ts, stream, message, malformed: false });
+            return;
+        }
         part.push(start, &ts, cri_line.text, self.max_bytes);
         part.dropped += dropped;
         self.last_ts = ts;

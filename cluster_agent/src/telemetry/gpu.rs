@@ -75,7 +75,7 @@ impl Gpus {
 }
 
 /// One `gpu` record per reading, labelled like dcgm-exporter (gpu, UUID, modelName).
-pub fn records(readings: &[GpuReading], node: &str, ts: &str, driver_version: &str) -> Vec<Record> {
+pub fn records<'a>(readings: &[GpuReading], node: &'a str, ts: &'a str, driver_version: &str) -> Vec<Record<'a>> {
     readings
         .iter()
         .map(|r| {
@@ -92,15 +92,13 @@ pub fn records(readings: &[GpuReading], node: &str, ts: &str, driver_version: &s
                 get("DCGM_FI_DEV_POWER_USAGE")
             );
             let id = record_id(&[b"gpu", node.as_bytes(), r.uuid.as_bytes(), ts.as_bytes()]);
-            let mut record = Record::new("gpu", id, ts.to_string(), message).with_metrics(metrics);
-            record.node = Some(node.to_string());
-            record.labels = BTreeMap::from([
-                ("gpu".to_string(), r.index.to_string()),
-                ("UUID".to_string(), r.uuid.clone()),
-                ("modelName".to_string(), r.name.clone()),
-                ("pci_bus_id".to_string(), r.pci_bus_id.clone()),
-                ("driver_version".to_string(), driver_version.to_string()),
-            ]);
+            let mut record = Record::new("gpu", id, ts, message).with_metrics(metrics);
+            record.node = Some(node.into());
+            record.labels.insert("gpu", r.index.to_string());
+            record.labels.insert("UUID", r.uuid.clone());
+            record.labels.insert("modelName", r.name.clone());
+            record.labels.insert("pci_bus_id", r.pci_bus_id.clone());
+            record.labels.insert("driver_version", driver_version.to_string());
             record
         })
         .collect()
@@ -140,13 +138,13 @@ mod tests {
         assert_eq!(metrics["DCGM_FI_DEV_FB_TOTAL"], 81559.0);
         assert_eq!(metrics["DCGM_FI_DEV_POWER_USAGE"], 71.325);
         assert!(!metrics.contains_key("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL"));
-        assert_eq!(record.labels["modelName"], "NVIDIA H100 80GB HBM3");
+        assert_eq!(record.labels.get("modelName"), Some("NVIDIA H100 80GB HBM3"));
         assert_eq!(record.message, "GPU 0 NVIDIA H100 80GB HBM3: 0% busy, 527 of 81559 MiB used, 31 C, 71 W");
         let again = records_for_same_sample();
         assert_eq!(again[0].id, record.id, "same GPU and time give the same id");
     }
 
-    fn records_for_same_sample() -> Vec<Record> {
+    fn records_for_same_sample() -> Vec<Record<'static>> {
         records(&[h100()], "gpu-node-1", "2026-11-29T04:00:00Z", "550.54.15")
     }
 

@@ -60,7 +60,7 @@ impl KernelLog {
     }
 
     /// Xid records after sequence number `after` (None = from the start), and the last sequence seen.
-    pub fn read_xids(&mut self, node: &str, after: Option<u64>) -> (Vec<Record>, Option<u64>) {
+    pub fn read_xids<'a>(&mut self, node: &'a str, after: Option<u64>) -> (Vec<Record<'a>>, Option<u64>) {
         let mut buf = vec![0u8; 16 * 1024];
         let mut records = Vec::new();
         let mut last = after;
@@ -89,14 +89,15 @@ impl KernelLog {
         (records, last)
     }
 
-    fn xid_record(&self, node: &str, entry: &KmsgRecord<'_>, pci: &str, xid: u32) -> Record {
+    fn xid_record<'a>(&self, node: &'a str, entry: &KmsgRecord<'_>, pci: &str, xid: u32) -> Record<'a> {
         let secs = self.boot_time + (entry.usec / 1_000_000) as i64;
         let ts = timefmt::format_utc(secs, &format!("{:06}", entry.usec % 1_000_000));
         let id = record_id(&[b"xid", self.boot_id.as_bytes(), entry.seq.to_string().as_bytes()]);
         let metrics = BTreeMap::from([("DCGM_FI_DEV_XID_ERRORS".to_string(), f64::from(xid))]);
         let mut record = Record::new("gpu", id, ts, entry.text.to_string()).with_metrics(metrics);
-        record.node = Some(node.to_string());
-        record.labels = BTreeMap::from([("pci_bus_id".to_string(), pci.to_string()), ("source".to_string(), "kmsg".to_string())]);
+        record.node = Some(node.into());
+        record.labels.insert("pci_bus_id", pci.to_string());
+        record.labels.insert("source", "kmsg");
         record
     }
 }
@@ -130,7 +131,7 @@ mod tests {
         assert_eq!(last, Some(1203));
         assert_eq!(records[0].metrics.as_ref().unwrap()["DCGM_FI_DEV_XID_ERRORS"], 79.0);
         assert_eq!(records[0].ts, "2025-11-29T00:00:07.250000Z");
-        assert_eq!(records[1].labels["pci_bus_id"], "0000:86:00");
+        assert_eq!(records[1].labels.get("pci_bus_id"), Some("0000:86:00"));
         let mut again = KernelLog::open(&path, &dir.path().join("proc")).unwrap();
         let (records, _) = again.read_xids("n1", Some(1202));
         assert_eq!(records.len(), 1);
