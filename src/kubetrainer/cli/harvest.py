@@ -56,7 +56,12 @@ def harvest(
     if local:
         from kubetrainer.sources.local_agent import run_agent_once
 
-        streams.append(read_files([run_agent_once(STATE.settings.dir("cache") / "agent")], problems))
+        # This machine's container logs when it is a node, else telemetry alone (node and GPU metrics).
+        agent_dir = STATE.settings.dir("cache") / "agent"
+        pods_dir = Path("/var/log/pods") if Path("/var/log/pods").is_dir() else agent_dir / "no-pods"
+        pods_dir.mkdir(parents=True, exist_ok=True)
+        records_dir = run_agent_once(pods_dir, agent_dir / "state", agent_dir / "records")
+        streams.append(read_files([records_dir], problems))
     if not streams:
         raise UserError("nothing to harvest", where="kubetrainer harvest", expected="--from DUMP_DIR, --kubeconfig PATH, --pods-dir DIR, --files PATH or --local")
     out = STATE.settings.dir("harvest") / f"{name}.jsonl"
