@@ -2,9 +2,11 @@
 # Builds the Rust node agent `kubetrainer-agent` (release). The cargo target directory
 # lives under $KUBETRAINER_CACHE, so a fresh clone reuses earlier builds; a stamp of the
 # sources makes a run with nothing changed return at once. Prints where the binary is.
+# Also installs rsyslog, the trusted shipper bench/bench_agent.py measures against.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
+ensure_apt rsyslog
 [[ -d $HOME/.cargo/bin ]] && export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="$KUBETRAINER_CACHE/cargo-target/agent"
 binary="$CARGO_TARGET_DIR/release/kubetrainer-agent"
