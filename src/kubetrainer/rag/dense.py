@@ -8,6 +8,7 @@ recorded in the manifest. Filters arrive as an array of allowed rows.
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 from typing import Protocol
 
@@ -94,25 +95,34 @@ class FaissStore:
 
 
 class ChromaStore:
-    """ChromaDB's embedded persistent client; ids are row numbers, cosine space."""
+    """ChromaDB's embedded persistent client; ids are row numbers, inner-product space.
+
+    Each build writes a new `chroma-<id>/` directory (named in the manifest):
+    Chroma caches one client per path for the life of the process, so reusing a
+    path after the index directory was swapped would serve the old data.
+    """
 
     kind = "chroma"
-    DIR = "chroma"
     COLLECTION = "chunks"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, path: Path) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        self.directory = directory
-        self.client = chromadb.PersistentClient(path=str(directory / self.DIR), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+        self.path = path
+        self.client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
         self.collection = self.client.get_or_create_collection(self.COLLECTION, metadata={"hnsw:space": "ip"})
 
     @classmethod
-    def create(cls, directory: Path, previous: Path | None = None) -> ChromaStore:
-        if previous is not None and (previous / cls.DIR).is_dir():
-            shutil.copytree(previous / cls.DIR, directory / cls.DIR)
-        return cls(directory)
+    def create(cls, staging: Path, previous: Path | None = None) -> ChromaStore:
+        path = staging / f"chroma-{uuid.uuid4().hex[:12]}"
+        if previous is not None:
+            shutil.copytree(previous, path)
+        return cls(path)
+
+    @classmethod
+    def open(cls, directory: Path, manifest: dict) -> ChromaStore:
+        return cls(directory / manifest["dense"]["dir"])
 
     def add(self, vectors: np.ndarray) -> None:
         start = self.collection.count()
@@ -134,4 +144,4 @@ class ChromaStore:
         """Chroma persists as it goes; nothing more to write."""
 
     def describe(self) -> dict:
-        return {"backend": "chroma", "structure": "hnsw", "vectors": int(self.collection.count()), "why": "ChromaDB embedded persistent client (approximate HNSW)"}
+        return {"backend": "chroma", "structure": "hnsw", "dir": self.path.name, "vectors": int(self.collection.count()), "why": "ChromaDB embedded persistent client (approximate HNSW)"}

@@ -106,10 +106,10 @@ def _check_compatible(manifest: dict, backend: str, embedder: Embedder, director
         raise UserError(f"this index was embedded with {manifest['embedding_model']}", where=directory, expected=f"the same --embedding-model, or a new --index for {embedder.model_id}")
 
 
-def _dense_store(backend: str, staging: Path, previous: Path, dim: int, had_index: bool) -> DenseStore:
+def _dense_store(backend: str, staging: Path, previous: Path, dim: int, manifest: dict | None) -> DenseStore:
     if backend == "chroma":
-        return ChromaStore.create(staging, previous if had_index else None)
-    return FaissStore.open(previous) if had_index else FaissStore.create(dim)
+        return ChromaStore.create(staging, previous / manifest["dense"]["dir"] if manifest else None)
+    return FaissStore.open(previous) if manifest else FaissStore.create(dim)
 
 
 def build_index(
@@ -151,7 +151,7 @@ def build_index(
         vectors = embedder.embed([chunk.text for chunk in fresh], progress)
         stats.embedded = embedder.computed - computed_before
         dim = int(vectors.shape[1]) if len(vectors) else int(manifest["dim"]) if manifest else embedder.dim
-        store = _dense_store(backend, staging, directory, dim, manifest is not None)
+        store = _dense_store(backend, staging, directory, dim, manifest)
         store.add(vectors)
         store.save(staging)
         Lexical.build([chunk.text for chunk in [*old_chunks, *fresh]]).save(staging)

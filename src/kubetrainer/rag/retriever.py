@@ -68,7 +68,7 @@ class Retriever:
         if manifest is None:
             raise UserError("no index here", where=index_dir, expected="a directory made by `kubetrainer index --source ...`")
         chunks = read_chunks(index_dir)
-        dense: DenseStore = ChromaStore(index_dir) if manifest["backend"] == "chroma" else FaissStore.open(index_dir)
+        dense: DenseStore = ChromaStore.open(index_dir, manifest) if manifest["backend"] == "chroma" else FaissStore.open(index_dir)
         model = manifest["embedding_model"]
         embedder = embedder or Embedder(None if model == DEFAULT_EMBEDDING_ID else model, cache_dir=cache_dir)
         return cls(index_dir, manifest, chunks, dense, Lexical.open(index_dir, len(chunks)), embedder)

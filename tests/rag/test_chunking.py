@@ -1,0 +1,68 @@
+"""Chunking: routine log lines fold into templates with counts; problems stay verbatim with context."""
+
+from __future__ import annotations
+
+from kubetrainer.rag.chunk import chunk_records, split_text
+from kubetrainer.records import make_record
+
+
+def _log(second: int, message: str, pod: str = "api-1", container: str = "app") -> dict:
+    return make_record("log", 1_773_482_400 + second, "dump", message, id=f"{second:032x}", namespace="web", pod=pod, container=container, node="cpu-0")
+
+
+def test_a_thousand_identical_access_lines_fold_into_one_chunk() -> None:
+    records = [_log(i, f'10.0.0.{i % 200} - - "GET /healthz HTTP/1.1" 200 {i % 50} "kube-probe/1.30"') for i in range(1000)]
+    chunks = list(chunk_records(records, window_minutes=60))
+    assert len(chunks) == 1
+    chunk = chunks[0]
+    assert "1000x" in chunk.text and "GET /healthz" in chunk.text
+    assert "pod web/api-1" in chunk.text and "container app" in chunk.text and "node cpu-0" in chunk.text
+    assert chunk.name == "api-1" and chunk.container == "app" and not chunk.problem
+    assert chunk.ts_start < chunk.ts_end
+
+
+def test_errors_and_stack_traces_stay_verbatim_with_context() -> None:
+    lines = ["INFO step 1 loss=2.1", "INFO step 2 loss=2.0", "Traceback (most recent call last):", '  File "/app/train.py", line 3, in main', "    loss.backward()",
+             "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.50 GiB", "INFO shutting down", "INFO step 3 loss=1.9"]
+    chunks = list(chunk_records([_log(i, line) for i, line in enumerate(lines)]))
+    problem = next(c for c in chunks if c.problem)
+    for line in lines[1:7]:
+        assert line in problem.text
+    assert "INFO step 1 loss=2.1" not in problem.text
+    routine = next(c for c in chunks if not c.problem)
+    assert "Routine log patterns" in routine.text
+
+
+def test_a_repeated_error_is_shown_once_and_counted() -> None:
+    records = [_log(i * 30, f"ERROR lookup smtp.mail.svc on 10.96.0.10:53: no such host (attempt {i})") for i in range(40)]
+    problem = [c for c in chunk_records(records) if c.problem]
+    assert len(problem) == 1
+    assert problem[0].text.count("no such host") == 2  # the verbatim line and the repeat summary
+    assert "repeated 39 more times" in problem[0].text
+
+
+def test_windows_and_containers_are_separate_chunks() -> None:
+    records = [_log(i * 600, "INFO tick") for i in range(12)] + [_log(5, "INFO tock", container="sidecar")]
+    chunks = list(chunk_records(records, window_minutes=60))
+    assert {(c.container, c.ts_start[:13]) for c in chunks} == {("app", "2026-03-14T10"), ("app", "2026-03-14T11"), ("sidecar", "2026-03-14T10")}
+
+
+def test_events_group_per_object_with_warnings_first() -> None:
+    def event(reason: str, kind: str, second: int) -> dict:
+        return make_record("event", 1_773_482_400 + second, "dump", f"{kind} event on Pod web/api-1: {reason}: something", namespace="web", pod="api-1", node="cpu-0",
+                           labels={"reason": reason, "type": kind, "involved_kind": "Pod", "involved_name": "api-1"})
+
+    chunks = list(chunk_records([event("Scheduled", "Normal", 0), event("BackOff", "Warning", 5), event("Started", "Normal", 1)]))
+    assert len(chunks) == 1 and chunks[0].problem and chunks[0].kind == "event"
+    lines = chunks[0].text.splitlines()
+    assert lines[0] == "Events for Pod web/api-1 (node cpu-0):" and lines[1].startswith("Warning BackOff")
+
+
+def test_objects_flag_problems_and_long_text_is_split_with_its_header() -> None:
+    healthy = make_record("object", 0, "dump", "Pod web/a on node n: phase Running; container app running; images x.", object={"apiVersion": "v1", "kind": "Pod", "name": "a", "summary": "s"})
+    broken = make_record("object", 0, "dump", "Pod web/b on node n: phase Running; container app waiting: CrashLoopBackOff, 4 restarts.", object={"apiVersion": "v1", "kind": "Pod", "name": "b", "summary": "s"})
+    flags = [c.problem for c in chunk_records([healthy, broken])]
+    assert flags == [False, True]
+    pieces = split_text("HEADER:", "\n".join(f"line {i} " + "x" * 80 for i in range(60)), limit=500)
+    assert len(pieces) > 5 and all(p.startswith("HEADER:\n") and len(p) <= 500 for p in pieces)
+    assert "".join(p.removeprefix("HEADER:\n") for p in pieces).count("line ") == 60
