@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from kubetrainer.config import Settings, default_settings
 from kubetrainer.errors import UserError
@@ -141,31 +141,32 @@ def asset(name: str) -> FileResponse:
     return FileResponse(path)
 
 
-@router.get("/api/gpu/nodes")
-def gpu_nodes(request: Request) -> dict:
+@router.get("/api/gpu/nodes", response_class=JSONResponse)
+def gpu_nodes(request: Request) -> JSONResponse:
     """Every GPU node with its health; unhealthy nodes first."""
     source = _source(request)
     inventory, inventory_problems = source.inventory()
     samples, record_problems = source.samples()
     problems = inventory_problems + record_problems
-    return dashboard_view(inventory, samples, source.thresholds) | {
+    # plain JSON values already: skip FastAPI's recursive encoder, which costs more than the view itself
+    return JSONResponse(dashboard_view(inventory, samples, source.thresholds) | {
         "problems": problems[:MAX_PROBLEMS],
         "problems_total": len(problems),
         "window_s": source.window_s,
-    }
+    })
 
 
-@router.get("/api/gpu/telemetry")
+@router.get("/api/gpu/telemetry", response_class=JSONResponse)
 def gpu_telemetry(
     request: Request,
     node: str | None = Query(None, description="one node's GPUs; leave out for one line per node"),
     max_points: int = Query(240, ge=2, le=2000),
-) -> dict:
+) -> JSONResponse:
     """Utilisation, memory, temperature, power, Xid and ECC over time, bucketed to at most max_points."""
     samples, _ = _source(request).samples()
     if node is not None and not any(sample.node == node for sample in samples):
         raise HTTPException(status_code=404, detail=f"no GPU telemetry for node {node!r}")
-    return telemetry_series(samples, node=node, max_points=max_points)
+    return JSONResponse(telemetry_series(samples, node=node, max_points=max_points))
 
 
 def standalone_app(source: DashboardSource) -> FastAPI:
