@@ -34,16 +34,18 @@ def is_gpu_resource(name: str) -> bool:
     return "/" in name and (name in GPU_RESOURCES or name.startswith(MIG_PREFIX))
 
 
-def _container_gpus(container: dict[str, Any]) -> dict[str, int]:
-    """A container's GPU requests; for extended resources a limit alone stands for the request."""
+def _container_gpus(container: dict[str, Any]) -> dict[str, int] | None:
+    """A container's GPU requests (None for the usual container without any); a limit alone stands for the request."""
     resources = container.get("resources")
     if not resources:
-        return {}
-    gpus = {name: parse_count(value) for name, value in (resources.get("requests") or {}).items()
-            if is_gpu_resource(name)}
-    for name, value in (resources.get("limits") or {}).items():
-        if name not in gpus and is_gpu_resource(name):
-            gpus[name] = parse_count(value)
+        return None
+    gpus = None
+    for amounts in (resources.get("limits"), resources.get("requests")):  # requests, applied last, win
+        if amounts:
+            for name, value in amounts.items():
+                if "/" in name and is_gpu_resource(name):  # the test inline spares a call for cpu/memory
+                    gpus = gpus or {}
+                    gpus[name] = parse_count(value)
     return gpus
 
 
@@ -67,13 +69,14 @@ def pod_gpu_requests(pod: dict[str, Any]) -> dict[str, int]:
     spec = pod.get("spec") or {}
     effective: dict[str, int] = {}
     for container in spec.get("containers") or ():
-        _add(effective, _container_gpus(container))
+        if gpus := _container_gpus(container):
+            _add(effective, gpus)
     init_containers = spec.get("initContainers")
     if init_containers:
         sidecars: dict[str, int] = {}
         peak: dict[str, int] = {}
         for container in init_containers:
-            gpus = _container_gpus(container)
+            gpus = _container_gpus(container) or {}
             if container.get("restartPolicy") == "Always":
                 _add(sidecars, gpus)
                 _raise_to(peak, sidecars)
@@ -86,7 +89,7 @@ def pod_gpu_requests(pod: dict[str, Any]) -> dict[str, int]:
     overhead = spec.get("overhead")
     if overhead:
         _add(effective, {name: parse_count(value) for name, value in overhead.items() if is_gpu_resource(name)})
-    return {name: count for name, count in effective.items() if count}
+    return {name: count for name, count in effective.items() if count} if effective else effective
 
 
 def allocated_by_node(pods: Iterable[dict[str, Any]]) -> dict[str, Counter[str]]:

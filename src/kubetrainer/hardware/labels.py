@@ -82,7 +82,8 @@ def _nvidia(labels: dict[str, str]) -> GpuLabels:
     mig_memory = {
         match.group(1): int(value)
         for key, value in labels.items()
-        if (match := re.fullmatch(r"nvidia\.com/mig-(.+)\.memory", key)) and value.isdigit()
+        if key.startswith("nvidia.com/mig-")
+        and (match := re.fullmatch(r"nvidia\.com/mig-(.+)\.memory", key)) and value.isdigit()
     }
     return GpuLabels(
         vendor="nvidia",
