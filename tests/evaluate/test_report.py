@@ -76,9 +76,10 @@ def test_report_files(tmp_path: Path, results) -> None:
 
 
 def test_markdown_lists_retrieval_metrics(results) -> None:
-    report = build_report(results, {"model": "m"}, {}, retrieval={"recall@1": 0.5, "mrr": 0.625, "questions": 4})
-    markdown = render_markdown(report)
+    retrieval = {"questions": 4, "mrr": 0.625, "recall@1": 0.5, "per_question": [{"id": "q1", "rr": 1.0}]}
+    markdown = render_markdown(build_report(results, {"model": "m"}, {}, retrieval=retrieval))
     assert "## Retrieval" in markdown and "| recall@1 | 0.500 |" in markdown and "| questions | 4 |" in markdown
+    assert "per_question" not in markdown
 
 
 def test_a_failed_write_keeps_the_previous_report(tmp_path: Path, results, monkeypatch: pytest.MonkeyPatch) -> None:

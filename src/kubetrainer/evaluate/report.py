@@ -69,7 +69,9 @@ def render_markdown(report: dict) -> str:
     lines += ["", f"{questions} questions, {tokens} scored tokens. Perplexity does not depend on retrieval, so +RAG rows leave it out."]
     if report.get("retrieval"):
         lines += ["", "## Retrieval", "", "| Metric | Value |", "|---|---:|"]
-        lines += [f"| {name} | {_number(value) if isinstance(value, float) else value} |" for name, value in report["retrieval"].items()]
+        # per-question scores stay in the JSON; the table shows the means
+        summary = {name: value for name, value in report["retrieval"].items() if isinstance(value, (int, float))}
+        lines += [f"| {name} | {_number(value) if isinstance(value, float) else value} |" for name, value in summary.items()]
     return "\n".join(lines) + "\n"
 
 
