@@ -8,10 +8,11 @@ touches Secrets.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import orjson
 
 from kubetrainer.errors import Unavailable, UserError
 from kubetrainer.hardware.cluster import build_inventory
@@ -45,7 +46,7 @@ def _pages(call: Callable[..., Any], **query: Any) -> Iterator[dict[str, Any]]:
     token = None
     while True:
         response = call(limit=PAGE_SIZE, _continue=token, _preload_content=False, _request_timeout=TIMEOUT_S, **query)
-        body = json.loads(response.data)
+        body = orjson.loads(response.data)
         yield from body.get("items") or ()
         token = (body.get("metadata") or {}).get("continue")
         if not token:
