@@ -124,6 +124,13 @@ def test_local_only_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and document["source"] == "local" and len(document["nodes"]) == 1
 
 
+def test_nothing_to_detect(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--no-local", "--json")
+    assert code == 0 and json.loads(out) == {"source": "none", "nodes": [], "summary": []}
+    code, out, err = run(capsys, "--no-local", "--verbose")
+    assert code == 0 and "Nothing detected" in out and "cluster: no kubeconfig" in err
+
+
 def test_tables(capsys: pytest.CaptureFixture[str], dump: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(render.console, "width", 250)
     code, out, _ = run(capsys, "--from", str(dump))

@@ -49,6 +49,8 @@ def show(found: Detection, *, verbose: bool) -> None:
         _show_local(found.local, verbose=verbose)
     if found.cluster is not None:
         _show_cluster(found.cluster)
+    elif found.local is None:
+        render.console.print("Nothing detected: --no-local and no cluster." + ("" if verbose else " (--verbose says why)"))
     if verbose:
         for note in found.notes:
             render.note(note)

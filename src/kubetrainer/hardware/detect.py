@@ -29,7 +29,7 @@ class Detection:
         """One inventory (the `detect --json` shape): the host first when probed, then the cluster's nodes."""
         cluster = self.cluster or ClusterInventory.of("", ())
         if self.local is None:
-            return cluster
+            return cluster if cluster.source else ClusterInventory.of("none", ())
         source = f"local+{cluster.source}" if cluster.source else "local"
         return cluster.with_nodes(source, (self.local.as_node(),))
 
