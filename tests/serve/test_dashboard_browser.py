@@ -1,16 +1,17 @@
-"""The dashboard in a real headless Chromium (Debian's), against a real server process with generated data.
+"""The dashboard in a real headless Chromium (Debian's), against real server processes with generated data.
 
-`kubetrainer dashboard` runs as a subprocess on a free loopback port over sample nodes
-and an hour of their GPU telemetry (an Xid 79 with ECC errors on gpu-h100-1, an
-overheating GPU on gpu-a100-0, a NotReady node). Playwright drives /usr/bin/chromium;
-no browser is downloaded. The screenshot lands in test-artifacts/dashboard.png.
+`kubetrainer serve` (a tiny random model; the dashboard router is part of its app) runs on a
+free loopback port over sample nodes (nodes.json via $KUBETRAINER_DASHBOARD_INVENTORY) and an
+hour of their GPU telemetry in the data home's harvest/: an Xid 79 with ECC errors on
+gpu-h100-1, an overheating GPU on gpu-a100-0, a NotReady node. Playwright drives
+/usr/bin/chromium; no browser is downloaded. Screenshots land in test-artifacts/.
+The standalone `kubetrainer dashboard --demo` process is checked over plain HTTP.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kubetrainer.serve.dashboard import INVENTORY_ENV
 from kubetrainer.serve.dashboard_sample import write_demo
+from tests.serve.servers import ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -31,37 +34,42 @@ CHROMIUM_ARGS = [
 XID_NODE, HOT_NODE, NOT_READY_NODE = "gpu-h100-1", "gpu-a100-0", "gpu-t4-notready-0"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
+def server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path):
     data = tmp_path_factory.mktemp("dashboard")
     inventory, records = write_demo(data / "demo")
-    with (records / "gpu.jsonl").open("a") as handle:
+    harvest = data / "home" / "harvest" / "agent"
+    harvest.mkdir(parents=True)
+    shutil.copy(records / "gpu.jsonl", harvest / "gpu.jsonl")
+    with (harvest / "gpu.jsonl").open("a") as handle:
         handle.write("{not json, a torn write\n")
-    port = _free_port()
-    command = [sys.executable, "-c", "from kubetrainer.cli import run; run()", "--home", str(data / "home"),
-               "dashboard", "--from", str(inventory), "--records", str(records), "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
+    process = ServerProcess(["--model", str(tiny_model_dir)], data / "home", env={INVENTORY_ENV: str(inventory)})
+    try:
+        yield process.wait_ready(timeout_s=600).base_url  # a shared 2-core machine can take minutes to import torch
+    finally:
+        process.stop()
+
+
+def test_standalone_dashboard_command_serves_the_demo(tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-c", "from kubetrainer.cli import run; run()", "--home", str(tmp_path), "dashboard", "--demo", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/gpu/nodes", timeout=2).status_code == 200:
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                view = httpx.get(f"{base}/api/gpu/nodes", timeout=2).json()
                 break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the dashboard server did not start: {process.stdout.read().decode()}")
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"`kubetrainer dashboard --demo` did not start: {process.stdout.read().decode()}")
+                time.sleep(0.2)
+        assert view["summary"]["critical"] == 3 and view["nodes"][0]["status"] == "critical"
+        assert "uPlot" in httpx.get(f"{base}/dashboard").text
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

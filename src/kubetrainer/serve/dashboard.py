@@ -7,7 +7,9 @@
 
 Data comes from a `DashboardSource` set with `configure(app, source)`; an app that
 includes the router without configuring it (`kubetrainer serve`) reads the GPU records
-under the data home's harvest/ and shows the nodes the telemetry names. Files are
+under the data home's harvest/ and the inventory named by $KUBETRAINER_DASHBOARD_INVENTORY
+(a dump directory or nodes file, or "api"), in a cluster the live API, else only the
+nodes the telemetry names. Files are
 re-read only when they change, so polling the page costs a stat per file.
 """
 
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 ASSETS = {path.relative_to(STATIC).as_posix(): path for path in STATIC.rglob("*") if path.is_file() and path.name != "dashboard.html"}
 MAX_PROBLEMS = 20
+INVENTORY_ENV = "KUBETRAINER_DASHBOARD_INVENTORY"
 
 
 @dataclass
@@ -51,8 +54,12 @@ class DashboardSource:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DashboardSource:
-        """The data home's harvest/, and the live API when running inside a cluster (the Helm chart's server)."""
-        return cls(records_dir=settings.dir("harvest"), use_api=bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
+        """The data home's harvest/; the inventory from $KUBETRAINER_DASHBOARD_INVENTORY (a dump or nodes
+        file, or "api"), else the live API when running inside a cluster (the Helm chart's server)."""
+        chosen = os.environ.get(INVENTORY_ENV, "").strip()
+        in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        inventory_path = Path(chosen).expanduser() if chosen and chosen != "api" else None
+        return cls(records_dir=settings.dir("harvest"), inventory_path=inventory_path, use_api=chosen == "api" or (not chosen and in_cluster))
 
     def inventory(self) -> tuple[dict, list[str]]:
         """The inventory JSON (empty without a source) and what went wrong reading it."""
