@@ -108,3 +108,20 @@ def test_cli_rejects_bad_options_before_serving(tmp_path: Path, capsys: pytest.C
     assert "--demo shows generated data" in " ".join(capsys.readouterr().err.split())
     assert main(["--home", str(tmp_path), "dashboard", "--from", str(tmp_path), "--api"]) == 2
     assert "two inventory sources" in " ".join(capsys.readouterr().err.split())
+
+
+def test_serve_picks_the_inventory_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubetrainer.config import Settings
+    from kubetrainer.serve.dashboard import INVENTORY_ENV
+
+    settings = Settings(home=tmp_path)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv(INVENTORY_ENV, str(tmp_path / "dump"))
+    source = DashboardSource.from_settings(settings)
+    assert (source.inventory_path, source.use_api, source.records_dir) == (tmp_path / "dump", False, tmp_path / "harvest")
+    monkeypatch.setenv(INVENTORY_ENV, "api")
+    assert DashboardSource.from_settings(settings).use_api is True
+    monkeypatch.delenv(INVENTORY_ENV)
+    assert DashboardSource.from_settings(settings).use_api is False
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    assert DashboardSource.from_settings(settings).use_api is True
