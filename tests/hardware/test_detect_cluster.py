@@ -8,6 +8,7 @@ import pytest
 
 from kubetrainer.hardware.cluster import allocated_by_node, build_inventory, pod_gpu_requests
 from kubetrainer.hardware.inventory import NodeInventory, Taint
+from kubetrainer.hardware.quantity import parse_count, parse_quantity
 from kubetrainer.samples.nodes import gpu_node, gpu_pod, sample_nodes, sample_pods
 
 
@@ -135,3 +136,19 @@ def test_malformed_quantity_names_the_node() -> None:
     pod["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] = "two"
     with pytest.raises(ValueError, match="pod ml/bad-pod"):
         build_inventory("t", [], [pod])
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("8", 8.0), ("3500m", 3.5), ("1.5Gi", 1.5 * 2**30), ("1056762384Ki", 1056762384 * 1024), ("2k", 2000.0),
+     ("1e3", 1000.0), ("250u", 250e-6), (4, 4.0)],
+)
+def test_quantities(text: str | int, value: float) -> None:
+    assert parse_quantity(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["", "lots", "8 GPUs", "1.5GiB", "Ki"])
+def test_bad_quantities(text: str) -> None:
+    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+        parse_quantity(text)
+    assert parse_count("16") == 16

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import pynvml
 import pytest
-from tests.hardware.gpu_replay import amdsmi_replay, nvml_replay, rocm_smi_script
 
 from kubetrainer.hardware.amd import parse_rocm_smi, probe_amd, rocm_version
+from kubetrainer.hardware.inventory import LocalMachine
 from kubetrainer.hardware.local import cpu_model, detect_local, probe_torch
 from kubetrainer.hardware.nvml import probe_nvml
+from tests.hardware.gpu_replay import amdsmi_replay, nvml_replay, rocm_smi_script
 
 
 def test_nvml_h100_every_field() -> None:
@@ -164,3 +166,16 @@ def test_detect_local_on_this_machine() -> None:
     machine = detect_local()
     assert machine.cpu_model and machine.hostname
     assert bool(machine.gpus) != bool(machine.no_gpu_reasons)
+
+
+def test_mixed_gpus_host_is_represented_by_its_largest_group() -> None:
+    (h100, _), _ = probe_nvml(nvml_replay("nvml_h100_sxm.json"))
+    (rtx,), _ = probe_nvml(nvml_replay("nvml_rtx4090.json"))
+    machine = LocalMachine(hostname="ws", cpu_model="x", cpu_cores=8, cpu_threads=16, ram_bytes=2**36,
+                           gpus=(rtx, h100, replace(rtx, index=2)))
+    node = machine.as_node()
+    assert (node.name, node.cpu, node.memory_bytes) == ("ws", 16.0, 2**36)
+    assert (node.gpus.product, node.gpus.count, node.gpus.free, node.gpus.memory_mib) == ("NVIDIA H100 80GB", 1, 1, 81559)
+    (mig_gpu,), _ = probe_nvml(nvml_replay("nvml_a100_mig.json"))
+    mig_node = replace(machine, gpus=(mig_gpu,)).as_node()
+    assert mig_node.gpus.mig == {"strategy": None, "devices": {}} and mig_node.gpus.product == "NVIDIA A100 40GB"
