@@ -7,11 +7,13 @@ measured accuracy are in docs/memory-estimator.md; in short:
   embeddings stay 16-bit; NF4 with double quantisation costs 0.5 + 0.0159 bytes/param
   (QLoRA, Dettmers et al. 2023);
 - KV cache: 2 (K and V) x layers x kv_heads x head_dim x tokens x batch x bytes;
-- full fine-tuning: 16 bytes/param for weights + gradients + AdamW states
-  (mixed precision: 2 + 2 + 12, ZeRO, Rajbhandari et al. 2020; fp32: 4 + 4 + 8);
+- full fine-tuning: 16 bytes/param for fp32 weights + gradients + AdamW moments
+  (4 + 4 + 8; ZeRO, Rajbhandari et al. 2020, counts the same 16 as 2 + 2 + 12), plus
+  the bf16 weight copies torch autocast keeps for backward (2 bytes/param);
 - LoRA/QLoRA: the frozen base plus 16 bytes per adapter parameter (fp32 adapters);
 - the peak: backward frees activations while it creates gradients, so it counts the
-  larger of (activations + the output head's gradient) and (all gradients);
+  larger of (activations + the output head's gradient) and (all gradients + AdamW's
+  step temporaries);
 - activations: the tensors each layer saves for backward (Korthikanti et al. 2022,
   adapted to RMSNorm, SwiGLU, grouped-query and memory-efficient attention), one
   layer input per layer plus one recomputed layer under gradient checkpointing,
@@ -78,7 +80,8 @@ class Estimate:
 
     Backward frees activations as it creates gradients, so the two never peak
     together: the peak is the larger of "all activations plus the output head's
-    gradient" (backward's first step) and "all gradients" (its last). The model state
+    gradient" (backward's first step) and "all gradients plus AdamW's temporaries"
+    (the optimizer step). The model state
     (weights, KV cache, gradients, optimizer) shards across devices; activations and
     the runtime overhead do not.
     """
@@ -92,7 +95,8 @@ class Estimate:
     trainable_params: int
     seq_len: int
     batch_size: int
-    head_gradients_bytes: int = 0
+    head_gradients_bytes: int = 0  # alive with all activations: backward's first step
+    optimizer_step_bytes: int = 0  # AdamW's temporaries, alive with all gradients
 
     @property
     def total_bytes(self) -> int:
@@ -108,7 +112,7 @@ class Estimate:
         resident = math.ceil((self.weights_bytes + self.kv_cache_bytes + self.optimizer_bytes) / devices)
         backward = max(
             self.activations_bytes + math.ceil(self.head_gradients_bytes / devices),
-            math.ceil(self.gradients_bytes / devices),
+            math.ceil((self.gradients_bytes + self.optimizer_step_bytes) / devices),
         )
         return resident + backward + self.overhead_bytes
 
@@ -220,11 +224,15 @@ def _training(spec: ModelSpec, workload: Workload, tokens: int) -> Estimate:
     head_gradients = 0
     if workload.task == "full":
         trainable = spec.params
-        weights = spec.params * element
-        gradients = spec.params * element
-        head_gradients = spec.vocab_size * spec.hidden_size * element
-        # AdamW's two moments in fp32, plus the fp32 master weights under mixed precision.
-        optimizer = spec.params * (2 * FP32 + (FP32 if element < FP32 else 0))
+        # fp32 master weights, gradients and AdamW moments: 4 + 4 + 8 = 16 bytes/param, the
+        # total of ZeRO's mixed-precision accounting; under torch autocast the bf16 copies
+        # of the Linear weights are kept for backward as well (2 bytes/param).
+        autocast_copies = spec.linear_params * element if element < FP32 else 0
+        weights = spec.params * FP32 + autocast_copies
+        gradients = spec.params * FP32
+        optimizer = spec.params * 2 * FP32
+        head_gradients = spec.vocab_size * spec.hidden_size * FP32
+        largest_tensor = spec.vocab_size * spec.hidden_size
     else:
         trainable = lora_params(spec, workload.lora_rank)
         quantization = "int4" if workload.task == "qlora" else None
@@ -232,8 +240,12 @@ def _training(spec: ModelSpec, workload: Workload, tokens: int) -> Estimate:
         weights = weights_bytes(spec, element, quantization) + trainable * FP32
         gradients = trainable * FP32
         optimizer = trainable * 2 * FP32
+        largest_tensor = workload.lora_rank * max(spec.hidden_size, spec.intermediate_size)
         if quantization:
             activations += _dequant_workspace(spec)
+    # AdamW's step needs one fp32 temporary per parameter it updates: all at once with the
+    # multi-tensor (foreach) kernels torch uses on GPUs, one tensor at a time on CPUs.
+    step_temporary = FP32 * (trainable if workload.device == "gpu" else largest_tensor)
     return Estimate(
         weights_bytes=weights,
         kv_cache_bytes=0,
@@ -245,6 +257,7 @@ def _training(spec: ModelSpec, workload: Workload, tokens: int) -> Estimate:
         seq_len=tokens,
         batch_size=workload.batch_size,
         head_gradients_bytes=head_gradients,
+        optimizer_step_bytes=step_temporary,
     )
 
 

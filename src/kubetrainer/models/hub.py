@@ -123,8 +123,9 @@ def translate_error(repo_id: str, error: BaseException) -> UserError | None:
     if isinstance(error, hf.RevisionNotFoundError):
         return UserError(f"{repo_id} has no such revision", where=repo_id)
     if isinstance(error, hf.LocalEntryNotFoundError | hf.OfflineModeIsEnabled):
+        cause = str(error).splitlines()[0].removeprefix("Got: ")
         return Unavailable(
-            f"{repo_id} is not downloaded and the Hub is unreachable or offline mode is on",
+            f"{repo_id} is not downloaded and the Hub is unreachable or offline mode is on ({cause})",
             where=repo_id,
             hint="connect to the network (and unset HF_HUB_OFFLINE), or use the bundled default model",
         )

@@ -1,0 +1,108 @@
+"""`kubetrainer load`: choose the most capable model that fits, explain why, and fetch it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from kubetrainer.cli import app, render
+from kubetrainer.cli.state import STATE
+
+if TYPE_CHECKING:
+    from kubetrainer.models.plan import Acquired
+    from kubetrainer.models.select import Selection
+
+GIB = 2**30
+
+
+@app.command()
+def load(
+    task: Annotated[str, typer.Option("--task", help="inference | lora | qlora | full")] = "inference",
+    model: Annotated[
+        Optional[str], typer.Option("--model", help="Force this model (catalog name, Hub id or directory).")
+    ] = None,
+    gpu_memory: Annotated[
+        Optional[str], typer.Option("--gpu-memory", help="Plan for GPUs of this size (24GiB, 80GB) instead of detecting.")
+    ] = None,
+    gpus: Annotated[int, typer.Option("--gpus", help="With --gpu-memory: GPUs on the node.")] = 1,
+    source: Annotated[
+        Optional[Path], typer.Option("--from", help="Plan for a cluster-info dump directory or nodes JSON file.")
+    ] = None,
+    kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Plan for the live cluster.")] = None,
+    quant: Annotated[Optional[str], typer.Option("--quant", help="Inference weights: int8 | int4.")] = None,
+    seq_len: Annotated[
+        Optional[int], typer.Option("--seq-len", help="Tokens per sequence (default 4096 inference, 2048 training).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Sequences per device.")] = 1,
+    token: Annotated[
+        Optional[str], typer.Option("--token", help="Hub token for gated models (default $HF_TOKEN).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only plan: choose and explain, download nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (DESIGN.md section 5).")] = False,
+) -> None:
+    """Pick the most capable model that fits the detected (or given) hardware and cache it under <home>/models."""
+    from kubetrainer.models.plan import acquire, find_budgets, plan
+
+    budgets = find_budgets(gpu_memory=gpu_memory, gpus=gpus, source=source, kubeconfig=kubeconfig)
+    selection = plan(
+        task, budgets, model=model, token=token, seq_len=seq_len, batch_size=batch_size, quantization=quant
+    )
+    if not as_json:
+        show(selection)
+    acquired = None if dry_run else acquire(selection, STATE.settings.dir("models"), forced=model is not None, token=token)
+    if as_json:
+        render.print_json({**selection.to_json(), "acquired": acquired.to_json() if acquired else None})
+    elif acquired is not None:
+        show_acquired(acquired)
+
+
+def show(selection: Selection) -> None:
+    """The candidates table and the choice, biggest model first."""
+    budget = selection.budget
+    render.console.print(f"[bold]Hardware[/] {budget.label}: {budget.usable_bytes / GIB:.1f} GiB usable per device")
+    if budget.note:
+        render.note(budget.note)
+    workload = selection.workload
+    chosen = selection.chosen
+    seq = chosen.estimate.seq_len if chosen else workload.seq_len
+    render.console.print(
+        f"[bold]Task[/] {selection.task}, {seq or 'default'} tokens x {workload.batch_size}, "
+        f"{'fp32' if workload.param_bytes == 4 else 'bf16'}{' ' + workload.quantization if workload.quantization else ''}"
+    )
+    state_header = "KV" if selection.task == "inference" else "Grad+Opt"  # the rest of the model state
+    table = Table(caption="sizes in GiB; Peak: on each of the n devices it would use")
+    table.add_column("Model", no_wrap=True, min_width=13)
+    for header in ("Params", "Ctx", "Weights", state_header, "Activ", "Peak", "n", "Fits"):
+        table.add_column(header, justify="right")
+    for candidate in selection.candidates:
+        est = candidate.estimate
+        state = est.kv_cache_bytes + est.gradients_bytes + est.optimizer_bytes
+        fits = "[green]yes[/]" if candidate.fits else ("[yellow]gated[/]" if "gated" in candidate.reason else "[red]no[/]")
+        name = f"[bold]{candidate.spec.name}[/]" if candidate is chosen else candidate.spec.name
+        table.add_row(
+            name,
+            f"{candidate.spec.params / 1e9:.1f}B",
+            f"{candidate.spec.context_length // 1024}K",
+            f"{est.weights_bytes / GIB:.1f}",
+            f"{state / GIB:.1f}",
+            f"{est.activations_bytes / GIB:.1f}",
+            f"{candidate.per_device_bytes / GIB:.1f}",
+            str(candidate.devices),
+            fits,
+        )
+    render.console.print(table)
+    if chosen and chosen.fits:
+        render.console.print(f"[bold]Chosen[/] {chosen.spec.hub_id} ({chosen.reason})")
+    elif chosen:
+        render.console.print(f"[bold]{chosen.spec.hub_id} does not fit[/]: {chosen.reason}")
+    else:
+        render.console.print("[bold]Nothing fits[/]: the bundled default is used when loading.")
+
+
+def show_acquired(acquired: Acquired) -> None:
+    if acquired.fallback_reason:
+        render.note(f"{acquired.fallback_reason}; using the bundled default {acquired.model_id}")
+    render.console.print(f"[bold]Model ready[/] {acquired.model_id} at {acquired.path}")

@@ -1,0 +1,110 @@
+"""`kubetrainer load` as Python: find the hardware, choose a model, acquire it.
+
+    budgets = find_budgets(gpu_memory="24GiB", gpus=1)
+    selection = plan("lora", budgets, models_dir=home / "models")
+    acquired = acquire(selection, home / "models")     # a local HF directory
+
+Acquisition downloads the chosen model into `<home>/models/`. When the choice is the
+default (nothing larger fits), or the Hub cannot be reached while choosing
+automatically, the bundled SmolLM2-135M-Instruct is used instead, converted once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from kubetrainer.errors import Unavailable, UserError
+from kubetrainer.models import bundled, hub
+from kubetrainer.models.catalog import ModelSpec, find, load_catalog, spec_from_dir, spec_from_hf_config
+from kubetrainer.models.hardware_budget import Budget, from_detection, override
+from kubetrainer.models.select import Selection, select
+
+
+@dataclass(frozen=True)
+class Acquired:
+    """Where the model ended up, and why it is not the chosen one when it is not."""
+
+    path: Path
+    model_id: str
+    fallback_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "id": self.model_id, "fallback": self.fallback_reason}
+
+
+def find_budgets(
+    *,
+    gpu_memory: str | None = None,
+    gpus: int = 1,
+    source: str | Path | None = None,
+    kubeconfig: str | None = None,
+) -> list[Budget]:
+    """The flags' budget, else every device group `hardware.detect` finds (RAM when no GPU)."""
+    if gpu_memory is not None:
+        return [override(gpu_memory, gpus)]
+    from kubetrainer.hardware import detect
+
+    return from_detection(detect(source=source, kubeconfig=kubeconfig))
+
+
+def model_spec(ref: str, *, token: str | None = None) -> ModelSpec:
+    """The shape of `ref`: a catalog entry, a local model directory, or a Hub id's config.json."""
+    entry = find(load_catalog(), ref)
+    if entry is not None:
+        return entry
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return spec_from_dir(path)
+    if not hub.is_hub_id(ref):
+        raise UserError(
+            "not a catalog name, model directory or Hub id",
+            where=ref,
+            expected="a name from `kubetrainer load --dry-run`, a directory with config.json, or org/name",
+        )
+    return spec_from_hf_config(hub.fetch_config(ref, token=token), ref)
+
+
+def plan(
+    task: str,
+    budgets: list[Budget],
+    *,
+    model: str | None = None,
+    token: str | None = None,
+    **workload_options: Any,
+) -> Selection:
+    """Judge the catalog (or the one forced `model`, chosen even when it does not fit) on the best budget."""
+    token = hub.token_from_env(token)
+    if model is not None:
+        selection = select(task, budgets, (model_spec(model, token=token),), **workload_options)
+        return replace(selection, chosen=selection.candidates[0])
+    return select(task, budgets, load_catalog(), allow_gated=token is not None, **workload_options)
+
+
+def acquire(selection: Selection, models_dir: Path, *, forced: bool = False, token: str | None = None) -> Acquired:
+    """Download the chosen model (or reuse it), falling back to the bundled default.
+
+    A forced model (`--model`) is fetched even when it does not fit here (it may run
+    elsewhere), and failing to fetch it is an error; an automatic choice falls back
+    to the bundled default, so `load` works offline.
+    """
+    chosen = selection.chosen
+    if chosen is None:
+        return _bundled(models_dir, "no catalog model fits this hardware")
+    spec = chosen.spec
+    if spec.hub_id == bundled.DEFAULT_LLM_ID:
+        return _bundled(models_dir, None)
+    local = Path(spec.hub_id).expanduser()
+    if local.is_dir():
+        return Acquired(local, spec.hub_id)
+    try:
+        return Acquired(hub.download(spec.hub_id, models_dir, token=token), spec.hub_id)
+    except Unavailable as error:
+        if forced:
+            raise
+        return _bundled(models_dir, f"{spec.hub_id} could not be downloaded: {error.what}")
+
+
+def _bundled(models_dir: Path, reason: str | None) -> Acquired:
+    return Acquired(bundled.ensure_default_llm(models_dir), bundled.DEFAULT_LLM_ID, reason)
