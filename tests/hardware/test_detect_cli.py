@@ -14,7 +14,7 @@ from kubetrainer.cli import main, render
 from kubetrainer.cli.detect import show
 from kubetrainer.hardware.detect import Detection, detect
 from kubetrainer.hardware.local import detect_local
-from kubetrainer.samples.nodes import sample_nodes, sample_pods
+from kubetrainer.samples.nodes import gpu_node, sample_nodes, sample_pods
 from tests.hardware.dumps import write_dump
 from tests.hardware.gpu_replay import amdsmi_replay, nvml_replay
 
@@ -139,6 +139,19 @@ def test_tables(capsys: pytest.CaptureFixture[str], dump: Path, monkeypatch: pyt
                  "Per product"):
         assert text in out
     assert "This machine" not in out  # --from names a cluster: the host is only probed on --local
+
+
+def test_big_cluster_shows_the_summary_unless_verbose(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render.console, "width", 250)
+    nodes = [gpu_node(f"h100-{index:03d}", "nvidia", "NVIDIA H100 80GB", 8) for index in range(60)]
+    dump = write_dump(tmp_path / "big", nodes, [])
+    _, out, _ = run(capsys, "--from", str(dump))
+    assert "60 GPU nodes, 0 CPU-only nodes (--verbose lists every GPU node" in out and "h100-000" not in out
+    assert "NVIDIA H100 80GB" in out and "480" in out  # the summary row
+    _, verbose, _ = run(capsys, "--from", str(dump), "--verbose")
+    assert "h100-000" in verbose and "h100-059" in verbose
 
 
 def test_local_gpu_table(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,9 +12,10 @@ from kubetrainer.cli import app, render
 
 if TYPE_CHECKING:
     from kubetrainer.hardware.detect import Detection
-    from kubetrainer.hardware.inventory import ClusterInventory, LocalMachine
+    from kubetrainer.hardware.inventory import ClusterInventory, LocalMachine, NodeInventory
 
 GIB = 2**30
+MAX_NODE_ROWS = 50
 
 
 @app.command()
@@ -48,7 +49,7 @@ def show(found: Detection, *, verbose: bool) -> None:
     if found.local is not None:
         _show_local(found.local, verbose=verbose)
     if found.cluster is not None:
-        _show_cluster(found.cluster)
+        _show_cluster(found.cluster, verbose=verbose)
     elif found.local is None:
         render.console.print("Nothing detected: --no-local and no cluster." + ("" if verbose else " (--verbose says why)"))
     if verbose:
@@ -85,10 +86,26 @@ def _show_local(machine: LocalMachine, *, verbose: bool) -> None:
     render.console.print(table)
 
 
-def _show_cluster(inventory: ClusterInventory) -> None:
+def _show_cluster(inventory: ClusterInventory, *, verbose: bool) -> None:
     gpu_nodes = [node for node in inventory.nodes if node.gpus is not None]
+    cpu_only = len(inventory.nodes) - len(gpu_nodes)
+    if len(gpu_nodes) <= MAX_NODE_ROWS or verbose:
+        _show_nodes(inventory.source, gpu_nodes)
+        render.console.print(f"{len(gpu_nodes)} GPU nodes, {cpu_only} CPU-only nodes.")
+    else:  # thousands of rows hide the answer; the summary is what people read
+        render.console.print(f"Cluster ({inventory.source}): {len(gpu_nodes)} GPU nodes, {cpu_only} CPU-only nodes "
+                             "(--verbose lists every GPU node, --json has them all).")
+    summary = Table("Vendor", "Product", "Memory", "Nodes", "Capacity", "Allocatable", "Allocated", "Free",
+                    title="Per product (free counts schedulable nodes only)")
+    for row in inventory.summary:
+        summary.add_row(row.vendor, row.product, _value(row.memory_mib and f"{row.memory_mib / 1024:.0f} GiB"),
+                        *(str(value) for value in (row.nodes, row.capacity, row.allocatable, row.allocated, row.free)))
+    render.console.print(summary)
+
+
+def _show_nodes(source: str, gpu_nodes: list[NodeInventory]) -> None:
     table = Table("Node", "Ready", "Schedulable", "Product", "Memory", "GPUs used/alloc", "Free", "MIG / sharing",
-                  "Taints", title=f"Cluster ({inventory.source})")
+                  "Taints", title=f"Cluster ({source})")
     for node in gpu_nodes:
         gpus = node.gpus
         mig = gpus.mig or {}
@@ -104,11 +121,3 @@ def _show_cluster(inventory: ClusterInventory) -> None:
             ", ".join(map(str, node.taints)) or "-",
         )
     render.console.print(table)
-    cpu_only = len(inventory.nodes) - len(gpu_nodes)
-    render.console.print(f"{len(gpu_nodes)} GPU nodes, {cpu_only} CPU-only nodes.")
-    summary = Table("Vendor", "Product", "Memory", "Nodes", "Capacity", "Allocatable", "Allocated", "Free",
-                    title="Per product (free counts schedulable nodes only)")
-    for row in inventory.summary:
-        summary.add_row(row.vendor, row.product, _value(row.memory_mib and f"{row.memory_mib / 1024:.0f} GiB"),
-                        *(str(value) for value in (row.nodes, row.capacity, row.allocatable, row.allocated, row.free)))
-    render.console.print(summary)
