@@ -98,10 +98,8 @@ def failing_probe(cluster: SampleCluster) -> None:
 def unbound_pvc(cluster: SampleCluster) -> None:
     pod = cluster.pods_of("data", "postgres")[0]
     claim = f"data-{pod.name}"
-    pod.node, pod.phase, pod.claims = None, "Pending", [claim]
-    pod.conditions = {"PodScheduled": "False"}
-    pod.containers[0].state = _waiting("ContainerCreating", "")
-    pod.containers[0].ready, pod.containers[0].noise = False, False
+    cluster.unschedule(pod)
+    pod.claims = [claim]
     total = len(cluster.nodes)
     cluster.event(("Pod", pod.namespace, pod.name), "FailedScheduling", f"0/{total} nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.", ago(2), warning=True, count=33, component="default-scheduler", first=ago(70))
     cluster.event(("PersistentVolumeClaim", pod.namespace, claim), "ProvisioningFailed", 'storageclass.storage.k8s.io "fast-ssd" not found', ago(2), warning=True, count=280, component="persistentvolume-controller", first=ago(70))
@@ -196,10 +194,7 @@ def unschedulable_gpu(cluster: SampleCluster) -> None:
     from kubetrainer.samples.cluster import add_pods, gpu_vendor_of, is_ready
 
     (pod,) = add_pods(cluster, workload("ml-training", "ddp-pretrain"), 1)
-    pod.node, pod.phase = None, "Pending"
-    pod.conditions = {"PodScheduled": "False"}
-    pod.containers[0].state = _waiting("ContainerCreating", "")
-    pod.containers[0].ready, pod.containers[0].noise = False, False
+    cluster.unschedule(pod)
     nvidia = sum(1 for n in cluster.nodes if gpu_vendor_of(n) == "nvidia" and is_ready(n))
     down = sum(1 for n in cluster.nodes if not is_ready(n))
     total = len(cluster.nodes)

@@ -147,5 +147,14 @@ class SampleCluster:
         self.events.append(event)
         return event
 
+    def unschedule(self, pod: SamplePod) -> None:
+        """Make a pod Pending with no node, dropping the start-up events it would not have had."""
+        pod.node, pod.phase = None, "Pending"
+        pod.conditions = {"PodScheduled": "False"}
+        for container in pod.containers:
+            container.state = {"waiting": {"reason": "ContainerCreating", "message": ""}}
+            container.ready, container.noise = False, False
+        self.events = [e for e in self.events if e["involvedObject"]["name"] != pod.name]
+
     def ask(self, qid: str, question: str, answer: str, incident: str, *evidence: Evidence) -> None:
         self.questions.append(Question(qid, question, answer, tuple(evidence), incident))

@@ -1,0 +1,64 @@
+"""`kubetrainer index`: records from any source -> a searchable index under <home>/index/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kubetrainer.cli import app, render
+from kubetrainer.cli.state import STATE
+
+
+@app.command("index")
+def index_command(
+    source: Annotated[list[Path], typer.Option("--source", help="A cluster-info dump dir, /var/log/pods dir, records JSONL, manifests or runbooks (repeatable).")],
+    index: Annotated[Optional[str], typer.Option("--index", help="Index NAME under <home>/index/, or a DIR path.")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="faiss (default) or chroma.")] = "faiss",
+    embedding_model: Annotated[Optional[str], typer.Option("--embedding-model", help="sentence-transformers name or path (default: bundled all-MiniLM-L6-v2).")] = None,
+    window_minutes: Annotated[float, typer.Option("--window-minutes", min=1, help="Log window per chunk.")] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the build summary as JSON.")] = False,
+) -> None:
+    """Add records to an index (incremental: records already indexed are skipped)."""
+    from rich.progress import Progress
+
+    from kubetrainer.errors import UserError
+    from kubetrainer.rag.embed import Embedder
+    from kubetrainer.rag.index import BuildStats, build_index, read_manifest, resolve_index
+    from kubetrainer.sources.auto import records_from_path
+    from kubetrainer.sources.base import Problems
+
+    settings = STATE.settings
+    directory = resolve_index(index, settings.dir("index"))
+    for path in source:
+        if not path.exists():
+            raise UserError("source not found", where=f"--source {path}", expected="a dump directory, a pods log directory or files")
+    problems = Problems()
+    embedder = Embedder(embedding_model, cache_dir=settings.dir("cache"))
+    with Progress(console=render.error_console, transient=True) as progress:
+        task = progress.add_task("embedding new chunks", total=None)
+        runs = [
+            build_index(directory, records_from_path(path, problems), embedder, backend=backend, source=str(path.resolve()),
+                        window_minutes=window_minutes, progress=lambda n: progress.advance(task, n))
+            for path in source
+        ]
+    totals = BuildStats(chunks_total=runs[-1].chunks_total)
+    for run in runs:
+        totals.records_added += run.records_added
+        totals.records_skipped += run.records_skipped
+        totals.chunks_added += run.chunks_added
+        totals.embedded += run.embedded
+    manifest = read_manifest(directory) or {}
+    summary = {"index": str(directory), **totals.to_json(), "dense": manifest.get("dense"), "skipped": problems.items}
+    if as_json:
+        render.print_json(summary)
+        return
+    render.console.print(
+        f"index {directory}: +{totals.records_added} records ({totals.records_skipped} already indexed), "
+        f"+{totals.chunks_added} chunks ({totals.chunks_total} in all), {totals.embedded} embedded, "
+        f"dense {manifest.get('dense', {}).get('backend')}/{manifest.get('dense', {}).get('structure')}"
+    )
+    for problem in problems.items:
+        render.note(f"skipped: {problem}")
+

@@ -1,0 +1,89 @@
+"""`kubetrainer query` (ranked chunks) and `kubetrainer ask` (an answer with numbered citations)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from kubetrainer.cli import app, render
+from kubetrainer.cli.state import STATE
+
+IndexOption = Annotated[Optional[str], typer.Option("--index", help="Index NAME under <home>/index/, or a DIR path.")]
+TopK = Annotated[int, typer.Option("--top-k", "-k", min=1, max=100, help="How many chunks to retrieve.")]
+Namespace = Annotated[Optional[list[str]], typer.Option("--namespace", "-n", help="Only these namespaces (repeatable).")]
+Node = Annotated[Optional[list[str]], typer.Option("--node", help="Only these nodes (repeatable).")]
+Kind = Annotated[Optional[list[str]], typer.Option("--kind", help="Only log | event | object chunks (repeatable).")]
+Since = Annotated[Optional[str], typer.Option("--since", help="Only chunks ending after this RFC 3339 time.")]
+Until = Annotated[Optional[str], typer.Option("--until", help="Only chunks starting before this RFC 3339 time.")]
+
+
+def _filters(namespace, node, kind, since, until) -> dict:
+    values = {"namespace": namespace, "node": node, "kind": kind, "since": since, "until": until}
+    return {key: value for key, value in values.items() if value}
+
+
+def _retriever(index: str | None):
+    from kubetrainer.rag import Retriever
+    from kubetrainer.rag.index import resolve_index
+
+    settings = STATE.settings
+    return Retriever.open(resolve_index(index, settings.dir("index")), cache_dir=settings.dir("cache"))
+
+
+@app.command()
+def query(
+    text: Annotated[str, typer.Argument(help="What to look for, in your own words.")],
+    top_k: TopK = 5,
+    index: IndexOption = None,
+    namespace: Namespace = None,
+    node: Node = None,
+    kind: Kind = None,
+    since: Since = None,
+    until: Until = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {query, results} JSON.")] = False,
+) -> None:
+    """Search the index: hybrid dense + BM25 retrieval over cluster chunks."""
+    hits = _retriever(index).search(text, top_k=top_k, filters=_filters(namespace, node, kind, since, until))
+    if as_json:
+        render.print_json({"query": text, "results": [hit.to_json() for hit in hits]})
+        return
+    from kubetrainer.rag.prompt import describe_source
+
+    if not hits:
+        render.note("no matching chunks")
+    for hit in hits:
+        render.console.rule(f"[{hit.rank}] {describe_source(hit.source)}  score {hit.score:.4f}", align="left")
+        render.console.print(hit.text, markup=False, highlight=False)
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="Your question about the cluster.")],
+    top_k: TopK = 5,
+    index: IndexOption = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model id, directory or adapter (default: the bundled SmolLM2).")] = None,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Answer length limit.")] = 256,
+    context_tokens: Annotated[int, typer.Option("--context-tokens", min=64, help="Prompt budget (capped by the model's context).")] = 2048,
+    namespace: Namespace = None,
+    node: Node = None,
+    kind: Kind = None,
+    since: Since = None,
+    until: Until = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {question, answer, citations} JSON.")] = False,
+) -> None:
+    """Answer a question from the index with the model, citing the excerpts it was given."""
+    from kubetrainer.models.loader import load_causal_lm
+    from kubetrainer.rag.answer import answer_question
+
+    retriever = _retriever(index)
+    llm, tokenizer = load_causal_lm(model, STATE.settings.dir("models"))
+    answer = answer_question(text, retriever, llm, tokenizer, top_k=top_k, filters=_filters(namespace, node, kind, since, until),
+                             max_new_tokens=max_new_tokens, context_tokens=context_tokens)
+    if as_json:
+        render.print_json(answer.to_json())
+        return
+    render.console.print(answer.text or "(the model returned no text)", markup=False, highlight=False)
+    render.console.print("\nSources:", style="bold")
+    for line in answer.citation_lines():
+        render.console.print(line, markup=False, highlight=False)
