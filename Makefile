@@ -13,5 +13,12 @@ test: setup
 bench: setup
 	@ONLY=$(ONLY) bash scripts/bench.sh
 
+# The local Kubernetes control plane (scripts/k8s): kubeconfig at .cluster/kubeconfig.
+cluster-up: setup
+	@bash scripts/k8s/up.sh
+
+cluster-down:
+	@bash scripts/k8s/down.sh
+
 clean:
 	rm -rf .venv .pytest_cache test-artifacts
