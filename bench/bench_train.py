@@ -40,7 +40,7 @@ def synthetic_records(count: int, seed: int = 0) -> list[dict]:
         records.append(make_record("object", day, "dump", "", namespace=ns, pod=pod, object={
             "apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns,
             "summary": f"Pod {ns}/{pod}: CrashLoopBackOff, {rng.randint(2, 90)} restarts, last terminated: OOMKilled exit code 137"}))
-        for line in range(rng.choice([0, 1, 2, 4, 8, 16, 24])):
+        for line in range(rng.choice([0, 1, 2, 4, 8, 16, 32, 48])):
             records.append(make_record("log", day, "dump", f"ERROR worker {line}: allocation of {rng.randint(1, 900)} MiB failed in batch {rng.randint(1, 10**6)}",
                                        namespace=ns, pod=pod, container="app"))
     return records

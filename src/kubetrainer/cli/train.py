@@ -38,7 +38,7 @@ def train(
     dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = 0.05,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-4,
     schedule: Annotated[str, typer.Option(help="cosine | linear | constant")] = "cosine",
-    warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps.")] = 10,
+    warmup_steps: Annotated[Optional[int], typer.Option(help="Linear warm-up steps (default 10% of the run).")] = None,
     epochs: Annotated[int, typer.Option(help="Passes over the data.")] = 1,
     max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps (overrides --epochs).")] = None,
     batch_tokens: Annotated[int, typer.Option(help="Tokens per packed micro-batch per process.")] = 4096,

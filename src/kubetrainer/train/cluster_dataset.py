@@ -35,7 +35,8 @@ CONDITION_MEANINGS = {
     "PIDPressure": "the node is running out of process ids; the kubelet evicts pods to free them",
     "NetworkUnavailable": "the node's network is not configured; pods there cannot reach the cluster network",
 }
-MAX_EVIDENCE = 6
+MAX_EVIDENCE = 6  # lines quoted in an answer: enough to ground it, short enough to learn
+MAX_TEXT_LINES = 64  # lines of raw anomaly text per incident (continued pre-training keeps more)
 
 
 @dataclass
@@ -153,7 +154,7 @@ def incident_examples(incident: Incident) -> list[dict[str, Any]]:
     ]
     lines = [e for e in incident.events if e.startswith("Warning")] + incident.anomalies
     if examples and lines:
-        examples.append({"text": "\n".join(lines[:MAX_EVIDENCE]), "meta": {**meta, "type": "text"}})
+        examples.append({"text": "\n".join(lines[:MAX_TEXT_LINES]), "meta": {**meta, "type": "text"}})
     return examples
 
 

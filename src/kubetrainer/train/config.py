@@ -24,7 +24,7 @@ class TrainConfig(BaseModel):
     learning_rate: float = Field(2e-4, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     schedule: Literal["cosine", "linear", "constant"] = "cosine"
-    warmup_steps: int = Field(10, ge=0)
+    warmup_steps: int | None = Field(None, ge=0, description="None = 10% of the steps (0 for runs under 10 steps)")
     epochs: int = Field(1, ge=1)
     max_steps: int | None = Field(None, ge=1, description="optimizer steps; overrides epochs")
     batch_tokens: int = Field(4096, ge=16, description="tokens per micro-batch (packed, per process)")

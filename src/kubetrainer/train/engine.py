@@ -163,7 +163,7 @@ def run(
     total_steps = config.max_steps or config.epochs * steps_per_epoch
     from transformers import get_scheduler
 
-    scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
+    scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=config.warmup_steps if config.warmup_steps is not None else total_steps // 10, num_training_steps=total_steps)
     progress = Progress()
     history: list[dict] = []
     last_checkpoint = paths.latest_checkpoint(run_dir) if resume else None
