@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from kubetrainer.errors import Unavailable, UserError
 
 PAGE_SIZE = 500
@@ -45,7 +47,7 @@ def pages(call: Callable[..., Any], **query: Any) -> Iterator[dict[str, Any]]:
     token = None
     while True:
         response = call(limit=PAGE_SIZE, _continue=token, _preload_content=False, _request_timeout=TIMEOUT_S, **query)
-        body = json.loads(response.data)
+        body = orjson.loads(response.data)  # several times faster than json on 100 MB node lists
         yield from body.get("items") or ()
         token = (body.get("metadata") or {}).get("continue")
         if not token:
@@ -98,7 +100,7 @@ class Cluster:
             pods = list(pages(core.list_pod_for_all_namespaces,
                               field_selector="status.phase!=Succeeded,status.phase!=Failed"))
         except Exception as error:
-            raise api_error(error, self.host, "list nodes and pods") from error
+            raise api_error(error, self.host, "list nodes and pods (detection needs `list` on both, cluster-wide)") from error
         return nodes, pods
 
     def served_backends(self) -> set[str]:
