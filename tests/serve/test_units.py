@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubetrainer.errors import UserError
@@ -21,6 +21,7 @@ from kubetrainer.serve.retrieval import citation_footer
 from kubetrainer.serve.stops import StopTrimmer, trim_at_stop
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=40), st.lists(st.integers(min_value=1, max_value=6), max_size=8), st.sampled_from(["\n\n", "END", "x"]))
 def test_streamed_stops_match_whole_text_stops(text: str, cuts: list[int], stop: str) -> None:
     """However the text is split into deltas, the emitted text is the text cut at the stop."""
@@ -102,8 +103,9 @@ def test_citation_footer_numbers_sources() -> None:
     sources = [{"source": {"kind": "event", "namespace": "ml", "name": "trainer-0", "node": "gpu-1"}},
                {"source": {"kind": "log", "namespace": "ml", "name": "trainer-0", "container": "main"}}]
     footer = citation_footer(sources)
-    assert "[1] event ml/trainer-0 (node gpu-1)" in footer
-    assert "[2] log ml/trainer-0 (container main)" in footer
+    assert footer.startswith("\n\nSources:\n")
+    assert "[1] event ml/trainer-0, node gpu-1" in footer
+    assert "[2] log ml/trainer-0, container main" in footer
     assert citation_footer([]) == ""
 
 

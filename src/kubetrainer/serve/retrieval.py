@@ -8,12 +8,17 @@ the answer, the `sources` list, and a numbered citation footer in the text.
 from __future__ import annotations
 
 import hashlib
-import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from kubetrainer.errors import UserError
+from kubetrainer.serve.errors import APIError
 
 # Room for the chat template's own tokens around the messages.
 TEMPLATE_MARGIN_TOKENS = 32
+T = TypeVar("T")
 
 
 def index_version(index_dir: Path) -> str:
@@ -30,25 +35,31 @@ def citation_footer(sources: list[dict[str, Any]]) -> str:
     """`Sources:` and one numbered line per source used, matching the [n] marks in the context."""
     if not sources:
         return ""
-    lines = []
-    for number, hit in enumerate(sources, 1):
-        source = hit.get("source", {})
-        where = "/".join(part for part in (source.get("namespace"), source.get("name")) if part)
-        detail = ", ".join(f"{key} {source[key]}" for key in ("node", "container", "path") if source.get(key))
-        lines.append(f"[{number}] {source.get('kind', 'record')} {where}" + (f" ({detail})" if detail else ""))
-    return "\n\nSources:\n" + "\n".join(lines)
+    from kubetrainer.rag.prompt import describe_source
+
+    return "\n\nSources:\n" + "\n".join(f"[{number}] {describe_source(hit['source'])}"
+                                           for number, hit in enumerate(sources, 1))
 
 
 class RagContext:
-    """An open index and what the chat route needs from it."""
+    """An open index and what the chat route needs from it.
+
+    Every index operation runs on one dedicated thread: the RAG stage's embedding
+    cache is a SQLite connection, which may only be used by the thread that opened it,
+    and a single writer also keeps ingest's incremental updates in order.
+    """
 
     def __init__(self, index_dir: Path, top_k: int, cache_dir: Path | None = None) -> None:
         self.index_dir = Path(index_dir)
         self.top_k = top_k
         self.cache_dir = cache_dir
-        self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag")
         self.retriever: Any = None
+        self._version = ""
         self.reopen()
+
+    def _on_rag_thread(self, work: Callable[[], T]) -> T:
+        return self._thread.submit(work).result()
 
     def version(self) -> str:
         return self._version
@@ -57,23 +68,26 @@ class RagContext:
         """Open (again) the index on disk, after ingest updated it."""
         from kubetrainer.rag.retriever import Retriever
 
-        with self._lock:
+        def open_index() -> None:
             embedder = self.retriever.embedder if self.retriever is not None else None  # keep the loaded model
             self.retriever = Retriever.open(self.index_dir, embedder=embedder, cache_dir=self.cache_dir)
             self._version = index_version(self.index_dir)
+
+        self._on_rag_thread(open_index)
 
     def add_records(self, records: list[dict[str, Any]]) -> int:
         """Index new records incrementally (only their chunks are embedded); returns chunks added."""
         from kubetrainer.rag.index import build_index
 
         manifest = self.retriever.manifest
-        stats = build_index(self.index_dir, records, self.retriever.embedder, backend=manifest["backend"],
-                            source="ingest", window_minutes=manifest.get("window_minutes", 60.0))
+        stats = self._on_rag_thread(lambda: build_index(
+            self.index_dir, records, self.retriever.embedder, backend=manifest["backend"], source="ingest",
+            window_minutes=manifest.get("window_minutes", 60.0)))
         self.reopen()
         return stats.chunks_added
 
     def search(self, text: str, top_k: int | None = None, filters: dict | None = None) -> list[Any]:
-        return self.retriever.search(text, top_k=top_k or self.top_k, filters=filters)
+        return self._on_rag_thread(lambda: self.retriever.search(text, top_k=top_k or self.top_k, filters=filters))
 
     def augment(self, messages: list[dict[str, str]], tokenizer: Any, budget_tokens: int,
                 top_k: int | None) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
@@ -85,5 +99,8 @@ class RagContext:
         room = max(budget_tokens - history_tokens - TEMPLATE_MARGIN_TOKENS, 0)
         from kubetrainer.rag.prompt import build_messages
 
-        built, used = build_messages(question, self.search(question, top_k), tokenizer, room)
+        try:
+            built, used = build_messages(question, self.search(question, top_k), tokenizer, room)
+        except UserError as error:
+            raise APIError(400, error.what, param="messages", code="context_length_exceeded") from error
         return [*history, *built], [hit.to_json() for hit in used]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 import time
@@ -80,7 +81,8 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
     sources = None
     if state.rag is not None and body.rag and any(m["role"] == "user" for m in messages):
         budget = state.lm.context_length - max_new
-        messages, sources = state.rag.augment(messages, state.lm.tokenizer, budget, body.rag_top_k)
+        messages, sources = await asyncio.to_thread(state.rag.augment, messages, state.lm.tokenizer, budget,
+                                                    body.rag_top_k)
     input_ids = chat_input_ids(state.lm.tokenizer, messages)
     max_new = fit_budget(state.lm, len(input_ids), max_new)
     params = _params(state, body, max_new, (body.top_logprobs or 0) if body.logprobs else None)
