@@ -22,6 +22,7 @@ impl<'a> Labels<'a> {
         self.0.push((key.into(), value.into()));
     }
 
+    #[cfg(test)]
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
     }
@@ -87,7 +88,13 @@ pub fn record_id(parts: &[&[u8]]) -> String {
         hasher.update(part);
         hasher.update(&[0]);
     }
-    format!("{:032x}", hasher.digest128())
+    let digest = hasher.digest128().to_be_bytes();
+    let mut hex = String::with_capacity(32);
+    for byte in digest {
+        hex.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        hex.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
+    }
+    hex
 }
 
 #[cfg(test)]
@@ -100,6 +107,11 @@ mod tests {
         assert_eq!(a, record_id(&[b"log", b"uid", b"42"]));
         assert_ne!(a, record_id(&[b"log", b"uid4", b"2"]));
         assert_eq!(a.len(), 32);
+        assert_eq!(a, format!("{:032x}", {
+            let mut h = Xxh3::new();
+            h.update(b"log\0uid\042\0");
+            h.digest128()
+        }));
         assert!(a.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     }
 

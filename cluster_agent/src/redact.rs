@@ -5,7 +5,7 @@
 //! the patterns' keywords decides which regexes can match at all, so a line with
 //! no keyword costs one linear scan and no allocation.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use serde::Deserialize;
 
@@ -110,6 +110,7 @@ impl Redactor {
         let keywords = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&words)
             .map_err(|e| format!("redaction keywords: {e}"))?;
         let key_type = type_names.iter().position(|n| n == KEY_TYPE).unwrap_or_else(|| {
