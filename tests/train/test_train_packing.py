@@ -16,7 +16,7 @@ def _examples(tokenizer, count=6):
 def test_packed_logits_equal_each_sample_alone(tiny_tokenizer):
     model = build_model(tiny_tokenizer).eval()
     examples = _examples(tiny_tokenizer, 3)
-    batch = plan_batches(examples, batch_tokens=10_000, seed=0, epoch=0)[0]
+    batch = plan_batches(examples, batch_tokens=10_000, row_tokens=10_000, seed=0, epoch=0)[0]
     assert len(batch.example_indices) == 3
     packed = collate(examples, batch)
     with torch.no_grad():
@@ -33,7 +33,7 @@ def test_packed_logits_would_differ_without_the_boundaries(tiny_tokenizer):
     """The equality above is not vacuous: plain causal attention over the row changes the second sample."""
     model = build_model(tiny_tokenizer).eval()
     examples = _examples(tiny_tokenizer, 2)
-    batch = plan_batches(examples, batch_tokens=10_000, seed=0, epoch=0)[0]
+    batch = plan_batches(examples, batch_tokens=10_000, row_tokens=10_000, seed=0, epoch=0)[0]
     packed = collate(examples, batch)
     first = len(examples[batch.example_indices[0]].input_ids)
     with torch.no_grad():
@@ -44,7 +44,7 @@ def test_packed_logits_would_differ_without_the_boundaries(tiny_tokenizer):
 
 def test_loss_never_crosses_a_boundary_and_counts_targets():
     examples = [TokenizedExample([1, 2, 3], [IGNORE, 2, 3]), TokenizedExample([4, 5], [4, 5])]
-    batch = plan_batches(examples, batch_tokens=100, seed=1, epoch=0)[0]
+    batch = plan_batches(examples, batch_tokens=100, row_tokens=100, seed=1, epoch=0)[0]
     packed = collate(examples, batch)
     starts = [0, len(examples[batch.example_indices[0]].input_ids)]
     assert all(packed["labels"][0, start] == IGNORE for start in starts)
@@ -56,10 +56,30 @@ def test_loss_never_crosses_a_boundary_and_counts_targets():
 
 def test_plan_is_a_function_of_seed_and_epoch_and_respects_the_budget(tiny_tokenizer):
     examples = _examples(tiny_tokenizer, 12)
-    plan = plan_batches(examples, batch_tokens=80, seed=3, epoch=1)
-    assert plan == plan_batches(examples, batch_tokens=80, seed=3, epoch=1)
-    assert plan != plan_batches(examples, batch_tokens=80, seed=3, epoch=2)
+    plan = plan_batches(examples, batch_tokens=80, row_tokens=40, seed=3, epoch=1)
+    assert plan == plan_batches(examples, batch_tokens=80, row_tokens=40, seed=3, epoch=1)
+    assert plan != plan_batches(examples, batch_tokens=80, row_tokens=40, seed=3, epoch=2)
     assert sorted(i for batch in plan for i in batch.example_indices) == list(range(12))
     for batch in plan:
         lengths = [len(examples[i].input_ids) for i in batch.example_indices]
         assert sum(lengths) <= 80 or len(lengths) == 1
+
+
+def test_rows_are_padded_apart_and_still_match_each_sample_alone(tiny_tokenizer):
+    model = build_model(tiny_tokenizer).eval()
+    examples = _examples(tiny_tokenizer, 5)
+    longest = max(len(e.input_ids) for e in examples)
+    batch = plan_batches(examples, batch_tokens=10_000, row_tokens=2 * longest + 5, seed=0, epoch=0)[0]
+    assert len(batch.rows) > 1 and max(len(row) for row in batch.rows) > 1
+    packed = collate(examples, batch)
+    with torch.no_grad():
+        logits = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"], use_cache=False).logits
+    for row_index, row in enumerate(batch.rows):
+        offset = 0
+        for index in row:
+            ids = torch.tensor([examples[index].input_ids])
+            with torch.no_grad():
+                alone = model(input_ids=ids).logits[0]
+            torch.testing.assert_close(logits[row_index, offset : offset + ids.shape[1]], alone, atol=1e-5, rtol=1e-4)
+            offset += ids.shape[1]
+        assert (packed["labels"][row_index, offset:] == IGNORE).all()

@@ -27,8 +27,8 @@ class TrainConfig(BaseModel):
     warmup_steps: int | None = Field(None, ge=0, description="None = 10% of the steps (0 for runs under 10 steps)")
     epochs: int = Field(1, ge=1)
     max_steps: int | None = Field(None, ge=1, description="optimizer steps; overrides epochs")
-    batch_tokens: int = Field(4096, ge=16, description="tokens per micro-batch (packed, per process)")
-    max_seq_len: int = Field(1024, ge=8)
+    batch_tokens: int = Field(2048, ge=16, description="tokens per micro-batch (packed, per process)")
+    max_seq_len: int = Field(512, ge=8, description="longest example, and the packed row length")
     grad_accum: int = Field(1, ge=1)
     max_grad_norm: float = Field(1.0, gt=0)
     grad_checkpointing: bool = False

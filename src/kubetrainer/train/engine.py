@@ -92,7 +92,7 @@ def evaluate(model, examples: list[TokenizedExample], config: TrainConfig, ctx, 
     """Mean eval loss per target token over all ranks; dropout off and no RNG drawn."""
     if not examples:
         return None
-    plan = plan_batches(examples, batch_tokens=config.batch_tokens, seed=config.seed, epoch=0)
+    plan = plan_batches(examples, batch_tokens=config.batch_tokens, row_tokens=config.max_seq_len, seed=config.seed, epoch=0)
     model.eval()
     total = 0.0
     with torch.no_grad():
@@ -153,7 +153,7 @@ def run(
         [p for p in wrapped.parameters() if p.requires_grad], lr=config.learning_rate, weight_decay=config.weight_decay
     )
     micro_per_step = config.grad_accum * ctx.world_size
-    steps_per_epoch = len(plan_batches(train, batch_tokens=config.batch_tokens, seed=config.seed, epoch=0)) // micro_per_step
+    steps_per_epoch = len(plan_batches(train, batch_tokens=config.batch_tokens, row_tokens=config.max_seq_len, seed=config.seed, epoch=0)) // micro_per_step
     if steps_per_epoch == 0:
         raise UserError(
             f"{len(train)} examples make fewer micro-batches than one optimizer step needs ({micro_per_step})",
@@ -192,7 +192,7 @@ def run(
     bar = _progress_bar(total_steps, progress.step, enabled=ctx.is_main)
     try:
         while progress.step < total_steps and not stopped_early:
-            plan = plans.setdefault(progress.epoch, plan_batches(train, batch_tokens=config.batch_tokens, seed=config.seed, epoch=progress.epoch))
+            plan = plans.setdefault(progress.epoch, plan_batches(train, batch_tokens=config.batch_tokens, row_tokens=config.max_seq_len, seed=config.seed, epoch=progress.epoch))
             window = plan[progress.batch_in_epoch : progress.batch_in_epoch + micro_per_step]
             if len(window) < micro_per_step:
                 progress.epoch, progress.batch_in_epoch = progress.epoch + 1, 0

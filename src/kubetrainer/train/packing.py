@@ -1,7 +1,8 @@
 """Padding-free sequence packing without cross-contamination.
 
-A micro-batch is one row: samples laid end to end up to a token budget, with position
-ids restarting at 0 for every sample and no attention mask. Transformers reads that
+A micro-batch holds samples up to a token budget, laid end to end in rows of at most
+`row_tokens` (first fit), with position ids restarting at 0 for every sample and no
+attention mask. Transformers reads that
 shape as packed sequences (`find_packed_sequence_indices`, only with `use_cache=False`,
 so the engine always passes it): SDPA/eager build a
 block-diagonal causal mask and flash-attention uses its varlen kernel, so a token
@@ -21,16 +22,24 @@ from kubetrainer.train.tokenize import IGNORE, TokenizedExample
 
 @dataclass(frozen=True)
 class PackedBatch:
-    """One micro-batch: indices of the examples it holds, and its target-token count."""
+    """One micro-batch: rows of example indices (each row packed up to the row length) and its target count."""
 
-    example_indices: tuple[int, ...]
+    rows: tuple[tuple[int, ...], ...]
     target_tokens: int
 
+    @property
+    def example_indices(self) -> tuple[int, ...]:
+        return tuple(index for row in self.rows for index in row)
 
-def plan_batches(examples: list[TokenizedExample], *, batch_tokens: int, seed: int, epoch: int) -> list[PackedBatch]:
-    """Micro-batches of one epoch: a seeded shuffle, then greedy filling up to `batch_tokens`.
 
-    The plan depends on (seed, epoch) alone, so a resumed run replays the same order.
+def plan_batches(
+    examples: list[TokenizedExample], *, batch_tokens: int, row_tokens: int, seed: int, epoch: int
+) -> list[PackedBatch]:
+    """Micro-batches of one epoch: a seeded shuffle, greedy filling up to `batch_tokens`, first-fit into rows.
+
+    Rows keep attention cost per row bounded (SDPA on CPU materialises a row's T x T mask)
+    while packing leaves almost no padding. The plan depends on (seed, epoch) alone, so a
+    resumed run replays the same order.
     """
     order = list(range(len(examples)))
     random.Random(f"{seed}:{epoch}").shuffle(order)
@@ -40,18 +49,29 @@ def plan_batches(examples: list[TokenizedExample], *, batch_tokens: int, seed: i
     for index in order:
         length = len(examples[index].input_ids)
         if current and used + length > batch_tokens:
-            batches.append(_batch(examples, current))
+            batches.append(_batch(examples, current, row_tokens))
             current, used = [], 0
         current.append(index)
         used += length
     if current:
-        batches.append(_batch(examples, current))
+        batches.append(_batch(examples, current, row_tokens))
     return batches
 
 
-def _batch(examples: list[TokenizedExample], indices: list[int]) -> PackedBatch:
+def _batch(examples: list[TokenizedExample], indices: list[int], row_tokens: int) -> PackedBatch:
+    rows: list[list[int]] = []
+    fill: list[int] = []
+    for index in indices:
+        length = len(examples[index].input_ids)
+        slot = next((r for r, used in enumerate(fill) if used + length <= row_tokens), None)
+        if slot is None:
+            rows.append([index])
+            fill.append(length)
+        else:
+            rows[slot].append(index)
+            fill[slot] += length
     targets = sum(label != IGNORE for index in indices for label in _sample_labels(examples[index]))
-    return PackedBatch(example_indices=tuple(indices), target_tokens=targets)
+    return PackedBatch(rows=tuple(tuple(row) for row in rows), target_tokens=targets)
 
 
 def _sample_labels(example: TokenizedExample) -> list[int]:
@@ -59,20 +79,28 @@ def _sample_labels(example: TokenizedExample) -> list[int]:
     return [IGNORE, *example.labels[1:]]
 
 
-def collate(examples: list[TokenizedExample], batch: PackedBatch) -> dict[str, torch.Tensor]:
-    """The tensors of one packed row: input_ids, position_ids, labels, each shaped (1, tokens)."""
-    input_ids: list[int] = []
-    position_ids: list[int] = []
-    labels: list[int] = []
-    for index in batch.example_indices:
-        example = examples[index]
-        input_ids += example.input_ids
-        position_ids += range(len(example.input_ids))
-        labels += _sample_labels(example)
+def collate(examples: list[TokenizedExample], batch: PackedBatch, pad_id: int = 0) -> dict[str, torch.Tensor]:
+    """input_ids, position_ids and labels shaped (rows, longest row).
+
+    A row's tail padding gets its own positions from 0, so it reads as one more packed
+    sample that nothing attends to, and IGNORE labels.
+    """
+    rows = []
+    for row in batch.rows:
+        input_ids: list[int] = []
+        position_ids: list[int] = []
+        labels: list[int] = []
+        for index in row:
+            example = examples[index]
+            input_ids += example.input_ids
+            position_ids += range(len(example.input_ids))
+            labels += _sample_labels(example)
+        rows.append((input_ids, position_ids, labels))
+    width = max(len(ids) for ids, _, _ in rows)
     return {
-        "input_ids": torch.tensor([input_ids]),
-        "position_ids": torch.tensor([position_ids]),
-        "labels": torch.tensor([labels]),
+        "input_ids": torch.tensor([ids + [pad_id] * (width - len(ids)) for ids, _, _ in rows]),
+        "position_ids": torch.tensor([pos + list(range(width - len(pos))) for _, pos, _ in rows]),
+        "labels": torch.tensor([lab + [IGNORE] * (width - len(lab)) for _, _, lab in rows]),
     }
 
 
