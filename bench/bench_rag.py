@@ -153,7 +153,7 @@ def _load_avg() -> float:
     return round(os.getloadavg()[0], 1)
 
 
-def report(args: argparse.Namespace, ours: dict, baseline: dict, small: dict) -> dict:
+def report(ours: dict, baseline: dict, small: dict) -> dict:
     per_record_s = baseline["wall_s"] / baseline["records"]
     per_record_cpu = baseline["cpu_s"] / baseline["records"]
     total_records = ours["records"]
@@ -231,7 +231,7 @@ def main() -> None:
         baseline = _run_worker("baseline", str(work / "dump"), str(work / "baseline"), str(args.baseline_sample))
         print("recall on the small sample ...", flush=True)
         small = _run_worker("small", str(work / "small"), str(work / "small-work"))
-        write(report(args, ours, baseline, small))
+        write(report(ours, baseline, small))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def _pod_names(cluster: SampleCluster, workload: Workload, count: int) -> list[t
     return [(f"{workload.name}-{cluster.suffix()}", (workload.kind, workload.name)) for _ in range(count)]
 
 
-def running_container(cluster: SampleCluster, spec, image: str, started) -> SampleContainer:
+def running_container(spec, image: str, started) -> SampleContainer:
     return SampleContainer(spec=spec, image=image, state={"running": {"startedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ")}})
 
 
@@ -98,7 +98,7 @@ def add_pods(cluster: SampleCluster, workload: Workload, count: int | None = Non
     created = []
     for (name, owner), target in zip(_pod_names(cluster, workload, len(targets)), targets):
         start = NOW - LOG_WINDOW - timedelta(minutes=cluster.rng.randint(5, 3 * 24 * 60))
-        containers = [running_container(cluster, spec, image or spec.image, start) for spec in workload.containers]
+        containers = [running_container(spec, image or spec.image, start) for spec in workload.containers]
         pod = SamplePod(workload, name, cluster.uid(), target, start, containers, owner)
         cluster.pods.append(pod)
         created.append(pod)
