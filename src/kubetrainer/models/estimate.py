@@ -125,6 +125,8 @@ class Estimate:
             "optimizer_bytes": self.optimizer_bytes,
             "activations_bytes": self.activations_bytes,
             "overhead_bytes": self.overhead_bytes,
+            "head_gradients_bytes": self.head_gradients_bytes,
+            "optimizer_step_bytes": self.optimizer_step_bytes,
             "trainable_params": self.trainable_params,
             "seq_len": self.seq_len,
             "batch_size": self.batch_size,

@@ -24,7 +24,7 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 COMPLETE_MARKER = ".kubetrainer-complete"
 # Weights as safetensors plus everything a tokenizer or config needs; never the
 # duplicate .bin/.pth/.gguf/onnx copies many repos also carry.
-MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken", "*.py"]
+MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
 
 
 def is_hub_id(ref: str) -> bool:
