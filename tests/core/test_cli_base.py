@@ -90,3 +90,16 @@ def test_shim_rejects_bad_flag_combinations() -> None:
     )
     assert result.returncode == 2
     assert "--train needs --dataset" in result.stderr
+
+
+def test_missing_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    @app.command("needs-option-for-test")
+    def needs(source: str = typer.Option(...)) -> None:
+        raise typer.Exit(0)
+
+    try:
+        assert main(["needs-option-for-test"]) == 2
+    finally:
+        app.registered_commands.pop()
+    err = capsys.readouterr().err
+    assert "Missing option" in err and "--source" in err and "internal error" not in err

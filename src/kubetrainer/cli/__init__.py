@@ -21,6 +21,9 @@ from kubetrainer.cli.state import STATE
 from kubetrainer.config import HOME_ENV, Settings, resolve_home
 from kubetrainer.errors import UserError
 
+# Typer vendors its own click; its usage errors derive from this class.
+_CLICK_ERROR = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
+
 app = typer.Typer(
     name="kubetrainer",
     help="Detect GPUs, load the best model that fits, harvest cluster data, RAG, fine-tune, serve, evaluate.",
@@ -79,10 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         render.error("interrupted")
         return 130
-    except Exception as error:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(error, click.ClickException):
+    except Exception as error:
+        if isinstance(error, _CLICK_ERROR):  # usage errors: click prints them and names the exit code (2)
             error.show()
             return error.exit_code
         if debug:
