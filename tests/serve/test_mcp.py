@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from mcp.client.stdio import StdioServerParameters
 from kubetrainer.records import make_record, write_jsonl
 from kubetrainer.samples.nodes import sample_nodes
 from kubetrainer.serve.mcp_server import object_records
-from tests.serve.servers import REPO
+from tests.serve.servers import REPO, free_port
 
 
 def incident_records() -> list[dict[str, Any]]:
@@ -76,6 +77,7 @@ def test_mcp_tools_over_stdio(mcp_home: Path, tiny_model_dir: Path) -> None:
                 "gpus": call(await client.call_tool("gpu_inventory", {})),
                 "search": call(await client.call_tool("search_index", {"query": "CUDA out of memory", "top_k": 2})),
                 "filtered": call(await client.call_tool("search_index", {"query": "request", "namespace": "web"})),
+                "ask": call(await client.call_tool("ask", {"question": "Why did trainer-0 crash?", "top_k": 2})),
             }
 
     got = asyncio.run(session())
@@ -86,3 +88,27 @@ def test_mcp_tools_over_stdio(mcp_home: Path, tiny_model_dir: Path) -> None:
     assert {"gpu-h100-0", "gke-l4-pool-0"} <= names and got["gpus"]["summary"]
     assert "CUDA out of memory" in got["search"][0]["text"]
     assert all(hit["source"]["namespace"] == "web" for hit in got["filtered"])
+    assert got["ask"]["sources"] and "\n\nSources:\n[1] " in got["ask"]["answer"]
+
+
+def test_mcp_over_streamable_http(mcp_home: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", "from kubetrainer.cli import run; run()", "--home",
+                                str(mcp_home), "mcp", "--transport", "http", "--port", str(port)],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    async def session() -> list[dict]:
+        for _ in range(600):
+            try:
+                async with Client(f"http://127.0.0.1:{port}/mcp", read_timeout_seconds=120) as client:
+                    return call(await client.call_tool("object_events", {"namespace": "web", "name": "frontend-1"}))
+            except Exception:  # not listening yet
+                await asyncio.sleep(0.2)
+        raise AssertionError("the MCP HTTP server never answered")
+
+    try:
+        events = asyncio.run(session())
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert [record["message"] for record in events] == ["Scheduled: assigned web/frontend-1 to cpu-0", "GET /healthz 200"]
