@@ -97,6 +97,7 @@ def deepspeed_config(stage: str, *, micro_batch: int, grad_accum: int, bf16: boo
 
 
 def require_deepspeed() -> None:
+    """Stop clearly: DeepSpeed is missing here, and where it is installed the loop still shards with FSDP only."""
     try:
         import deepspeed  # noqa: F401
     except ImportError:
@@ -104,6 +105,10 @@ def require_deepspeed() -> None:
             "--deepspeed needs the DeepSpeed package, an optional extra that is not installed here",
             hint="pip install 'kubetrainer[deepspeed]' on the GPU nodes, or use --fsdp (PyTorch-native ZeRO-3)",
         ) from None
+    raise Unavailable(
+        "this build's training loop shards with PyTorch FSDP; the DeepSpeed engine is not wired into it",
+        hint="use --fsdp (FULL_SHARD, the ZeRO-3 equivalent); deepspeed_config() gives the ZeRO config for external launchers",
+    )
 
 
 def launch_command(nproc: int, run_dir: Path, home: Path, *, resume: bool, env: Mapping[str, str]) -> list[str]:
