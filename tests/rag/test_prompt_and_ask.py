@@ -81,3 +81,35 @@ def test_answer_generates_within_the_model_context_and_cites_what_it_used(tiny_t
     payload = answer.to_json()
     assert payload["citations"][0]["number"] == 1 and payload["citations"][0]["source"]["name"] == "web-1"
     assert isinstance(payload["answer"], str)
+
+
+def test_ask_command_answers_with_citations_from_a_model_directory(tiny_tokenizer, tiny_model, tmp_path, capsys) -> None:
+    import json
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from kubetrainer.cli import main
+    from kubetrainer.rag.embed import Embedder
+    from kubetrainer.rag.index import build_index
+    from kubetrainer.records import make_record
+
+    tokenizer = tiny_tokenizer()
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=2048, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    model_dir = tmp_path / "tiny-llm"
+    LlamaForCausalLM(config).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    records = [make_record("object", 0, "dump", f"Pod web/api-{i} on node cpu-0: phase Running; container app waiting: CrashLoopBackOff, {i} restarts.",
+                           namespace="web", pod=f"api-{i}", object={"apiVersion": "v1", "kind": "Pod", "name": f"api-{i}", "namespace": "web", "summary": "s"}) for i in range(4)]
+    build_index(tmp_path / "index", records, Embedder(tiny_model, cache_dir=tmp_path / "cache"))
+    args = ["--home", str(tmp_path / "home"), "ask", "why does api-2 restart?", "--index", str(tmp_path / "index"), "--model", str(model_dir),
+            "--max-new-tokens", "8", "--top-k", "3", "--json"]
+    assert main(args) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["question"] == "why does api-2 restart?" and len(payload["citations"]) == 3
+    assert [c["number"] for c in payload["citations"]] == [1, 2, 3] and payload["prompt_tokens"] > 0
+    assert main(args[:-1]) == 0
+    out = capsys.readouterr().out
+    assert "Sources:" in out and "[1] object web/api-" in out
