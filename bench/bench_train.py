@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05}
-MAX_SEQ_LEN = 512
+MAX_SEQ_LEN = 256
 
 
 def synthetic_records(count: int, seed: int = 0) -> list[dict]:
