@@ -30,12 +30,12 @@ def simulated_nodes() -> list[dict]:
     for node in nodes:
         for field in SERVER_FIELDS:
             node["metadata"].pop(field, None)
-        if not _declared_not_ready(node):
+        if not declared_not_ready(node):
             node["metadata"].setdefault("annotations", {})[KWOK_ANNOTATION] = "fake"
     return nodes
 
 
-def _declared_not_ready(node: dict) -> bool:
+def declared_not_ready(node: dict) -> bool:
     conditions = node.get("status", {}).get("conditions", [])
     return any(c.get("type") == "Ready" and c.get("status") != "True" for c in conditions)
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     api = client.CoreV1Api(config.new_client_from_config(config_file=args.kubeconfig))
     nodes = simulated_nodes()
     created = set(create_nodes(api, nodes))
-    wait_ready(api, {n["metadata"]["name"] for n in nodes if not _declared_not_ready(n)} & created)
+    wait_ready(api, {n["metadata"]["name"] for n in nodes if not declared_not_ready(n)} & created)
     print(f"{len(created)} simulated nodes created")
     return 0
 
