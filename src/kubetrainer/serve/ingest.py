@@ -105,8 +105,3 @@ class IngestStore:
                 write_jsonl(self.directory / f"batch-{name}.jsonl", result.records)
                 self.seen.update(record["id"] for record in result.records)
             return result
-
-    def recent(self, limit: int) -> list[dict[str, Any]]:
-        """The newest `limit` records by timestamp, across every batch."""
-        records = [record for path in self.directory.glob("*.jsonl") for record in iter_jsonl(path)]
-        return sorted(records, key=lambda record: record["ts"])[-limit:]

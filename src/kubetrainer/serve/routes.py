@@ -34,7 +34,7 @@ def serve_state(request: Request) -> ServeState:
     return state
 
 
-def _params(state: ServeState, body: _Sampling, max_new_tokens: int, top_logprobs: int | None) -> SamplingParams:
+def _params(body: _Sampling, max_new_tokens: int, top_logprobs: int | None) -> SamplingParams:
     temperature = 1.0 if body.temperature is None else body.temperature
     return SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=body.top_p or 1.0,
                           stop=body.stops(), seed=body.seed, top_logprobs=top_logprobs)
@@ -85,7 +85,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
                                                     body.rag_top_k)
     input_ids = chat_input_ids(state.lm.tokenizer, messages)
     max_new = fit_budget(state.lm, len(input_ids), max_new)
-    params = _params(state, body, max_new, (body.top_logprobs or 0) if body.logprobs else None)
+    params = _params(body, max_new, (body.top_logprobs or 0) if body.logprobs else None)
     footer = citation_footer(sources or [])
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -157,7 +157,7 @@ def _complete_one(state: ServeState, body: CompletionRequest, input_ids: list[in
                   adapter: str | None, cancel: threading.Event) -> tuple[dict[str, Any], Generation]:
     """One choice of a completions request: generation, echo and log-probabilities."""
     max_new = fit_budget(state.lm, len(input_ids), body.max_tokens if body.max_tokens is not None else 16)
-    params = _params(state, body, max_new, body.logprobs)
+    params = _params(body, max_new, body.logprobs)
     if max_new:
         generation = generate(state.lm, input_ids, params, adapter, cancel)
     else:
@@ -185,7 +185,7 @@ async def completions(body: CompletionRequest, request: Request) -> JSONResponse
         max_new = fit_budget(state.lm, len(input_ids), body.max_tokens if body.max_tokens is not None else 16)
         stack = await state.hold_slot()
         cancel = threading.Event()
-        stream = TokenStream(state.lm, input_ids, _params(state, body, max_new, None), adapter, cancel)
+        stream = TokenStream(state.lm, input_ids, _params(body, max_new, None), adapter, cancel)
         events = _completion_events(state, stream, cancel, stack, arrived, body.model)
         return StreamingResponse(events, media_type="text/event-stream", headers={"cache-control": "no-cache"})
     choices, prompt_tokens, completion_tokens = [], 0, 0

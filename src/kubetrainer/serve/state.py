@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kubetrainer.serve.cache import Cache, content_key
@@ -41,7 +41,6 @@ class ServeState:
     embeddings: EmbeddingService
     rag: RagContext | None = None
     ingest: IngestStore | None = None
-    started: float = field(default_factory=time.time)
 
     def fingerprint(self) -> list[Any]:
         """What makes two identical requests give different answers: model, adapters, index."""
