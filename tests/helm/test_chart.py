@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import kubernetes_validate
@@ -21,15 +24,16 @@ VALUE_SETS = {
         "--set", "agent.runtimeClassName=nvidia",
         "--set", "server.model=Qwen/Qwen2.5-7B-Instruct",
         "--set", "operator.enabled=true",
+        "--set", "agent.xidFromKernelLog=true",
     ],
     "minimal": ["--set", "server.enabled=false", "--set", "server.persistence.enabled=false"],
     "existing-secret": ["--set", "server.apiKey.existingSecret=my-key", "--set", "server.persistence.enabled=false"],
 }
 
 
-def render(helm: Path, *args: str) -> list[dict]:
+def render(helm: Path, *args: str, kube_version: str = "1.33.0") -> list[dict]:
     result = subprocess.run(
-        [str(helm), "template", "kt", str(CHART), "--namespace", "kubetrainer", *args],
+        [str(helm), "template", "kt", str(CHART), "--namespace", "kubetrainer", "--kube-version", kube_version, *args],
         capture_output=True, text=True, check=True,
     )
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
@@ -49,7 +53,7 @@ def test_helm_lint_is_clean(helm: Path) -> None:
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_manifests_validate_against_official_schemas(helm: Path, values: list[str], version: str) -> None:
-    docs = render(helm, *values)
+    docs = render(helm, *values, kube_version=version)
     assert docs
     for doc in docs:
         if doc["kind"] == "ServiceMonitor":  # a CRD, not in the core schemas
@@ -108,3 +112,28 @@ def test_existing_secret_is_referenced_not_created(helm: Path) -> None:
     assert {"secretName": "my-key", "items": [{"key": "api-key", "path": "api-key"}]} in [
         v.get("secret") for v in volumes
     ]
+
+
+def _flags(help_text: str) -> set[str]:
+    return set(re.findall(r"(--[a-z][a-z0-9-]+)", help_text))
+
+
+def test_container_args_are_flags_the_binaries_accept(helm: Path) -> None:
+    """The chart and the programs must not drift: every flag the pods pass exists in their --help."""
+    from kubetrainer.sources.local_agent import agent_binary
+
+    docs = render(helm, *VALUE_SETS["gpu-server-redis-netpol"])
+    agent_help = subprocess.run([str(agent_binary()), "--help"], capture_output=True, text=True, check=True).stdout
+    for workload in by_kind(docs, "DaemonSet") + by_kind(docs, "Deployment"):
+        container = workload["spec"]["template"]["spec"]["containers"][0]
+        args = container.get("args") or []
+        if container["name"] == "redis":
+            continue
+        if container["name"] == "agent":
+            known = _flags(agent_help)
+        else:
+            command = [sys.executable, "-m", "kubetrainer", args[0], "--help"]
+            known = _flags(subprocess.run(command, capture_output=True, text=True, check=True,
+                                          env={**os.environ, "COLUMNS": "300"}).stdout)
+        used = {arg.split("=", 1)[0] for arg in args if arg.startswith("--")}
+        assert used <= known, f"{container['name']} passes unknown flags {sorted(used - known)}"
