@@ -21,15 +21,15 @@ def test_chart_installs_and_workloads_become_ready(cluster: Cluster, api: client
                 "--set", "operator.createNamespace=false", "--wait=false")
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
 
-    def daemonset_ready():
-        ds = apps.read_namespaced_daemon_set("kt-kubetrainer-agent", namespace).status
-        return ds.desired_number_scheduled and ds.number_ready and ds.number_ready >= ds.desired_number_scheduled - 1 and ds
-
-    # Every node gets an agent (GPU taints are tolerated); the NotReady node's pod never runs.
-    status = wait_for(daemonset_ready, what="the agent DaemonSet to be ready", timeout_s=120)
     ready_nodes = [n for n in core.list_node().items
                    if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]
-    assert status.number_ready == len(ready_nodes)
+    assert ready_nodes
+
+    def agents_ready() -> bool:
+        return apps.read_namespaced_daemon_set("kt-kubetrainer-agent", namespace).status.number_ready == len(ready_nodes)
+
+    # Every Ready node runs an agent (GPU taints are tolerated); the NotReady node's pod never runs.
+    wait_for(agents_ready, what=f"an agent on each of the {len(ready_nodes)} Ready nodes", timeout_s=120)
     for name in ("kt-kubetrainer", "kt-kubetrainer-operator"):
         wait_for(lambda name=name: (apps.read_namespaced_deployment(name, namespace).status.ready_replicas or 0) >= 1,
                  what=f"deployment {name} to be ready", timeout_s=120)

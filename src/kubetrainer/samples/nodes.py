@@ -169,7 +169,8 @@ def gpu_node(
         "kubernetes.io/arch": "amd64",
         "node.kubernetes.io/instance-type": instance_type,
         "topology.kubernetes.io/zone": zone,
-        "topology.kubernetes.io/region": zone[:-1],
+        # AWS zones append a letter (us-east-1a), GCP zones a "-letter" (us-central1-a).
+        "topology.kubernetes.io/region": zone[:-1].rstrip("-"),
     }
     resources = {"cpu": cpu, "memory": memory, "pods": "110", "ephemeral-storage": "1844594708Ki"}
     node_taints = list(taints or [])
