@@ -1,0 +1,132 @@
+"""The quickstart's steps: which `kubetrainer` commands, in which order, on which paths.
+
+Pure data: `steps(layout, budget)` says what will run; `runner.py` runs it. Every command
+here is one a user can type, and the quickstart prints it next to each step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+INDEX_NAME = "quickstart"
+RUN_ID = "quickstart"
+SAMPLE_SEED = 0
+# Three incidents of the sample cluster an on-call engineer would ask about first.
+QUESTION_IDS = ("oom-1", "config-1", "xid-1")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much work: the default finishes in minutes on 2 CPU cores; `tiny` is for tests."""
+
+    cluster_size: str = "default"
+    train_steps: int = 40
+    eval_limit: int = 24
+    questions: int = 3
+    max_new_tokens: int = 96
+
+    @classmethod
+    def tiny(cls) -> Budget:
+        return cls(cluster_size="small", train_steps=3, eval_limit=4, questions=1, max_new_tokens=16)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the quickstart keeps its inputs and outputs, all under the data home."""
+
+    home: Path
+
+    @property
+    def root(self) -> Path:
+        return self.home / "quickstart"
+
+    @property
+    def sample_cluster(self) -> Path:
+        return self.root / "sample-cluster"
+
+    @property
+    def questions(self) -> Path:
+        return self.sample_cluster / "questions.jsonl"
+
+    @property
+    def records(self) -> Path:
+        return self.home / "harvest" / "quickstart.jsonl"
+
+    @property
+    def dataset(self) -> Path:
+        return self.root / "datasets" / "cluster_texts.json"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "runs" / RUN_ID
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index" / INDEX_NAME
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One `kubetrainer` invocation; `done_when` names the output whose presence lets a re-run skip it."""
+
+    argv: tuple[str, ...]
+    done_when: Path | None = None
+    json_output: bool = True
+
+    def shell(self, home: Path) -> str:
+        return " ".join(["kubetrainer", "--home", str(home), *(_quote(arg) for arg in self.argv)])
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    title: str
+    commands: tuple[Command, ...]
+
+
+def _quote(arg: str) -> str:
+    return f"'{arg}'" if any(c in arg for c in " ?'\"$") else arg
+
+
+def steps(layout: Layout, budget: Budget, question_texts: list[str]) -> list[Step]:
+    """The seven steps of the seed's workflow, as commands."""
+    dump = str(layout.sample_cluster)
+    return [
+        Step("detect", "Detect: this machine and the sample cluster's GPUs", (
+            Command(("samples", "cluster", "--out", dump, "--seed", str(SAMPLE_SEED), "--size", budget.cluster_size),
+                    done_when=layout.questions, json_output=False),
+            Command(("detect", "--json")),
+            Command(("detect", "--from", dump, "--no-local", "--json")),
+        )),
+        Step("load", "Load: the best model that fits this machine, cached", (
+            Command(("load", "--task", "lora", "--dry-run", "--json")),
+            Command(("load", "--task", "lora", "--json")),
+        )),
+        Step("harvest", "Harvest: the sample cluster plus one pass of the Rust agent here", (
+            Command(("harvest", "--from", dump, "--local", "--name", "quickstart", "--json"), done_when=layout.records),
+        )),
+        Step("rag", "RAG: index the records and answer on-call questions with citations", (
+            Command(("index", "--source", str(layout.records), "--index", INDEX_NAME, "--json"),
+                    done_when=layout.index_dir / "manifest.json"),
+            *(Command(("ask", text, "--index", INDEX_NAME, "--max-new-tokens", str(budget.max_new_tokens), "--json"))
+              for text in question_texts[: budget.questions]),
+        )),
+        Step("train", "Fine-tune: a cluster-derived dataset, then a short LoRA run", (
+            Command(("dataset", "build", "--source", str(layout.records), "--out", str(layout.dataset), "--json"),
+                    done_when=layout.dataset),
+            Command(("train", "--dataset", str(layout.dataset), "--method", "lora", "--max-steps", str(budget.train_steps),
+                     "--eval-every", str(max(budget.train_steps // 4, 1)), "--save-every", str(budget.train_steps),
+                     "--run-id", RUN_ID, "--json"),
+                    done_when=layout.run_dir / "final"),
+        )),
+        Step("eval", "Evaluate: base, base+RAG, tuned and tuned+RAG", (
+            Command(("eval", str(layout.run_dir), "--index", str(layout.index_dir), "--retrieval", str(layout.questions),
+                     "--limit", str(budget.eval_limit), "--max-new-tokens", str(budget.max_new_tokens), "--json"),
+                    done_when=layout.run_dir / "eval" / "report.json"),
+        )),
+    ]

@@ -1,0 +1,78 @@
+"""A few readable lines per quickstart step, from the JSON its commands printed. Pure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+GIB = 2**30
+
+
+def detect(outputs: list[Any]) -> list[str]:
+    _, local, cluster = outputs
+    lines = []
+    machine = (local or {}).get("local") or {}
+    gpus = machine.get("gpus") or []
+    ram = machine.get("ram_bytes", 0) / GIB
+    lines.append(f"this machine: {machine.get('cpu_model', '?')}, {machine.get('cpu_threads', '?')} threads, {ram:.0f} GiB RAM, "
+                 + (f"{len(gpus)} GPU(s): {gpus[0]['name']}" if gpus else "no GPU"))
+    nodes = cluster.get("nodes") or []
+    lines.append(f"sample cluster: {len(nodes)} nodes, {sum(1 for n in nodes if n.get('gpus'))} with GPUs")
+    for product in cluster.get("summary") or []:
+        lines.append(f"  {product['product']}: {product['free']} free of {product['allocatable']} on {product['nodes']} node(s)")
+    return lines
+
+
+def load(outputs: list[Any]) -> list[str]:
+    plan, acquired = outputs
+    model = plan.get("model") or {}
+    estimate = plan.get("estimate") or {}
+    lines = [f"largest model for LoRA on {plan.get('hardware', {}).get('label', 'this machine')}: {model.get('id')} "
+             f"({estimate.get('total_bytes', 0) / GIB:.1f} GiB estimated)"]
+    got = acquired.get("acquired") or {}
+    if got.get("fallback"):
+        lines.append(f"not downloadable here, so the embedded default: {got.get('id')}")
+    lines.append(f"cached at {got.get('path')}")
+    return lines
+
+
+def harvest(outputs: list[Any]) -> list[str]:
+    (result,) = outputs
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted((result.get("by_kind") or {}).items()))
+    return [f"{result['records']} records ({kinds}); {result.get('redactions', 0)} secrets redacted", f"written to {result['path']}"]
+
+
+def rag(outputs: list[Any], questions: list[dict[str, Any]], cites: Any) -> list[str]:
+    index, *answers = outputs
+    dense = index.get("dense") or {}
+    lines = [f"index: {index.get('chunks_total')} chunks from {index.get('records_added', 0) + index.get('records_skipped', 0)} "
+             f"records ({dense.get('backend')} {dense.get('structure')} + BM25)"]
+    for question, answer in zip(questions, answers):
+        sources = [citation.get("source") or {} for citation in answer.get("citations") or []]
+        mark = "cites the right evidence" if cites(sources, question["evidence"]) else "does NOT cite the known evidence"
+        lines.append(f"Q: {question['question']}")
+        lines.append(f"A: {' '.join(str(answer.get('answer', '')).split())[:400]}")
+        for number, source in enumerate(sources[:3], 1):
+            where = "/".join(part for part in (source.get("namespace"), source.get("name") or source.get("node")) if part)
+            lines.append(f"   [{number}] {source.get('kind', '')} {where}")
+        lines.append(f"   ({mark})")
+    return lines
+
+
+def train(outputs: list[Any]) -> list[str]:
+    dataset, run = outputs
+    lines = [f"dataset: {dataset.get('train', '?')} train / {dataset.get('eval', '?')} eval examples"]
+    lines.append(f"LoRA: {run['steps']} steps, train loss {run.get('first_loss') or 0:.3f} -> {run.get('last_loss') or 0:.3f}, "
+                 f"eval loss {run.get('first_eval_loss') or 0:.3f} -> {run.get('last_eval_loss') or 0:.3f}, "
+                 f"{run.get('tokens_per_second', 0):.0f} tokens/s")
+    lines.append(f"run: {run['run_dir']}")
+    return lines
+
+
+def evaluate(outputs: list[Any], report_dir: Path) -> list[str]:
+    from kubetrainer.evaluate.report import render_markdown
+
+    (report,) = outputs
+    lines = render_markdown(report).strip().splitlines()
+    lines.append(f"report: {report_dir / 'report.md'}  chart: {report_dir / 'report.png'}")
+    return lines
