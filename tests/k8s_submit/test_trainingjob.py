@@ -37,3 +37,19 @@ def test_condition_keeps_transition_time_while_status_holds() -> None:
     assert again[0]["lastTransitionTime"] == "2026-01-01T00:00:00Z" and again[0]["message"] == "still none"
     flipped = trainingjob.merge_conditions([first], trainingjob.condition("Placed", True, "Submitted"))
     assert flipped[0]["lastTransitionTime"] != "2026-01-01T00:00:00Z"
+
+
+def test_placement_survives_on_the_job_for_a_restarted_operator() -> None:
+    from kubetrainer.hardware.cluster import build_inventory
+    from kubetrainer.k8s import submit
+    from kubetrainer.samples.nodes import sample_nodes
+
+    nodes = sample_nodes()
+    labels = {node["metadata"]["name"]: node["metadata"].get("labels", {}) for node in nodes}
+    request = trainingjob.to_request("tj", "ml", {"dataset": "d", "gpus": 2})
+    plan = submit.plan(request, build_inventory("t", nodes, []), labels, {"job"})
+    job = plan.objects[-1]
+    trainingjob.annotate_placement(job, plan)
+    status = trainingjob.placed_status(job, request, {})
+    assert status["backend"] == "job" and status["placement"] == plan.placement.to_json()
+    assert status["conditions"][0]["type"] == "Placed" and status["conditions"][0]["status"] == "True"

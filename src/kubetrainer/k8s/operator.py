@@ -58,7 +58,13 @@ def reconcile(name: str, namespace: str, spec: dict[str, Any], status: dict[str,
     request = trainingjob.to_request(name, namespace, dict(spec))
     job = _existing_job(cluster, namespace, name)
     if job is not None:
-        patch.status.update(trainingjob.observed_status(job, request, dict(status)))
+        # The placement is read back from the job itself, so an operator that died between
+        # creating the job and writing the status still fills it in.
+        current = dict(status)
+        if "placement" not in current:
+            current.update(trainingjob.placed_status(job, request, current))
+        current.update(trainingjob.observed_status(job, request, current))
+        patch.status.update(current)
         return
     try:
         plan = submit.plan(request, *_cluster_view(cluster))
@@ -71,14 +77,10 @@ def reconcile(name: str, namespace: str, spec: dict[str, Any], status: dict[str,
         return
     for obj in plan.objects:
         kopf.adopt(obj, owner=body)
+    trainingjob.annotate_placement(plan.objects[-1], plan)
     submit.submit(cluster, plan.objects)
     kopf.info(body, reason="Submitted", message=f"{plan.backend} on {', '.join(plan.placement.nodes)}")
-    placed = trainingjob.condition("Placed", True, "Submitted", f"{plan.backend} on {', '.join(plan.placement.nodes)}")
-    patch.status.update({
-        "phase": "Pending", "backend": plan.backend, "jobName": name, "placement": plan.placement.to_json(),
-        "output": trainingjob.output_location(request),
-        "conditions": trainingjob.merge_conditions(status.get("conditions") or [], placed),
-    })
+    patch.status.update({"phase": "Pending", **trainingjob.placed_status(plan.objects[-1], request, dict(status))})
 
 
 def _cluster_view(cluster: Cluster) -> tuple[Any, dict[str, dict[str, str]], set[str]]:

@@ -7,13 +7,15 @@ itself is `helm/kubetrainer/crds/trainingjob.yaml`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from kubetrainer.k8s.jobs import phase_of
-from kubetrainer.k8s.submit import DEFAULT_IMAGE, TrainRequest
+from kubetrainer.k8s.submit import DEFAULT_IMAGE, Plan, TrainRequest
 
 GROUP, VERSION, PLURAL = "kubetrainer.dev", "v1alpha1", "trainingjobs"
 TERMINAL = ("Succeeded", "Failed")
+PLACEMENT_ANNOTATION = "kubetrainer.dev/placement"
 # CRD hyperparameter -> `kubetrainer train` flag.
 HYPERPARAMETER_FLAGS = {
     "learningRate": "--lr", "epochs": "--epochs", "maxSteps": "--max-steps", "loraRank": "--rank",
@@ -72,3 +74,21 @@ def observed_status(job: dict[str, Any], request: TrainRequest, status: dict[str
     if not ok:
         conditions = merge_conditions(conditions, condition("Failed", True, "JobFailed", message))
     return {"phase": phase, "progress": progress_of(job, request.nodes), "conditions": conditions}
+
+
+def annotate_placement(job: dict[str, Any], plan: Plan) -> None:
+    """Record the placement on the job itself, where a restarted operator finds it again."""
+    note = {"backend": plan.backend, "placement": plan.placement.to_json()}
+    job["metadata"].setdefault("annotations", {})[PLACEMENT_ANNOTATION] = json.dumps(note, sort_keys=True)
+
+
+def placed_status(job: dict[str, Any], request: TrainRequest, status: dict[str, Any]) -> dict[str, Any]:
+    """The status fields that say where the job went, read from its placement annotation."""
+    note = json.loads(((job.get("metadata") or {}).get("annotations") or {}).get(PLACEMENT_ANNOTATION) or "{}")
+    nodes = ", ".join((note.get("placement") or {}).get("nodes") or [])
+    placed = condition("Placed", True, "Submitted", f"{note.get('backend', 'job')} on {nodes}")
+    return {
+        "backend": note.get("backend"), "jobName": request.name, "placement": note.get("placement") or {},
+        "output": output_location(request),
+        "conditions": merge_conditions(status.get("conditions") or [], placed),
+    }
