@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.panel import Panel
 
 from kubetrainer.cli import app, render
 from kubetrainer.cli.state import STATE
@@ -40,16 +39,17 @@ def quickstart(
                                   before_command=lambda command: render.note(f"$ {command.shell(home)}"))
         upstream_changed |= not outcome.cached
         timing = "cached" if outcome.cached else f"{outcome.seconds:.0f}s"
-        render.console.print("\n".join(summaries[step.key](outcome.outputs)), highlight=False, markup=False)
+        render.console.print("\n".join(summaries[step.key](outcome.outputs)), highlight=False, markup=False, soft_wrap=True)
         render.note(f"({timing}; re-run alone: {step.commands[-1].shell(home)})")
-    render.console.print(Panel(_next_steps(layout), title="next", expand=False))
+    render.console.rule("[bold]7. Next")
+    render.console.print(_next_steps(layout), highlight=False, markup=False, soft_wrap=True)
     if serve:
-        main(["--home", str(home), "serve", "--adapter", str(layout.run_dir), "--rag", str(layout.index_dir)])
+        main(["--home", str(home), "serve", "--adapter", str(layout.adapter), "--rag", str(layout.index_dir)])
 
 
 def _next_steps(layout) -> str:
     return "\n".join([
-        f"serve it:      kubetrainer --home {layout.home} serve --adapter {layout.run_dir} --rag {layout.index_dir}",
+        f"serve it:      kubetrainer --home {layout.home} serve --adapter {layout.adapter} --rag {layout.index_dir}",
         "dashboard:     open http://127.0.0.1:8000/dashboard while it serves",
         "your cluster:  kubetrainer detect --kubeconfig ~/.kube/config   (or --from a `kubectl cluster-info dump` directory)",
         "               kubetrainer harvest --kubeconfig ~/.kube/config && kubetrainer index --source <home>/harvest/harvest.jsonl",

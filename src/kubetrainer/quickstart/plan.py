@@ -62,6 +62,10 @@ class Layout:
         return self.home / "runs" / RUN_ID
 
     @property
+    def adapter(self) -> Path:
+        return self.run_dir / "final"
+
+    @property
     def index_dir(self) -> Path:
         return self.home / "index" / INDEX_NAME
 
@@ -122,7 +126,7 @@ def steps(layout: Layout, budget: Budget, question_texts: list[str]) -> list[Ste
             Command(("train", "--dataset", str(layout.dataset), "--method", "lora", "--max-steps", str(budget.train_steps),
                      "--eval-every", str(max(budget.train_steps // 4, 1)), "--save-every", str(budget.train_steps),
                      "--run-id", RUN_ID, "--json"),
-                    done_when=layout.run_dir / "final"),
+                    done_when=layout.adapter),
         )),
         Step("eval", "Evaluate: base, base+RAG, tuned and tuned+RAG", (
             Command(("eval", str(layout.run_dir), "--index", str(layout.index_dir), "--retrieval", str(layout.questions),

@@ -10,14 +10,13 @@ GIB = 2**30
 
 def detect(outputs: list[Any]) -> list[str]:
     _, local, cluster = outputs
-    lines = []
-    machine = (local or {}).get("local") or {}
-    gpus = machine.get("gpus") or []
-    ram = machine.get("ram_bytes", 0) / GIB
-    lines.append(f"this machine: {machine.get('cpu_model', '?')}, {machine.get('cpu_threads', '?')} threads, {ram:.0f} GiB RAM, "
-                 + (f"{len(gpus)} GPU(s): {gpus[0]['name']}" if gpus else "no GPU"))
+    (machine,) = local["nodes"]
+    gpus = machine.get("gpus")
+    gpu_text = f"{gpus['count']}x {gpus['product']} ({gpus['memory_mib'] / 1024:.0f} GiB)" if gpus else "no GPU"
+    lines = [f"this machine ({machine['name']}): {machine['cpu']:.0f} CPUs, {machine['memory_bytes'] / GIB:.0f} GiB RAM, {gpu_text}"]
     nodes = cluster.get("nodes") or []
-    lines.append(f"sample cluster: {len(nodes)} nodes, {sum(1 for n in nodes if n.get('gpus'))} with GPUs")
+    lines.append(f"sample cluster: {len(nodes)} nodes, {sum(1 for n in nodes if n.get('gpus'))} with GPUs, "
+                 f"{sum(1 for n in nodes if not n.get('schedulable'))} not schedulable")
     for product in cluster.get("summary") or []:
         lines.append(f"  {product['product']}: {product['free']} free of {product['allocatable']} on {product['nodes']} node(s)")
     return lines
