@@ -35,6 +35,13 @@ def main() -> None:
         "",
     ]
     parts += [section.read_text().rstrip() + "\n" for section in sections]
+    gpu_sections = sorted((RESULTS / "gpu").glob("*.md"))
+    parts += [section.read_text().rstrip() + "\n" for section in gpu_sections] or [
+        "## GPU checks\n",
+        "Not run yet: no NVIDIA machine has been available. `bench/gpu_check.sh` runs every check in",
+        "`bench/gpu/` (NVML detection, estimate vs measured peak memory, bf16 LoRA/QLoRA/full steps, the",
+        "agent's NVML telemetry) and writes its figures to `bench/results/gpu/`; a `*.md` summary there is included here.\n",
+    ]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
 
 
