@@ -25,8 +25,9 @@ current-context: x
 
 
 def test_a_missing_kubeconfig_is_a_user_error(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="kubeconfig"):
+    with pytest.raises(UserError, match="Kubernetes credentials") as error:
         list(read_api(str(tmp_path / "absent"), Problems()))
+    assert error.value.where == str(tmp_path / "absent")
 
 
 def test_an_unreachable_api_server_is_unavailable(tmp_path: Path) -> None:

@@ -8,28 +8,12 @@ are the same dicts a cluster-info dump holds and go through the same renderers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 
-from kubetrainer.errors import Unavailable, UserError
+from kubetrainer.errors import Unavailable
+from kubetrainer.k8s.client import connect, pages
 from kubetrainer.sources.base import Problems
 from kubetrainer.sources.kube import records_from_list
-
-
-def api_client(kubeconfig: str | None):
-    """An ApiClient from a kubeconfig path, else the in-cluster service account, else ~/.kube/config."""
-    from kubernetes import client, config
-
-    try:
-        if kubeconfig:
-            return config.new_client_from_config(config_file=kubeconfig)
-        try:
-            config.load_incluster_config()
-            return client.ApiClient()
-        except config.ConfigException:
-            return config.new_client_from_config()
-    except (config.ConfigException, OSError, TypeError, ValueError) as error:
-        raise UserError(f"cannot load the kubeconfig: {error}", where=kubeconfig or "~/.kube/config", expected="a valid kubeconfig") from error
 
 
 def list_calls(api_client_) -> list[tuple[str, str, Callable]]:
@@ -55,16 +39,15 @@ def read_api(kubeconfig: str | None, problems: Problems) -> Iterator[dict]:
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
-    client_ = api_client(kubeconfig)
+    client_ = connect(kubeconfig)
     host = client_.configuration.host
     for list_kind, what, call in list_calls(client_):
         try:
-            response = call(_preload_content=False, _request_timeout=30)
-            document = json.loads(response.data)
+            # Paged, so a cluster with a million events is never one response in memory.
+            document = {"kind": list_kind, "items": list(pages(call))}
         except ApiException as error:
             problems.skip(f"{host} {what}", f"API error {error.status} {error.reason}")
             continue
         except HTTPError as error:
             raise Unavailable(f"cannot reach the Kubernetes API: {error}", where=host) from error
-        document.setdefault("kind", list_kind)
         yield from records_from_list(document, "api")
