@@ -108,3 +108,11 @@ def test_cli_dry_run_from_nodes_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert plan["backend"] == "job" and len(plan["placement"]["nodes"]) == 2
     assert main(["submit", "train", "--dataset", "d", "--gpus", "64", "--from", str(nodes_file)]) == 2
     assert "no GPU product" in capsys.readouterr().err
+
+
+def test_unknown_model_is_named_before_placement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nodes_file = tmp_path / "nodes.json"
+    nodes_file.write_text(json.dumps({"kind": "List", "items": sample_nodes()}))
+    code = main(["submit", "train", "--dataset", "d", "--model", "no-such-model", "--from", str(nodes_file)])
+    assert code == 2
+    assert "no-such-model" in capsys.readouterr().err

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kubetrainer.errors import UserError
@@ -16,9 +15,9 @@ from kubetrainer.hardware.inventory import ClusterInventory
 from kubetrainer.k8s import manifests
 from kubetrainer.k8s.client import Cluster
 from kubetrainer.k8s.placement import GpuRequest, Placement, place
-from kubetrainer.models import catalog
 from kubetrainer.models.bundled import DEFAULT_LLM_ID
 from kubetrainer.models.estimate import Workload, estimate
+from kubetrainer.models.plan import model_spec
 
 DEFAULT_IMAGE = "ghcr.io/kubetrainer/kubetrainer:0.1.0"
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$")
@@ -89,21 +88,10 @@ def choose_backend(wanted: str, served: set[str]) -> str:
 
 def memory_per_gpu(request: TrainRequest) -> int:
     """Bytes each GPU must hold: the whole model state per GPU, or a shard of it under FSDP."""
-    spec = _model_spec(request.model or DEFAULT_LLM_ID)
+    spec = model_spec(request.model or DEFAULT_LLM_ID)
     needed = estimate(spec, Workload(task=request.method))
     devices = request.gpus * request.nodes if request.fsdp else 1
     return needed.per_device_bytes(devices)
-
-
-def _model_spec(ref: str) -> catalog.ModelSpec:
-    path = Path(ref)
-    if (path / "config.json").is_file():
-        return catalog.spec_from_dir(path)
-    found = catalog.find(catalog.load_catalog(), ref)
-    if found is None:
-        raise UserError(f"model {ref!r} is not in the catalog", where="--model",
-                        hint="`kubetrainer load --dry-run` lists the catalog; a local model directory works too")
-    return found
 
 
 def submit(cluster: Cluster, objects: list[dict[str, Any]]) -> list[str]:
