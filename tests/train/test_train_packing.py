@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from kubetrainer.train.packing import collate, plan_batches, token_loss_sum
+from kubetrainer.train.packing import collate, head_on_targets, plan_batches, token_loss_sum
 from kubetrainer.train.tokenize import IGNORE, TokenizedExample, tokenize_all
 from tests.train.tiny import build_model, qa_records
 
@@ -50,8 +50,43 @@ def test_loss_never_crosses_a_boundary_and_counts_targets():
     assert all(packed["labels"][0, start] == IGNORE for start in starts)
     assert packed["position_ids"][0].tolist()[starts[1]] == 0
     assert batch.target_tokens == 3
-    logits = torch.zeros(1, 5, 8)
-    assert torch.isclose(token_loss_sum(logits, packed["labels"]), 3 * torch.log(torch.tensor(8.0)))
+    head = torch.nn.Linear(4, 8)
+    model = torch.nn.Module()
+    model.get_output_embeddings = lambda: head
+    with head_on_targets(model, packed["labels"]) as target_ids:
+        logits = head(torch.zeros(1, 5, 4))
+    assert logits.shape == (3, 8) and sorted(target_ids.tolist()) == [2, 3, 5]
+    assert torch.isclose(token_loss_sum(torch.zeros(3, 8), target_ids), 3 * torch.log(torch.tensor(8.0)))
+
+
+def test_head_on_targets_gives_the_full_logits_loss_and_gradients(tiny_tokenizer):
+    """Scoring only the target positions changes nothing but the work: same loss, same gradients."""
+    examples = _examples(tiny_tokenizer, 4)
+    batch = plan_batches(examples, batch_tokens=10_000, row_tokens=80, seed=0, epoch=0)[0]
+    packed = collate(examples, batch)
+    inputs = {"input_ids": packed["input_ids"], "position_ids": packed["position_ids"], "use_cache": False}
+
+    def loss_and_grads(model, targeted: bool):
+        model.zero_grad()
+        if targeted:
+            with head_on_targets(model, packed["labels"]) as target_ids:
+                logits = model(**inputs).logits
+        else:
+            full = model(**inputs).logits[:, :-1, :]
+            scored = packed["labels"][:, 1:] != IGNORE
+            logits, target_ids = full[scored], packed["labels"][:, 1:][scored]
+        loss = token_loss_sum(logits, target_ids)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    model = build_model(tiny_tokenizer)
+    full_loss, full_grads = loss_and_grads(model, targeted=False)
+    loss, grads = loss_and_grads(model, targeted=True)
+    assert model(**inputs).logits.shape[:2] == packed["input_ids"].shape, "the hook must not outlive the block"
+    torch.testing.assert_close(loss, full_loss, rtol=1e-5, atol=1e-5)
+    assert len(grads) == len(full_grads)
+    for grad, full_grad in zip(grads, full_grads):
+        torch.testing.assert_close(grad, full_grad, rtol=1e-4, atol=1e-6)
 
 
 def test_plan_is_a_function_of_seed_and_epoch_and_respects_the_budget(tiny_tokenizer):

@@ -21,12 +21,12 @@ import torch
 
 from kubetrainer.config import Settings, default_settings
 from kubetrainer.errors import UserError
-from kubetrainer.train import checkpoint, distributed, paths, runs
+from kubetrainer.train import checkpoint, distributed, paths, runs, zero
 from kubetrainer.train.checkpoint import Progress
 from kubetrainer.train.config import TrainConfig
 from kubetrainer.train.formats import load_dataset, load_splits
 from kubetrainer.train.model_setup import compute_dtype, load_model_and_tokenizer
-from kubetrainer.train.packing import PackedBatch, collate, plan_batches, token_loss_sum
+from kubetrainer.train.packing import PackedBatch, collate, head_on_targets, plan_batches, token_loss_sum
 from kubetrainer.train.tokenize import TokenizedExample, tokenize_all
 
 Notify = Callable[[str], None]
@@ -83,9 +83,9 @@ def _load_data(config: TrainConfig, tokenizer) -> tuple[str, list[TokenizedExamp
 
 def _forward_loss(model, examples, batch: PackedBatch, ctx, autocast) -> torch.Tensor:
     tensors = {name: value.to(ctx.device) for name, value in collate(examples, batch).items()}
-    with autocast():
+    with autocast(), head_on_targets(model, tensors["labels"]) as target_ids:
         logits = model(input_ids=tensors["input_ids"], position_ids=tensors["position_ids"], use_cache=False).logits
-    return token_loss_sum(logits, tensors["labels"])
+    return token_loss_sum(logits, target_ids)
 
 
 def evaluate(model, examples: list[TokenizedExample], config: TrainConfig, ctx, autocast) -> float | None:
@@ -142,13 +142,13 @@ def run(
     config, run_dir = prepare_run(config, settings, resume=resume)
     seed_everything(config.seed)
     if config.deepspeed:
-        distributed.require_deepspeed()
+        zero.require()
     model, tokenizer, base_dir = load_model_and_tokenizer(config, settings.dir("models"), ctx.device)
     format_name, train, evaluation = _load_data(config, tokenizer)
     say(f"dataset {config.dataset}: {format_name} format, {len(train)} train / {len(evaluation)} eval examples")
     say(f"model {base_dir} ({config.method}), run {run_dir}")
 
-    wrapped = distributed.wrap(model, ctx, fsdp=config.fsdp)
+    wrapped = model if config.deepspeed else distributed.wrap(model, ctx, fsdp=config.fsdp)
     optimizer = torch.optim.AdamW(
         [p for p in wrapped.parameters() if p.requires_grad], lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -164,6 +164,9 @@ def run(
     from transformers import get_scheduler
 
     scheduler = get_scheduler(config.schedule, optimizer, num_warmup_steps=config.warmup_steps if config.warmup_steps is not None else total_steps // 10, num_training_steps=total_steps)
+    dtype = compute_dtype(config.precision, ctx.device)
+    if config.deepspeed:  # DeepSpeed casts the model and scales the loss itself: no autocast, no GradScaler
+        wrapped = zero.initialize(model, optimizer, scheduler, config, dtype)
     progress = Progress()
     history: list[dict] = []
     last_checkpoint = paths.latest_checkpoint(run_dir) if resume else None
@@ -172,9 +175,8 @@ def run(
         history = runs.truncate_metrics(run_dir, runs.read_metrics(run_dir), progress.step) if ctx.is_main else []
         say(f"resumed from {last_checkpoint.name} (step {progress.step})")
 
-    dtype = compute_dtype(config.precision, ctx.device)
-    autocast = (lambda: torch.autocast(ctx.device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
-    scaler = torch.amp.GradScaler(ctx.device.type, enabled=dtype == torch.float16)
+    autocast = (lambda: torch.autocast(ctx.device.type, dtype=dtype)) if dtype != torch.float32 and not config.deepspeed else contextlib.nullcontext
+    scaler = torch.amp.GradScaler(ctx.device.type, enabled=dtype == torch.float16 and not config.deepspeed)
 
     def save() -> None:
         checkpoint.save(
@@ -201,15 +203,15 @@ def run(
             loss_sum = 0.0
             for batch in window[ctx.rank :: ctx.world_size]:
                 loss = _forward_loss(wrapped, train, batch, ctx, autocast)
-                scaler.scale(loss * ctx.world_size / step_targets).backward()
+                normalised = loss * ctx.world_size / step_targets
+                if config.deepspeed:
+                    zero.backward(wrapped, normalised)
+                else:
+                    scaler.scale(normalised).backward()
                 loss_sum += float(loss.detach())
                 tokens_this_session += sum(len(train[i].input_ids) for i in batch.example_indices)
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_([p for p in wrapped.parameters() if p.requires_grad], config.max_grad_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            if not config.deepspeed:
+                _optimizer_step(wrapped, optimizer, scheduler, scaler, config.max_grad_norm)
             progress.step += 1
             progress.batch_in_epoch += micro_per_step
             elapsed = time.perf_counter() - started
@@ -243,6 +245,16 @@ def run(
     return _result(run_dir, output_dir, progress, format_name, train, evaluation, history, stopped_early)
 
 
+def _optimizer_step(model, optimizer, scheduler, scaler, max_grad_norm: float) -> None:
+    """Clip, step, schedule and clear: what DeepSpeed's engine.step() does on its own."""
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], max_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def _early_stop(progress: Progress, eval_loss: float | None, patience: int | None) -> bool:
     """Track the best eval loss; True once `patience` evals in a row failed to improve it."""
     if eval_loss is None:
@@ -255,9 +267,7 @@ def _early_stop(progress: Progress, eval_loss: float | None, patience: int | Non
 
 
 def _save_final(run_dir: Path, wrapped, model, tokenizer, ctx) -> Path:
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-    weights = get_model_state_dict(wrapped, options=StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True))
+    weights = checkpoint.trainable_weights(wrapped)
     final = run_dir / "final"
     if ctx.is_main:
         from kubetrainer import atomic

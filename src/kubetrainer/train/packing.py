@@ -12,7 +12,9 @@ label, so the previous sample's last token is never trained to predict it.
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -104,14 +106,31 @@ def collate(examples: list[TokenizedExample], batch: PackedBatch, pad_id: int = 
     }
 
 
-def token_loss_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Summed cross-entropy of next-token predictions; the caller divides by the step's target count.
+@contextlib.contextmanager
+def head_on_targets(model: torch.nn.Module, labels: torch.Tensor) -> Iterator[torch.Tensor]:
+    """Inside the block, the model's output head runs only where the next token is a target.
+
+    The head is the largest single matmul of a small model and its fp32 logits (tokens x
+    vocabulary) the largest activation; with response-only labels most positions are prompt
+    and never scored, so a forward pre-hook gathers the target positions' hidden states
+    before the head. The model's `.logits` are then (targets, vocab), in label order; the
+    block yields the matching target ids. `model` may be wrapped by DDP (`.module`).
+    """
+    scored = labels[:, 1:] != IGNORE
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = scored
+    head = getattr(model, "module", model).get_output_embeddings()
+    handle = head.register_forward_pre_hook(lambda module, args: (args[0][keep], *args[1:]))
+    try:
+        yield labels[:, 1:][scored]
+    finally:
+        handle.remove()
+
+
+def token_loss_sum(target_logits: torch.Tensor, target_ids: torch.Tensor) -> torch.Tensor:
+    """Summed cross-entropy of the target tokens; the caller divides by the step's target count.
 
     Summing here and dividing by the whole optimizer step's count (across accumulation and
     ranks) weighs every token equally, so one process and N processes compute the same loss.
     """
-    shifted_logits = logits[:, :-1, :].float()
-    targets = labels[:, 1:]
-    return torch.nn.functional.cross_entropy(
-        shifted_logits.reshape(-1, shifted_logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
-    )
+    return torch.nn.functional.cross_entropy(target_logits.float(), target_ids, reduction="sum")
