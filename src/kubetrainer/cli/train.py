@@ -71,7 +71,7 @@ def train(
         precision=precision, train_on_prompt=train_on_prompt, eval_every=eval_every, early_stopping_patience=early_stopping,
         save_every=save_every, seed=seed, run_id=run_id, fsdp=fsdp, deepspeed=deepspeed,
     ))
-    if nproc > 1:
+    if nproc > 1 or deepspeed:  # DeepSpeed always runs under torchrun, which gives it its process group
         run_dir = launch.run_distributed(config, settings, nproc=nproc, resume=resume)
         summary = {"run_dir": str(run_dir), "metrics": runs.read_metrics(run_dir)[-1:]}
         render.print_json(summary) if json_out else render.console.print(f"run finished: {run_dir}")

@@ -2,12 +2,16 @@
 
 `get_state_dict`/`set_state_dict` from torch.distributed.checkpoint give one code path for a
 plain module, DDP and FSDP (full, CPU-offloaded state gathered on every rank; rank 0
-writes). A checkpoint directory is built in a staging directory and swapped in
-(kubetrainer.atomic.directory), so a crash mid-save leaves the previous one intact.
+writes). Under DeepSpeed the optimizer and scheduler live in its own per-rank shards
+(`deepspeed/` inside the checkpoint; multi-node runs need the run directory on shared
+storage), and the gathered trainable weights are written as usual. A checkpoint
+directory is built in a staging directory and swapped in (kubetrainer.atomic.directory),
+so a crash mid-save leaves the previous one intact.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -16,10 +20,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
+import torch.distributed as dist
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, get_state_dict, set_state_dict
 
 from kubetrainer import atomic
-from kubetrainer.train import paths
+from kubetrainer.train import paths, zero
+
+_FULL_TRAINABLE = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
 
 TRAINER_STATE = "trainer_state.pt"
 
@@ -52,20 +59,33 @@ def _restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def trainable_weights(model) -> dict[str, torch.Tensor]:
+    """The full trainable weights of a plain, DDP, FSDP or DeepSpeed model, on CPU (collective: call on every rank)."""
+    if zero.is_engine(model):
+        return zero.trainable_state(model)
+    return get_model_state_dict(model, options=_FULL_TRAINABLE)
+
+
 def save(run_dir: Path, *, model, unwrapped, tokenizer, optimizer, scheduler, progress: Progress, is_main: bool, keep: int) -> Path:
     """Write checkpoints/step-N (every rank gathers, rank 0 writes) and prune all but the newest `keep`."""
-    weights, optim_state = get_state_dict(
-        model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
-    )
     target = paths.checkpoint_dir(run_dir, progress.step)
+    shards = None
+    if zero.is_engine(model):
+        weights, trainer_state = zero.trainable_state(model), {}
+        shards = target.with_name(f".{target.name}.{zero.STATE_DIR}")  # one path every rank writes its shards to
+        zero.save_state(model, shards)
+        if dist.is_initialized():
+            dist.barrier()
+    else:
+        weights, optim_state = get_state_dict(model, optimizer, options=_FULL_TRAINABLE)
+        trainer_state = {"weights": weights, "optimizer": optim_state, "scheduler": scheduler.state_dict()}
     if not is_main:
         return target
     with atomic.directory(target) as staging:
         save_model(unwrapped, tokenizer, staging / "model", weights)
-        torch.save(
-            {"weights": weights, "optimizer": optim_state, "scheduler": scheduler.state_dict(), "rng": _rng_state()},
-            staging / TRAINER_STATE,
-        )
+        if shards is not None:
+            os.replace(shards, staging / zero.STATE_DIR)
+        torch.save(trainer_state | {"rng": _rng_state()}, staging / TRAINER_STATE)
         atomic.write_json(staging / "state.json", asdict(progress))
     for old in paths.checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -83,13 +103,16 @@ def load(checkpoint: Path, *, model, optimizer, scheduler) -> Progress:
     import json
 
     state = torch.load(checkpoint / TRAINER_STATE, map_location="cpu", weights_only=False)
-    set_state_dict(
-        model,
-        optimizer,
-        model_state_dict=state["weights"],
-        optim_state_dict=state["optimizer"],
-        options=StateDictOptions(full_state_dict=True, strict=False),
-    )
-    scheduler.load_state_dict(state["scheduler"])
+    if zero.is_engine(model):
+        zero.load_state(model, checkpoint / zero.STATE_DIR)
+    else:
+        set_state_dict(
+            model,
+            optimizer,
+            model_state_dict=state["weights"],
+            optim_state_dict=state["optimizer"],
+            options=StateDictOptions(full_state_dict=True, strict=False),
+        )
+        scheduler.load_state_dict(state["scheduler"])
     _restore_rng(state["rng"])
     return Progress(**json.loads((checkpoint / "state.json").read_text()))

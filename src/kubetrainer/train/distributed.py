@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from kubetrainer.errors import Unavailable
 
 
 @dataclass(frozen=True)
@@ -80,35 +79,6 @@ def wrap(model: torch.nn.Module, ctx: DistContext, *, fsdp: bool) -> torch.nn.Mo
 def _base(model: torch.nn.Module) -> torch.nn.Module:
     """The transformers model under a PEFT wrapper (which carries `_no_split_modules`)."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-def deepspeed_config(stage: str, *, micro_batch: int, grad_accum: int, bf16: bool, max_grad_norm: float) -> dict:
-    """A DeepSpeed ZeRO config for `--deepspeed zero2|zero3` (batch sizes count packed rows)."""
-    zero: dict = {"stage": 2 if stage == "zero2" else 3, "overlap_comm": True, "contiguous_gradients": True}
-    if stage == "zero3":
-        zero["stage3_gather_16bit_weights_on_model_save"] = True
-    return {
-        "train_micro_batch_size_per_gpu": micro_batch,
-        "gradient_accumulation_steps": grad_accum,
-        "gradient_clipping": max_grad_norm,
-        "bf16": {"enabled": bf16},
-        "zero_optimization": zero,
-    }
-
-
-def require_deepspeed() -> None:
-    """Stop clearly: DeepSpeed is missing here, and where it is installed the loop still shards with FSDP only."""
-    try:
-        import deepspeed  # noqa: F401
-    except ImportError:
-        raise Unavailable(
-            "--deepspeed needs the DeepSpeed package, an optional extra that is not installed here",
-            hint="pip install 'kubetrainer[deepspeed]' on the GPU nodes, or use --fsdp (PyTorch-native ZeRO-3)",
-        ) from None
-    raise Unavailable(
-        "this build's training loop shards with PyTorch FSDP; the DeepSpeed engine is not wired into it",
-        hint="use --fsdp (FULL_SHARD, the ZeRO-3 equivalent); deepspeed_config() gives the ZeRO config for external launchers",
-    )
 
 
 def launch_command(nproc: int, run_dir: Path, home: Path, *, resume: bool, env: Mapping[str, str]) -> list[str]:
