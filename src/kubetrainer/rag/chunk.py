@@ -6,7 +6,8 @@ Scheduled/Pulled/Started events do not crowd out the one that matters. Logs are
 handled by `rag.logfold`: per container and time window, routine lines folded
 into templates with counts, problems kept verbatim. Chunks about something
 wrong carry `problem=True`, which retrieval uses as a prior: on-call questions
-are about what is broken.
+are about what is broken; their known failure signatures are explained in a
+"Meaning:" line (`rag.signatures`).
 """
 
 from __future__ import annotations
@@ -140,10 +141,19 @@ def chunk_records(records: Iterable[dict], path: str | None = None, window_minut
     events: list[dict] = []
     for record in records:
         if record["kind"] == "log":
-            yield from folder.add(record)
+            yield from map(_explained, folder.add(record))
         elif record["kind"] == "event":
             events.append(record)
         else:
-            yield from record_chunks(record, path)
-    yield from event_chunks(events, path)
-    yield from folder.flush_all()
+            yield from map(_explained, record_chunks(record, path))
+    yield from map(_explained, event_chunks(events, path))
+    yield from map(_explained, folder.flush_all())
+
+
+def _explained(chunk: Chunk) -> Chunk:
+    """A problem chunk with the meaning of its known failure signatures after its header."""
+    from kubetrainer.rag.signatures import annotate
+
+    if chunk.problem:
+        chunk.text = annotate(chunk.text)
+    return chunk
