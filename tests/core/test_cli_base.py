@@ -103,3 +103,18 @@ def test_missing_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
         app.registered_commands.pop()
     err = capsys.readouterr().err
     assert "Missing option" in err and "--source" in err and "internal error" not in err
+
+
+def test_library_logs_written_to_stdout_are_moved_to_stderr(tmp_path, capfd):
+    """DeepSpeed's logger prints on stdout; `--json` output there must stay parseable."""
+    from deepspeed.utils import logger
+
+    from kubetrainer.cli import _global_options
+
+    capfd.readouterr()
+    for _ in range(2):  # every command runs the callback; the reroute is installed once
+        _global_options(home=tmp_path, debug=False, version=False)
+    logger.warning("noise from a library")
+    out, err = capfd.readouterr()
+    assert "noise" not in out
+    assert err.count("noise from a library") == 1

@@ -56,6 +56,40 @@ def _global_options(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    _reroute_to_stderr(STDOUT_LOGGERS)
+
+
+# Libraries whose loggers write to stdout, which belongs to our results (`--json` output).
+STDOUT_LOGGERS = ("DeepSpeed",)
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes, not when the handler was made."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+_STDERR = _CurrentStderr()
+_STDERR.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+
+def _to_stderr(record: logging.LogRecord) -> bool:
+    """A logger filter (it runs before the logger's own handlers): emit on stderr, veto the rest."""
+    _STDERR.handle(record)
+    return False
+
+
+def _reroute_to_stderr(names: tuple[str, ...]) -> None:
+    for name in names:
+        logger = logging.getLogger(name)
+        if _to_stderr not in logger.filters:
+            logger.addFilter(_to_stderr)
 
 
 def _register_commands() -> None:
