@@ -17,10 +17,11 @@ def test_xid_codes_in_both_log_forms_are_explained():
 
 
 def test_each_meaning_once_in_order_of_appearance():
-    text = "Back-off restarting failed container\nlast terminated: OOMKilled exit code 137\nOOMKilled again"
+    text = "dial tcp: lookup smtp.relay: no such host\nlast terminated: OOMKilled exit code 137\nOOMKilled again"
     found = meanings(text)
     assert len(found) == 2
-    assert found[0].startswith("the container keeps crashing") and found[1].startswith("out of memory")
+    assert found[0].startswith("DNS lookup failure") and found[1].startswith("out of memory")
+    assert meanings("Back-off restarting failed container") == [], "a symptom in plain words needs no meaning"
 
 
 def test_annotate_puts_the_meaning_after_the_header_and_leaves_plain_text_alone():

@@ -4,7 +4,9 @@ Logs and events speak in codes ("Xid=79", "exit code 137", "x509: certificate ha
 expired"); people ask "has a GPU gone bad?" or "why did it run out of memory?". A
 chunk that contains a known signature gets a one-line meaning after its header, so
 both BM25 and the embedding meet the question halfway, and the answering model
-reads what the code means. The Xid meanings follow NVIDIA's Xid catalogue
+reads what the code means. Symptoms already in plain words ("Back-off restarting failed
+container", "Liveness probe failed") get no line: repeating a symptom would rank it above
+the chunk that holds its cause. The Xid meanings follow NVIDIA's Xid catalogue
 (docs.nvidia.com/deploy/xid-errors).
 """
 
@@ -54,10 +56,6 @@ SIGNATURES: tuple[Signature, ...] = tuple(Signature(re.compile(pattern, re.IGNOR
      "DNS lookup failure: a service name does not resolve, so calls to it fail"),
     (r"ImagePullBackOff|ErrImagePull|manifest unknown|pull access denied",
      "the container image cannot be pulled: wrong image name or tag, or missing registry credentials"),
-    (r"CrashLoopBackOff|Back-off restarting failed container",
-     "the container keeps crashing and Kubernetes backs off restarting it"),
-    (r"(?:Liveness|Readiness|Startup) probe failed",
-     "a health check is failing: the application does not answer its probe in time"),
     (r"Insufficient (?:nvidia\.com|amd\.com)/gpu",
      "not enough free GPUs: no node has the GPUs this pod requests, so it cannot be scheduled"),
     (r"unbound immediate PersistentVolumeClaims|ProvisioningFailed|didn't find available persistent volumes",
