@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -64,3 +66,19 @@ def test_missing_deepspeed_is_a_clear_error(monkeypatch):
     with pytest.raises(Unavailable, match="DeepSpeed") as raised:
         zero.require()
     assert "--fsdp" in raised.value.hint
+
+
+def test_cli_deepspeed_alone_runs_under_torchrun(tmp_path, tiny_model_dir, capfd):
+    """`kubetrainer train --deepspeed zero2` without --nproc: one rank, launched through torchrun;
+    stdout (at the file-descriptor level, where the ranks write too) holds only the JSON result."""
+    from kubetrainer.cli import main
+    from tests.train.tiny import qa_records, write_jsonl
+
+    dataset = write_jsonl(tmp_path / "qa.jsonl", qa_records(20))
+    code = main(["--home", str(tmp_path / "home"), "train", "--dataset", str(dataset), "--model", str(tiny_model_dir),
+                 "--deepspeed", "zero2", "--max-steps", "2", "--batch-tokens", "120", "--save-every", "2", "--json"])
+    assert code == 0
+    summary = json.loads(capfd.readouterr().out)
+    run_dir = Path(summary["run_dir"])
+    assert (paths.checkpoint_dir(run_dir, 2) / zero.STATE_DIR).is_dir() and (run_dir / "final").is_dir()
+    assert [row["step"] for row in summary["metrics"]] == [2]

@@ -11,12 +11,15 @@ from kubetrainer.errors import UserError
 from kubetrainer.train import distributed, engine
 from kubetrainer.train.config import TrainConfig
 
+STDERR_FD = 2
+
 
 def run_distributed(config: TrainConfig, settings: Settings, *, nproc: int, resume: bool) -> Path:
     """Run `config` on `nproc` local processes (and as many nodes as the environment names); the run dir."""
     config, run_dir = engine.prepare_run(config, settings, resume=resume)
     command = distributed.launch_command(nproc, run_dir, settings.home, resume=resume, env=os.environ)
-    completed = subprocess.run(command, check=False)
+    # The ranks' notes and library logs are progress, not results: stdout stays for the CLI's --json output.
+    completed = subprocess.run(command, check=False, stdout=STDERR_FD)
     if completed.returncode != 0:
         raise UserError(
             f"torchrun exited with status {completed.returncode}",
