@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
+from kubetrainer.rag.signatures import annotate
 from kubetrainer.records import record_id
 
 MAX_CHUNK_CHARS = 1500  # ~ what the embedding model reads (256 word pieces); longer text is split
@@ -135,25 +136,27 @@ def event_chunks(events: list[dict], path: str | None = None) -> Iterator[Chunk]
 
 def chunk_records(records: Iterable[dict], path: str | None = None, window_minutes: float = 60.0) -> Iterator[Chunk]:
     """All chunks for a stream of records: logs folded per container and window, events per object, the rest one by one."""
+    return map(_explained, _chunks(records, path, window_minutes))
+
+
+def _chunks(records: Iterable[dict], path: str | None, window_minutes: float) -> Iterator[Chunk]:
     from kubetrainer.rag.logfold import LogFolder
 
     folder = LogFolder(window_minutes=window_minutes, path=path)
     events: list[dict] = []
     for record in records:
         if record["kind"] == "log":
-            yield from map(_explained, folder.add(record))
+            yield from folder.add(record)
         elif record["kind"] == "event":
             events.append(record)
         else:
-            yield from map(_explained, record_chunks(record, path))
-    yield from map(_explained, event_chunks(events, path))
-    yield from map(_explained, folder.flush_all())
+            yield from record_chunks(record, path)
+    yield from event_chunks(events, path)
+    yield from folder.flush_all()
 
 
 def _explained(chunk: Chunk) -> Chunk:
     """A problem chunk with the meaning of its known failure signatures after its header."""
-    from kubetrainer.rag.signatures import annotate
-
     if chunk.problem:
         chunk.text = annotate(chunk.text)
     return chunk
