@@ -70,6 +70,7 @@ def test_questions_point_at_objects_that_exist(dump: Path) -> None:
     everything = "".join(p.read_text() for p in dump.rglob("*") if p.is_file() and p.name != "questions.jsonl")
     for question in questions:
         assert question["question"] and question["answer"] and question["evidence"]
+        assert 1 <= len(question["facts"]) <= 3, question["id"]
         for evidence in question["evidence"]:
             assert evidence["name"] in everything and evidence["contains"] in everything
             assert evidence["contains"].lower() not in question["question"].lower()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,10 +23,10 @@ def _progress(description: str, total: int | None = None):
 
 @app.command()
 def harvest(
-    dump: Annotated[Optional[Path], typer.Option("--from", help="A `kubectl cluster-info dump --output-directory` directory.")] = None,
-    kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Read the live cluster with this kubeconfig ('' = in-cluster or ~/.kube/config).")] = None,
-    pods_dir: Annotated[Optional[Path], typer.Option("--pods-dir", help="A /var/log/pods tree (CRI log files).")] = None,
-    files: Annotated[Optional[list[Path]], typer.Option("--files", help="Manifests, runbooks, text logs or records JSONL (repeatable).")] = None,
+    dump: Annotated[Path | None, typer.Option("--from", help="A `kubectl cluster-info dump --output-directory` directory.")] = None,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="Read the live cluster with this kubeconfig ('' = in-cluster or ~/.kube/config).")] = None,
+    pods_dir: Annotated[Path | None, typer.Option("--pods-dir", help="A /var/log/pods tree (CRI log files).")] = None,
+    files: Annotated[list[Path] | None, typer.Option("--files", help="Manifests, runbooks, text logs or records JSONL (repeatable).")] = None,
     local: Annotated[bool, typer.Option("--local", help="Also run the Rust agent once on this machine.")] = False,
     name: Annotated[str, typer.Option("--name", help="Output name: <home>/harvest/NAME.jsonl.")] = "harvest",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -83,17 +83,21 @@ def samples_cluster(
     out: Annotated[Path, typer.Option("--out", help="Directory to write the dump into (replaced atomically).")],
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same cluster.")] = 0,
     size: Annotated[str, typer.Option("--size", help="small | default | huge (1M log lines) | a number of log lines.")] = "default",
+    scenario: Annotated[str, typer.Option("--scenario", help="default | heldout (other incidents, kept for honest evaluation).")] = "default",
 ) -> None:
     """Write a realistic cluster-info dump with incidents, plus OUT/questions.jsonl."""
     from kubetrainer.errors import UserError
-    from kubetrainer.samples.cluster import generate_cluster, resolve_size
+    from kubetrainer.samples.cluster import SCENARIOS, generate_cluster, resolve_size
 
     try:
         chosen = resolve_size(size)
     except ValueError as error:
         raise UserError(str(error), where="--size") from None
+    if scenario not in SCENARIOS:
+        raise UserError(f"unknown sample scenario {scenario!r}", where="--scenario", expected=" | ".join(SCENARIOS))
     with _progress("writing sample logs") as progress:
         task = progress.add_task("logs", total=chosen.log_lines)
-        cluster = generate_cluster(out, seed=seed, size=chosen, progress=lambda n: progress.advance(task, n))
-    render.console.print(f"wrote a sample cluster ({len(cluster.nodes)} nodes, {len(cluster.pods)} pods, {len(cluster.events)} events) to {out}")
+        cluster = generate_cluster(out, seed=seed, size=chosen, progress=lambda n: progress.advance(task, n), scenario=scenario)
+    counts = f"{len(cluster.nodes)} nodes, {len(cluster.pods)} pods, {len(cluster.events)} events"
+    render.console.print(f"wrote the {scenario} sample cluster ({counts}) to {out}")
     render.console.print(f"questions for retrieval evaluation: {out / 'questions.jsonl'}")

@@ -3,7 +3,9 @@
 `generate_cluster(out, seed, size)` writes the dump tree (nodes.json, per-namespace
 object lists, per-pod logs.txt) plus `questions.jsonl`: on-call questions with
 the evidence that answers them, for retrieval evaluation and the quickstart.
-The same seed and size always give the same bytes.
+The same seed, size and scenario always give the same bytes. Scenarios: `default`
+(incidents.py, used by the quickstart and tests) and `heldout` (heldout.py: other
+incidents on other objects, with scoreable facts, for evaluation only).
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from kubetrainer.samples.objects import GPU_RESOURCES
 from kubetrainer.samples.model import LOG_WINDOW, NOW, SampleCluster, SampleContainer, SamplePod
+from kubetrainer.samples.objects import GPU_RESOURCES
 from kubetrainer.samples.secrets import planted_secrets
 from kubetrainer.samples.workloads import WORKLOADS, Workload
-
 
 
 @dataclass(frozen=True)
@@ -117,23 +118,48 @@ def _startup_events(cluster: SampleCluster, pod: SamplePod) -> None:
         cluster.event(ref, "Started", f"Started container {container.spec.name}", at, host=pod.node)
 
 
-def build_cluster(seed: int = 0, nodes: list[dict] | None = None) -> SampleCluster:
-    """Healthy workloads on the sample nodes, then every incident (see incidents.py)."""
-    from kubetrainer.samples import incidents
+SCENARIOS = ("default", "heldout")
+
+
+def _scenario(name: str):
+    """(apply incidents, the nodes, the healthy workload catalog) of a scenario; ValueError if unknown."""
     from kubetrainer.samples.nodes import sample_nodes
 
-    cluster = SampleCluster(rng=random.Random(seed), secrets=planted_secrets(seed), nodes=nodes if nodes is not None else sample_nodes())
-    for workload in WORKLOADS:
+    if name == "default":
+        from kubetrainer.samples import incidents
+
+        return incidents.apply_all, sample_nodes, WORKLOADS
+    if name == "heldout":
+        from kubetrainer.samples import heldout
+
+        return heldout.apply_all, heldout.scenario_nodes, WORKLOADS + heldout.WORKLOADS
+    raise ValueError(f"unknown sample scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
+
+
+def build_cluster(seed: int = 0, nodes: list[dict] | None = None, scenario: str = "default") -> SampleCluster:
+    """Healthy workloads on the sample nodes, then the scenario's incidents.
+
+    `default` plants the incidents of incidents.py; `heldout` (heldout.py) plants
+    different incidents on different objects, kept for honest evaluation only.
+    `nodes` replaces the scenario's own nodes (the held-out incidents need those
+    of `heldout.scenario_nodes()`). Unknown scenario names raise ValueError.
+    """
+    apply_incidents, scenario_nodes, catalog = _scenario(scenario)
+    cluster = SampleCluster(rng=random.Random(seed), secrets=planted_secrets(seed), nodes=nodes if nodes is not None else scenario_nodes())
+    for workload in catalog:
         if workload.gpus <= 1:
             add_pods(cluster, workload)
-    incidents.apply_all(cluster)
+    apply_incidents(cluster)
     return cluster
 
 
-def generate_cluster(out: Path, seed: int = 0, size: str | int | ClusterSize = "default", progress=None) -> SampleCluster:
-    """Build the sample cluster and write it as a cluster-info dump under `out` (atomically)."""
+def generate_cluster(
+    out: Path, seed: int = 0, size: str | int | ClusterSize = "default", progress=None, scenario: str = "default"
+) -> SampleCluster:
+    """Build the scenario's sample cluster and write it as a cluster-info dump under `out` (atomically)."""
     from kubetrainer.samples.dump import write_dump
 
-    cluster = build_cluster(seed)
-    write_dump(cluster, Path(out), resolve_size(size), progress=progress)
+    chosen = resolve_size(size)
+    cluster = build_cluster(seed, scenario=scenario)
+    write_dump(cluster, Path(out), chosen, progress=progress)
     return cluster

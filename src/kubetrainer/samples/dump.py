@@ -2,8 +2,8 @@
 
 Layout: `nodes.json`; `<ns>/{events,pods,services,deployments,replicasets,daemonsets,
 replication-controllers}.json` (List objects); `<ns>/<pod>/logs.txt` holding every
-container's log between `==== START logs for container C of pod NS/P ====` and
-the matching END line. Routine noise is streamed to disk so the huge size never
+container's log (init containers first, as kubectl writes them) between
+`==== START logs for container C of pod NS/P ====` and the matching END line. Routine noise is streamed to disk so the huge size never
 sits in memory. `questions.jsonl` goes next to the dump.
 """
 
@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from kubetrainer import atomic
+from kubetrainer.records import record_id
 from kubetrainer.samples.model import LOG_WINDOW, NOW, SampleCluster, SampleContainer, SamplePod
 from kubetrainer.samples.noise import STYLES
 from kubetrainer.samples.objects import controllers_json, pod_json
@@ -37,7 +38,7 @@ def _noise(rng: random.Random, container: SampleContainer, start: datetime, coun
     """`count` routine lines in the container's style, in time order from `start` until it ended."""
     make = STYLES[container.spec.style]
     finished = container.state.get("terminated", {}).get("finishedAt")
-    end = datetime.fromisoformat(finished.replace("Z", "+00:00")) if finished else NOW
+    end = datetime.fromisoformat(finished) if finished else NOW
     step = (end - start) / max(count, 1)
     for index in range(count):
         moment = start + step * index + timedelta(microseconds=rng.randint(0, 999_999) * step.total_seconds() / 2)
@@ -59,6 +60,41 @@ def _noise_shares(cluster: SampleCluster, total_lines: int) -> dict[tuple[str, s
     return {(pod.uid, c.spec.name): int(total_lines * c.spec.weight / weight) for pod, c in noisy}
 
 
+def _init_container_json(container: SampleContainer) -> tuple[dict, dict]:
+    """An init container's spec and status entries (they fall back to their log tail as termination message)."""
+    resources = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}}
+    spec = {"name": container.spec.name, "image": container.image, "resources": resources,
+            "imagePullPolicy": "IfNotPresent", "terminationMessagePolicy": "FallbackToLogsOnError"}
+    if container.env:
+        spec["env"] = container.env
+    pulled = "waiting" not in container.state or container.restarts > 0
+    status = {
+        "name": container.spec.name,
+        "image": container.image,
+        "imageID": f"{container.image.split(':')[0]}@sha256:{record_id(container.image)}" if pulled else "",
+        "ready": container.ready,
+        "started": False,
+        "restartCount": container.restarts,
+        "state": container.state,
+        "lastState": container.last_state,
+    }
+    return spec, status
+
+
+def pod_document(pod: SamplePod) -> dict:
+    """The pod as the API server returns it, with what `pod_json` leaves out: init containers, resource overrides."""
+    document = pod_json(pod)
+    if pod.resources is not None:
+        for container in document["spec"]["containers"]:
+            container["resources"] = pod.resources
+    if pod.init_containers:
+        specs, statuses = zip(*(_init_container_json(c) for c in pod.init_containers))
+        document["spec"] = {"initContainers": list(specs), **document["spec"]}
+        if pod.node:
+            document["status"]["initContainerStatuses"] = list(statuses)
+    return document
+
+
 def write_logs(cluster: SampleCluster, root: Path, total_lines: int, progress: Callable[[int], None] | None = None) -> int:
     """Write every pod's logs.txt; returns the number of log lines written."""
     rng = random.Random(cluster.rng.random())
@@ -70,7 +106,7 @@ def write_logs(cluster: SampleCluster, root: Path, total_lines: int, progress: C
         path = root / pod.namespace / pod.name / "logs.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8") as handle:
-            for container in pod.containers:
+            for container in pod.init_containers + pod.containers:
                 ref = f"container {container.spec.name} of pod {pod.namespace}/{pod.name}"
                 handle.write(f"==== START logs for {ref} ====\n")
                 count = 0
@@ -91,7 +127,7 @@ def write_dump(cluster: SampleCluster, out: Path, size, progress: Callable[[int]
         namespaces = sorted({pod.namespace for pod in cluster.pods} | {e["metadata"]["namespace"] for e in cluster.events})
         for namespace in namespaces:
             lists = controllers_json(cluster, namespace)
-            lists["pods"] = [pod_json(pod) for pod in cluster.pods if pod.namespace == namespace]
+            lists["pods"] = [pod_document(pod) for pod in cluster.pods if pod.namespace == namespace]
             lists["events"] = [event for event in cluster.events if event["metadata"]["namespace"] == namespace]
             lists["replication-controllers"] = []
             for name in LIST_FILES:

@@ -10,13 +10,18 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from kubetrainer.samples.secrets import FakeSecrets
 from kubetrainer.samples.workloads import ContainerSpec, Workload
 
-NOW = datetime(2026, 3, 14, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 14, 12, 0, 0, tzinfo=UTC)
 LOG_WINDOW = timedelta(hours=6)
+# involvedObject.apiVersion by kind; anything else is an apps/v1 controller.
+_API_VERSIONS = {
+    "Pod": "v1", "Node": "v1", "PersistentVolumeClaim": "v1", "ResourceQuota": "v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2", "NetworkPolicy": "networking.k8s.io/v1",
+}
 
 
 @dataclass
@@ -46,6 +51,8 @@ class SamplePod:
     reason: str | None = None
     message: str | None = None
     claims: list[str] = field(default_factory=list)  # PersistentVolumeClaim names
+    init_containers: list[SampleContainer] = field(default_factory=list)  # run before `containers`, logged first
+    resources: dict | None = None  # replaces the workload's container resources (e.g. a MIG slice request)
 
     @property
     def namespace(self) -> str:
@@ -66,11 +73,18 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Question:
+    """An on-call question, the answer, where the evidence is, and the facts a right answer states.
+
+    Each fact is a short phrase; `|` separates alternatives; an answer states the
+    fact when one alternative is a case-insensitive substring of it (see `states`).
+    """
+
     id: str
     question: str
     answer: str
     evidence: tuple[Evidence, ...]
     incident: str
+    facts: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -79,7 +93,14 @@ class Question:
             "answer": self.answer,
             "incident": self.incident,
             "evidence": [item.to_json() for item in self.evidence],
+            "facts": list(self.facts),
         }
+
+
+def states(answer: str, fact: str) -> bool:
+    """Whether `answer` states `fact`: one of its `|`-separated alternatives, case-insensitively."""
+    text = answer.lower()
+    return any(option.strip().lower() in text for option in fact.split("|") if option.strip())
 
 
 @dataclass
@@ -131,7 +152,7 @@ class SampleCluster:
                 "uid": self.uid(),
                 "creationTimestamp": stamp,
             },
-            "involvedObject": {"kind": kind, "name": name, "apiVersion": "v1" if kind in ("Pod", "Node", "PersistentVolumeClaim") else "apps/v1"},
+            "involvedObject": {"kind": kind, "name": name, "apiVersion": _API_VERSIONS.get(kind, "apps/v1")},
             "reason": reason,
             "message": message,
             "source": {"component": component, **({"host": host} if host else {})},
@@ -156,5 +177,5 @@ class SampleCluster:
             container.ready, container.noise = False, False
         self.events = [e for e in self.events if e["involvedObject"]["name"] != pod.name]
 
-    def ask(self, qid: str, question: str, answer: str, incident: str, *evidence: Evidence) -> None:
-        self.questions.append(Question(qid, question, answer, tuple(evidence), incident))
+    def ask(self, qid: str, question: str, answer: str, incident: str, *evidence: Evidence, facts: tuple[str, ...] = ()) -> None:
+        self.questions.append(Question(qid, question, answer, tuple(evidence), incident, tuple(facts)))
