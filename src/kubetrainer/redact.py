@@ -1,9 +1,11 @@
-"""Secret scrubbing, driven by schemas/redaction-vectors.json like the Rust agent.
+"""Secret scrubbing, driven by the packaged redaction-vectors.json like the Rust agent.
 
 Everything the project stores, indexes, trains on or sends passes through here first.
-The patterns (and the test vectors both test suites run) live in one JSON file so the
-Python readers and `kubetrainer-agent` redact exactly the same things. Each secret is
-replaced by `[REDACTED:<type>]` and counted by type.
+The patterns, the entropy backstop's settings and the test vectors both test suites
+run live in one JSON file (package data, `kubetrainer.packaged`) so the Python readers
+and `kubetrainer-agent` redact exactly the same things. Each secret is replaced by
+`[REDACTED:<type>]` and counted by type. Line-oriented readers also carry a
+`KeyBlock` per stream, so a private key printed line by line is redacted whole.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from kubetrainer.errors import UserError
+from kubetrainer.packaged import REDACTION_VECTORS, schema_file
+from kubetrainer.redact_entropy import EntropyRule
+from kubetrainer.redact_keys import KeyBlock
 
-VECTORS_PATH = Path(__file__).resolve().parents[2] / "schemas" / "redaction-vectors.json"
+VECTORS_PATH = schema_file(REDACTION_VECTORS)
+KEY_TYPE = "private_key"
 MARKER = "[REDACTED:"
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -66,30 +73,43 @@ def parse_extra_pattern(spec: str) -> Pattern:
 
 
 class Redactor:
-    """Applies the patterns in order; see the file's `algorithm` for the exact rules."""
+    """Applies the patterns in order, then the entropy backstop; see the file's `algorithm`."""
 
-    def __init__(self, patterns: Iterable[Pattern]) -> None:
+    def __init__(self, patterns: Iterable[Pattern], entropy: EntropyRule | None = None) -> None:
         self.patterns = tuple(patterns)
+        self.entropy = entropy
 
     @classmethod
-    def from_file(cls, path: Path = VECTORS_PATH, extra: Iterable[Pattern] = ()) -> Redactor:
-        """The shared patterns from `path`, then any user-supplied ones."""
+    def from_file(cls, path: Path | Traversable = VECTORS_PATH, extra: Iterable[Pattern] = ()) -> Redactor:
+        """The shared patterns and backstop from `path`, then any user-supplied patterns."""
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            document = json.loads(path.read_text(encoding="utf-8"))
             entries = document["patterns"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UserError(f"cannot read redaction patterns: {exc}", where=path) from exc
+            entropy = document.get("entropy")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UserError(f"cannot read redaction patterns: {exc}", where=str(path)) from exc
         patterns = [
             compile_pattern(
                 entry["type"], entry["regex"], where=f"{path}: patterns[{index}]", keywords=entry.get("keywords", ())
             )
             for index, entry in enumerate(entries)
         ]
-        return cls([*patterns, *extra])
+        rule = EntropyRule.from_json(entropy, where=f"{path}: entropy") if entropy is not None else None
+        return cls([*patterns, *extra], rule)
+
+    def keywords(self) -> frozenset[str] | None:
+        """Every lower-case keyword some pattern or the backstop needs; None when a pattern runs on any text.
+
+        Text holding none of them is never changed, which lets readers skip the copy.
+        """
+        if any(not pattern.keywords for pattern in self.patterns):
+            return None
+        words = {keyword for pattern in self.patterns for keyword in pattern.keywords}
+        return frozenset(words | set(self.entropy.keywords if self.entropy else ()))
 
     def with_extra(self, extra: Iterable[Pattern]) -> Redactor:
         """A redactor that also applies `extra` after the shared patterns."""
-        return Redactor([*self.patterns, *extra])
+        return Redactor([*self.patterns, *extra], self.entropy)
 
     def redact_text(self, text: str) -> tuple[str, Counter[str]]:
         counts: Counter[str] = Counter()
@@ -100,7 +120,17 @@ class Redactor:
             redacted = _apply(pattern, text, counts)
             if redacted is not text:
                 text, lowered = redacted, redacted.lower()
+        if self.entropy is not None:
+            text = self.entropy.apply(text, counts)
         return text, counts
+
+    def redact_line(self, text: str, stream: KeyBlock) -> tuple[str, Counter[str]]:
+        """One line of a log stream: the stream's key-block step, then `redact_text`."""
+        stepped, keys = stream.step(text)
+        redacted, counts = self.redact_text(stepped)
+        if keys:
+            counts[KEY_TYPE] += keys
+        return redacted, counts
 
     def redact_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """A copy with message, object.summary and label values scrubbed and `redactions` updated."""

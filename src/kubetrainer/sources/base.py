@@ -11,6 +11,7 @@ from typing import Any
 
 from kubetrainer.records import content_id, make_record
 from kubetrainer.redact import default_redactor, redact_record
+from kubetrainer.redact_keys import KeyBlock
 
 log = logging.getLogger("kubetrainer.sources")
 
@@ -31,12 +32,11 @@ class Problems:
 
 @lru_cache(maxsize=1)
 def _keyword_pattern() -> re.Pattern[str] | None:
-    """Every redaction pattern's keywords as one regex; None if some pattern has none."""
-    patterns = default_redactor().patterns
-    if any(not pattern.keywords for pattern in patterns):
+    """Every redaction keyword (patterns and entropy backstop) as one regex; None if some pattern has none."""
+    keywords = default_redactor().keywords()
+    if keywords is None:
         return None
-    keywords = sorted({keyword for pattern in patterns for keyword in pattern.keywords})
-    return re.compile("|".join(re.escape(keyword) for keyword in keywords))
+    return re.compile("|".join(re.escape(keyword) for keyword in sorted(keywords)))
 
 
 def _may_hold_secret(record: dict[str, Any]) -> bool:
@@ -67,3 +67,13 @@ def scrubbed(record: dict[str, Any]) -> dict[str, Any]:
 def emit(kind: str, ts: Any, source: str, message: str, **fields: Any) -> dict[str, Any]:
     """make_record then redaction: the only way readers build records."""
     return scrubbed(make_record(kind, ts, source, message, **fields))
+
+
+def emit_line(block: KeyBlock, kind: str, ts: Any, source: str, message: str, **fields: Any) -> dict[str, Any]:
+    """`emit` for one line of a log stream: the stream's key-block step first.
+
+    A private key printed line by line has bare base64 body lines that no pattern can
+    recognise alone; `block` (one per stream) remembers that a key is open.
+    """
+    stepped, keys = block.step(message)
+    return emit(kind, ts, source, stepped, **fields, **({"redactions": keys} if keys else {}))

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from kubetrainer.errors import UserError
 from kubetrainer.records import format_ts, record_id
-from kubetrainer.sources.base import Problems, emit
+from kubetrainer.redact_keys import KeyBlock
+from kubetrainer.sources.base import Problems, emit_line
 from kubetrainer.sources.dump import looks_binary
 
 _CRI = re.compile(r"^(\S+) (stdout|stderr) ([PF]) ?(.*)$")
@@ -45,6 +46,7 @@ def read_cri_file(path: Path, problems: Problems, *, namespace: str, pod: str, c
         problems.skip(path, "binary data in a CRI log file")
         return
     pending: list[str] = []
+    blocks = {"stdout": KeyBlock(), "stderr": KeyBlock()}  # a key printed on one stream is open on that stream only
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.decode("utf-8", errors="replace").rstrip("\n")
@@ -62,7 +64,8 @@ def read_cri_file(path: Path, problems: Problems, *, namespace: str, pod: str, c
             except ValueError:
                 problems.skip(f"{path}:{number}", f"bad timestamp {stamp!r}")
                 continue
-            yield emit(
+            yield emit_line(
+                blocks[stream],
                 "log",
                 ts,
                 "file",

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from kubetrainer.errors import UserError
 from kubetrainer.records import format_ts, parse_ts, record_id
-from kubetrainer.sources.base import Problems, emit
+from kubetrainer.redact_keys import KeyBlock
+from kubetrainer.sources.base import Problems, emit_line
 from kubetrainer.sources.kube import records_from_list
 from kubetrainer.sources.logtime import line_time
 
@@ -88,6 +89,7 @@ def read_logs_txt(path: Path, pods: dict[str, dict], problems: Problems) -> Iter
     container = namespace = pod_name = None
     node = None
     moment: datetime | None = None
+    block = KeyBlock()
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -97,12 +99,14 @@ def read_logs_txt(path: Path, pods: dict[str, dict], problems: Problems) -> Iter
                 pod = pods.get(pod_name or "")
                 node = (pod or {}).get("spec", {}).get("nodeName")
                 moment = _pod_start(pod)
+                block = KeyBlock()
                 continue
             if container is None or not line.strip():
                 continue
             moment = line_time(line, (moment.year if moment else 1970)) or moment
             stamp = format_ts(moment) if moment else "1970-01-01T00:00:00Z"
-            yield emit(
+            yield emit_line(
+                block,
                 "log",
                 stamp,
                 "dump",

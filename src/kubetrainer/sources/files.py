@@ -15,7 +15,8 @@ import yaml
 
 from kubetrainer.errors import UserError
 from kubetrainer.records import format_ts, iter_jsonl, record_id
-from kubetrainer.sources.base import Problems, emit, scrubbed
+from kubetrainer.redact_keys import KeyBlock
+from kubetrainer.sources.base import Problems, emit, emit_line, scrubbed
 from kubetrainer.sources.dump import looks_binary
 from kubetrainer.sources.kube import NEVER_READ
 from kubetrainer.sources.render import render_configmap, withhold_secrets
@@ -56,9 +57,11 @@ def read_file(path: Path, problems: Problems) -> Iterator[dict]:
     elif suffix in RUNBOOK_SUFFIXES:
         yield from _runbook_records(path, text, stamp)
     else:
+        block = KeyBlock()
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
-                yield emit("log", stamp, "file", line, id=record_id("file", str(path), str(number)), labels={"path": str(path)})
+                yield emit_line(block, "log", stamp, "file", line, id=record_id("file", str(path), str(number)),
+                                labels={"path": str(path)})
 
 
 def _manifest_records(path: Path, text: str, stamp: str, problems: Problems) -> Iterator[dict]:
