@@ -1,22 +1,31 @@
-//! Secret redaction, driven by `schemas/redaction-vectors.json` (shared with
+//! Secret redaction, driven by the packaged `redaction-vectors.json` (shared with
 //! `kubetrainer.redact` in Python; both test suites run every vector).
 //!
 //! Speed matters here (every log line passes through): one Aho-Corasick scan for
-//! the patterns' keywords decides which regexes can match at all, so a line with
-//! no keyword costs one linear scan and no allocation.
+//! the patterns' and the entropy backstop's keywords decides which can match at all,
+//! so a line with no keyword costs one linear scan and no allocation.
+
+mod entropy;
+mod keyblock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use entropy::{Entropy, EntropyEntry};
+use keyblock::KeyBlock;
 use regex::Regex;
 use serde::Deserialize;
 
-/// The shared pattern file, compiled into the binary so the agent and the tests agree.
-pub const SHARED_PATTERNS: &str = include_str!("../../schemas/redaction-vectors.json");
+/// The shared pattern file (the one copy, Python package data), compiled into the binary
+/// so the agent, the Python readers and both test suites agree.
+pub const SHARED_PATTERNS: &str = include_str!("../../src/kubetrainer/schemas/redaction-vectors.json");
 const MARKER: &str = "[REDACTED:";
 const KEY_TYPE: &str = "private_key";
+/// `keyword_pattern` entry of an entropy keyword: it selects the backstop, not a pattern.
+const ENTROPY: usize = usize::MAX;
 
 #[derive(Deserialize)]
 struct PatternFile {
     patterns: Vec<PatternEntry>,
+    entropy: Option<EntropyEntry>,
 }
 
 #[derive(Deserialize)]
@@ -55,8 +64,9 @@ pub struct Redactor {
     keywords: AhoCorasick,
     keyword_pattern: Vec<usize>,
     always: Vec<usize>,
-    key_begin: Regex,
+    keys: KeyBlock,
     key_type: usize,
+    entropy: Option<(Entropy, usize)>,
 }
 
 impl Redactor {
@@ -72,10 +82,10 @@ impl Redactor {
                 .ok_or_else(|| format!("bad redaction pattern {spec:?}; expected TYPE=REGEX"))?;
             entries.push(PatternEntry { kind: kind.trim().to_string(), regex: regex.to_string(), keywords: vec![] });
         }
-        Self::from_entries(entries)
+        Self::from_entries(entries, file.entropy)
     }
 
-    fn from_entries(entries: Vec<PatternEntry>) -> Result<Redactor, String> {
+    fn from_entries(entries: Vec<PatternEntry>, entropy: Option<EntropyEntry>) -> Result<Redactor, String> {
         let mut type_names: Vec<String> = Vec::new();
         let mut patterns = Vec::new();
         let (mut words, mut keyword_pattern, mut always) = (Vec::new(), Vec::new(), Vec::new());
@@ -91,13 +101,7 @@ impl Redactor {
             let regex = Regex::new(&entry.regex)
                 .map_err(|e| format!("invalid regex for redaction type {:?}: {e}", entry.kind))?;
             let secret_group = regex.capture_names().position(|name| name == Some("secret"));
-            let type_index = match type_names.iter().position(|n| *n == entry.kind) {
-                Some(i) => i,
-                None => {
-                    type_names.push(entry.kind.clone());
-                    type_names.len() - 1
-                }
-            };
+            let type_index = Self::type_index(&mut type_names, &entry.kind);
             if entry.keywords.is_empty() {
                 always.push(index);
             }
@@ -107,18 +111,33 @@ impl Redactor {
             }
             patterns.push(Pattern { type_index, regex, secret_group });
         }
+        let entropy = match entropy {
+            Some(entry) => {
+                let type_index = Self::type_index(&mut type_names, &entry.kind);
+                let backstop = Entropy::new(entry)?;
+                for word in &backstop.keywords {
+                    words.push(word.clone());
+                    keyword_pattern.push(ENTROPY);
+                }
+                Some((backstop, type_index))
+            }
+            None => None,
+        };
         let keywords = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&words)
             .map_err(|e| format!("redaction keywords: {e}"))?;
-        let key_type = type_names.iter().position(|n| n == KEY_TYPE).unwrap_or_else(|| {
-            type_names.push(KEY_TYPE.to_string());
+        let key_type = Self::type_index(&mut type_names, KEY_TYPE);
+        Ok(Redactor { patterns, type_names, keywords, keyword_pattern, always, keys: KeyBlock::new(), key_type, entropy })
+    }
+
+    fn type_index(type_names: &mut Vec<String>, name: &str) -> usize {
+        type_names.iter().position(|n| n == name).unwrap_or_else(|| {
+            type_names.push(name.to_string());
             type_names.len() - 1
-        });
-        let key_begin = Regex::new(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----").expect("static regex");
-        Ok(Redactor { patterns, type_names, keywords, keyword_pattern, always, key_begin, key_type })
+        })
     }
 
     pub fn type_names(&self) -> &[String] {
@@ -130,15 +149,14 @@ impl Redactor {
         if self.always.is_empty() && !self.keywords.is_match(text) {
             return None;
         }
-        let mut candidates: Option<Vec<bool>> = None;
+        let mut flags = vec![false; self.patterns.len()];
+        let mut backstop = false;
         for hit in self.keywords.find_overlapping_iter(text) {
-            let flags = candidates.get_or_insert_with(|| vec![false; self.patterns.len()]);
-            flags[self.keyword_pattern[hit.pattern().as_usize()]] = true;
+            match self.keyword_pattern[hit.pattern().as_usize()] {
+                ENTROPY => backstop = true,
+                index => flags[index] = true,
+            }
         }
-        if candidates.is_none() && self.always.is_empty() {
-            return None;
-        }
-        let mut flags = candidates.unwrap_or_else(|| vec![false; self.patterns.len()]);
         for &index in &self.always {
             flags[index] = true;
         }
@@ -147,6 +165,23 @@ impl Redactor {
             let source = current.as_deref().unwrap_or(text);
             if let Some(replaced) = self.apply(pattern, source, tally) {
                 current = Some(replaced);
+            }
+        }
+        // Pattern markers hold keywords too ("private_key"), so the backstop looks again.
+        if let Some((rule, type_index)) = self.entropy.as_ref().filter(|_| backstop || current.is_some()) {
+            let source = current.as_deref().unwrap_or(text);
+            let spans = rule.spans(source);
+            if !spans.is_empty() {
+                let mut out = String::with_capacity(source.len());
+                let mut last = 0;
+                for (start, end) in spans {
+                    out.push_str(&source[last..start]);
+                    self.push_marker(&mut out, *type_index);
+                    tally.add(*type_index);
+                    last = end;
+                }
+                out.push_str(&source[last..]);
+                current = Some(out);
             }
         }
         current
@@ -180,50 +215,17 @@ impl Redactor {
     }
 
     /// One log line of a stream, keeping `in_key` across lines: a private key printed
-    /// line by line is redacted from its BEGIN line through its END line.
+    /// line by line, behind any prefix, is redacted from its BEGIN line through its END line.
     pub fn redact_line(&self, text: &str, in_key: &mut bool, tally: &mut Tally) -> Option<String> {
-        if *in_key {
-            if let Some(end) = key_block_end(text) {
-                *in_key = false;
-                let rest = &text[end..];
-                let mut out = String::new();
-                self.push_marker(&mut out, self.key_type);
-                tally.add(self.key_type);
-                out.push_str(self.redact(rest, tally).as_deref().unwrap_or(rest));
-                return Some(out);
-            }
-            if looks_like_key_body(text) {
-                let mut out = String::new();
-                self.push_marker(&mut out, self.key_type);
-                tally.add(self.key_type);
-                return Some(out);
-            }
-            *in_key = false;
+        let (stepped, keys) = self.keys.step(text, in_key);
+        for _ in 0..keys {
+            tally.add(self.key_type);
         }
-        let redacted = self.redact(text, tally);
-        if !text.contains("PRIVATE KEY-----") {
-            return redacted;
+        match stepped {
+            Some(stepped) => Some(self.redact(&stepped, tally).unwrap_or(stepped)),
+            None => self.redact(text, tally),
         }
-        if let Some(begin) = self.key_begin.find_iter(text).last() {
-            *in_key = !text[begin.end()..].contains("-----END ");
-        }
-        redacted
     }
-}
-
-/// The byte just past `-----END ... PRIVATE KEY-----`, if the line holds one.
-fn key_block_end(text: &str) -> Option<usize> {
-    let start = text.find("-----END ")?;
-    let tail = "PRIVATE KEY-----";
-    text[start..].find(tail).map(|i| start + i + tail.len())
-}
-
-/// Base64 body lines and the RFC 1421 headers of encrypted keys.
-fn looks_like_key_body(text: &str) -> bool {
-    let line = text.trim();
-    line.starts_with("Proc-Type:")
-        || line.starts_with("DEK-Info:")
-        || line.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
 }
 
 #[cfg(test)]
@@ -279,37 +281,49 @@ mod tests {
         assert!(Redactor::new(&["ok=(".into()]).err().unwrap().contains("invalid regex"));
     }
 
-    #[test]
-    fn key_printed_line_by_line_is_redacted_through_end() {
-        let redactor = Redactor::new(&[]).unwrap();
-        let mut tally = Tally::default();
-        let mut in_key = false;
-        let lines = [
-            "writing key -----BEGIN RSA PRIVATE KEY-----",
-            "MIIEowIBAAKCAQEA7bq1xFAKE",
-            "QmFzZTY0RmFrZUtleU1hdGVyaWFs==",
-            "-----END RSA PRIVATE KEY----- done token=abc123",
-            "next line is plain",
-        ];
-        let out: Vec<String> = lines
-            .iter()
-            .map(|l| redactor.redact_line(l, &mut in_key, &mut tally).unwrap_or_else(|| l.to_string()))
-            .collect();
-        assert_eq!(out[0], "writing key [REDACTED:private_key]");
-        assert_eq!(out[1], "[REDACTED:private_key]");
-        assert_eq!(out[2], "[REDACTED:private_key]");
-        assert_eq!(out[3], "[REDACTED:private_key] done token=[REDACTED:secret_pair]");
-        assert_eq!(out[4], "next line is plain");
-        assert!(!in_key);
+    #[derive(Deserialize)]
+    struct StreamVector {
+        name: String,
+        lines: Vec<String>,
+        expected: Vec<String>,
+        counts: BTreeMap<String, u64>,
+    }
+
+    #[derive(Deserialize)]
+    struct Streams {
+        vectors: Vec<StreamVector>,
+    }
+
+    #[derive(Deserialize)]
+    struct StreamFile {
+        streams: Streams,
     }
 
     #[test]
-    fn key_block_ends_at_a_line_that_is_not_key_material() {
+    fn every_shared_stream_vector() {
         let redactor = Redactor::new(&[]).unwrap();
-        let (mut tally, mut in_key) = (Tally::default(), false);
-        redactor.redact_line("-----BEGIN PRIVATE KEY-----", &mut in_key, &mut tally);
-        assert!(in_key);
-        assert!(redactor.redact_line("ERROR: key truncated, aborting", &mut in_key, &mut tally).is_none());
-        assert!(!in_key);
+        let file: StreamFile = serde_json::from_str(SHARED_PATTERNS).unwrap();
+        assert!(file.streams.vectors.len() >= 5);
+        for vector in file.streams.vectors {
+            let (mut tally, mut in_key) = (Tally::default(), false);
+            let out: Vec<String> = vector
+                .lines
+                .iter()
+                .map(|l| redactor.redact_line(l, &mut in_key, &mut tally).unwrap_or_else(|| l.to_string()))
+                .collect();
+            assert_eq!(out, vector.expected, "stream vector {}", vector.name);
+            assert_eq!(counts(&redactor, &tally), vector.counts, "stream vector {}", vector.name);
+        }
+    }
+
+    #[test]
+    fn key_state_survives_only_on_its_own_stream_flag() {
+        let redactor = Redactor::new(&[]).unwrap();
+        let (mut tally, mut stdout, mut stderr) = (Tally::default(), false, false);
+        redactor.redact_line("tls: -----BEGIN PRIVATE KEY-----", &mut stdout, &mut tally);
+        assert!(stdout);
+        let body = "tls: MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+        assert!(redactor.redact_line(body, &mut stderr, &mut tally).is_none());
+        assert_eq!(redactor.redact_line(body, &mut stdout, &mut tally).unwrap(), "tls: [REDACTED:private_key]");
     }
 }
