@@ -2,7 +2,8 @@
 # Build from the repository root:  docker build -f docker/agent.Dockerfile -t kubetrainer-agent .
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY schemas ./schemas
+# The redaction patterns the agent embeds: the one copy, the Python package's data.
+COPY src/kubetrainer/schemas ./src/kubetrainer/schemas
 COPY cluster_agent ./cluster_agent
 RUN cargo build --release --manifest-path cluster_agent/Cargo.toml
 

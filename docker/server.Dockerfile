@@ -5,6 +5,8 @@ FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY pyproject.toml constraints.txt models.txt README.md ./
+# src holds the package data too (src/kubetrainer/schemas: record schema, redaction patterns),
+# so the installed server can ingest and redact; tests/core/test_installed.py builds from this list.
 COPY src ./src
 RUN python -m venv /opt/kubetrainer \
  && /opt/kubetrainer/bin/pip install -c constraints.txt . \

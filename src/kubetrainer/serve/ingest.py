@@ -18,11 +18,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from kubetrainer.packaged import RECORD_SCHEMA, schema_file
 from kubetrainer.records import iter_jsonl, write_jsonl
 from kubetrainer.redact import redact_record
 from kubetrainer.serve.errors import APIError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "record.schema.json"
+SCHEMA_PATH = schema_file(RECORD_SCHEMA)  # package data: there in every install, not only a checkout
 MAX_REPORTED_REJECTIONS = 50
 
 
@@ -30,7 +31,7 @@ MAX_REPORTED_REJECTIONS = 50
 def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def decode_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
