@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from kubetrainer.diagnose.knowledge import annotate, meanings
 from kubetrainer.rag.chunk import chunk_records
-from kubetrainer.rag.signatures import annotate, meanings
 from kubetrainer.records import make_record
 
 DEVICE_PLUGIN = "W0314 10:50:00.412000 1 health.go:185] XidCriticalError: Xid=79 on Device=GPU-061ae8d1-3 (GPU has fallen off the bus)"

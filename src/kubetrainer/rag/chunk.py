@@ -7,7 +7,7 @@ handled by `rag.logfold`: per container and time window, routine lines folded
 into templates with counts, problems kept verbatim. Chunks about something
 wrong carry `problem=True`, which retrieval uses as a prior: on-call questions
 are about what is broken; their known failure signatures are explained in a
-"Meaning:" line (`rag.signatures`).
+"Meaning:" line (`diagnose.knowledge`, the one catalogue of failure signatures).
 """
 
 from __future__ import annotations
@@ -15,15 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
-from kubetrainer.rag.signatures import annotate
+from kubetrainer.diagnose.knowledge import annotate, status_looks_unhealthy
 from kubetrainer.records import record_id
 
 MAX_CHUNK_CHARS = 1500  # ~ what the embedding model reads (256 word pieces); longer text is split
-# Phrases our renderers (sources.render) write only when an object is unhealthy.
-OBJECT_PROBLEM_MARKERS = (
-    "NotReady", "Pressure=True", "PIDPressure=True", "waiting:", "terminated:", "last terminated", "restarts",
-    "phase Pending", "phase Failed", "=False", "cordoned", "Evicted", "Lost", "failed",
-)
 
 
 @dataclass
@@ -92,7 +87,7 @@ def record_chunks(record: dict, path: str | None = None) -> list[Chunk]:
     header = ""
     if len(text) > MAX_CHUNK_CHARS:
         header, _, text = text.partition("\n") if "\n" in text[:300] else (text[:120], "", text[120:])
-    problem = kind == "object" and obj.get("kind") not in ("Runbook",) and any(marker in record["message"] for marker in OBJECT_PROBLEM_MARKERS)
+    problem = kind == "object" and obj.get("kind") not in ("Runbook",) and status_looks_unhealthy(record["message"])
     return [
         Chunk(
             text=piece,

@@ -1,8 +1,9 @@
 """Build and grow an index directory: chunks, dense vectors, BM25, the record ids it holds.
 
 Layout of `<index>/`: manifest.json (backend, embedding model, dense structure,
-counts, sources), chunks.jsonl (row i = vector i), record_ids.npy (64-bit
-prefixes of every record id seen), dense.faiss or chroma/, bm25/.
+counts, sources), chunks.jsonl (row i = vector i), findings.jsonl (the diagnosis of
+the same records, `kubetrainer.diagnose`), record_ids.npy (64-bit prefixes of every
+record id seen), dense.faiss or chroma/, bm25/.
 Adding records is incremental: records whose id is already held are skipped,
 only new chunks are embedded and appended to the dense store, and the new
 directory is built beside the old one and swapped in at the end
@@ -21,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from kubetrainer import atomic
+from kubetrainer.diagnose.collect import Collector
+from kubetrainer.diagnose.engine import findings_of
+from kubetrainer.diagnose.store import FINDINGS, combined, read_findings, write_findings
 from kubetrainer.errors import UserError
 from kubetrainer.rag.chunk import Chunk, chunk_records
 from kubetrainer.rag.dense import ChromaStore, DenseStore, FaissStore
@@ -41,6 +45,7 @@ class BuildStats:
     chunks_added: int = 0
     chunks_total: int = 0
     embedded: int = 0  # texts the model had to embed (the rest came from the cache)
+    findings: int = 0  # what the diagnosis of all records so far found wrong
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -87,7 +92,8 @@ def _known_ids(directory: Path) -> np.ndarray:
     return np.load(path) if path.is_file() else np.zeros(0, dtype=np.uint64)
 
 
-def _new_records(records: Iterable[dict], known: set[int], ids_out: list[int], stats: BuildStats) -> Iterator[dict]:
+def _new_records(records: Iterable[dict], known: set[int], ids_out: list[int], stats: BuildStats,
+                 collector: Collector) -> Iterator[dict]:
     for record in records:
         prefix = id_prefix(record["id"])
         if prefix in known:
@@ -96,6 +102,7 @@ def _new_records(records: Iterable[dict], known: set[int], ids_out: list[int], s
         known.add(prefix)
         ids_out.append(prefix)
         stats.records_added += 1
+        collector.add(record)
         yield record
 
 
@@ -135,7 +142,9 @@ def build_index(
     old_chunks = read_chunks(directory)
     held = {chunk.id for chunk in old_chunks}
     fresh: list[Chunk] = []
-    for chunk in chunk_records(_new_records(records, set(known_array.tolist()), new_ids, stats), path=source, window_minutes=window_minutes):
+    collector = Collector()
+    new_records = _new_records(records, set(known_array.tolist()), new_ids, stats, collector)
+    for chunk in chunk_records(new_records, path=source, window_minutes=window_minutes):
         if chunk.id not in held:
             held.add(chunk.id)
             fresh.append(chunk)
@@ -155,6 +164,9 @@ def build_index(
         store.add(vectors)
         store.save(staging)
         Lexical.build([chunk.text for chunk in [*old_chunks, *fresh]]).save(staging)
+        findings = combined(read_findings(directory), findings_of(collector))
+        write_findings(staging, findings)
+        stats.findings = len(findings)
         np.save(staging / RECORD_IDS, np.sort(np.concatenate([known_array, np.array(new_ids, dtype=np.uint64)])))
         sources = sorted(set((manifest or {}).get("sources", [])) | ({source} if source else set()))
         atomic.write_json(staging / MANIFEST, {
@@ -164,6 +176,7 @@ def build_index(
             "dim": dim,
             "dense": store.describe(),
             "lexical": "bm25s",
+            "findings": FINDINGS,
             "fusion": "reciprocal rank fusion (k=60)",
             "chunks": stats.chunks_total,
             "records": int(len(known_array) + len(new_ids)),

@@ -21,30 +21,14 @@ from datetime import datetime, timedelta
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
+from kubetrainer.diagnose.knowledge import is_problem_line
 from kubetrainer.rag.chunk import Chunk, split_text
 from kubetrainer.records import parse_ts
 
-# Substrings of lower-cased lines that mark a problem worth keeping verbatim. Plain
-# substring tests are several times faster than one case-insensitive regex, and
-# the logs are millions of lines.
-PROBLEM_WORDS = (
-    "error", "fatal", "panic", "exception", "traceback", "fail", "warn", "critical", "oom", "killed",
-    "refused", "denied", "unauthori", "forbidden", "timeout", "timed out", "unhealthy", "x509", "xid",
-    "expired", "no such host", "unable", "invalid", "crash", "segfault", "backoff", "back-off",
-    "out of memory", "unavailable", "unreachable",
-)
-KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
 CONTINUATION = re.compile(r"^(?:\s+\S|Traceback|Caused by|\.\.\. \d+ more)")
 VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
 CONTEXT_LINES = 1
 TOP_TEMPLATES = 20
-
-
-def is_problem(line: str) -> bool:
-    if KLOG_PROBLEM.match(line):
-        return True
-    lowered = line.lower()
-    return any(word in lowered for word in PROBLEM_WORDS)
 
 
 def shape(line: str) -> str:
@@ -107,7 +91,7 @@ class _ContainerLog:
         window.lines += 1
         window.last = max(window.last, ts)
         continuation = self.in_trace and CONTINUATION.match(line)
-        if continuation or is_problem(line):
+        if continuation or is_problem_line(line):
             self._problem(window, ts, line, bool(continuation))
         elif self.after:
             window.problems[-1].append(line)

@@ -31,21 +31,21 @@ def _condition_text(conditions: list[dict], interesting: Callable[[dict], bool])
     return out
 
 
-def _container_state(status: dict) -> str:
+def _container_state(status: dict, label: str = "container") -> str:
     name = status.get("name")
     parts = []
     state = status.get("state") or {}
     for key in ("waiting", "terminated"):
         if key in state:
             info = state[key] or {}
-            text = f"container {name} {key}: {info.get('reason', 'unknown')}"
+            text = f"{label} {name} {key}: {info.get('reason', 'unknown')}"
             if "exitCode" in info:
                 text += f" exit code {info['exitCode']}"
             if info.get("message"):
                 text += f" ({info['message']})"
             parts.append(text)
     if "running" in state:
-        parts.append(f"container {name} running" + ("" if status.get("ready") else ", not ready"))
+        parts.append(f"{label} {name} running" + ("" if status.get("ready") else ", not ready"))
     restarts = status.get("restartCount", 0)
     if restarts:
         parts.append(f"{restarts} restarts")
@@ -53,6 +53,12 @@ def _container_state(status: dict) -> str:
     if last:
         parts.append(f"last terminated: {last.get('reason', 'unknown')} exit code {last.get('exitCode')}")
     return ", ".join(parts)
+
+
+def _init_done(status: dict) -> bool:
+    """An init container that ran to completion: nothing to say about it."""
+    terminated = (status.get("state") or {}).get("terminated") or {}
+    return terminated.get("reason") == "Completed" and not status.get("restartCount")
 
 
 def render_pod(pod: dict) -> str:
@@ -65,7 +71,8 @@ def render_pod(pod: dict) -> str:
     conditions = _condition_text(status.get("conditions", []), lambda c: c.get("status") != "True")
     if conditions:
         text += "; conditions " + ", ".join(conditions)
-    states = [_container_state(s) for s in status.get("initContainerStatuses", []) + status.get("containerStatuses", [])]
+    states = [_container_state(s, "init container") for s in status.get("initContainerStatuses", []) if not _init_done(s)]
+    states += [_container_state(s) for s in status.get("containerStatuses", [])]
     if any(states):
         text += "; " + "; ".join(s for s in states if s)
     requests = [f"{key}={value}" for c in spec.get("containers", []) for key, value in (c.get("resources", {}).get("limits") or {}).items() if "gpu" in key]
@@ -90,14 +97,22 @@ def render_node(node: dict) -> str:
     pressure = _condition_text(conditions, lambda c: c.get("type") != "Ready" and c.get("status") != "False")
     text += "; " + (", ".join(pressure) if pressure else "no memory, disk or PID pressure")
     allocatable = status.get("allocatable", {})
-    gpus = {key: value for key, value in allocatable.items() if "gpu" in key and value not in ("0", 0)}
+    capacity = status.get("capacity", {})
+    gpus = {key for key, value in {**capacity, **allocatable}.items() if "gpu" in key and value not in ("0", 0)}
     text += f"; allocatable cpu {allocatable.get('cpu')}, memory {allocatable.get('memory')}"
     if gpus:
-        text += ", " + ", ".join(f"{key} {value}" for key, value in sorted(gpus.items()))
+        text += ", " + ", ".join(_gpu_count(key, allocatable.get(key, "0"), capacity.get(key)) for key in sorted(gpus))
     taints = [f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}" for t in spec.get("taints", [])]
     if taints:
         text += "; taints " + ", ".join(taints)
     return text + "."
+
+
+def _gpu_count(resource: str, allocatable, capacity) -> str:
+    """`nvidia.com/gpu 8`, or `nvidia.com/gpu 7 of 8 allocatable` when the device plugin withholds some."""
+    if capacity is not None and str(capacity) != str(allocatable):
+        return f"{resource} {allocatable} of {capacity} allocatable"
+    return f"{resource} {allocatable}"
 
 
 def render_workload(obj: dict) -> str:

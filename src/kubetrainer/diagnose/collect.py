@@ -1,0 +1,205 @@
+"""Records -> what is known about each object: its latest status, its warning events, its log problems.
+
+Streaming and bounded: a million routine log lines leave nothing behind; per container
+only lines that match a failure signature or report an error are kept, a few of each.
+Every source (dump, live API, agent JSONL, CRI logs) produces the same records, so this
+is the only place diagnosis reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kubetrainer.diagnose.finding import Evidence
+from kubetrainer.diagnose.knowledge import GPU_DEVICE, LOG_SIGNATURES, XID, Signature, is_problem_line
+
+# A line written at error level or worse, in the common layouts (klog, logfmt/JSON, Python logging).
+ERROR_LEVEL = re.compile(
+    r'^[EF]\d{4} |\b(?:FATAL|ERROR|CRITICAL|PANIC)\b|"level"\s*:\s*"(?:error|fatal|panic|critical)"|level=(?:error|fatal)'
+    r"|^Traceback|^\w+(?:\.\w+)*(?:Error|Exception): |^panic: ",
+    re.IGNORECASE,
+)
+KEEP_ERRORS = 3  # last error-level lines per container
+
+
+@dataclass
+class SignatureHits:
+    """How often one signature matched in one container, its first and last lines, and what came before the first."""
+
+    signature: Signature
+    first: Evidence
+    last: Evidence
+    count: int = 1
+    context: Evidence | None = None  # the last ordinary line before the first hit (and before its stack trace)
+
+
+# Lines that continue a stack trace rather than say something new.
+TRACE_LINE = re.compile(r"^(?:\s|Traceback \(most recent call last\)|Caused by|\.\.\. \d+ more|goroutine \d+)")
+
+
+@dataclass
+class ContainerLogs:
+    errors: list[Evidence] = field(default_factory=list)  # the last KEEP_ERRORS error-level lines
+    error_count: int = 0
+    signatures: dict[str, SignatureHits] = field(default_factory=dict)  # rule -> hits
+    xids: dict[tuple[int, str], SignatureHits] = field(default_factory=dict)  # (code, device) -> hits
+
+
+@dataclass
+class ObjectFacts:
+    """Everything the records say about one object."""
+
+    kind: str
+    namespace: str | None
+    name: str
+    node: str | None = None
+    status: Evidence | None = None  # the newest rendered status
+    events: list[Evidence] = field(default_factory=list)  # warning events, newest last
+    reasons: dict[str, str] = field(default_factory=dict)  # event text -> reason
+    counts: dict[str, int] = field(default_factory=dict)  # event text -> times seen
+    logs: dict[str, ContainerLogs] = field(default_factory=dict)  # container -> log problems
+    gpu_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # gpu -> newest DCGM values
+
+
+def readable(line: str) -> str:
+    """The message of a JSON log line (`msg`/`message`), else the line itself."""
+    stripped = line.strip()
+    if stripped.startswith("{"):
+        try:
+            value = json.loads(stripped)
+        except ValueError:
+            return stripped
+        if isinstance(value, dict):
+            for key in ("msg", "message", "error", "err"):
+                if isinstance(value.get(key), str):
+                    return value[key]
+    return stripped
+
+
+_SEEN = re.compile(r" \(seen (\d+) times\)$")
+
+
+def event_text(record: dict) -> str:
+    """`Reason: message` of an event record, without the renderer's prefix and count."""
+    labels = record.get("labels") or {}
+    message = record["message"]
+    prefix = f"{labels.get('type', 'Normal')} event on "
+    if message.startswith(prefix):
+        message = message.split(": ", 1)[-1] if ": " in message else message
+    return _SEEN.sub("", message)
+
+
+class Collector:
+    """Feed records with `add`; `objects` then holds the facts per (kind, namespace, name)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str | None, str], ObjectFacts] = {}
+        self._previous: dict[tuple, dict] = {}  # container -> its last ordinary log record
+
+    def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
+        key = (kind, namespace or None, name)
+        found = self.objects.get(key)
+        if found is None:
+            found = self.objects[key] = ObjectFacts(kind, namespace or None, name)
+        return found
+
+    def add_all(self, records: Iterable[dict]) -> Collector:
+        for record in records:
+            self.add(record)
+        return self
+
+    def add(self, record: dict) -> None:
+        kind = record.get("kind")
+        if kind == "object":
+            self._object(record)
+        elif kind == "event":
+            self._event(record)
+        elif kind == "log":
+            self._log(record)
+        elif kind == "gpu" and record.get("node"):
+            self._gpu(record)
+
+    def _object(self, record: dict) -> None:
+        obj = record.get("object") or {}
+        if not obj.get("name"):
+            return
+        facts = self.facts(obj.get("kind", "Object"), obj.get("namespace") or record.get("namespace"), obj["name"])
+        facts.node = record.get("node") or facts.node
+        if facts.status is None or (record.get("ts") or "") >= (facts.status.ts or ""):
+            facts.status = _evidence(record, obj.get("summary") or record["message"], name=obj["name"])
+
+    def _event(self, record: dict) -> None:
+        labels = record.get("labels") or {}
+        if labels.get("type") != "Warning" or not labels.get("involved_name"):
+            return
+        kind = labels.get("involved_kind") or "Object"
+        facts = self.facts(kind, None if kind == "Node" else record.get("namespace"), labels["involved_name"])
+        text = event_text(record)
+        seen = _SEEN.search(record["message"])
+        facts.counts[text] = facts.counts.get(text, 0) + (int(seen.group(1)) if seen else 1)
+        facts.reasons[text] = labels.get("reason", "")
+        facts.events = [item for item in facts.events if item.text != text]
+        facts.events.append(_evidence(record, text, name=labels["involved_name"]))
+        facts.node = facts.node or (record.get("node") if labels.get("involved_kind") == "Pod" else None)
+
+    def _log(self, record: dict) -> None:
+        line = record["message"]
+        pod = record.get("pod")
+        key = (record.get("namespace"), pod, record.get("node"), record.get("container") or "")
+        if not is_problem_line(line) and "NCCL" not in line:
+            if not TRACE_LINE.match(line):
+                self._previous[key] = record
+            return
+        facts = self.facts("Pod", record.get("namespace"), pod) if pod else self.facts("Node", None, record.get("node") or "unknown")
+        facts.node = facts.node or record.get("node")
+        logs = facts.logs.setdefault(record.get("container") or "", ContainerLogs())
+        item = _evidence(record, line, name=pod or record.get("node"))
+        before = self._previous.get(key)
+        context = _evidence(before, before["message"], name=pod or record.get("node")) if before else None
+        if ERROR_LEVEL.search(line):
+            logs.errors = [*logs.errors[-(KEEP_ERRORS - 1) :], item]
+            logs.error_count += 1
+        for match in XID.finditer(line):
+            device = _device(line)
+            _hit(logs.xids, (int(match.group(1)), device), None, item, context)
+        for signature in LOG_SIGNATURES:
+            if signature.pattern.search(line):
+                _hit(logs.signatures, signature.rule, signature, item, context)
+        if not TRACE_LINE.match(line):
+            self._previous.pop(key, None)
+
+    def _gpu(self, record: dict) -> None:
+        facts = self.facts("Node", None, record["node"])
+        gpu = str((record.get("labels") or {}).get("gpu", "0"))
+        newest = facts.gpu_metrics.setdefault(gpu, {})
+        newest.update({key: float(value) for key, value in (record.get("metrics") or {}).items()})
+
+
+def _device(line: str) -> str:
+    match = GPU_DEVICE.search(line)
+    return match.group(1) if match else ""
+
+
+def _hit(table: dict, key, signature: Signature | None, item: Evidence, context: Evidence | None) -> None:
+    hits = table.get(key)
+    if hits is None:
+        table[key] = SignatureHits(signature, item, item, context=context)  # type: ignore[arg-type]
+    else:
+        hits.count += 1
+        hits.last = item
+
+
+def _evidence(record: dict, text: str, *, name: str | None) -> Evidence:
+    return Evidence(
+        text=text,
+        kind=record["kind"],
+        namespace=record.get("namespace"),
+        name=name,
+        container=record.get("container"),
+        node=record.get("node"),
+        ts=record.get("ts"),
+        record=record.get("id"),
+    )

@@ -1,0 +1,125 @@
+"""`diagnose(records)`: every rule over the collected facts, duplicates merged, related findings linked.
+
+The one entry point: `kubetrainer diagnose`, the index (which stores the findings next to
+its chunks for `ask`), the answer engine, `dataset build` and the dashboard all call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kubetrainer.diagnose.collect import Collector
+from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.knowledge import SEVERITY_ORDER
+from kubetrainer.diagnose.logs import log_findings
+from kubetrainer.diagnose.nodes import node_findings
+from kubetrainer.diagnose.pods import PodRules
+from kubetrainer.diagnose.workloads import event_findings, object_findings
+
+
+def diagnose(records: Iterable[dict]) -> list[Finding]:
+    """What is wrong in the cluster the records describe, most severe first."""
+    return findings_of(Collector().add_all(records))
+
+
+def findings_of(collector: Collector) -> list[Finding]:
+    found: list[Finding] = []
+    for facts in collector.objects.values():
+        used: set[str] = set()
+        explained: set[tuple[str, str]] = set()
+        quoted: set[str] = set()
+        if facts.kind == "Pod":
+            rules = PodRules(facts)
+            found += rules.findings()
+            used, explained, quoted = rules.used, rules.used_signatures, rules.used_errors
+        elif facts.kind == "Node":
+            found += node_findings(facts, used)
+        else:
+            found += object_findings(facts, used)
+        found += log_findings(facts, explained, quoted)
+        found += event_findings(facts, used)
+    merged = [finding for finding in merge(found) if not _repeats_its_owner(finding, found)]
+    link(merged)
+    return sorted(merged, key=Finding.sort_key)
+
+
+def merge(findings: list[Finding]) -> list[Finding]:
+    """One finding per id: evidence and counts combined, the higher severity kept."""
+    by_id: dict[str, Finding] = {}
+    for finding in findings:
+        held = by_id.get(finding.id)
+        if held is None:
+            by_id[finding.id] = finding
+            continue
+        for item in finding.evidence:
+            held.add_evidence(item)
+        held.count += finding.count
+        if SEVERITY_ORDER.get(finding.severity, 9) < SEVERITY_ORDER.get(held.severity, 9):
+            held.severity = finding.severity
+    return list(by_id.values())
+
+
+def _repeats_its_owner(finding: Finding, found: list[Finding]) -> bool:
+    """A ReplicaSet short of replicas whose Deployment already says so."""
+    return (
+        finding.rule == "replicas-short"
+        and finding.kind == "ReplicaSet"
+        and any(
+            other.rule == "replicas-short"
+            and other.kind == "Deployment"
+            and other.namespace == finding.namespace
+            and finding.name.startswith(f"{other.name}-")
+            for other in found
+        )
+    )
+
+
+def _relate(one: Finding, other: Finding) -> None:
+    if one is other:
+        return
+    if other.id not in one.related:
+        one.related.append(other.id)
+    if one.id not in other.related:
+        other.related.append(one.id)
+
+
+def _owned(pod: Finding, owner: Finding) -> bool:
+    return pod.kind == "Pod" and pod.namespace == owner.namespace and pod.name.startswith(f"{owner.name}-")
+
+
+def link(findings: list[Finding]) -> None:
+    """Relate findings that explain each other: pod -> node -> GPU, pending pod -> claim or shortage, job -> pod."""
+    nodes = [f for f in findings if f.kind == "Node"]
+    for finding in findings:
+        if finding.rule == "unschedulable":
+            cause = finding.cause
+            for other in findings:
+                if (
+                    other.kind == "PersistentVolumeClaim"
+                    and other.namespace == finding.namespace
+                    and other.name in cause
+                ):
+                    _relate(finding, other)
+            for node in nodes:
+                if (
+                    ("gpu" in cause and node.rule in ("gpu-withheld", "gpu-xid"))
+                    or ("unreachable" in cause and node.rule == "node-not-ready")
+                    or ("unschedulable" in cause and node.rule == "node-cordoned")
+                ):
+                    _relate(finding, node)
+        elif finding.rule == "pod-evicted":
+            for node in nodes:
+                if node.name == finding.node and node.rule == "node-pressure":
+                    _relate(finding, node)
+        elif finding.rule in ("job-failed", "replicas-short", "quota-exceeded", "failed-create"):
+            for other in findings:
+                if _owned(other, finding) or (
+                    other.kind == "ReplicaSet"
+                    and other.namespace == finding.namespace
+                    and other.name.startswith(f"{finding.name}-")
+                ):
+                    _relate(finding, other)
+        elif finding.rule == "gpu-withheld":
+            for node in nodes:
+                if node.name == finding.name and node.rule == "gpu-xid":
+                    _relate(finding, node)

@@ -1,0 +1,93 @@
+"""A finding: one thing that is wrong with one object, its cause in plain words, and the lines that prove it.
+
+Findings are plain data so they can be written next to an index, sent over the API,
+rendered as a table, and turned into training targets without the rules that made them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from kubetrainer.diagnose.knowledge import SEVERITY_ORDER
+from kubetrainer.records import record_id
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One verbatim line (or status fragment) and the record it came from."""
+
+    text: str
+    kind: str  # the record kind: log | event | object | gpu | metric
+    namespace: str | None = None
+    name: str | None = None  # the object the record is about (pod, node, claim...)
+    container: str | None = None
+    node: str | None = None
+    ts: str | None = None
+    record: str | None = None  # the record id
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Evidence:
+        return cls(**{key: value.get(key) for key in cls.__dataclass_fields__})
+
+
+@dataclass
+class Finding:
+    """What is wrong (`cause`), why it matters (`meaning`), what to do (`fix`), and the proof (`evidence`).
+
+    `terms`: words any correct statement of the cause contains (at least one), which the
+    answer guard checks a model's text against. `related`: ids of findings this one
+    explains or is explained by (pod -> node -> GPU, pending pod -> claim).
+    """
+
+    rule: str
+    severity: str
+    kind: str
+    namespace: str | None
+    name: str
+    cause: str
+    meaning: str
+    fix: str
+    terms: tuple[str, ...]
+    evidence: list[Evidence] = field(default_factory=list)
+    node: str | None = None
+    container: str | None = None
+    gpu: str | None = None
+    count: int = 1  # how many times the evidence was seen
+    related: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return record_id(
+            "finding", self.rule, self.kind, self.namespace or "", self.name, self.container or "", self.gpu or ""
+        )[:16]
+
+    @property
+    def subject(self) -> str:
+        """`Pod web/api-1`, `Node gpu-3`: how the object is named in answers and tables."""
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
+    def sort_key(self) -> tuple:
+        return (SEVERITY_ORDER.get(self.severity, 9), self.kind, self.namespace or "", self.name, self.rule)
+
+    def add_evidence(self, item: Evidence, limit: int = 4) -> None:
+        if all(existing.text != item.text for existing in self.evidence) and len(self.evidence) < limit:
+            self.evidence.append(item)
+
+    def to_json(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["terms"] = list(self.terms)
+        body["evidence"] = [item.to_json() for item in self.evidence]
+        return {"id": self.id, **body}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Finding:
+        fields = {key: value.get(key) for key in cls.__dataclass_fields__ if key in value}
+        fields["terms"] = tuple(value.get("terms") or ())
+        fields["evidence"] = [Evidence.from_json(item) for item in value.get("evidence") or []]
+        fields["related"] = list(value.get("related") or [])
+        return cls(**fields)

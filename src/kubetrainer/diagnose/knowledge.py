@@ -1,0 +1,398 @@
+"""What KubeTrainer knows about failures: the one catalogue every stage reads.
+
+Logs and events speak in codes ("Xid=79", "exit code 137", "x509: certificate has
+expired"); people ask "has a GPU gone bad?". Each `Signature` pairs a real message
+format (Kubernetes, the kubelet, NVIDIA drivers, NCCL, Go and Python runtimes) with
+what it means in plain words, the words that state the cause, and what to do. The
+diagnosis rules (`diagnose.logs`, `diagnose.objects`, `diagnose.events`) turn them into
+findings; retrieval (`rag.chunk`) adds the meaning of coded signatures to problem
+chunks, so on-call phrasing meets coded lines. A signature already in plain words
+("Back-off restarting failed container") is not explained there: repeating a symptom
+would rank it above the chunk that holds its cause. Xid meanings follow NVIDIA's Xid
+catalogue (docs.nvidia.com/deploy/xid-errors). Nothing here names a particular cluster.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CRITICAL, WARNING, INFO = "critical", "warning", "info"
+SEVERITY_ORDER = {CRITICAL: 0, WARNING: 1, INFO: 2}
+
+# NVIDIA Xid code -> what it means for the GPU. Hardware-class codes say so: the node needs draining.
+XID_MEANINGS: dict[int, str] = {
+    13: "graphics engine exception (usually an application fault, sometimes a driver or hardware fault)",
+    31: "GPU memory page fault (an application accessed an illegal address)",
+    32: "invalid or corrupted push buffer stream (driver or PCIe fault)",
+    38: "driver firmware error",
+    43: "GPU stopped processing (the application faulted)",
+    45: "preemptive cleanup after an earlier error",
+    48: "double-bit ECC error: uncorrectable GPU memory error, a GPU hardware failure",
+    61: "internal micro-controller breakpoint: firmware fault, reset the GPU",
+    62: "internal micro-controller halt: firmware fault, reset the GPU",
+    63: "ECC page retirement or row remapping recorded: the GPU memory is degrading",
+    64: "ECC page retirement or row remapping failed: a GPU hardware failure",
+    74: "NVLink error: a GPU interconnect hardware failure",
+    79: "the GPU has fallen off the bus: a GPU hardware failure (PCIe, power or overheating)",
+    92: "high single-bit ECC error rate: the GPU memory is degrading",
+    94: "contained ECC error: a GPU memory hardware error, the affected application was stopped",
+    95: "uncontained ECC error: a GPU memory hardware failure, reset the GPU",
+    119: "GSP RPC timeout: the GPU firmware stopped responding",
+    120: "GSP error: a GPU firmware fault",
+}
+# Codes NVIDIA classes as hardware or firmware faults: drain the node and have the GPU checked or reset.
+XID_HARDWARE = frozenset({48, 61, 62, 64, 74, 79, 95, 119, 120})
+XID = re.compile(r"\bXid\b(?:\s*\(PCI:[^)]*\))?\s*[:=]?\s*(\d+)", re.IGNORECASE)
+GPU_DEVICE = re.compile(r"\b(GPU-[0-9a-fA-F-]{6,}|PCI:[0-9a-fA-F:.]+)")
+
+
+def xid_meaning(code: int) -> str | None:
+    return XID_MEANINGS.get(code)
+
+
+def xid_fix(code: int) -> str:
+    if code in XID_HARDWARE:
+        return "cordon and drain the node, then reset or replace the GPU (nvidia-smi -r, or a hardware ticket)"
+    return "check the application that ran on the GPU; if the code repeats across jobs, reset the GPU"
+
+
+# Substrings of lower-cased log lines that mark a problem worth keeping verbatim. Plain
+# substring tests are several times faster than one case-insensitive regex, and logs are
+# millions of lines.
+PROBLEM_WORDS = (
+    "error",
+    "fatal",
+    "panic",
+    "exception",
+    "traceback",
+    "fail",
+    "warn",
+    "critical",
+    "oom",
+    "killed",
+    "refused",
+    "denied",
+    "unauthori",
+    "forbidden",
+    "timeout",
+    "timed out",
+    "unhealthy",
+    "x509",
+    "xid",
+    "expired",
+    "no such host",
+    "unable",
+    "invalid",
+    "crash",
+    "segfault",
+    "backoff",
+    "back-off",
+    "out of memory",
+    "unavailable",
+    "unreachable",
+)
+KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
+
+# Phrases the status renderer (sources.render) writes only when an object is unhealthy.
+UNHEALTHY_STATUS_MARKERS = (
+    "NotReady",
+    "Pressure=True",
+    "PIDPressure=True",
+    "waiting:",
+    "terminated:",
+    "last terminated",
+    "restarts",
+    "phase Pending",
+    "phase Failed",
+    "=False",
+    "cordoned",
+    "Evicted",
+    "Lost",
+    "failed",
+)
+
+
+def is_problem_line(line: str) -> bool:
+    """Whether a log line reports a problem (klog E/W/F prefix, or a problem word)."""
+    if KLOG_PROBLEM.match(line):
+        return True
+    lowered = line.lower()
+    return any(word in lowered for word in PROBLEM_WORDS)
+
+
+def status_looks_unhealthy(summary: str) -> bool:
+    """Whether a rendered object status says something is wrong."""
+    return any(marker in summary for marker in UNHEALTHY_STATUS_MARKERS)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A failure message format and what it means.
+
+    `cause` is the plain one-line cause a finding states; `terms` are the words any
+    correct explanation of it contains (one of them); `explain` says whether retrieval
+    adds `meaning` to chunks holding it (coded signatures only); `in_logs` whether the
+    log analyzer turns a matching log line into a finding.
+    """
+
+    rule: str
+    pattern: re.Pattern[str]
+    cause: str
+    meaning: str
+    fix: str
+    terms: tuple[str, ...]
+    severity: str = WARNING
+    explain: bool = True
+    in_logs: bool = True
+
+
+def _sig(rule: str, pattern: str, cause: str, meaning: str, fix: str, terms: tuple[str, ...], **options) -> Signature:
+    return Signature(rule, re.compile(pattern, re.IGNORECASE), cause, meaning, fix, terms, **options)
+
+
+SIGNATURES: tuple[Signature, ...] = (
+    _sig(
+        "oom-killed",
+        r"OOMKilled|exit code 137|Out of memory: Killed process",
+        "the container ran out of memory and was OOMKilled (exit code 137)",
+        "out of memory: the container went over its memory limit and was killed; raise the limit or cut its usage",
+        "raise the container's memory limit or reduce its memory use",
+        ("OOMKilled", "out of memory", "memory limit"),
+        severity=CRITICAL,
+        in_logs=False,
+    ),
+    _sig(
+        "cuda-oom",
+        r"CUDA out of memory|OutOfMemoryError|CUDA error: out of memory|HIP out of memory",
+        "the job ran out of GPU memory (CUDA out of memory)",
+        "GPU memory exhausted: the job needs more GPU memory than is free (smaller batch, gradient checkpointing, a larger GPU)",
+        "lower the batch size or sequence length, enable gradient checkpointing, or use a GPU with more memory",
+        ("out of memory", "OutOfMemoryError", "GPU memory"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "x509-expired",
+        r"certificate has expired(?! or is not yet valid: current time \S+ is before)",
+        "a TLS certificate has expired",
+        "a TLS certificate expired: connections using it are refused until it is renewed",
+        "renew the certificate (check the issuer, e.g. cert-manager, for why renewal failed)",
+        ("expired", "certificate"),
+    ),
+    _sig(
+        "x509-not-yet-valid",
+        r"x509: certificate is not yet valid|certificate is not yet valid|"
+        r"certificate has expired or is not yet valid: current time \S+ is before",
+        "a TLS certificate is rejected as not yet valid: the clock of the host is behind (clock skew)",
+        "a TLS certificate is not yet valid for this host's clock: the system time is wrong (clock skew, NTP)",
+        "fix the node's time synchronisation (chrony/NTP) and restart the affected pods",
+        ("not yet valid", "clock"),
+    ),
+    _sig(
+        "dns-failure",
+        r"no such host|NXDOMAIN|server misbehaving|Temporary failure in name resolution",
+        "a DNS lookup fails: the service name does not resolve",
+        "DNS lookup failure: a service name does not resolve, so calls to it fail",
+        "check the service name and namespace, that the Service exists, and CoreDNS health",
+        ("no such host", "DNS", "resolve"),
+    ),
+    _sig(
+        "image-pull",
+        r"ImagePullBackOff|ErrImagePull|manifest unknown|pull access denied|Failed to pull image",
+        "the container image cannot be pulled",
+        "the container image cannot be pulled: wrong image name or tag, or missing registry credentials",
+        "fix the image name or tag, or add imagePullSecrets for the registry",
+        ("image", "pull"),
+        in_logs=False,
+    ),
+    _sig(
+        "insufficient-gpu",
+        r"Insufficient (?:nvidia\.com|amd\.com|gpu\.intel\.com)/[\w.-]+",
+        "no node has enough free GPUs for the pod",
+        "not enough free GPUs: no node has the GPUs this pod requests, so it cannot be scheduled",
+        "free GPUs (finished jobs, lower requests), add GPU nodes, or fix the requested GPU resource name",
+        ("Insufficient", "GPU"),
+        in_logs=False,
+    ),
+    _sig(
+        "unbound-pvc",
+        r"unbound immediate PersistentVolumeClaims|ProvisioningFailed|didn't find available persistent volumes",
+        "the pod's volume claim is not bound",
+        "storage not provisioned: the volume claim is not bound, so the pod cannot start",
+        "fix the claim's storage class or provisioner, or create a matching PersistentVolume",
+        ("unbound", "not bound", "storage"),
+        in_logs=False,
+    ),
+    _sig(
+        "nccl-failure",
+        r"NCCL (?:WARN|error)|ncclSystemError|ncclInternalError|ncclRemoteError|collective operation timeout"
+        r"|Watchdog caught collective operation timeout|NCCL communicator was aborted",
+        "GPU collective communication (NCCL) failed or timed out between ranks",
+        "GPU collective communication failed between ranks (network, NVLink or a stuck peer)",
+        "check the network between the nodes (NCCL_SOCKET_IFNAME, firewall, InfiniBand), and whether one rank died first",
+        ("NCCL", "collective", "timeout"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "node-pressure",
+        r"(?:Memory|Disk|PID)Pressure=True|EvictionThresholdMet",
+        "the node is short of memory, disk or process ids and evicts pods",
+        "the node is short of memory, disk or process ids and evicts pods",
+        "free resources on the node or move workloads; set requests so the scheduler accounts for usage",
+        ("pressure", "evict"),
+        in_logs=False,
+    ),
+    _sig(
+        "node-not-ready",
+        r"\bNotReady\b|NodeStatusUnknown",
+        "the node is NotReady: its kubelet stopped reporting",
+        "the node is down: its kubelet stopped reporting, and pods on it are not running",
+        "check the node's kubelet, container runtime and network; drain it if it does not recover",
+        ("NotReady", "down"),
+        in_logs=False,
+    ),
+    # Plain-word symptoms: findings, never an index meaning line.
+    _sig(
+        "rbac-forbidden",
+        r"is forbidden: User \"[^\"]+\" cannot [a-z]+ resource|\bforbidden: User\b|"
+        r"cannot (?:get|list|watch|create|update|patch|delete) resource \"",
+        "a request is denied by RBAC: the service account lacks a permission",
+        "the Kubernetes API refused the call: the caller's Role/ClusterRole does not grant that verb on that resource",
+        "grant the missing verb and resource to the service account (Role + RoleBinding), least privilege",
+        ("forbidden", "RBAC", "permission"),
+        explain=False,
+    ),
+    _sig(
+        "connection-refused",
+        r"connection refused|ECONNREFUSED",
+        "connections to a dependency are refused: nothing is listening there",
+        "the target address answered but nothing accepts connections on that port (the service is down or not ready)",
+        "check that the dependency's pods are running and ready and that the Service port is right",
+        ("connection refused", "refused"),
+        explain=False,
+    ),
+    _sig(
+        "network-timeout",
+        r"i/o timeout|context deadline exceeded|dial tcp [^ ]+: connect: connection timed out|"
+        r"Connection timed out|ETIMEDOUT",
+        "connections to a dependency time out: traffic is dropped on the way (NetworkPolicy, firewall) or the target hangs",
+        "packets get no answer: a NetworkPolicy or firewall drops them, or the target is overloaded",
+        "check NetworkPolicies in the source and target namespaces (egress and ingress) and the target's health",
+        ("timeout", "timed out", "NetworkPolicy"),
+        explain=False,
+    ),
+    _sig(
+        "quota-exceeded",
+        r"exceeded quota|forbidden: exceeded quota",
+        "pods cannot be created: the namespace's ResourceQuota is exhausted",
+        "the namespace has used up its ResourceQuota, so the controller cannot create more pods",
+        "raise the ResourceQuota, lower the pods' requests, or remove unused workloads in the namespace",
+        ("quota",),
+        explain=False,
+        in_logs=False,
+    ),
+    _sig(
+        "probe-failed",
+        r"(?:Readiness|Liveness|Startup) probe failed",
+        "a health probe of the container fails",
+        "a failing readiness probe takes the pod out of its Service; a failing liveness probe restarts the container",
+        "check why the health endpoint fails (its dependencies) or fix the probe's path, port and timeouts",
+        ("probe",),
+        explain=False,
+        in_logs=False,
+    ),
+    _sig(
+        "mig-error",
+        r"MIG (?:mode|config|configuration)[^\n]*(?:fail|error|invalid|not enabled|unsupported)|"
+        r"nvidia-mig-manager[^\n]*(?:fail|error)|mig-parted[^\n]*(?:fail|error)|unable to (?:create|apply) MIG",
+        "the GPU's MIG partitioning is misconfigured",
+        "the GPUs are not partitioned as the MIG profile requests, so MIG devices are missing",
+        "fix the node's nvidia.com/mig.config label to a profile the GPU supports and let the MIG manager re-apply it",
+        ("MIG",),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "ecc-error",
+        r"(?:uncorrectable|double[- ]bit) ECC|ECC error|row remapping failure",
+        "the GPU reports ECC memory errors",
+        "the GPU memory reports uncorrectable errors: a GPU hardware problem",
+        "drain the node and have the GPU reset or replaced",
+        ("ECC",),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "disk-full",
+        r"no space left on device|ENOSPC",
+        "a disk is full (no space left on device)",
+        "writes fail because the filesystem is full",
+        "free space or grow the volume; check the node's image and log garbage collection",
+        ("no space left", "disk"),
+        explain=False,
+    ),
+    _sig(
+        "too-many-files",
+        r"too many open files|EMFILE",
+        "the process ran out of file descriptors (too many open files)",
+        "the process hit its open file limit",
+        "raise the limit (ulimit -n) or fix the descriptor leak",
+        ("too many open files",),
+        explain=False,
+    ),
+    _sig(
+        "db-auth",
+        r"password authentication failed|Access denied for user|authentication failed for user",
+        "the database rejected the credentials",
+        "the application's database user or password is wrong or was rotated",
+        "fix the credentials the application uses (its Secret) or the database user",
+        ("authentication failed", "credentials", "password"),
+        explain=False,
+    ),
+    _sig(
+        "go-panic",
+        r"^panic: |\bgoroutine \d+ \[running\]",
+        "the program panicked (a Go panic)",
+        "the program hit an unrecoverable error and exited",
+        "read the panic message and stack trace; fix the code path or its input",
+        ("panic",),
+        severity=CRITICAL,
+        explain=False,
+    ),
+    _sig(
+        "segfault",
+        r"segmentation fault|SIGSEGV|segfault",
+        "the process crashed with a segmentation fault",
+        "the process accessed invalid memory and was killed",
+        "check native libraries and driver versions; get a core dump",
+        ("segmentation fault", "SIGSEGV", "segfault"),
+        severity=CRITICAL,
+        explain=False,
+    ),
+)
+SIGNATURE_BY_RULE = {signature.rule: signature for signature in SIGNATURES}
+LOG_SIGNATURES = tuple(signature for signature in SIGNATURES if signature.in_logs)
+
+
+def meanings(text: str) -> list[str]:
+    """What the coded signatures in `text` mean, each once, in order of first appearance."""
+    found: list[tuple[int, str]] = []
+    for match in XID.finditer(text):
+        code = int(match.group(1))
+        if code in XID_MEANINGS:
+            found.append((match.start(), f"Xid {code}: {XID_MEANINGS[code]}"))
+    for signature in SIGNATURES:
+        if not signature.explain:
+            continue
+        match = signature.pattern.search(text)
+        if match:
+            found.append((match.start(), signature.meaning))
+    seen: set[str] = set()
+    return [meaning for _, meaning in sorted(found) if not (meaning in seen or seen.add(meaning))]
+
+
+def annotate(text: str) -> str:
+    """`text` with a "Meaning:" line after its first line when it holds coded signatures."""
+    explained = meanings(text)
+    if not explained:
+        return text
+    header, newline, body = text.partition("\n")
+    return f"{header}\nMeaning: {'; '.join(explained)}.{newline}{body}"

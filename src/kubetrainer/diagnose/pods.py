@@ -1,0 +1,317 @@
+"""Pod rules: crash loops, OOM kills, failed containers, image pulls, config errors, init containers,
+scheduling, probes and evictions, each explained by the pod's own events and log lines.
+
+A pod's failure state says *that* it fails; its logs usually say *why*. When a container
+that fails also logged a known failure signature (or an error-level line), that becomes
+the cause, so the finding reads "exits with code 1: invalid configuration ..." rather than
+"CrashLoopBackOff".
+"""
+
+from __future__ import annotations
+
+import re
+
+from kubetrainer.diagnose.collect import ContainerLogs, ObjectFacts, readable
+from kubetrainer.diagnose.finding import Evidence, Finding
+from kubetrainer.diagnose.knowledge import CRITICAL, SIGNATURE_BY_RULE, WARNING
+from kubetrainer.diagnose.scheduler import parse_failed_scheduling
+from kubetrainer.diagnose.status import ContainerStatus, PodStatus, parse_pod
+
+PULL_REASONS = (
+    (
+        re.compile(r"code = NotFound|manifest unknown|not found", re.IGNORECASE),
+        "the image or tag does not exist in the registry (NotFound)",
+    ),
+    (
+        re.compile(r"unauthorized|pull access denied|authentication required|401|403", re.IGNORECASE),
+        "the registry refused access (missing or wrong imagePullSecrets)",
+    ),
+    (re.compile(r"x509", re.IGNORECASE), "the registry's TLS certificate is not trusted"),
+    (
+        re.compile(r"no such host|i/o timeout|connection refused|dial tcp", re.IGNORECASE),
+        "the registry cannot be reached",
+    ),
+    (re.compile(r"toomanyrequests|rate limit", re.IGNORECASE), "the registry is rate-limiting pulls"),
+)
+_IMAGE = re.compile(r'(?:pull(?:ing)? image|Failed to pull image) "([^"]+)"', re.IGNORECASE)
+
+
+class PodRules:
+    """The findings for one pod; `used` collects the event texts they explain."""
+
+    def __init__(self, facts: ObjectFacts) -> None:
+        self.facts = facts
+        self.status: PodStatus | None = parse_pod(facts.status.text) if facts.status else None
+        self.used: set[str] = set()
+        self.used_signatures: set[tuple[str, str]] = set()  # (container, rule) explained by a pod finding
+        self.used_errors: set[str] = set()  # containers whose error lines a pod finding quotes
+
+    def findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        if self.status:
+            for container in self.status.containers:
+                finding = self._container(container)
+                if finding:
+                    found.append(finding)
+            found += self._pod_level()
+        found += self._probe_findings(found)
+        return found
+
+    def _new(
+        self,
+        rule: str,
+        severity: str,
+        cause: str,
+        meaning: str,
+        fix: str,
+        terms: tuple[str, ...],
+        container: str | None = None,
+    ) -> Finding:
+        facts = self.facts
+        return Finding(
+            rule=rule,
+            severity=severity,
+            kind="Pod",
+            namespace=facts.namespace,
+            name=facts.name,
+            cause=cause,
+            meaning=meaning,
+            fix=fix,
+            terms=terms,
+            node=facts.node,
+            container=container,
+        )
+
+    def _events(self, *reasons: str, containing: str = "") -> list[Evidence]:
+        found = [
+            event
+            for event in self.facts.events
+            if self.facts.reasons.get(event.text) in reasons and containing.lower() in event.text.lower()
+        ]
+        self.used.update(event.text for event in found)
+        return found
+
+    def _status_evidence(self, fragment: str) -> Evidence:
+        status = self.facts.status
+        assert status is not None
+        return Evidence(
+            fragment, status.kind, status.namespace, status.name, None, status.node, status.ts, status.record
+        )
+
+    def _explanation(self, container: str) -> tuple[str, list[Evidence], tuple[str, ...]]:
+        """Why a container fails, from its logs: a known signature first, else its last error line."""
+        logs = self.facts.logs.get(container) or ContainerLogs()
+        self.used_errors.add(container)
+        for rule, hits in logs.signatures.items():
+            self.used_signatures.add((container, rule))
+            context = [hits.context] if hits.context else []
+            why = f'{hits.signature.cause}: "{readable(hits.first.text)[:200]}"'
+            if hits.context:
+                why += f', after "{readable(hits.context.text)[:160]}"'
+            return why, [*context, hits.first], hits.signature.terms
+        if logs.errors:
+            line = logs.errors[-1]
+            message = readable(line.text)
+            return f'it logs "{message[:240]}"', [line], _key_words(message)
+        return "", [], ()
+
+    def _container(self, container: ContainerStatus) -> Finding | None:
+        reason, last = container.reason, container.last_reason
+        restarts = f", {container.restarts} restarts" if container.restarts else ""
+        if "OOMKilled" in (reason, last):
+            signature = SIGNATURE_BY_RULE["oom-killed"]
+            finding = self._new(
+                "oom-killed",
+                CRITICAL,
+                f"{container.label} is OOMKilled (exit code 137{restarts}): it runs out of memory at its memory limit",
+                signature.meaning,
+                signature.fix,
+                signature.terms,
+                container.name,
+            )
+            finding.add_evidence(self._status_evidence(container.text))
+            logs = self.facts.logs.get(container.name)
+            for line in (logs.errors if logs else [])[-1:]:
+                finding.add_evidence(line)
+            for event in self._events("BackOff", "OOMKilling"):
+                finding.add_evidence(event)
+            return finding
+        if reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
+            return self._image_pull(container)
+        if reason in ("CreateContainerConfigError", "CreateContainerError", "RunContainerError"):
+            finding = self._new(
+                "container-config",
+                CRITICAL,
+                f"{container.label} cannot be created ({reason}): {container.message or 'see its events'}",
+                "the kubelet cannot start the container: a ConfigMap, Secret or key it references is missing, "
+                "or its command is invalid",
+                "create the missing ConfigMap/Secret or key, or fix the pod spec's references",
+                (reason, "not found", "missing"),
+                container.name,
+            )
+            finding.add_evidence(self._status_evidence(container.text))
+            for event in self._events("Failed"):
+                finding.add_evidence(event)
+            return finding
+        evicted = self.status is not None and self.status.reason == "Evicted"
+        crashing = reason == "CrashLoopBackOff" or (
+            container.state == "terminated"
+            and (container.exit_code or 0) != 0
+            and reason != "ContainerStatusUnknown"
+            and not evicted
+        )
+        if not crashing:
+            return None
+        code = container.last_exit_code if reason == "CrashLoopBackOff" else container.exit_code
+        why, lines, terms = self._explanation(container.name)
+        if container.init:
+            rule, summary = (
+                "init-container-failed",
+                f"{container.label} fails (exit code {code}{restarts}), so the pod never starts",
+            )
+            meaning = "init containers must finish before the app starts; a failing one holds the pod in Init:CrashLoopBackOff"
+        elif reason == "CrashLoopBackOff":
+            rule, summary = (
+                "crash-loop",
+                f"{container.label} keeps crashing (CrashLoopBackOff, exit code {code}{restarts})",
+            )
+            meaning = "the container exits soon after it starts and the kubelet restarts it with growing back-off"
+        else:
+            rule, summary = "container-failed", f"{container.label} failed (exit code {code})"
+            meaning = "the container's process exited with an error, so its pod or job failed"
+        finding = self._new(
+            rule,
+            CRITICAL,
+            summary + (f": {why}" if why else ""),
+            meaning,
+            "fix what the log line reports, then restart the workload",
+            (*terms, "exit code", "crash")[:6],
+            container.name,
+        )
+        for line in lines:
+            finding.add_evidence(line)
+        finding.add_evidence(self._status_evidence(container.text))
+        for event in self._events("BackOff"):
+            finding.add_evidence(event)
+        return finding
+
+    def _image_pull(self, container: ContainerStatus) -> Finding:
+        events = self._events("Failed", "ErrImagePull", "ImagePullBackOff", "InspectFailed")
+        texts = " ".join([container.message, *(event.text for event in events)])
+        image = next((m.group(1) for m in [_IMAGE.search(texts)] if m), None)
+        why = next((explanation for pattern, explanation in PULL_REASONS if pattern.search(texts)), "the pull fails")
+        signature = SIGNATURE_BY_RULE["image-pull"]
+        finding = self._new(
+            "image-pull",
+            CRITICAL,
+            f"image {image or 'of ' + container.label} cannot be pulled: {why}",
+            signature.meaning,
+            signature.fix,
+            ("ImagePullBackOff", "pull", "not found", "NotFound"),
+            container.name,
+        )
+        for event in events[:2]:
+            finding.add_evidence(event)
+        finding.add_evidence(self._status_evidence(container.text))
+        return finding
+
+    def _pod_level(self) -> list[Finding]:
+        status = self.status
+        assert status is not None
+        found = []
+        if status.reason == "Evicted":
+            finding = self._new(
+                "pod-evicted",
+                WARNING,
+                f"the pod was evicted: {status.message.split('. ')[0]}",
+                "the kubelet killed the pod to reclaim a resource the node ran short of",
+                "set memory requests close to real usage so the scheduler places the pod where it fits",
+                ("evicted", "low on resource"),
+            )
+            finding.add_evidence(self._status_evidence(f"{status.reason}: {status.message}"))
+            for event in self._events("Evicted"):
+                finding.add_evidence(event)
+            found.append(finding)
+        if not status.scheduled and status.phase == "Pending":
+            found.append(self._unschedulable(status))
+        return found
+
+    def _unschedulable(self, status: PodStatus) -> Finding:
+        events = self._events("FailedScheduling")
+        placement = next((p for event in reversed(events) for p in [parse_failed_scheduling(event.text)] if p), None)
+        terms: tuple[str, ...] = ("Pending", "schedul")
+        if placement and placement.unbound_claims:
+            claims = ", ".join(status.claims) or "its volume claims"
+            cause = f"the pod cannot be scheduled: its PersistentVolumeClaim {claims} is not bound"
+            terms = ("unbound", "not bound", *status.claims)
+        elif placement and placement.shortages:
+            wanted = f" (it requests {status.gpu_limits})" if status.gpu_limits else ""
+            cause = f"the pod cannot be scheduled: no node has enough free {', '.join(placement.shortages)}{wanted}; {placement.summary()}"
+            terms = (*placement.shortages, *(_short_name(resource) for resource in placement.shortages))
+        elif placement:
+            cause = f"the pod cannot be scheduled: {placement.summary()}"
+            terms = tuple(reason.split()[-1] for _, reason in placement.reasons[:2]) or terms
+        else:
+            cause = "the pod is Pending and not scheduled to any node" + (f": {events[-1].text}" if events else "")
+        finding = self._new(
+            "unschedulable",
+            WARNING,
+            cause,
+            "the scheduler found no node that satisfies the pod's requests, affinity, tolerations and volumes",
+            "free or add capacity, fix the requests, tolerations or node selector, or bind the volume claims",
+            terms,
+        )
+        for event in events[-1:]:
+            finding.add_evidence(event)
+        if self.facts.status:
+            finding.add_evidence(self._status_evidence(self.facts.status.text.split("; ")[0]))
+        return finding
+
+    def _probe_findings(self, found: list[Finding]) -> list[Finding]:
+        out = []
+        for probe, effect in (
+            ("Readiness", "the pod is not Ready, so its Service sends it no traffic"),
+            ("Liveness", "the kubelet kills and restarts the container"),
+            ("Startup", "the container is restarted before it finishes starting"),
+        ):
+            events = self._events("Unhealthy", containing=f"{probe} probe failed")
+            if not events:
+                continue
+            if probe == "Liveness":
+                events += self._events("Killing", containing="liveness")
+            container = next(
+                (c for c in self.facts.logs if self.facts.logs[c].signatures or self.facts.logs[c].errors), None
+            )
+            why, lines, terms = self._explanation(container) if container is not None else ("", [], ())
+            probe_text = events[0].text.split(": ", 1)[-1]
+            cause = f"its {probe.lower()} probe fails ({probe_text}): {effect}"
+            finding = self._new(
+                f"{probe.lower()}-probe",
+                WARNING,
+                cause + (f"; {why}" if why else ""),
+                SIGNATURE_BY_RULE["probe-failed"].meaning,
+                SIGNATURE_BY_RULE["probe-failed"].fix,
+                ("probe", *terms)[:5],
+                container,
+            )
+            for item in [*events[:2], *lines]:
+                finding.add_evidence(item)
+            out.append(finding)
+        return out
+
+
+_WORD = re.compile(r"[A-Za-z][\w.-]{3,}")
+_STOP = frozenset(
+    {"error", "failed", "fatal", "with", "from", "that", "this", "cannot", "could", "would", "level", "unable"}
+)
+
+
+def _key_words(message: str) -> tuple[str, ...]:
+    """Distinctive words of an error message, which a correct paraphrase keeps."""
+    words = [word.strip(".,:;\"'") for word in _WORD.findall(message)]
+    return tuple(dict.fromkeys(word for word in words if word.lower() not in _STOP))[:4]
+
+
+def _short_name(resource: str) -> str:
+    """`nvidia.com/gpu` -> `GPU`, `cpu` -> `CPU`: how people name a resource."""
+    return resource.rsplit("/", 1)[-1].upper()

@@ -1,0 +1,86 @@
+"""Records built the way the readers build them: real Kubernetes objects and events through `sources.kube`,
+log lines through `make_record`. Each test states the real message format it checks."""
+
+from __future__ import annotations
+
+from kubetrainer.records import make_record
+from kubetrainer.sources.kube import event_record, object_record
+
+TS = "2026-03-14T11:00:00Z"
+
+
+def pod(name: str, namespace: str = "web", *, node: str | None = "node-1", phase: str = "Running",
+        containers: list[dict] | None = None, init: list[dict] | None = None, reason: str | None = None,
+        message: str | None = None, claims: tuple[str, ...] = (), gpus: int = 0, conditions: list[dict] | None = None) -> dict:
+    spec: dict = {"containers": [{"name": "app", "image": "registry.example.com/app:1.0",
+                                  **({"resources": {"limits": {"nvidia.com/gpu": str(gpus)}}} if gpus else {})}]}
+    if node:
+        spec["nodeName"] = node
+    if claims:
+        spec["volumes"] = [{"name": c, "persistentVolumeClaim": {"claimName": c}} for c in claims]
+    status: dict = {"phase": phase, "containerStatuses": containers or [], "conditions": conditions or []}
+    if init:
+        status["initContainerStatuses"] = init
+    if reason:
+        status["reason"], status["message"] = reason, message or ""
+    obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace,
+                                                          "creationTimestamp": "2026-03-14T08:00:00Z"},
+           "spec": spec, "status": status}
+    return object_record(obj, "dump")
+
+
+def container(name: str = "app", *, waiting: tuple[str, str] | None = None, terminated: tuple[str, int] | None = None,
+              last: tuple[str, int] | None = None, restarts: int = 0, ready: bool = False) -> dict:
+    state: dict = {"running": {"startedAt": TS}}
+    if waiting:
+        state = {"waiting": {"reason": waiting[0], "message": waiting[1]}}
+    if terminated:
+        state = {"terminated": {"reason": terminated[0], "exitCode": terminated[1], "finishedAt": TS}}
+    status = {"name": name, "state": state, "ready": ready, "restartCount": restarts, "image": "app:1.0"}
+    if last:
+        status["lastState"] = {"terminated": {"reason": last[0], "exitCode": last[1], "finishedAt": TS}}
+    return status
+
+
+def node(name: str, *, ready: str = "True", reason: str = "KubeletReady", pressure: dict | None = None,
+         cordoned: bool = False, gpus: tuple[int, int] | None = None) -> dict:
+    conditions = [{"type": "Ready", "status": ready, "reason": reason, "message": "", "lastTransitionTime": TS}]
+    for kind, (status, why, text) in (pressure or {}).items():
+        conditions.append({"type": kind, "status": status, "reason": why, "message": text, "lastTransitionTime": TS})
+    allocatable = {"cpu": "32", "memory": "256Gi"}
+    capacity = dict(allocatable)
+    if gpus:
+        allocatable["nvidia.com/gpu"], capacity["nvidia.com/gpu"] = str(gpus[0]), str(gpus[1])
+    obj = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "creationTimestamp": "2026-03-01T00:00:00Z"},
+           "spec": {"unschedulable": True} if cordoned else {},
+           "status": {"conditions": conditions, "allocatable": allocatable, "capacity": capacity}}
+    return object_record(obj, "dump")
+
+
+def workload(kind: str, name: str, namespace: str, status: dict, spec: dict | None = None) -> dict:
+    obj = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": namespace,
+                                                              "creationTimestamp": "2026-03-14T08:00:00Z"},
+           "spec": spec or {}, "status": status}
+    return object_record(obj, "dump")
+
+
+def claim(name: str, namespace: str, phase: str = "Pending", storage_class: str = "fast-ssd") -> dict:
+    obj = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": {"name": name, "namespace": namespace, "creationTimestamp": "2026-03-14T08:00:00Z"},
+           "spec": {"storageClassName": storage_class, "resources": {"requests": {"storage": "10Gi"}}},
+           "status": {"phase": phase}}
+    return object_record(obj, "dump")
+
+
+def event(kind: str, name: str, namespace: str | None, reason: str, message: str, *, warning: bool = True,
+          count: int = 1, host: str | None = None) -> dict:
+    involved = {"kind": kind, "name": name, **({"namespace": namespace} if namespace else {})}
+    return event_record({"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{name}.1", "namespace": namespace or "default"},
+                         "involvedObject": involved, "reason": reason, "message": message, "count": count,
+                         "type": "Warning" if warning else "Normal", "lastTimestamp": TS,
+                         "source": {"component": "kubelet", **({"host": host} if host else {})}}, "dump")
+
+
+def log(pod_name: str, line: str, namespace: str = "web", container_name: str = "app", node_name: str = "node-1",
+        ts: str = TS) -> dict:
+    return make_record("log", ts, "dump", line, namespace=namespace, pod=pod_name, container=container_name, node=node_name)

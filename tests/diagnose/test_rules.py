@@ -1,0 +1,236 @@
+"""One test per diagnosis rule, each from the message format the real component prints."""
+
+from __future__ import annotations
+
+from kubetrainer.diagnose import diagnose
+from kubetrainer.diagnose.finding import Finding
+
+from .cluster import claim, container, event, log, node, pod, workload
+
+
+def only(findings: list[Finding], rule: str) -> Finding:
+    matching = [finding for finding in findings if finding.rule == rule]
+    assert len(matching) == 1, [(f.rule, f.subject) for f in findings]
+    return matching[0]
+
+
+def test_oom_killed_container_states_the_memory_limit_cause_with_its_status_as_evidence():
+    found = diagnose([pod("api-1", containers=[container(waiting=("CrashLoopBackOff", "back-off 5m0s restarting failed container=app"),
+                                                         last=("OOMKilled", 137), restarts=7)]),
+                      event("Pod", "api-1", "web", "BackOff", "Back-off restarting failed container app in pod api-1_web(uid)")])
+    finding = only(found, "oom-killed")
+    assert "OOMKilled" in finding.cause and "137" in finding.cause and "7 restarts" in finding.cause
+    assert any("last terminated: OOMKilled exit code 137" in item.text for item in finding.evidence)
+    assert not [f for f in found if f.rule.startswith("event-")], "the BackOff event is explained, not repeated"
+
+
+def test_crash_loop_is_explained_by_the_containers_last_error_line():
+    fatal = '{"level":"fatal","msg":"invalid configuration: payments.timeout: \\"30 seconds\\" is not a valid duration"}'
+    found = diagnose([pod("checkout-7d9f-x2", containers=[container(waiting=("CrashLoopBackOff", "back-off"), last=("Error", 1), restarts=12)]),
+                      log("checkout-7d9f-x2", '{"level":"info","msg":"starting"}'), log("checkout-7d9f-x2", fatal)])
+    finding = only(found, "crash-loop")
+    assert "exit code 1" in finding.cause and "not a valid duration" in finding.cause
+    assert finding.evidence[0].text == fatal and finding.evidence[0].kind == "log"
+
+
+def test_failed_job_container_is_explained_by_a_known_log_signature():
+    oom = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.50 GiB. GPU 0 has a total capacity of 79.14 GiB"
+    found = diagnose([pod("train-abcde", "ml", phase="Failed", containers=[container(terminated=("Error", 1))]),
+                      log("train-abcde", "Traceback (most recent call last):", "ml"), log("train-abcde", oom, "ml"),
+                      workload("Job", "train", "ml", {"failed": 1}),
+                      event("Job", "train", "ml", "BackoffLimitExceeded", "Job has reached the specified backoff limit")])
+    failed = only(found, "container-failed")
+    assert "GPU memory" in failed.cause and "exit code 1" in failed.cause
+    job = only(found, "job-failed")
+    assert failed.id in job.related, "the job's failure links to the pod that explains it"
+    assert not [f for f in found if f.rule == "cuda-oom"], "the signature is the pod finding's cause, not a second finding"
+
+
+def test_image_pull_names_the_image_and_the_registrys_reason():
+    image = "registry.example.com/data/etl:2.3.9-rc1"
+    found = diagnose([pod("etl-1", "data", containers=[container(waiting=("ImagePullBackOff", f'Back-off pulling image "{image}"'))]),
+                      event("Pod", "etl-1", "data", "Failed", f'Failed to pull image "{image}": rpc error: code = NotFound desc = '
+                            f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": not found')])
+    finding = only(found, "image-pull")
+    assert image in finding.cause and "NotFound" in finding.cause
+    found = diagnose([pod("etl-2", "data", containers=[container(waiting=("ErrImagePull", ""))]),
+                      event("Pod", "etl-2", "data", "Failed", f'Failed to pull image "{image}": pull access denied, repository does '
+                            "not exist or may require authorization: authorization failed")])
+    assert "imagePullSecrets" in only(found, "image-pull").cause
+
+
+def test_create_container_config_error_quotes_the_missing_reference():
+    found = diagnose([pod("api-2", containers=[container(waiting=("CreateContainerConfigError", 'configmap "api-config" not found'))])])
+    assert 'configmap "api-config" not found' in only(found, "container-config").cause
+
+
+def test_failing_init_container_holds_the_pod():
+    found = diagnose([pod("db-0", "data", phase="Pending",
+                          init=[container("migrate", waiting=("CrashLoopBackOff", "back-off"), last=("Error", 2), restarts=4)],
+                          containers=[container(waiting=("PodInitializing", ""))]),
+                      log("db-0", "ERROR: relation \"users\" already exists", "data", "migrate")])
+    finding = only(found, "init-container-failed")
+    assert "init container migrate" in finding.cause and "exit code 2" in finding.cause and "already exists" in finding.cause
+
+
+def test_unschedulable_pod_reads_the_schedulers_per_node_reasons():
+    message = ("0/6 nodes are available: 3 Insufficient nvidia.com/gpu, 1 node(s) had untolerated taint "
+               "{node.kubernetes.io/unreachable: }, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/6 "
+               "nodes are available: 3 No preemption victims found for incoming pod.")
+    found = diagnose([pod("pretrain-x", "ml", node=None, phase="Pending", gpus=8,
+                          containers=[container(waiting=("ContainerCreating", ""))]),
+                      event("Pod", "pretrain-x", "ml", "FailedScheduling", message)])
+    finding = only(found, "unschedulable")
+    assert "nvidia.com/gpu" in finding.cause and "nvidia.com/gpu=8" in finding.cause and "0 of 6 nodes fit" in finding.cause
+    assert "GPU" in finding.terms and "Insufficient" not in finding.terms, "saying 'insufficient CPU' must not pass"
+
+
+def test_pending_pod_on_an_unbound_claim_links_to_the_claims_provisioning_failure():
+    found = diagnose([pod("pg-0", "data", node=None, phase="Pending", claims=("data-pg-0",)),
+                      event("Pod", "pg-0", "data", "FailedScheduling", "0/5 nodes are available: pod has unbound immediate "
+                            "PersistentVolumeClaims. preemption: 0/5 nodes are available: 5 Preemption is not helpful for scheduling."),
+                      claim("data-pg-0", "data"),
+                      event("PersistentVolumeClaim", "data-pg-0", "data", "ProvisioningFailed",
+                            'storageclass.storage.k8s.io "fast-ssd" not found')])
+    pending, unbound = only(found, "unschedulable"), only(found, "pvc-unbound")
+    assert "data-pg-0 is not bound" in pending.cause and '"fast-ssd" not found' in unbound.cause
+    assert unbound.id in pending.related
+
+
+def test_readiness_probe_failure_is_explained_by_the_upstream_error_in_the_log():
+    found = diagnose([pod("gw-1", "inference", containers=[container(ready=False)]),
+                      event("Pod", "gw-1", "inference", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503", count=212),
+                      log("gw-1", '{"level":"error","msg":"upstream vllm.inference.svc:8000 unavailable: connection refused"}', "inference")])
+    finding = only(found, "readiness-probe")
+    assert "503" in finding.cause and "no traffic" in finding.cause and "connection refused" in finding.cause
+
+
+def test_liveness_probe_kills_are_their_own_finding():
+    found = diagnose([pod("api-3", containers=[container(restarts=5, ready=True)]),
+                      event("Pod", "api-3", "web", "Unhealthy", "Liveness probe failed: Get \"http://10.0.0.5:8080/healthz\": context deadline exceeded"),
+                      event("Pod", "api-3", "web", "Killing", "Container app failed liveness probe, will be restarted")])
+    finding = only(found, "liveness-probe")
+    assert "restarts the container" in finding.cause and len(finding.evidence) == 2
+
+
+def test_evicted_pod_links_to_the_node_under_memory_pressure():
+    found = diagnose([node("cpu-0", pressure={"MemoryPressure": ("True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available")}),
+                      event("Node", "cpu-0", None, "EvictionThresholdMet", "Attempting to reclaim memory", host="cpu-0"),
+                      pod("consumer-1", "data", node="cpu-0", phase="Failed", reason="Evicted",
+                          message="The node was low on resource: memory. Threshold quantity: 100Mi, available: 61244Ki.",
+                          containers=[container(terminated=("ContainerStatusUnknown", 137))])])
+    pressure, evicted = only(found, "node-pressure"), only(found, "pod-evicted")
+    assert "MemoryPressure" in pressure.cause and "low on resource: memory" in evicted.cause
+    assert pressure.id in evicted.related
+    assert not [f for f in found if f.rule in ("container-failed", "event-EvictionThresholdMet")]
+
+
+def test_node_not_ready_and_cordoned():
+    found = diagnose([node("gpu-3", ready="Unknown", reason="NodeStatusUnknown"), node("gpu-4", cordoned=True),
+                      event("Node", "gpu-3", None, "NodeNotReady", "Node gpu-3 status is now: NodeNotReady")])
+    assert "NotReady" in only(found, "node-not-ready").cause
+    assert only(found, "node-cordoned").name == "gpu-4"
+
+
+def test_xid_from_the_device_plugin_and_the_kernel_land_on_the_gpus_node():
+    plugin = ("W0314 10:50:00.412000       1 health.go:185] XidCriticalError: Xid=79 on Device=GPU-061ae8d1-3 "
+              "(GPU has fallen off the bus); marking device as unhealthy.")
+    kernel = "NVRM: Xid (PCI:0000:3b:00): 48, pid=1234, name=python, An uncorrectable double bit error was detected"
+    found = diagnose([node("gpu-h100-0", gpus=(7, 8)),
+                      log("nvidia-device-plugin-x", plugin, "kube-system", "nvidia-device-plugin", "gpu-h100-0"),
+                      make_kernel_record(kernel, "gpu-a100-1")])
+    xids = {f.name: f for f in found if f.rule == "gpu-xid"}
+    assert "Xid 79" in xids["gpu-h100-0"].cause and "fallen off the bus" in xids["gpu-h100-0"].cause
+    assert xids["gpu-h100-0"].gpu == "GPU-061ae8d1-3" and xids["gpu-h100-0"].severity == "critical"
+    assert "double-bit ECC" in xids["gpu-a100-1"].cause
+    withheld = only(found, "gpu-withheld")
+    assert "7 of its 8" in withheld.cause and xids["gpu-h100-0"].id in withheld.related
+
+
+def make_kernel_record(line: str, node_name: str) -> dict:
+    from kubetrainer.records import make_record
+
+    return make_record("log", "2026-03-14T10:00:00Z", "agent", line, node=node_name)
+
+
+def test_gpu_telemetry_xid_and_ecc():
+    from kubetrainer.records import make_record
+
+    record = make_record("gpu", "2026-03-14T10:00:00Z", "agent", "gpu 2", node="gpu-9", labels={"gpu": "2"},
+                         metrics={"DCGM_FI_DEV_XID_ERRORS": 79, "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": 3})
+    found = diagnose([record])
+    assert "Xid 79" in only(found, "gpu-xid").cause and "3 uncorrectable ECC" in only(found, "gpu-ecc").cause
+
+
+def test_quota_exceeded_on_a_replica_set():
+    message = ('pods "api-7d9f-abcde" is forbidden: exceeded quota: compute-quota, requested: requests.cpu=2, '
+               "used: requests.cpu=8, limited: requests.cpu=8")
+    found = diagnose([event("ReplicaSet", "api-7d9f", "shop", "FailedCreate", f"Error creating: {message}")])
+    finding = only(found, "quota-exceeded")
+    assert "compute-quota" in finding.cause and "requested requests.cpu=2" in finding.cause
+
+
+def test_hpa_without_metrics():
+    found = diagnose([event("HorizontalPodAutoscaler", "api", "shop", "FailedGetResourceMetric",
+                            "failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics "
+                            "from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)")])
+    finding = only(found, "hpa-metrics")
+    assert "cannot read its metrics" in finding.cause and "metrics.k8s.io" in finding.cause
+
+
+def test_deployment_short_of_replicas_links_to_its_pods():
+    found = diagnose([workload("Deployment", "api", "web", {"readyReplicas": 1}, {"replicas": 3}),
+                      pod("api-7d9f-x2lq", containers=[container(waiting=("CrashLoopBackOff", ""), last=("Error", 1))])])
+    short = only(found, "replicas-short")
+    assert "1 of 3" in short.cause and only(found, "crash-loop").id in short.related
+
+
+def test_log_signatures_in_running_containers():
+    lines = {
+        "rbac-forbidden": 'E0314 10:00:00.000000 1 reflector.go:147] Failed to watch *v1.Pod: pods is forbidden: User '
+                          '"system:serviceaccount:ops:reporter" cannot list resource "pods" in API group "" at the cluster scope',
+        "dns-failure": "dial tcp: lookup smtp.relay.svc.cluster.local on 10.96.0.10:53: no such host",
+        "x509-expired": "x509: certificate has expired or is not yet valid: current time 2026-03-14T11:35:00Z is after 2026-03-14T00:00:00Z",
+        "x509-not-yet-valid": "tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time "
+                              "2026-03-14T11:35:00Z is before 2026-03-15T09:00:00Z",
+        "nccl-failure": "[rank3]:[E314 11:00:00] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=4081, "
+                        "OpType=ALLREDUCE, NumelIn=1, NumelOut=1, Timeout(ms)=600000) ran for 600021 milliseconds before timing out.",
+        "network-timeout": "ERROR payments: POST http://ledger.finance.svc:8080/entries failed: dial tcp 10.96.4.2:8080: i/o timeout",
+        "mig-error": "time=\"2026-03-14T10:00:00Z\" level=error msg=\"Error applying MIG configuration: invalid MIG config 'all-3g.40gb' for GPU 0\" nvidia-mig-manager failed",
+        "disk-full": "ERROR writer: write /data/segment-0042: no space left on device",
+        "db-auth": 'FATAL:  password authentication failed for user "orders"',
+        "go-panic": "panic: runtime error: invalid memory address or nil pointer dereference",
+    }
+    for rule, line in lines.items():
+        found = diagnose([log(f"pod-{rule}", line)])
+        rules = {f.rule for f in found}
+        assert rule in rules, (rule, rules)
+    assert "x509-expired" not in {f.rule for f in diagnose([log("p", lines["x509-not-yet-valid"])])}
+
+
+def test_errors_without_a_known_signature_are_quoted_and_routine_noise_is_not_a_finding():
+    found = diagnose([log("cm-1", 'E0314 07:00:00.000000 1 controller.go:167] "re-queuing item due to error processing" '
+                                  'err="failed to renew certificate web/shop-tls: acme: 403 unauthorized"', "cert-manager"),
+                      log("web-1", "GET /healthz 200 OK"), log("web-1", "INFO served 120 requests")])
+    finding = only(found, "log-errors")
+    assert "failed to renew certificate" in finding.cause and finding.namespace == "cert-manager"
+    assert len(found) == 1
+
+
+def test_unexplained_warning_events_are_kept():
+    found = diagnose([event("Pod", "api-9", "web", "FailedMount", 'MountVolume.SetUp failed for volume "certs" : secret "api-tls" not found', count=5)])
+    finding = only(found, "event-FailedMount")
+    assert 'secret "api-tls" not found' in finding.cause and finding.severity == "warning"
+
+
+def test_the_same_problem_seen_twice_is_one_finding_with_a_count():
+    line = "dial tcp: lookup db.data.svc.cluster.local on 10.96.0.10:53: no such host"
+    found = diagnose([log("w-1", line, ts=f"2026-03-14T10:0{i}:00Z") for i in range(5)])
+    finding = only(found, "dns-failure")
+    assert finding.count == 5 and "(5 times)" in finding.cause and len(finding.evidence) == 1
+
+
+def test_finding_round_trips_through_json():
+    (finding,) = diagnose([log("w-1", "dial tcp: lookup x.svc on 10.96.0.10:53: no such host")])
+    again = Finding.from_json(finding.to_json())
+    assert again.to_json() == finding.to_json() and again.id == finding.id
