@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kubetrainer.cli import main
+from kubetrainer.evaluate.facts import states
 from kubetrainer.samples.cluster import SCENARIOS, build_cluster, generate_cluster
-from kubetrainer.samples.model import states
 from kubetrainer.samples.secrets import planted_secrets
 
 # The default scenario's questions before facts were added (seed 0): id, question, answer,

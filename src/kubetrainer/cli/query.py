@@ -62,28 +62,31 @@ def ask(
     text: Annotated[str, typer.Argument(help="Your question about the cluster.")],
     top_k: TopK = 5,
     index: IndexOption = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Model id, directory or adapter (default: the bundled SmolLM2).")] = None,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Answer length limit.")] = 256,
-    context_tokens: Annotated[int, typer.Option("--context-tokens", min=64, help="Prompt budget (capped by the model's context).")] = 2048,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model for --phrase: id, directory or adapter (default: the bundled SmolLM2).")] = None,
+    phrase: Annotated[bool, typer.Option("--phrase", help="Let the model phrase the diagnosis; kept only if the guard finds it grounded.")] = False,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Length limit of the model's phrasing.")] = 96,
     namespace: Namespace = None,
     node: Node = None,
     kind: Kind = None,
     since: Since = None,
     until: Until = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print {question, answer, citations} JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {question, answer, answered_by, findings, citations} JSON.")] = False,
 ) -> None:
-    """Answer a question from the index with the model, citing the excerpts it was given."""
-    from kubetrainer.models.loader import load_causal_lm
-    from kubetrainer.rag.answer import answer_question
+    """Answer a question from the cluster's diagnosis and the index, citing the sources that hold the evidence."""
+    from kubetrainer.answer.stage import open_engine
 
-    retriever = _retriever(index)
-    llm, tokenizer = load_causal_lm(model, STATE.settings.dir("models"))
-    answer = answer_question(text, retriever, llm, tokenizer, top_k=top_k, filters=_filters(namespace, node, kind, since, until),
-                             max_new_tokens=max_new_tokens, context_tokens=context_tokens)
+    engine = open_engine(_retriever(index), model=model, phrase=phrase,
+                         models_dir=STATE.settings.dir("models"), max_new_tokens=max_new_tokens, top_k=top_k)
+    answer = engine.answer(text, filters=_filters(namespace, node, kind, since, until))
     if as_json:
         render.print_json(answer.to_json())
         return
-    render.console.print(answer.text or "(the model returned no text)", markup=False, highlight=False)
-    render.console.print("\nSources:", style="bold")
+    render.console.print(answer.text, markup=False, highlight=False, soft_wrap=True)
+    if answer.sources:
+        render.console.print("\nSources:", style="bold")
     for line in answer.citation_lines():
-        render.console.print(line, markup=False, highlight=False)
+        render.console.print(line, markup=False, highlight=False, soft_wrap=True)
+    note = {"model": "phrased by the model, checked against the diagnosis",
+            "diagnosis": "composed from the diagnosis" + (" (the model's phrasing was not grounded)" if answer.verdict else ""),
+            "none": "no finding matched"}[answer.answered_by]
+    render.note(f"({note}; {answer.seconds:.1f} s)")

@@ -76,7 +76,7 @@ class Question:
     """An on-call question, the answer, where the evidence is, and the facts a right answer states.
 
     Each fact is a short phrase; `|` separates alternatives; an answer states the
-    fact when one alternative is a case-insensitive substring of it (see `states`).
+    fact when one alternative is a case-insensitive substring of it (`evaluate.facts.states`).
     """
 
     id: str
@@ -95,12 +95,6 @@ class Question:
             "evidence": [item.to_json() for item in self.evidence],
             "facts": list(self.facts),
         }
-
-
-def states(answer: str, fact: str) -> bool:
-    """Whether `answer` states `fact`: one of its `|`-separated alternatives, case-insensitively."""
-    text = answer.lower()
-    return any(option.strip().lower() in text for option in fact.split("|") if option.strip())
 
 
 @dataclass

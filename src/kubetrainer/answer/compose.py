@@ -1,0 +1,101 @@
+"""The answer written from findings alone: a direct sentence, the quoted evidence, what it means, what to do.
+
+Every sentence comes from a finding, every quote is a verbatim line with the number of
+the source that holds it, so this answer is right whenever the diagnosis is, and it is
+what stands when a model's phrasing fails the guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from kubetrainer.answer.sources import Sources
+from kubetrainer.diagnose.finding import Finding
+
+# A finding of the key's rule is a symptom when a related finding of one of these rules is present: lead with the cause.
+EXPLAINED_BY: dict[str, frozenset[str]] = {
+    "job-failed": frozenset({"container-failed", "crash-loop", "oom-killed", "init-container-failed", "cuda-oom"}),
+    "replicas-short": frozenset(
+        {
+            "crash-loop",
+            "oom-killed",
+            "image-pull",
+            "container-config",
+            "init-container-failed",
+            "quota-exceeded",
+            "readiness-probe",
+            "unschedulable",
+            "failed-create",
+        }
+    ),
+    "unschedulable": frozenset({"pvc-unbound"}),
+    "pod-evicted": frozenset({"node-pressure"}),
+    "gpu-withheld": frozenset({"gpu-xid"}),
+}
+MAX_QUOTES = 3
+
+
+@dataclass
+class Composed:
+    text: str
+    findings: list[Finding]  # lead first
+    cited: dict[str, list[int]] = field(default_factory=dict)  # finding id -> source numbers of its evidence
+
+
+def order(findings: Sequence[Finding], everything: Sequence[Finding]) -> list[Finding]:
+    """The chosen findings with causes before the symptoms they explain (related causes are pulled in)."""
+    by_id = {finding.id: finding for finding in everything}
+    ordered: list[Finding] = []
+    for finding in findings:
+        causes = [
+            by_id[related]
+            for related in finding.related
+            if related in by_id and by_id[related].rule in EXPLAINED_BY.get(finding.rule, ())
+        ]
+        for item in [*causes, finding]:
+            if item not in ordered:
+                ordered.append(item)
+    return ordered
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[0].upper() + text[1:] if text else text
+    return text if text.endswith((".", '"', ")")) else text + "."
+
+
+def _cite(finding: Finding, sources: Sources) -> list[int]:
+    return list(dict.fromkeys(sources.cite(item) for item in finding.evidence[:MAX_QUOTES]))
+
+
+def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
+    """The composed answer for findings ordered lead-first; fills `sources` with what it cites."""
+    lead, *rest = findings
+    cited = {finding.id: _cite(finding, sources) for finding in findings}
+
+    def marks(finding: Finding) -> str:
+        return "".join(f" [{n}]" for n in cited[finding.id])
+
+    lines = [f"{lead.subject}: {_sentence(lead.cause)}{marks(lead)}", "", "Evidence:"]
+    for item in lead.evidence[:MAX_QUOTES]:
+        lines.append(f'- "{item.text}" [{sources.cite(item)}]')
+    lines += ["", f"What it means: {_sentence(lead.meaning)}", f"What to do: {_sentence(lead.fix)}"]
+    if rest:
+        lines += ["", "Related:"]
+        for finding in rest:
+            lines.append(f"- {finding.subject}: {_sentence(finding.cause)}{marks(finding)}")
+            for item in finding.evidence[:1]:
+                lines.append(f'  "{item.text}" [{sources.cite(item)}]')
+    return Composed("\n".join(lines), list(findings), cited)
+
+
+def nothing_found(closest: Sequence[Finding], sources: Sources) -> str:
+    """What to say when no finding answers the question: that, and the closest findings with their sources."""
+    lines = ["Nothing in the cluster data answers this question: no finding matches what it asks about."]
+    if closest:
+        lines += ["", "The closest findings:"]
+        for finding in closest:
+            numbers = "".join(f" [{n}]" for n in _cite(finding, sources)[:1])
+            lines.append(f"- {finding.subject}: {_sentence(finding.cause)}{numbers}")
+    return "\n".join(lines)

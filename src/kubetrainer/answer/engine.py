@@ -1,0 +1,102 @@
+"""The answer engine: retrieve, match the question to findings, compose, let the model phrase, guard.
+
+Used by `kubetrainer ask`, the server's RAG chat, the MCP ask tool, evaluation and the
+quickstart, so all of them give the same answer to the same question.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubetrainer.answer.compose import compose, nothing_found, order
+from kubetrainer.answer.guard import Verdict, check
+from kubetrainer.answer.match import chosen, rank_findings
+from kubetrainer.answer.phrase import Phraser, phrasing_messages
+from kubetrainer.answer.sources import Sources
+from kubetrainer.diagnose.finding import Finding
+from kubetrainer.rag.prompt import describe_source
+from kubetrainer.rag.retriever import Hit
+
+CLOSEST_SHOWN = 3
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    answered_by: str  # model (its phrasing passed the guard) | diagnosis (the composed answer) | none (no finding)
+    sources: list[Hit] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    model_text: str | None = None
+    verdict: Verdict | None = None
+    seconds: float = 0.0
+
+    def citation_lines(self) -> list[str]:
+        return [f"[{number}] {describe_source(hit.source)}" for number, hit in enumerate(self.sources, start=1)]
+
+    def sources_json(self) -> list[dict[str, Any]]:
+        return [{"number": number, **hit.to_json()} for number, hit in enumerate(self.sources, start=1)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "answered_by": self.answered_by,
+            "findings": [finding.to_json() for finding in self.findings],
+            "model_text": self.model_text,
+            "guard": self.verdict.to_json() if self.verdict else None,
+            "seconds": round(self.seconds, 3),
+            "citations": self.sources_json(),
+        }
+
+
+def _in_scope(finding: Finding, filters: dict | None) -> bool:
+    if not filters:
+        return True
+    for key, value in (("namespace", finding.namespace), ("node", finding.node)):
+        wanted = filters.get(key)
+        if wanted and value not in ([wanted] if isinstance(wanted, str) else wanted):
+            return False
+    return True
+
+
+def _with_model(
+    question: str, composed_text: str, findings: list[Finding], sources: Sources, phraser: Phraser
+) -> tuple[str, Verdict]:
+    model_text = phraser(phrasing_messages(question, composed_text))
+    given = "\n".join([question, composed_text, *(hit.text for hit in sources.listed)])
+    return model_text, check(model_text, findings, sources, given)
+
+
+class AnswerEngine:
+    """Answers questions over one index (its retriever and the findings stored with it)."""
+
+    def __init__(self, retriever: Any, findings: list[Finding], phraser: Phraser | None = None, top_k: int = 5) -> None:
+        self.retriever = retriever
+        self.findings = findings
+        self.phraser = phraser
+        self.top_k = top_k
+
+    def answer(self, question: str, filters: dict | None = None, top_k: int | None = None) -> Answer:
+        started = time.perf_counter()
+        hits = self.retriever.search(question, top_k=top_k or self.top_k, filters=filters)
+        findings = [finding for finding in self.findings if _in_scope(finding, filters)]
+        matches = rank_findings(question, hits, findings, self.retriever.embedder.embed)
+        picked = order(chosen(matches), self.findings)
+        sources = Sources(hits, self.retriever.chunks)
+        if not picked:
+            text = nothing_found([match.finding for match in matches[:CLOSEST_SHOWN]], sources)
+            sources.add_retrieved()
+            return Answer(question, text, "none", sources.listed, [], seconds=time.perf_counter() - started)
+        composed = compose(picked, sources)
+        sources.add_retrieved()
+        answer = Answer(question, composed.text, "diagnosis", sources.listed, picked)
+        if self.phraser is not None:
+            answer.model_text, answer.verdict = _with_model(question, composed.text, picked, sources, self.phraser)
+            if answer.verdict.accepted:
+                evidence = composed.text[composed.text.index("Evidence:") :]
+                answer.text, answer.answered_by = f"{answer.model_text.strip()}\n\n{evidence}", "model"
+        answer.seconds = time.perf_counter() - started
+        return answer

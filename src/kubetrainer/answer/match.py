@@ -1,0 +1,116 @@
+"""Which findings a question is about: the objects it names, the evidence retrieval found, and what it asks.
+
+Three signals, each general: (1) retrieval's hits that hold a finding's evidence or are
+about its object, each weighted by its rank and by how close it is to the question;
+(2) words of the object's name in the question ("the feature extractor" ->
+feature-extractor-7d9f-x2); (3) how close the question is, in the embedding space, to
+the finding's cause, meaning and evidence, or to a hit holding its evidence. A question
+that none of them ties to a finding gets no finding: the answer then says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kubetrainer.answer.sources import normalized
+from kubetrainer.diagnose.finding import Finding
+from kubetrainer.rag.retriever import Hit
+
+_TOKEN = re.compile(r"[a-z][a-z0-9]*")
+HIT_WEIGHT, NAME_WEIGHT, MEANING_WEIGHT = 2.0, 1.0, 1.0
+# Below this cosine similarity a question and a finding share only generic words. MiniLM puts unrelated
+# sentence pairs under 0.15 and paraphrases above 0.4.
+RELATED_SIMILARITY = 0.2
+CLOSE_TO_BEST = 0.75  # findings scoring this close to the best are stated too
+
+
+@dataclass(frozen=True)
+class Match:
+    finding: Finding
+    score: float
+    hits: float
+    name: float
+    similarity: float
+
+    @property
+    def relevant(self) -> bool:
+        return (
+            self.name >= 0.5
+            or (self.hits > 0 and self.similarity >= RELATED_SIMILARITY)
+            or self.similarity >= 2 * RELATED_SIMILARITY
+        )
+
+
+def name_tokens(name: str) -> set[str]:
+    """Words of an object name, without generated suffixes (`checkout-api-7d9f8-x2lq` -> checkout, api)."""
+    return {
+        token
+        for token in re.split(r"[-_.]", name.lower())
+        if len(token) >= 3 and token.isalpha() and not _looks_generated(token)
+    }
+
+
+def _looks_generated(token: str) -> bool:
+    vowels = sum(char in "aeiou" for char in token)
+    return len(token) >= 5 and vowels == 0
+
+
+def _name_score(question_tokens: set[str], finding: Finding) -> float:
+    tokens = name_tokens(finding.name)
+    if not tokens:
+        return 0.0
+    return len(tokens & question_tokens) / len(tokens)
+
+
+def _holding(hits: Sequence[Hit], finding: Finding) -> list[int]:
+    """Positions of the hits that hold one of the finding's evidence lines or are about its object."""
+    evidence = [normalized(item.text) for item in finding.evidence]
+    held = []
+    for position, hit in enumerate(hits):
+        text = normalized(hit.text)
+        about = hit.source.get("name") == finding.name and hit.source.get("namespace") == finding.namespace
+        if about or any(line and line in text for line in evidence):
+            held.append(position)
+    return held
+
+
+def describe(finding: Finding) -> str:
+    """The text a question is compared with: what is wrong, what it means, and its first evidence line."""
+    first = f" {finding.evidence[0].text}" if finding.evidence else ""
+    return f"{finding.subject}: {finding.cause}. {finding.meaning}.{first}"
+
+
+def rank_findings(question: str, hits: Sequence[Hit], findings: Sequence[Finding],
+                  embed: Callable[[list[str]], np.ndarray] | None = None) -> list[Match]:
+    """Findings by how well they answer `question`, best first."""
+    if not findings:
+        return []
+    tokens = set(_TOKEN.findall(question.lower()))
+    described = np.zeros(len(findings))
+    closeness = np.ones(len(hits))
+    if embed is not None:
+        vectors = embed([question, *(hit.text for hit in hits), *(describe(finding) for finding in findings)])
+        closeness = np.clip(vectors[1:len(hits) + 1] @ vectors[0], 0.0, 1.0)
+        described = vectors[len(hits) + 1:] @ vectors[0]
+    matches = []
+    for finding, own in zip(findings, described):
+        held = _holding(hits, finding)
+        hit = sum(float(closeness[position]) / (position + 1) for position in held)
+        similarity = max([float(own), *(float(closeness[position]) for position in held)])
+        name = _name_score(tokens, finding)
+        score = HIT_WEIGHT * hit + NAME_WEIGHT * name + MEANING_WEIGHT * similarity
+        matches.append(Match(finding, score, hit, name, similarity))
+    return sorted(matches, key=lambda match: (-match.score, match.finding.sort_key()))
+
+
+def chosen(matches: Sequence[Match]) -> list[Finding]:
+    """The relevant findings close to the best one (the best first), at most three."""
+    relevant = [match for match in matches if match.relevant]
+    if not relevant:
+        return []
+    best = relevant[0].score
+    return [match.finding for match in relevant if match.score >= CLOSE_TO_BEST * best][:3]

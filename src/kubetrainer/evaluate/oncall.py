@@ -1,0 +1,133 @@
+"""On-call answers scored by what they say: the expected facts, citations that hold evidence, no loops.
+
+`kubetrainer eval --answers QUESTIONS.jsonl --index DIR` asks every question through the
+answer engine (`kubetrainer.answer`, the same one `ask` and the server use) and scores:
+
+- fact accuracy: the share of each question's expected facts the answer states
+  (`|`-separated alternatives, case-insensitive), averaged over questions;
+- cause with citation: the share of questions whose answer states every fact *and* cites
+  a source that holds the question's expected evidence;
+- citation precision: the share of `[n]` marks that point at a source holding evidence of
+  the findings the answer is built on (for answers with citations);
+- degenerate rate: answers that loop (`answer.guard.loops`) or are empty;
+- latency: seconds per answer, median and p90.
+
+Variants: `diagnosis` (the composed answer, no model), `<model>+rag` (the model phrases,
+the guard decides), and `<model>` alone (the question, no cluster data), so the report
+shows what retrieval, diagnosis and tuning each add.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubetrainer.answer.engine import Answer, AnswerEngine
+from kubetrainer.answer.guard import loops
+from kubetrainer.answer.sources import normalized
+from kubetrainer.evaluate.facts import states
+
+CITATION = re.compile(r"\[(\d+)\]")
+
+
+def cites_expected_evidence(text: str, sources: Sequence[dict], evidence: Sequence[dict]) -> bool:
+    """Whether some `[n]` in `text` points at a source about an expected object that contains its phrase."""
+    for number in {int(n) for n in CITATION.findall(text)}:
+        if not 1 <= number <= len(sources):
+            continue
+        source = sources[number - 1]
+        body = normalized(source.get("text", "")).lower()
+        for item in evidence:
+            if item["contains"].lower() in body and (item["name"] in (source.get("source") or {}).get("name", "") or item["name"] in body):
+                return True
+    return False
+
+
+def citation_precision(text: str, sources: Sequence[dict], evidence_lines: Sequence[str]) -> tuple[int, int]:
+    """(citations whose source holds one of `evidence_lines`, all citations) in `text`."""
+    numbers = [int(n) for n in CITATION.findall(text)]
+    lines = [normalized(line) for line in evidence_lines]
+    good = 0
+    for number in numbers:
+        if 1 <= number <= len(sources):
+            body = normalized(sources[number - 1].get("text", ""))
+            good += any(line and line in body for line in lines)
+    return good, len(numbers)
+
+
+@dataclass
+class Scored:
+    """One question's answer in one variant, with its scores."""
+
+    id: str
+    question: str
+    answer: str
+    answered_by: str
+    facts: dict[str, bool]
+    cause_cited: bool
+    citations: tuple[int, int]
+    degenerate: bool
+    seconds: float
+    sources: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "question": self.question, "answer": self.answer, "answered_by": self.answered_by,
+                "facts": self.facts, "cause_cited": self.cause_cited, "citations_holding_evidence": self.citations[0],
+                "citations": self.citations[1], "degenerate": self.degenerate, "seconds": round(self.seconds, 3)}
+
+
+def score(question: dict, text: str, answered_by: str, sources: list[dict], evidence_lines: Sequence[str],
+          seconds: float) -> Scored:
+    facts = {fact: states(text, fact) for fact in question.get("facts") or ()}
+    cited = all(facts.values()) and bool(facts) and cites_expected_evidence(text, sources, question["evidence"])
+    return Scored(question["id"], question["question"], text, answered_by, facts, cited,
+                  citation_precision(text, sources, evidence_lines), loops(text) or not text.strip(), seconds, sources)
+
+
+def score_engine_answer(question: dict, answer: Answer) -> Scored:
+    sources = answer.sources_json()
+    lines = [item.text for finding in answer.findings for item in finding.evidence]
+    return score(question, answer.text, answer.answered_by, sources, lines, answer.seconds)
+
+
+def summarize(name: str, rows: Sequence[Scored]) -> dict[str, Any]:
+    seconds = sorted(row.seconds for row in rows)
+    good = sum(row.citations[0] for row in rows)
+    total = sum(row.citations[1] for row in rows)
+    with_facts = [row for row in rows if row.facts]
+    return {
+        "variant": name,
+        "questions": len(rows),
+        "fact_accuracy": statistics.fmean(sum(row.facts.values()) / len(row.facts) for row in with_facts) if with_facts else None,
+        "cause_with_citation": sum(row.cause_cited for row in rows) / len(rows) if rows else None,
+        "citation_precision": good / total if total else None,
+        "degenerate_rate": sum(row.degenerate for row in rows) / len(rows) if rows else None,
+        "model_phrasing_accepted": sum(row.answered_by == "model" for row in rows) / len(rows) if rows else None,
+        "latency_median_s": statistics.median(seconds) if seconds else None,
+        "latency_p90_s": seconds[min(len(seconds) - 1, int(0.9 * len(seconds)))] if seconds else None,
+    }
+
+
+def run_engine(name: str, engine: AnswerEngine, questions: Sequence[dict],
+               advance: Callable[[], None] = lambda: None) -> tuple[dict[str, Any], list[Scored]]:
+    rows = []
+    for question in questions:
+        rows.append(score_engine_answer(question, engine.answer(question["question"])))
+        advance()
+    return summarize(name, rows), rows
+
+
+def run_model_alone(name: str, generate: Callable[[list[dict[str, str]]], str], questions: Sequence[dict],
+                    advance: Callable[[], None] = lambda: None) -> tuple[dict[str, Any], list[Scored]]:
+    """The model answering from the question alone: what it knows without the cluster's data."""
+    rows = []
+    for question in questions:
+        started = time.perf_counter()
+        text = generate([{"role": "user", "content": question["question"]}])
+        rows.append(score(question, text, "model", [], [], time.perf_counter() - started))
+        advance()
+    return summarize(name, rows), rows
