@@ -53,7 +53,7 @@ def test_ingest_stores_redacted_records_once(tiny_model_dir: Path, tmp_path: Pat
     restarted = client_for(tmp_path, tiny_model_dir)  # ids survive a restart: re-delivery stays idempotent
     assert restarted.post("/v1/ingest", content=ndjson(batch()), headers=AUTH).json()["duplicates"] == 2
     assert len(stored(tmp_path)) == 2
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=AUTH).text  # keys configured: /metrics off loopback needs one
     assert 'kubetrainer_ingested_records_total{outcome="accepted"} 2.0' in metrics
 
 

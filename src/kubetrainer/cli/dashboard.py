@@ -29,15 +29,21 @@ def dashboard(
     api: Annotated[bool, typer.Option("--api", help="Read the inventory from the live API (default kubeconfig or in-cluster).")] = False,
     demo: Annotated[bool, typer.Option("--demo", help="Show generated sample nodes and telemetry (with incidents).")] = False,
     window_hours: Annotated[float, typer.Option("--window", min=0.01, help="Hours of telemetry to show.")] = 6.0,
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Interface to bind; beyond loopback needs --api-key-file.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8090,
+    api_key_file: Annotated[
+        Optional[Path], typer.Option("--api-key-file", help="Bearer tokens, one per line; the page asks for one.")
+    ] = None,
 ) -> None:
     """Serve the GPU node health dashboard at http://HOST:PORT/dashboard."""
     import uvicorn
 
     from kubetrainer.errors import UserError
+    from kubetrainer.serve.config import read_api_keys, require_keys_beyond_loopback
     from kubetrainer.serve.dashboard import DashboardSource, standalone_app
 
+    keys = read_api_keys(api_key_file) if api_key_file else frozenset()
+    require_keys_beyond_loopback(host, keys)
     settings = STATE.settings
     use_api = api or kubeconfig is not None
     if inventory and use_api:
@@ -56,4 +62,4 @@ def dashboard(
         window_s=window_hours * 3600,
     )
     render.note(f"GPU dashboard: http://{host}:{port}/dashboard (Ctrl-C stops)")
-    uvicorn.run(standalone_app(source), host=host, port=port, log_level="warning")
+    uvicorn.run(standalone_app(source, keys), host=host, port=port, log_level="warning")

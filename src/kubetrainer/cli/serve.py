@@ -23,6 +23,8 @@ def serve(
     max_concurrency: Annotated[int, typer.Option("--max-concurrency", help="Generations running at once.")] = 2,
     max_queue: Annotated[int, typer.Option("--max-queue", help="Requests waiting beyond that (then 429).")] = 32,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per request, queue wait included.")] = 120.0,
+    metrics_public: Annotated[bool, typer.Option(
+        "--metrics-public", help="/metrics without a key from anywhere (default: loopback, or with the key).")] = False,
 ) -> None:
     """Serve the model behind an OpenAI-compatible API (chat, completions, embeddings), with RAG when --rag is given."""
     import uvicorn
@@ -33,7 +35,7 @@ def serve(
     config = ServeConfig(
         home=STATE.settings.home, model=model, adapters=tuple(adapter or ()), rag_index=rag, host=host, port=port,
         api_keys=read_api_keys(api_key_file) if api_key_file else frozenset(), redis_url=redis,
-        max_concurrency=max_concurrency, max_queue=max_queue, timeout_s=timeout,
+        max_concurrency=max_concurrency, max_queue=max_queue, timeout_s=timeout, metrics_public=metrics_public,
     )
     config.validate()
     application = create_app(config)
@@ -51,18 +53,24 @@ def mcp(
     cluster: Annotated[Optional[Path], typer.Option("--from", help="Cluster-info dump or nodes file for gpu_inventory.")] = None,
     host: Annotated[str, typer.Option("--host", help="HTTP transport address: loopback only (no auth in MCP here).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8765,
+    allow_writes: Annotated[bool, typer.Option(
+        "--allow-writes", help="Also offer the tool that changes something (ingest_records); default read-only.")] = False,
 ) -> None:
     """Run the MCP server: cluster tools (index search, cited answers, GPU inventory, events and logs) for AI assistants."""
+    import logging
+
     from kubetrainer.errors import UserError
     from kubetrainer.serve.config import is_loopback
-    from kubetrainer.serve.mcp_server import McpConfig, build_server
+    from kubetrainer.serve.mcp_server import McpConfig, audit, build_server
 
     if transport not in ("stdio", "http"):
         raise UserError(f"unknown transport {transport!r}", where="--transport", expected="stdio or http")
     if not is_loopback(host):
         raise UserError(f"refusing to serve MCP over HTTP on {host}", where="--host",
                         expected="a loopback address; put an authenticating proxy in front for remote use")
-    server = build_server(McpConfig(home=STATE.settings.home, rag_index=rag, model=model, cluster_source=cluster))
+    audit.setLevel(logging.INFO)  # every tool call on stderr, whatever the CLI's log level
+    server = build_server(McpConfig(home=STATE.settings.home, rag_index=rag, model=model, cluster_source=cluster,
+                                    allow_writes=allow_writes))
     if transport == "stdio":
         server.run("stdio")
     else:

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from kubetrainer import __version__
 from kubetrainer.config import Settings
 from kubetrainer.serve import ops, routes
+from kubetrainer.serve.access import AccessGate
 from kubetrainer.serve.cache import make_cache
 from kubetrainer.serve.config import ServeConfig
 from kubetrainer.serve.embeddings import EmbeddingService
@@ -80,5 +81,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         app.include_router(importlib.import_module(DASHBOARD_MODULE).router)
     limit_for = (lambda path: config.max_ingest_bytes if path == INGEST_PATH else config.max_body_bytes)
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    # Outside BodyLimit: a caller without a key is refused before any body is read.
+    app.add_middleware(AccessGate, keys=config.api_keys, metrics_public=config.metrics_public)
     app.add_middleware(LatencyMiddleware, metrics=state.metrics)
     return app

@@ -25,6 +25,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def require_keys_beyond_loopback(host: str, keys: frozenset[str]) -> None:
+    """Refuse to serve cluster data beyond this machine to anyone who asks (`serve` and `dashboard`)."""
+    if not is_loopback(host) and not keys:
+        raise UserError(
+            f"refusing to listen on {host} without API keys",
+            where="--host",
+            expected="--api-key-file FILE (one bearer token per line) when binding beyond loopback",
+            hint="or bind to 127.0.0.1 for local use",
+        )
+
+
 def read_api_keys(path: Path) -> frozenset[str]:
     """Bearer tokens, one per line; blank lines and `#` comments are ignored."""
     try:
@@ -50,6 +61,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: frozenset[str] = field(default_factory=frozenset)
+    metrics_public: bool = False  # /metrics without a key from anywhere, not only loopback
     redis_url: str | None = None
     max_concurrency: int = 2
     max_queue: int = 32
@@ -63,13 +75,7 @@ class ServeConfig:
 
     def validate(self) -> None:
         """Refuse unsafe or impossible settings before anything is loaded."""
-        if not is_loopback(self.host) and not self.api_keys:
-            raise UserError(
-                f"refusing to listen on {self.host} without API keys",
-                where="--host",
-                expected="--api-key-file FILE (one bearer token per line) when binding beyond loopback",
-                hint="or bind to 127.0.0.1 for local use",
-            )
+        require_keys_beyond_loopback(self.host, self.api_keys)
         if not 0 < self.port < 65536:
             raise UserError(f"port {self.port} is out of range", where="--port", expected="1..65535")
         for name in ("max_concurrency", "timeout_s", "max_body_bytes", "max_ingest_bytes"):

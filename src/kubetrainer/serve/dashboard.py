@@ -176,11 +176,13 @@ def gpu_telemetry(
     return JSONResponse(telemetry_series(samples, node=node, max_points=max_points))
 
 
-def standalone_app(source: DashboardSource) -> FastAPI:
-    """Just the dashboard, for `kubetrainer dashboard` (no model loaded)."""
+def standalone_app(source: DashboardSource, api_keys: frozenset[str] = frozenset()) -> FastAPI:
+    """Just the dashboard, for `kubetrainer dashboard` (no model loaded); its data needs a key when keys are set."""
     from kubetrainer import __version__
+    from kubetrainer.serve.access import AccessGate
 
     app = FastAPI(title="KubeTrainer GPU dashboard", version=__version__)
     app.include_router(router)
+    app.add_middleware(AccessGate, keys=api_keys)
     configure(app, source)
     return app

@@ -1,4 +1,4 @@
-"""Protection for a shared server: bearer keys, body size limits, bounded concurrency.
+"""Protection for a shared server: body size limits, bounded concurrency (keys: `serve.access`).
 
 Generation is expensive, so at most `slots` requests generate at once and at most
 `max_queue` wait; beyond that a client gets 429 at once (its cue to back off)
@@ -8,36 +8,13 @@ instead of piling up until everything times out.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Request
-
 from kubetrainer.serve.errors import APIError
 from kubetrainer.serve.metrics import ServeMetrics
-
-
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def check_key(request: Request, keys: frozenset[str], *, required: bool = False) -> None:
-    """401 unless the request carries one of `keys`; open when no keys are set and not `required`."""
-    if not keys:
-        if required:
-            raise APIError(403, "this endpoint needs API keys: start the server with --api-key-file",
-                           code="keys_not_configured")
-        return
-    token = bearer_token(request)
-    if token is None:
-        raise APIError(401, "missing bearer token: send 'Authorization: Bearer <key>'", code="missing_api_key")
-    if not any(hmac.compare_digest(token.encode(), key.encode()) for key in keys):
-        raise APIError(401, "incorrect API key provided", code="invalid_api_key")
 
 
 class Gate:

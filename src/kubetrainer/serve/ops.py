@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from kubetrainer.serve.access import check_key
 from kubetrainer.serve.errors import APIError
-from kubetrainer.serve.limits import check_key
 from kubetrainer.serve.state import ServeState
 
 router = APIRouter()
@@ -46,7 +46,7 @@ async def metrics(request: Request) -> Response:
 async def ingest(request: Request) -> dict[str, Any]:
     """NDJSON records (optionally gzip), bearer key required; see `serve.ingest`."""
     state = _state(request)
-    check_key(request, state.config.api_keys, required=True)
+    check_key(request.headers, state.config.api_keys, required=True)
     if state.ingest is None:
         raise APIError(503, "ingest is not enabled on this server", code="ingest_disabled")
     from kubetrainer.serve.ingest import decode_body

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kubetrainer.errors import UserError
+from kubetrainer.serve.access import public_hit
 from kubetrainer.serve.errors import APIError
 
 # Room for the chat template's own tokens around the messages.
@@ -103,4 +104,4 @@ class RagContext:
             built, used = build_messages(question, self.search(question, top_k), tokenizer, room)
         except UserError as error:
             raise APIError(400, error.what, param="messages", code="context_length_exceeded") from error
-        return [*history, *built], [hit.to_json() for hit in used]
+        return [*history, *built], [public_hit(hit.to_json()) for hit in used]

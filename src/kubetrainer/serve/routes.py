@@ -17,7 +17,6 @@ from kubetrainer.serve import answers
 from kubetrainer.serve.errors import APIError
 from kubetrainer.serve.generate import (Generation, SamplingParams, TokenStream, chat_input_ids, fit_budget,
                                         generate, prompt_logprobs, text_input_ids)
-from kubetrainer.serve.limits import check_key
 from kubetrainer.serve.retrieval import citation_footer
 from kubetrainer.serve.schemas import ChatRequest, CompletionRequest, EmbeddingRequest, _Sampling
 from kubetrainer.serve.state import ServeState, sse
@@ -28,10 +27,8 @@ CACHE_HEADER = "x-kubetrainer-cache"
 
 
 def serve_state(request: Request) -> ServeState:
-    """The app's state, after checking the caller's key."""
-    state: ServeState = request.app.state.serve
-    check_key(request, state.config.api_keys)
-    return state
+    """The app's state (the caller's key was checked by `access.AccessGate` before any route ran)."""
+    return request.app.state.serve
 
 
 def _params(body: _Sampling, max_new_tokens: int, top_logprobs: int | None) -> SamplingParams:

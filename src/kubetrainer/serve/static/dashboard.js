@@ -177,8 +177,20 @@ function renderCharts(telemetry) {
   renderLegend(telemetry.series, statusByNode);
 }
 
+// A server with API keys wants one on every data request. It comes in the URL fragment
+// (/dashboard#key=KEY: never sent to the server, so never in its logs), is kept for this
+// tab only, and the fragment is removed from the address bar.
+const KEY_STORE = "kubetrainer-api-key";
+const fragmentKey = new URLSearchParams(location.hash.slice(1)).get("key");
+if (fragmentKey) {
+  sessionStorage.setItem(KEY_STORE, fragmentKey);
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
 async function getJson(url) {
-  const response = await fetch(url, {cache: "no-store"});
+  const key = sessionStorage.getItem(KEY_STORE);
+  const response = await fetch(url, {cache: "no-store", headers: key ? {Authorization: `Bearer ${key}`} : {}});
+  if (response.status === 401) throw new Error("this server needs an API key: open /dashboard#key=YOUR_KEY");
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return response.json();
 }
