@@ -110,7 +110,8 @@ def test_agent_image_files_build_an_agent_that_embeds_the_patterns(tmp_path: Pat
     """cargo builds the agent from exactly what docker/agent.Dockerfile copies (the pattern file included)."""
     cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
     context = build_context(REPO / "docker" / "agent.Dockerfile", tmp_path / "context")
-    target = os.environ.get("CARGO_TARGET_DIR", str(REPO / "cluster_agent" / "target"))
+    cache = Path(os.environ.get("KUBETRAINER_CACHE") or Path.home() / ".cache" / "kubetrainer")
+    target = os.environ.get("CARGO_TARGET_DIR") or str(cache / "cargo-target" / "agent")  # `cargo test`'s deps
     built = subprocess.run([cargo, "build", "--offline", "--manifest-path", str(context / "cluster_agent" / "Cargo.toml")],
                            check=False, capture_output=True, text=True, env={**os.environ, "CARGO_TARGET_DIR": target})
     assert built.returncode == 0, built.stderr[-3000:]

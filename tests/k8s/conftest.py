@@ -94,6 +94,15 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
     wait_for(lambda: not core.list_namespaced_pod(name).items, what=f"the pods of namespace {name} to be deleted")
 
 
+def token_client(admin: client.ApiClient, token: str) -> client.ApiClient:
+    """A client that reaches the same API server with only a bearer token (no client cert)."""
+    conf = client.Configuration()
+    conf.host = admin.configuration.host
+    conf.ssl_ca_cert = admin.configuration.ssl_ca_cert
+    conf.api_key = {"authorization": f"Bearer {token}"}
+    return client.ApiClient(conf)
+
+
 def wait_for(probe: Callable[[], Any], *, what: str, timeout_s: float = 60.0, interval_s: float = 0.25) -> Any:
     """Poll `probe` until it returns something truthy, and return that; fail naming `what`."""
     deadline = time.monotonic() + timeout_s

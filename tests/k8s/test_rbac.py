@@ -6,18 +6,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from .conftest import Cluster
+from .conftest import Cluster, token_client
 
 pytestmark = pytest.mark.k8s
-
-
-def _token_client(admin: client.ApiClient, token: str) -> client.ApiClient:
-    """A client that reaches the same API server with only a bearer token (no client cert)."""
-    conf = client.Configuration()
-    conf.host = admin.configuration.host
-    conf.ssl_ca_cert = admin.configuration.ssl_ca_cert
-    conf.api_key = {"authorization": f"Bearer {token}"}
-    return client.ApiClient(conf)
 
 
 def test_service_account_without_list_secrets_is_refused(api: client.ApiClient, namespace: str) -> None:
@@ -35,7 +26,7 @@ def test_service_account_without_list_secrets_is_refused(api: client.ApiClient, 
     token = core.create_namespaced_service_account_token(
         "reader", namespace, {"spec": {"expirationSeconds": 600}}
     ).status.token
-    as_reader = client.CoreV1Api(_token_client(api, token))
+    as_reader = client.CoreV1Api(token_client(api, token))
 
     assert as_reader.list_namespaced_pod(namespace).items == []
     with pytest.raises(ApiException) as refused:
