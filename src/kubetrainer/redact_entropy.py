@@ -13,6 +13,7 @@ the Rust agent implements the same ones and both test suites run its vectors.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
@@ -71,10 +72,10 @@ class EntropyRule:
         return "".join([*pieces, text[last:]]) if pieces else text
 
     def _qualifies(self, text: str, start: int, token: str, ends: list[int]) -> bool:
-        keyword_end = max((end for end in ends if end <= start), default=None)
-        if keyword_end is None or token.startswith(_BASE64_PEM):
+        nearest = bisect.bisect_right(ends, start) - 1  # `ends` is sorted
+        if nearest < 0 or token.startswith(_BASE64_PEM):
             return False
-        gap = text[keyword_end:start]
+        gap = text[ends[nearest]:start]
         if len(gap) > self.window or "\n" in gap:
             return False
         if all(char in _HEX_DIGITS for char in token):
@@ -86,14 +87,14 @@ class EntropyRule:
 
 
 def _keyword_ends(lowered: str, keywords: tuple[str, ...]) -> list[int]:
-    """Where each (possibly overlapping) keyword occurrence ends, in `lowered` (ASCII lower-cased)."""
+    """Where each (possibly overlapping) keyword occurrence ends, in `lowered` (ASCII lower-cased), sorted."""
     ends = []
     for keyword in keywords:
         index = lowered.find(keyword)
         while index >= 0:
             ends.append(index + len(keyword))
             index = lowered.find(keyword, index + 1)
-    return ends
+    return sorted(ends)
 
 
 def _char_class(char: str) -> int:

@@ -44,7 +44,8 @@ impl Entropy {
 
     /// The byte spans of the tokens to replace, in order.
     pub fn spans(&self, text: &str) -> Vec<(usize, usize)> {
-        let ends: Vec<usize> = self.finder.find_overlapping_iter(text).map(|m| m.end()).collect();
+        let mut ends: Vec<usize> = self.finder.find_overlapping_iter(text).map(|m| m.end()).collect();
+        ends.sort_unstable();
         if ends.is_empty() {
             return Vec::new();
         }
@@ -57,7 +58,8 @@ impl Entropy {
     }
 
     fn qualifies(&self, text: &str, start: usize, token: &str, ends: &[usize]) -> bool {
-        let Some(keyword_end) = ends.iter().copied().filter(|&end| end <= start).max() else { return false };
+        // `ends` is sorted: the nearest keyword end at or before the token, in O(log n).
+        let Some(&keyword_end) = ends[..ends.partition_point(|&end| end <= start)].last() else { return false };
         if token.starts_with(BASE64_PEM) {
             return false;
         }
