@@ -23,6 +23,7 @@ _CLOSERS = frozenset(" \t\r\"',;)]}\\")
 _ESCAPES = ("\\n", "\\r", "\\t")
 _BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 _DELIMITERS = frozenset(" \t\"':=")
+_WHITE = " \t\n\x0c\r"  # ASCII white space, as Rust's is_ascii_whitespace: both sides strip the same
 MIN_PREFIXED = 16
 
 
@@ -54,7 +55,7 @@ class KeyBlock:
             head = line[:start]
             body = body_span(head)
             return (head[:body[0]] if body else head) + MARKER + line[end + len(_END_TAIL):], 1
-        if not line.strip():
+        if not line.strip(_WHITE):
             return line, 0
         span = body_span(line)
         if span is None:
@@ -75,7 +76,7 @@ def body_span(line: str) -> tuple[int, int] | None:
     token = line[start:stop]
     if not token:
         return None
-    if not line[:start].strip():
+    if not line[:start].strip(_WHITE):
         return start, stop
     if line[start - 1] not in _DELIMITERS:
         return None

@@ -44,7 +44,7 @@ fn inside(line: &str, in_key: &mut bool) -> (Option<String>, u64) {
             return (Some(format!("{kept}{MARKER}{}", &line[start + offset + END_TAIL.len()..])), 1);
         }
     }
-    if line.trim().is_empty() {
+    if line.trim_matches(|c: char| c.is_ascii_whitespace()).is_empty() {
         return (None, 0);
     }
     match body_span(line) {
@@ -73,7 +73,7 @@ pub fn body_span(line: &str) -> Option<(usize, usize)> {
     if token.is_empty() {
         return None;
     }
-    if line[..start].trim().is_empty() {
+    if line[..start].bytes().all(|b| b.is_ascii_whitespace()) {
         return Some((start, stop));
     }
     if !matches!(bytes[start - 1], b' ' | b'\t' | b'"' | b'\'' | b':' | b'=') {
