@@ -8,6 +8,8 @@ reader must both keep every secret out, and must agree on every message, byte fo
 from __future__ import annotations
 
 import random
+import re
+from collections import Counter
 from pathlib import Path
 
 from kubetrainer.sources.base import Problems
@@ -54,3 +56,46 @@ def test_agent_and_python_keep_every_layout_out_and_agree(tmp_path: Path) -> Non
         text = "\n".join(agent[name])
         assert not [piece for piece in expected_secrets[name] if piece in text], (name, agent[name])
         assert agent[name] == python, name
+
+
+def _noise_line(rng: random.Random) -> str:
+    """A line built to sit near every decision boundary: keywords, tokens of each class and length, PEM markers."""
+    alphabets = ["abcdef0123456789", "ABCDEFabcdef0123456789", "abcdefghijklmnopqrstuvwxyz",
+                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", "0123456789-_abcXYZ"]
+    words = ["key", "secret_key:", "auth", "token=", "passwd", "Credential", "tokenizer", "monkey", "x-auth:", "pwd",
+             "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "Proc-Type: 4,ENCRYPTED", '"', "'",
+             "=", ":", "\\n", "LS0tLS1CRUdJTi", "password", "machine h login u password", "Authorization: Digest",
+             "trace_id=", "sha256:", "é", "日本"]
+    parts = []
+    for _ in range(rng.randint(1, 8)):
+        if rng.random() < 0.5:
+            parts.append(rng.choice(words))
+        else:
+            alphabet = rng.choice(alphabets)
+            parts.append("".join(rng.choice(alphabet) for _ in range(rng.choice([4, 15, 16, 19, 20, 31, 32, 33, 48]))))
+    return rng.choice(["", " ", "  "]).join(parts)
+
+
+def test_agent_and_python_agree_on_random_lines(tmp_path: Path) -> None:
+    """Differential: both implementations of the patterns, the key blocks and the entropy backstop."""
+    rng = random.Random(1515)
+    pods = tmp_path / "pods"
+    files = {}
+    for stream_index in range(20):
+        lines = [_noise_line(rng) for _ in range(40)]
+        name = f"noise-{stream_index}"
+        path = container_dir(pods, "default", name, f"uid-{name}", "app") / "0.log"
+        path.write_text("".join(cri_lines(lines, [[] for _ in lines])), encoding="utf-8")
+        files[name] = path
+    out = run_agent_once(pods, tmp_path / "state", tmp_path / "out", extra_args=["--telemetry-interval", "0"])
+    agent: dict[str, list[str]] = {}
+    for record in output_records(out):
+        agent.setdefault(record["pod"], []).append(record["message"])
+    redacted: Counter[str] = Counter()
+    for name, path in files.items():
+        python = [r["message"] for r in read_cri_file(path, Problems(), namespace="default", pod=name, container="app",
+                                                      node=None)]
+        assert agent[name] == python, name
+        redacted.update(kind for message in python for kind in re.findall(r"\[REDACTED:([a-z_]+)\]", message))
+    # The comparison means something only if the lines exercise the backstop and the key blocks.
+    assert redacted["high_entropy"] >= 10 and redacted["private_key"] >= 10, redacted
