@@ -125,6 +125,13 @@ def test_evicted_pod_links_to_the_node_under_memory_pressure():
     assert not [f for f in found if f.rule in ("container-failed", "event-EvictionThresholdMet")]
 
 
+def test_node_problem_detector_conditions_are_findings():
+    message = "kernel: INFO: task docker:20744 blocked for more than 120 seconds."
+    found = diagnose([node("cpu-7", pressure={"KernelDeadlock": ("True", "DockerHung", message)})])
+    finding = only(found, "node-condition")
+    assert "KernelDeadlock" in finding.cause and "DockerHung" in finding.cause
+
+
 def test_node_not_ready_and_cordoned():
     found = diagnose([node("gpu-3", ready="Unknown", reason="NodeStatusUnknown"), node("gpu-4", cordoned=True),
                       event("Node", "gpu-3", None, "NodeNotReady", "Node gpu-3 status is now: NodeNotReady")])

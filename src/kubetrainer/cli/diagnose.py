@@ -64,7 +64,7 @@ def _table(findings, explanations: dict[str, str]) -> None:
         body.append(f"\nfix: {finding.fix}", style="dim")
         if finding.id in explanations:
             body.append(f"\n{explanations[finding.id]}", style="italic")
-        where = finding.subject + (f"\non {finding.node}" if finding.node and finding.kind != "Node" else "")
+        where = finding.subject
         table.add_row(str(number), Text(finding.severity, style=SEVERITY_STYLE.get(finding.severity, "")), Text(where), body)
     render.console.print(table)
     render.console.print(f"{len(findings)} findings")

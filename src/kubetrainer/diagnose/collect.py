@@ -23,6 +23,13 @@ ERROR_LEVEL = re.compile(
     re.IGNORECASE,
 )
 KEEP_ERRORS = 3  # last error-level lines per container
+MAX_VARIANTS = 3  # distinct message shapes kept per signature and container
+_VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
+
+
+def shape(line: str) -> str:
+    """A log line with its variable parts masked: two lines with one shape say the same thing."""
+    return _VARIABLE.sub("#", line)
 
 
 @dataclass
@@ -34,6 +41,12 @@ class SignatureHits:
     last: Evidence
     count: int = 1
     context: Evidence | None = None  # the last ordinary line before the first hit (and before its stack trace)
+    variants: dict[str, Evidence] = field(default_factory=dict)  # shape -> first line of that shape (a few)
+
+    @property
+    def distinct(self) -> list[Evidence]:
+        """The first line of each distinct message shape (numbers and ids masked), at most MAX_VARIANTS."""
+        return list(self.variants.values()) or [self.first]
 
 
 # Lines that continue a stack trace rather than say something new.
@@ -186,10 +199,12 @@ def _device(line: str) -> str:
 def _hit(table: dict, key, signature: Signature | None, item: Evidence, context: Evidence | None) -> None:
     hits = table.get(key)
     if hits is None:
-        table[key] = SignatureHits(signature, item, item, context=context)  # type: ignore[arg-type]
+        hits = table[key] = SignatureHits(signature, item, item, context=context)  # type: ignore[arg-type]
     else:
         hits.count += 1
         hits.last = item
+    if len(hits.variants) < MAX_VARIANTS:
+        hits.variants.setdefault(shape(readable(item.text)), item)
 
 
 def _evidence(record: dict, text: str, *, name: str | None) -> Evidence:

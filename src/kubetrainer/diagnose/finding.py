@@ -67,9 +67,10 @@ class Finding:
 
     @property
     def subject(self) -> str:
-        """`Pod web/api-1`, `Node gpu-3`: how the object is named in answers and tables."""
+        """`Pod web/api-1 on node cpu-3`, `Node gpu-3`: how the object is named in answers and tables."""
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
-        return f"{self.kind} {where}"
+        on = f" on node {self.node}" if self.node and self.kind == "Pod" else ""
+        return f"{self.kind} {where}{on}"
 
     def sort_key(self) -> tuple:
         return (SEVERITY_ORDER.get(self.severity, 9), self.kind, self.namespace or "", self.name, self.rule)

@@ -2,7 +2,7 @@
 
 A signature seen in a container that is otherwise running (a worker whose DNS lookups
 fail, a controller denied by RBAC, a device plugin reporting an Xid) is a finding of its
-own, with the first and last lines that show it and how often it was seen.
+own, with the distinct lines that show it and how often it was seen.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def log_findings(facts: ObjectFacts, explained: set[tuple[str, str]], quoted: se
                 container=container or None,
                 count=hits.count,
             )
-            finding.add_evidence(hits.first)
-            finding.add_evidence(hits.last)
+            for item in hits.distinct:
+                finding.add_evidence(item)
             found.append(finding)
         for (code, device), hits in sorted(logs.xids.items()):
             node = facts.node or hits.first.node or facts.name

@@ -95,6 +95,15 @@ def node_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
         ):
             finding.add_evidence(event)
         found.append(finding)
+    for condition, detail in (status.conditions.items() if status else ()):
+        finding = _node_finding(facts, "node-condition", WARNING,
+                                f"node {facts.name} reports {condition}" + (f" ({detail})" if detail else ""),
+                                "a node health check (node-problem-detector or the kubelet) reports a problem on the node",
+                                "read the condition's reason and message; fix the node or drain it", (condition,))
+        finding.add_evidence(_fragment(facts, f"{condition}=True" + (f" ({detail})" if detail else "")))
+        for event in take(condition):
+            finding.add_evidence(event)
+        found.append(finding)
     if status and status.cordoned:
         finding = _node_finding(
             facts,

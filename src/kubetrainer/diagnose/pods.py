@@ -108,11 +108,12 @@ class PodRules:
             why = f'{hits.signature.cause}: "{readable(hits.first.text)[:200]}"'
             if hits.context:
                 why += f', after "{readable(hits.context.text)[:160]}"'
-            return why, [*context, hits.first], hits.signature.terms
+            return why, [*context, *hits.distinct], hits.signature.terms
         if logs.errors:
             line = logs.errors[-1]
             message = readable(line.text)
-            return f'it logs "{message[:240]}"', [line], _key_words(message)
+            earlier = [item for item in logs.errors[:-1] if readable(item.text) != message][-1:]
+            return f'it logs "{message[:240]}"', [*earlier, line], _key_words(message)
         return "", [], ()
 
     def _container(self, container: ContainerStatus) -> Finding | None:

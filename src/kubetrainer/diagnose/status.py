@@ -112,6 +112,7 @@ class NodeStatus:
     ready_detail: str = ""
     cordoned: bool = False
     pressure: dict[str, str] = field(default_factory=dict)  # MemoryPressure -> detail
+    conditions: dict[str, str] = field(default_factory=dict)  # other conditions that are True (node-problem-detector's)
     gpus_unallocatable: list[tuple[str, int, int]] = field(default_factory=list)  # (resource, allocatable, capacity)
     taints: list[str] = field(default_factory=list)
 
@@ -126,13 +127,12 @@ def parse_node(summary: str) -> NodeStatus:
     status = NodeStatus(ready=not_ready is None, ready_detail=(not_ready["detail"] or "") if not_ready else "")
     status.cordoned = "cordoned (unschedulable)" in summary
     for match in _CONDITION.finditer(summary):
-        if (
-            match["type"].endswith("Pressure")
-            and match["status"] == "True"
-            or match["type"] == "NetworkUnavailable"
-            and match["status"] == "True"
-        ):
+        if match["status"] != "True" or match["type"] == "Ready":
+            continue
+        if match["type"].endswith("Pressure") or match["type"] == "NetworkUnavailable":
             status.pressure[match["type"]] = match["detail"] or ""
+        else:
+            status.conditions[match["type"]] = match["detail"] or ""
     status.gpus_unallocatable = [
         (m["resource"], int(m["allocatable"]), int(m["capacity"])) for m in _GPU_SHORT.finditer(summary)
     ]
