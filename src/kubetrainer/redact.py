@@ -24,10 +24,9 @@ from typing import Any
 from kubetrainer.errors import UserError
 from kubetrainer.packaged import REDACTION_VECTORS, schema_file
 from kubetrainer.redact_entropy import EntropyRule
-from kubetrainer.redact_keys import KeyBlock
+from kubetrainer.redact_keys import KEY_TYPE, KeyBlock
 
 VECTORS_PATH = schema_file(REDACTION_VECTORS)
-KEY_TYPE = "private_key"
 MARKER = "[REDACTED:"
 _TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 

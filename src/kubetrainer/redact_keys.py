@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 
-MARKER = "[REDACTED:private_key]"
+KEY_TYPE = "private_key"
+MARKER = f"[REDACTED:{KEY_TYPE}]"
 KEY_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 _END = "-----END "
 _END_TAIL = "PRIVATE KEY-----"
