@@ -150,3 +150,19 @@ def test_ask_on_an_index_without_a_diagnosis_is_a_user_error(sample_index: Path,
     (old / "findings.jsonl").unlink()
     assert main(["--home", str(tmp_path), "ask", "anything", "--index", str(old)]) == 2
     assert "has no diagnosis" in capsys.readouterr().err
+
+
+def test_eval_answers_without_a_model_scores_the_diagnosis(sample_index: Path, sample_dump: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from kubetrainer.cli import main
+
+    args = ["--home", str(tmp_path), "eval", "--answers", str(sample_dump / "questions.jsonl"), "--index", str(sample_index),
+            "--out", str(tmp_path / "report")]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (row,) = report["answers"]
+    assert row["variant"] == "diagnosis" and row["questions"] >= 12 and row["cause_with_citation"] >= 0.9
+    assert {p.name for p in (tmp_path / "report").iterdir()} == {"report.json", "report.md", "oncall.jsonl", "oncall.png"}
+    assert "## On-call answers" in (tmp_path / "report" / "report.md").read_text()
+    assert main(["--home", str(tmp_path), "eval", "--answers", str(sample_dump / "questions.jsonl")]) == 2
+    assert "--index" in capsys.readouterr().err

@@ -13,13 +13,14 @@ from kubetrainer.cli.state import STATE
 
 @app.command("eval")
 def eval_command(
-    model: Annotated[str, typer.Argument(help="Tuned model: run dir, checkpoint, ./checkpoints/latest, adapter, model dir or id.")],
+    model: Annotated[Optional[str], typer.Argument(help="Tuned model: run dir, checkpoint, ./checkpoints/latest, adapter, model dir or id.")] = None,
+    answers: Annotated[Optional[Path], typer.Option(help="On-call questions JSONL (with facts and evidence): score the answers (needs --index).")] = None,
     baseline: Annotated[Optional[str], typer.Option(help="Base model to compare with (default: the adapter's or run's base).")] = None,
     dataset: Annotated[Optional[Path], typer.Option(help="Held-out data, any training format (default: the run's held-out split).")] = None,
     index: Annotated[Optional[Path], typer.Option(help="RAG index directory: adds the +RAG variants.")] = None,
     retrieval: Annotated[Optional[Path], typer.Option(help="Retrieval questions JSONL: recall@k, MRR, nDCG (needs --index).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Report directory (default: <run>/eval/).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Evaluate at most this many held-out examples.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Evaluate at most this many held-out examples (and on-call questions per model).")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Answer length limit.")] = 64,
     top_k: Annotated[int, typer.Option(min=1, help="Retrieved chunks per question.")] = 4,
     window: Annotated[Optional[int], typer.Option(min=2, help="Perplexity window in tokens (default: context, at most 1024).")] = None,
@@ -37,7 +38,7 @@ def eval_command(
     from kubetrainer.evaluate.stage import EvalRequest, run_eval
 
     request = EvalRequest(
-        model=model, baseline=baseline, dataset=dataset, index=index, retrieval_questions=retrieval, out=out,
+        model=model, answers=answers, baseline=baseline, dataset=dataset, index=index, retrieval_questions=retrieval, out=out,
         limit=limit, device=device,
         settings=EvalSettings(window=window, stride=stride, answers=AnswerSettings(max_new_tokens=max_new_tokens, top_k=top_k)),
     )
@@ -53,4 +54,4 @@ def eval_command(
         render.print_json(report)
         return
     render.console.print(Markdown(render_markdown(report)))
-    render.note(f"report: {paths['report.md'].parent}/ (report.json, report.md, report.png, answers.jsonl)")
+    render.note(f"report: {paths['report.md'].parent}/ ({', '.join(paths)})")

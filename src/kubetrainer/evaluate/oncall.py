@@ -131,3 +131,32 @@ def run_model_alone(name: str, generate: Callable[[list[dict[str, str]]], str], 
         rows.append(score(question, text, "model", [], [], time.perf_counter() - started))
         advance()
     return summarize(name, rows), rows
+
+
+@dataclass(frozen=True)
+class AnswerEvalSettings:
+    max_new_tokens: int = 64
+    top_k: int = 5
+    model_questions: int | None = None  # how many questions the model variants answer (generation is the slow part)
+
+
+def evaluate_answers(questions: Sequence[dict], engine: AnswerEngine, candidates: Sequence[Any],
+                     settings: AnswerEvalSettings, track: Callable[[str, int], Callable[[], None]]) -> dict[str, Any]:
+    """`diagnosis` on every question; for each candidate model, `<role>+rag` (phrasing, guarded) and `<role>` alone."""
+    from kubetrainer.answer.phrase import hf_phraser
+
+    summary, rows = run_engine("diagnosis", engine, questions, track("diagnosis: answering", len(questions)))
+    variants, answers = [summary], {"diagnosis": rows}
+    subset = list(questions[: settings.model_questions] if settings.model_questions else questions)
+    for candidate in candidates:
+        with candidate.active() as model:
+            phraser = hf_phraser(model, candidate.tokenizer, settings.max_new_tokens)
+            phrased = AnswerEngine(engine.retriever, engine.findings, phraser, settings.top_k)
+            with_rag = f"{candidate.role}+rag"
+            for name, (summary, rows) in (
+                (with_rag, run_engine(with_rag, phrased, subset, track(f"{with_rag}: answering", len(subset)))),
+                (candidate.role, run_model_alone(candidate.role, phraser, subset, track(f"{candidate.role}: answering", len(subset)))),
+            ):
+                variants.append({**summary, "model": candidate.ref})
+                answers[name] = rows
+    return {"variants": variants, "answers": {name: [row.to_json() for row in rows] for name, rows in answers.items()}}

@@ -5,6 +5,8 @@
               base model, else the bundled default
     held-out  --dataset (its eval split when it names one), else the run's held-out examples
     +RAG      with --index: the same questions with retrieved context
+    answers   with --answers QUESTIONS.jsonl and --index: on-call answers scored by the facts they
+              state and the evidence they cite (`evaluate.oncall`); MODEL may then be left out
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from kubetrainer.evaluate.run import Candidate, EvalSettings, Tracker, silent, b
 
 @dataclass(frozen=True)
 class EvalRequest:
-    model: str
+    model: str | None
+    answers: Path | None = None
     baseline: str | None = None
     dataset: Path | None = None
     index: Path | None = None
@@ -112,22 +115,49 @@ def held_out(request: EvalRequest, run_dir: Path | None) -> EvalSet:
     return run_eval_set(run_dir, request.limit)
 
 
+def _check_answer_inputs(request: EvalRequest) -> list[dict] | None:
+    if request.model is None and request.answers is None:
+        raise UserError("nothing to evaluate", where="MODEL", expected="a tuned model, or --answers QUESTIONS.jsonl with --index")
+    if request.answers is None:
+        return None
+    if request.index is None:
+        raise UserError("answers are found in an index", where="--answers", expected="--index DIR as well")
+    from kubetrainer.evaluate.retrieval import load_questions
+
+    return load_questions(request.answers)
+
+
+def run_answers(questions: list[dict] | None, retriever, candidates: list[Candidate], request: EvalRequest,
+                track: Tracker) -> dict | None:
+    if questions is None:
+        return None
+    from kubetrainer.answer.stage import open_engine
+    from kubetrainer.evaluate.oncall import AnswerEvalSettings, evaluate_answers
+
+    options = AnswerEvalSettings(request.settings.answers.max_new_tokens, model_questions=request.limit)
+    return evaluate_answers(questions, open_engine(retriever, phrase=False), candidates, options, track)
+
+
 def run_eval(request: EvalRequest, settings: Settings, track: Tracker = silent) -> tuple[dict, dict[str, Path]]:
-    """Evaluate base, base+RAG, tuned and tuned+RAG; returns the report and the files written."""
+    """Evaluate base, base+RAG, tuned and tuned+RAG (and on-call answers); returns the report and the files written."""
     runs_dir = settings.dir("runs")
-    tuned_ref, run_dir = resolve_tuned(request.model, runs_dir)
-    eval_set = held_out(request, run_dir)  # inputs are checked before any model is loaded
+    questions = _check_answer_inputs(request)
+    tuned_ref, run_dir = resolve_tuned(request.model, runs_dir) if request.model else (None, None)
+    wants_held_out = request.model is not None and (questions is None or request.dataset is not None or run_dir is not None)
+    eval_set = held_out(request, run_dir) if wants_held_out else None  # inputs are checked before any model is loaded
     retriever = open_retriever(request.index)
     retrieval = measure_retrieval(request.retrieval_questions, retriever)
-    candidates = load_candidates(request, tuned_ref, run_dir, settings.dir("models"))
-    results = evaluate_variants(candidates, eval_set, request.settings, retriever, track)
+    candidates = load_candidates(request, tuned_ref, run_dir, settings.dir("models")) if tuned_ref else []
+    results = evaluate_variants(candidates, eval_set, request.settings, retriever, track) if eval_set else []
+    oncall = run_answers(questions, retriever, candidates, request, track)
     inputs = {
-        "model": str(tuned_ref),
-        "baseline": candidates[0].ref,
+        "model": str(tuned_ref) if tuned_ref else None,
+        "baseline": candidates[0].ref if candidates else None,
         "run": str(run_dir) if run_dir else None,
-        "dataset": str(request.dataset) if request.dataset else f"{run_dir} (held-out split)",
-        "format": eval_set.format,
+        "dataset": str(request.dataset) if request.dataset else f"{run_dir} (held-out split)" if run_dir else None,
+        "format": eval_set.format if eval_set else None,
         "index": str(request.index) if request.index else None,
+        "answers": str(request.answers) if request.answers else None,
     }
     options = {
         "window": request.settings.window,
@@ -136,5 +166,5 @@ def run_eval(request: EvalRequest, settings: Settings, track: Tracker = silent) 
         "top_k": request.settings.answers.top_k,
         "limit": request.limit,
     }
-    report = build_report(results, inputs, options, retrieval)
-    return report, write_report(output_dir(request, run_dir, runs_dir), report, results)
+    report = build_report(results, inputs, options, retrieval, oncall["variants"] if oncall else None)
+    return report, write_report(output_dir(request, run_dir, runs_dir), report, results, oncall["answers"] if oncall else None)

@@ -1,0 +1,41 @@
+"""On-call answer scores: facts stated, citations that hold the evidence, loops, and their summary."""
+
+from __future__ import annotations
+
+from kubetrainer.evaluate.facts import states
+from kubetrainer.evaluate.oncall import cites_expected_evidence, citation_precision, score, summarize
+
+QUESTION = {"id": "q1", "question": "Why does api restart?", "facts": ["OOMKilled|out of memory", "137"],
+            "evidence": [{"namespace": "web", "name": "api-1", "contains": "OOMKilled"}]}
+SOURCES = [{"text": "Pod web/api-1: container app waiting: CrashLoopBackOff, last terminated: OOMKilled exit code 137",
+            "source": {"kind": "object", "namespace": "web", "name": "api-1"}},
+           {"text": "Routine log patterns: 12x GET /healthz", "source": {"kind": "log", "namespace": "web", "name": "web-9"}}]
+
+
+def test_a_fact_is_stated_by_any_of_its_alternatives_case_insensitively():
+    assert states("The container ran OUT OF MEMORY.", "OOMKilled|out of memory")
+    assert not states("The container crashed.", "OOMKilled|out of memory")
+    assert not states("anything", "|")
+
+
+def test_cause_with_citation_needs_every_fact_and_a_cited_source_holding_the_evidence():
+    right = score(QUESTION, "api-1 is OOMKilled, exit code 137 [1].", "diagnosis", SOURCES, ["last terminated: OOMKilled"], 1.0)
+    assert right.cause_cited and right.citations == (1, 1) and not right.degenerate
+    wrong_citation = score(QUESTION, "api-1 is OOMKilled, exit code 137 [2].", "diagnosis", SOURCES, ["OOMKilled"], 1.0)
+    assert not wrong_citation.cause_cited and wrong_citation.citations == (0, 1)
+    missing_fact = score(QUESTION, "api-1 is OOMKilled [1].", "diagnosis", SOURCES, ["OOMKilled"], 1.0)
+    assert not missing_fact.cause_cited and missing_fact.facts == {"OOMKilled|out of memory": True, "137": False}
+    assert not cites_expected_evidence("OOMKilled 137 [9]", SOURCES, QUESTION["evidence"])
+
+
+def test_citation_precision_counts_each_mark():
+    assert citation_precision("a [1] b [1] c [2] d [5]", SOURCES, ["OOMKilled exit code 137"]) == (2, 4)
+
+
+def test_summary_of_a_variant():
+    rows = [score(QUESTION, "api-1 is OOMKilled, exit code 137 [1].", "diagnosis", SOURCES, ["OOMKilled"], 1.0),
+            score(QUESTION, "The above answers are correct. " * 4, "model", [], [], 3.0)]
+    summary = summarize("base", rows)
+    assert summary["questions"] == 2 and summary["fact_accuracy"] == 0.5 and summary["cause_with_citation"] == 0.5
+    assert summary["degenerate_rate"] == 0.5 and summary["citation_precision"] == 1.0
+    assert summary["latency_median_s"] == 2.0 and summary["model_phrasing_accepted"] == 0.5
