@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from kubetrainer.answer import AnswerEngine
+from kubetrainer.answer.phrase import phrasing_messages
+from kubetrainer.diagnose.store import read_findings
 from kubetrainer.rag import Retriever
 from kubetrainer.rag.embed import Embedder
 from kubetrainer.rag.index import build_index
-from kubetrainer.rag.prompt import build_messages, render_chat
+from kubetrainer.rag.prompt import render_chat
 from kubetrainer.records import make_record
 from kubetrainer.samples.secrets import planted_secrets
 from kubetrainer.sources.auto import records_from_path
@@ -88,12 +91,13 @@ def test_no_secret_in_any_file_of_the_index_or_cache(planted_index: tuple[Path, 
     assert "[REDACTED:" in chunks and "(value withheld)" in chunks
 
 
-def test_no_secret_in_query_results_or_prompts(planted_index: tuple[Path, Path, int], tiny_model: Path, tiny_tokenizer) -> None:
+def test_no_secret_in_query_results_answers_or_prompts(planted_index: tuple[Path, Path, int], tiny_model: Path, tiny_tokenizer) -> None:
     retriever = Retriever.open(planted_index[0], embedder=Embedder(tiny_model))
     tokenizer = tiny_tokenizer()
     for query in QUERIES:
         hits = retriever.search(query, top_k=10)
         assert hits
         assert _leaks(json.dumps([hit.to_json() for hit in hits])) == []
-        messages, _ = build_messages(query, hits, tokenizer, 100_000)
-        assert _leaks(render_chat(tokenizer, messages)) == []
+        answer = AnswerEngine(retriever, read_findings(planted_index[0])).answer(query)
+        assert _leaks(json.dumps(answer.to_json())) == []
+        assert _leaks(render_chat(tokenizer, phrasing_messages(query, answer.text))) == []

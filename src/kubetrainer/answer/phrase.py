@@ -32,13 +32,26 @@ def phrasing_messages(question: str, composed: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
+def context_window(model: Any, tokenizer: Any) -> int:
+    """The model's context length (config first; tokenizers often report a huge placeholder)."""
+    configured = getattr(model.config, "max_position_embeddings", None)
+    return int(configured) if configured else int(min(getattr(tokenizer, "model_max_length", 2048), 1_000_000))
+
+
 def hf_phraser(model: Any, tokenizer: Any, max_new_tokens: int = 96) -> Phraser:
-    """Greedy generation with no repeated 4-grams and a repetition penalty (small models loop without them)."""
+    """Greedy generation with no repeated 4-grams and a repetition penalty (small models loop without them).
+
+    A prompt that does not fit the context with room for the answer gives no phrasing
+    (the composed answer stands) rather than a truncated diagnosis.
+    """
+    window = context_window(model, tokenizer)
 
     def phrase(messages: list[dict[str, str]]) -> str:
         import torch
 
         encoded = tokenizer(render_chat(tokenizer, messages), add_special_tokens=False, return_tensors="pt")
+        if encoded["input_ids"].shape[1] + max_new_tokens > window:
+            return ""
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         with torch.inference_mode():
             output = model.generate(

@@ -1,9 +1,9 @@
 """Answering held-out questions with a model, with or without retrieved context.
 
 Greedy decoding, so a report is reproducible and two variants differ only by the
-model or the context. With a retriever the prompt is built by the RAG stage's own
-`rag.prompt.build_messages`, the same prompt `kubetrainer serve` uses, so the
-"+RAG" rows measure what users get.
+model or the context. With a retriever the answer comes from the answer engine
+(`kubetrainer.answer`) with this model phrasing it under the guard, the same path
+`kubetrainer ask --phrase` and the server take, so the "+RAG" rows measure what users get.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from kubetrainer.evaluate.dataset import Question
 class AnswerSettings:
     max_new_tokens: int = 64
     top_k: int = 4
-    max_context_tokens: int = 1024
 
 
 @dataclass(frozen=True)
@@ -70,15 +69,20 @@ def answer_questions(
     """Answer every question; with a retriever, the top hits go into the prompt as cited context."""
     answers = []
     model.eval()
-    for question in questions:
-        messages, sources = question.messages, []
-        if retriever is not None:
-            from kubetrainer.rag.prompt import build_messages
+    engine = None
+    if retriever is not None:
+        from kubetrainer.answer import AnswerEngine
+        from kubetrainer.answer.phrase import hf_phraser
+        from kubetrainer.diagnose.store import read_findings
 
-            hits = retriever.search(question.text, top_k=settings.top_k)
-            messages, used = build_messages(question.text, hits, tokenizer, settings.max_context_tokens)
-            sources = [hit.to_json() for hit in used]
-        prediction = generate(model, tokenizer, render_prompt(tokenizer, messages), settings.max_new_tokens)
+        phraser = hf_phraser(model, tokenizer, settings.max_new_tokens)
+        engine = AnswerEngine(retriever, read_findings(retriever.directory), phraser, settings.top_k)
+    for question in questions:
+        if engine is not None:
+            answer = engine.answer(question.text)
+            prediction, sources = answer.text, answer.sources_json()
+        else:
+            prediction, sources = generate(model, tokenizer, render_prompt(tokenizer, question.messages), settings.max_new_tokens), []
         answers.append(Answer(question=question.text, prediction=prediction, references=question.references, sources=sources))
         if on_answer:
             on_answer()

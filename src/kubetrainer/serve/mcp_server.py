@@ -88,19 +88,12 @@ class ClusterTools:
         return [record for path in sorted(self.settings.dir("harvest").rglob("*.jsonl")) for record in iter_jsonl(path)]
 
     def ask(self, question: str, top_k: int) -> dict[str, Any]:
-        from kubetrainer.serve.generate import SamplingParams, chat_input_ids, fit_budget, generate
-        from kubetrainer.serve.retrieval import citation_footer
+        """The answer engine's answer (the same as `kubetrainer ask` and the chat route), with its sources."""
+        from kubetrainer.serve.retrieval import answer_sources, citation_footer
 
-        lm = self.lm()
-        messages = [{"role": "user", "content": question}]
-        sources: list[dict[str, Any]] = []
-        if self.config.rag_index is not None:
-            budget = lm.context_length - self.config.max_new_tokens
-            messages, sources = self.rag().augment(messages, lm.tokenizer, budget, top_k)
-        input_ids = chat_input_ids(lm.tokenizer, messages)
-        params = SamplingParams(max_new_tokens=fit_budget(lm, len(input_ids), self.config.max_new_tokens), temperature=0)
-        generation = generate(lm, input_ids, params, None, threading.Event())
-        return {"answer": generation.text + citation_footer(sources), "sources": sources}
+        answer = self.rag().answer(question, top_k)
+        sources = answer_sources(answer)
+        return {"answer": answer.text + citation_footer(sources), "answered_by": answer.answered_by, "sources": sources}
 
     def ingest(self, ndjson: str) -> dict[str, Any]:
         """Schema-v1 records into <home>/harvest/ingest, validated and redacted as `POST /v1/ingest` does."""

@@ -1,8 +1,9 @@
-"""RAG for chat: retrieve with the last user message, quote the hits, cite them.
+"""RAG for chat: the answer engine over the open index, on the one thread that owns it.
 
-The RAG stage (`kubetrainer.rag`) owns retrieval and prompt assembly; this module
-only fits them into a chat request: the token budget left by the conversation and
-the answer, the `sources` list, and a numbered citation footer in the text.
+The answer stage (`kubetrainer.answer`) decides what the answer says: findings from the
+diagnosis stored with the index, quoted evidence, citations that resolve to the sources.
+This module keeps the index open, re-opens it after ingest, and renders the sources as a
+numbered footer matching the answer's `[n]` marks.
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kubetrainer.errors import UserError
 from kubetrainer.serve.access import public_hit
-from kubetrainer.serve.errors import APIError
 
-# Room for the chat template's own tokens around the messages.
-TEMPLATE_MARGIN_TOKENS = 32
 T = TypeVar("T")
 
 
@@ -56,6 +53,7 @@ class RagContext:
         self.cache_dir = cache_dir
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag")
         self.retriever: Any = None
+        self.findings: list[Any] = []
         self._version = ""
         self.reopen()
 
@@ -67,11 +65,13 @@ class RagContext:
 
     def reopen(self) -> None:
         """Open (again) the index on disk, after ingest updated it."""
+        from kubetrainer.diagnose.store import read_findings
         from kubetrainer.rag.retriever import Retriever
 
         def open_index() -> None:
             embedder = self.retriever.embedder if self.retriever is not None else None  # keep the loaded model
             self.retriever = Retriever.open(self.index_dir, embedder=embedder, cache_dir=self.cache_dir)
+            self.findings = read_findings(self.index_dir)
             self._version = index_version(self.index_dir)
 
         self._on_rag_thread(open_index)
@@ -90,18 +90,14 @@ class RagContext:
     def search(self, text: str, top_k: int | None = None, filters: dict | None = None) -> list[Any]:
         return self._on_rag_thread(lambda: self.retriever.search(text, top_k=top_k or self.top_k, filters=filters))
 
-    def augment(self, messages: list[dict[str, str]], tokenizer: Any, budget_tokens: int,
-                top_k: int | None) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-        """The conversation with its last user turn replaced by the RAG prompt, and the sources used."""
-        last_user = max(index for index, message in enumerate(messages) if message["role"] == "user")
-        question = messages[last_user]["content"]
-        history = messages[:last_user] + messages[last_user + 1:]
-        history_tokens = sum(len(tokenizer(message["content"])["input_ids"]) for message in history)
-        room = max(budget_tokens - history_tokens - TEMPLATE_MARGIN_TOKENS, 0)
-        from kubetrainer.rag.prompt import build_messages
+    def answer(self, question: str, top_k: int | None = None, phraser: Callable[[list[dict[str, str]]], str] | None = None):
+        """The answer engine's answer to `question` (a model phrases it only with `phraser`, under the guard)."""
+        from kubetrainer.answer import AnswerEngine
 
-        try:
-            built, used = build_messages(question, self.search(question, top_k), tokenizer, room)
-        except UserError as error:
-            raise APIError(400, error.what, param="messages", code="context_length_exceeded") from error
-        return [*history, *built], [public_hit(hit.to_json()) for hit in used]
+        return self._on_rag_thread(
+            lambda: AnswerEngine(self.retriever, self.findings, phraser, top_k or self.top_k).answer(question))
+
+
+def answer_sources(answer: Any) -> list[dict[str, Any]]:
+    """An answer's numbered sources as responses show them (no server file paths)."""
+    return [public_hit(source) for source in answer.sources_json()]

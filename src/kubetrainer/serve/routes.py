@@ -15,14 +15,23 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from kubetrainer.serve import answers
 from kubetrainer.serve.errors import APIError
-from kubetrainer.serve.generate import (Generation, SamplingParams, TokenStream, chat_input_ids, fit_budget,
-                                        generate, prompt_logprobs, text_input_ids)
-from kubetrainer.serve.retrieval import citation_footer
+from kubetrainer.serve.generate import (
+    Generation,
+    SamplingParams,
+    TokenStream,
+    chat_input_ids,
+    fit_budget,
+    generate,
+    prompt_logprobs,
+    text_input_ids,
+)
+from kubetrainer.serve.retrieval import answer_sources, citation_footer
 from kubetrainer.serve.schemas import ChatRequest, CompletionRequest, EmbeddingRequest, _Sampling
 from kubetrainer.serve.state import ServeState, sse
 
 router = APIRouter(prefix="/v1")
 DEFAULT_CHAT_TOKENS = 256
+PHRASING_TOKENS = 96
 CACHE_HEADER = "x-kubetrainer-cache"
 
 
@@ -75,25 +84,62 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
         return hit
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
     max_new = min(body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS, state.config.max_new_tokens_limit)
-    sources = None
     if state.rag is not None and body.rag and any(m["role"] == "user" for m in messages):
-        budget = state.lm.context_length - max_new
-        messages, sources = await asyncio.to_thread(state.rag.augment, messages, state.lm.tokenizer, budget,
-                                                    body.rag_top_k)
+        return await _rag_answer(state, body, key, messages, adapter)
     input_ids = chat_input_ids(state.lm.tokenizer, messages)
     max_new = fit_budget(state.lm, len(input_ids), max_new)
     params = _params(body, max_new, (body.top_logprobs or 0) if body.logprobs else None)
-    footer = citation_footer(sources or [])
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         stack = await state.hold_slot()
         cancel = threading.Event()
         stream = TokenStream(state.lm, input_ids, params, adapter, cancel)
-        events = _chat_events(state, stream, cancel, stack, arrived, body.model, sources, footer, include_usage)
+        events = _chat_events(state, stream, cancel, stack, arrived, body.model, include_usage)
         return StreamingResponse(events, media_type="text/event-stream", headers={"cache-control": "no-cache"})
     generation = await state.run(lambda cancel: generate(state.lm, input_ids, params, adapter, cancel))
     state.record_tokens(generation.prompt_tokens, generation.completion_tokens, time.monotonic() - arrived)
-    return _fresh(state, key, answers.chat_response(body.model, generation, generation.text + footer, sources))
+    return _fresh(state, key, answers.chat_response(body.model, generation, generation.text, None))
+
+
+def _phraser(state: ServeState, adapter: str | None) -> Callable[[list[dict[str, str]]], str]:
+    """The served model, greedy, as the answer engine's phrasing step (its text is kept only if grounded)."""
+    def phrase(messages: list[dict[str, str]]) -> str:
+        input_ids = chat_input_ids(state.lm.tokenizer, messages)
+        params = SamplingParams(max_new_tokens=fit_budget(state.lm, len(input_ids), PHRASING_TOKENS), temperature=0)
+        return generate(state.lm, input_ids, params, adapter, threading.Event()).text
+
+    return phrase
+
+
+async def _rag_answer(state: ServeState, body: ChatRequest, key: str | None, messages: list[dict[str, str]],
+                      adapter: str | None) -> JSONResponse | StreamingResponse:
+    """A chat turn answered by the answer engine: the diagnosis decides, the model only phrases (`rag_phrase`)."""
+    question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+    phraser = _phraser(state, adapter) if body.rag_phrase else None
+    answer = await asyncio.to_thread(state.rag.answer, question, body.rag_top_k, phraser)
+    sources = answer_sources(answer)
+    content = answer.text + citation_footer(sources)
+    tokenizer = state.lm.tokenizer
+    generation = Generation(content, len(tokenizer(question)["input_ids"]), len(tokenizer(content)["input_ids"]), "stop")
+    extra = {"answered_by": answer.answered_by, "findings": [finding.to_json() for finding in answer.findings]}
+    if not body.stream:
+        return _fresh(state, key, {**answers.chat_response(body.model, generation, content, sources), **extra})
+    chunk_id, created = answers.new_id("chatcmpl"), int(time.time())
+    events = [{**answers.chat_chunk(chunk_id, created, body.model, {"role": "assistant", "content": ""}, None),
+               "sources": sources, **extra}]
+    events += [answers.chat_chunk(chunk_id, created, body.model, {"content": line}, None)
+               for line in content.splitlines(keepends=True)]
+    events.append(answers.chat_chunk(chunk_id, created, body.model, {}, "stop"))
+    if body.stream_options and body.stream_options.include_usage:
+        events.append({**events[-1], "choices": [],
+                       "usage": answers.usage(generation.prompt_tokens, generation.completion_tokens)})
+
+    async def stream() -> AsyncIterator[str]:
+        for event in events:
+            yield sse(event)
+        yield sse("[DONE]")
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-cache"})
 
 
 async def _events(state: ServeState, stream: TokenStream, cancel: threading.Event, stack: AsyncExitStack,
@@ -122,22 +168,19 @@ async def _events(state: ServeState, stream: TokenStream, cancel: threading.Even
 
 
 def _chat_events(state: ServeState, stream: TokenStream, cancel: threading.Event, stack: AsyncExitStack,
-                 arrived: float, model: str, sources: list[dict] | None, footer: str,
-                 include_usage: bool) -> AsyncIterator[str]:
+                 arrived: float, model: str, include_usage: bool) -> AsyncIterator[str]:
     chunk_id, created = answers.new_id("chatcmpl"), int(time.time())
-    extra = {"sources": sources} if sources is not None else {}
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return answers.chat_chunk(chunk_id, created, model, delta, finish)
 
     def closing() -> list[dict[str, Any]]:
-        events = [chunk({"content": footer})] if footer else []
-        events.append(chunk({}, stream.finish_reason))
+        events = [chunk({}, stream.finish_reason)]
         if include_usage:
             events.append({**chunk({}), "choices": [], "usage": answers.usage(stream.prompt_tokens, stream.completion_tokens)})
         return events
 
-    opening = [{**chunk({"role": "assistant", "content": ""}), **extra}]
+    opening = [chunk({"role": "assistant", "content": ""})]
     return _events(state, stream, cancel, stack, arrived, opening, lambda delta: chunk({"content": delta}), closing)
 
 

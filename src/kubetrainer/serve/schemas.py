@@ -87,6 +87,8 @@ class ChatRequest(_Sampling):
     response_format: dict[str, Any] | None = None
     rag: bool = Field(default=True, description="kubetrainer: retrieve context from the index (when one is open)")
     rag_top_k: int | None = Field(default=None, ge=1, le=50, description="kubetrainer: how many passages to retrieve")
+    rag_phrase: bool = Field(default=False, description="kubetrainer: let the model phrase the diagnosis (kept only if "
+                                                        "the guard finds it grounded)")
 
     def check(self) -> None:
         self.check_common()
