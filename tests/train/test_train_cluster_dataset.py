@@ -6,7 +6,7 @@ import json
 
 from kubetrainer.cli import main
 from kubetrainer.records import make_record, write_jsonl
-from kubetrainer.train.cluster_dataset import build_dataset, group_incidents, questions
+from kubetrainer.train.cluster_dataset import build_dataset, finding_examples, question_for
 from kubetrainer.train.formats import load_splits
 
 
@@ -17,35 +17,50 @@ def _pod_event(ts, ns, pod, reason, message, type_="Warning"):
     )
 
 
+def _pod_status(ts, ns, pod, summary):
+    return make_record("object", ts, "dump", summary, namespace=ns, pod=pod,
+                       object={"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": ns, "summary": summary})
+
+
 def _records():
+    """Records in the renderer's status format (sources.render), a real scheduler message and kernel Xid line."""
     return [
         _pod_event("2026-01-01T10:00:00Z", "web", "api-1", "BackOff", "Back-off restarting failed container api"),
-        make_record("object", "2026-01-01T10:01:00Z", "dump", "Pod web/api-1: container api waiting: CrashLoopBackOff, 7 restarts, last terminated: OOMKilled exit code 137",
-                    namespace="web", pod="api-1", object={"apiVersion": "v1", "kind": "Pod", "name": "api-1", "namespace": "web",
-                                                         "summary": "Pod web/api-1: CrashLoopBackOff, 7 restarts, last terminated: OOMKilled exit code 137"}),
+        _pod_status("2026-01-01T10:01:00Z", "web", "api-1", "Pod web/api-1 on node cpu-0: phase Running; container api waiting: "
+                    "CrashLoopBackOff, 7 restarts, last terminated: OOMKilled exit code 137; images api:1."),
         make_record("log", "2026-01-01T10:02:00Z", "dump", "FATAL: could not connect, password=hunter2secret", namespace="web", pod="api-1", container="api"),
+        _pod_status("2026-01-02T08:59:00Z", "ml", "trainer-0", "Pod ml/trainer-0 (not scheduled to a node): phase Pending; "
+                    "GPU limits nvidia.com/gpu=8; images trainer:2."),
         _pod_event("2026-01-02T09:00:00Z", "ml", "trainer-0", "FailedScheduling", "0/4 nodes are available: 4 Insufficient nvidia.com/gpu."),
         make_record("object", "2026-01-03T08:00:00Z", "dump", "Node gpu-b: NotReady; MemoryPressure=True (KubeletHasInsufficientMemory)", node="gpu-b",
                     object={"apiVersion": "v1", "kind": "Node", "name": "gpu-b", "namespace": None,
-                            "summary": "Node gpu-b: NotReady (Ready=Unknown); MemoryPressure=True (KubeletHasInsufficientMemory)"}),
+                            "summary": "Node gpu-b: NotReady (Ready=Unknown: NodeStatusUnknown); MemoryPressure=True (KubeletHasInsufficientMemory)"}),
         make_record("log", "2026-01-04T07:00:00Z", "agent", "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus.", node="gpu-c"),
         make_record("log", "2026-01-04T07:00:01Z", "agent", "all good, 200 OK", node="gpu-c"),
     ]
 
 
-def test_each_incident_gets_its_grounded_question():
-    asked = {q for incident in group_incidents(_records()) for q, _ in questions(incident)}
-    assert asked == {
-        "Why does pod web/api-1 keep restarting?",
-        "Why is pod ml/trainer-0 Pending?",
-        "What does the condition of node gpu-b mean?",
-        "Which GPU failed on node gpu-c?",
-    }
-    answers = {q: a for incident in group_incidents(_records()) for q, a in questions(incident)}
-    assert "OOMKilled" in answers["Why does pod web/api-1 keep restarting?"]
-    assert "Insufficient nvidia.com/gpu" in answers["Why is pod ml/trainer-0 Pending?"]
-    assert "MemoryPressure: the node is low on memory" in answers["What does the condition of node gpu-b mean?"]
-    assert "Xid" in answers["Which GPU failed on node gpu-c?"]
+def test_each_finding_gets_its_question_and_a_target_the_answer_guard_accepts():
+    from kubetrainer.answer.compose import compose
+    from kubetrainer.answer.guard import check
+    from kubetrainer.answer.sources import Sources
+    from kubetrainer.diagnose import diagnose
+
+    findings = diagnose(_records())
+    asked = {question_for(finding) for finding in findings}
+    assert {"Why does pod web/api-1 keep restarting?", "Why is pod ml/trainer-0 Pending?",
+            "What is wrong with node gpu-b?", "Which GPU failed on node gpu-c?"} <= asked
+    for finding in findings:
+        (qa, *_) = finding_examples(finding)
+        system, user, target = qa["messages"]
+        assert system["role"] == "system" and question_for(finding) in user["content"]
+        sources = Sources([])
+        composed = compose([finding], sources)
+        assert composed.text in user["content"], "the prompt is the one the answer engine gives the model"
+        verdict = check(target["content"], [finding], sources, user["content"])
+        assert verdict.accepted, (finding.rule, target["content"], verdict.failures)
+    restart = next(f for f in findings if question_for(f) == "Why does pod web/api-1 keep restarting?")
+    assert "OOMKilled" in finding_examples(restart)[0]["messages"][-1]["content"]
 
 
 def test_secrets_never_reach_the_dataset():

@@ -90,6 +90,16 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     return Composed("\n".join(lines), list(findings), cited)
 
 
+def brief(composed: Composed) -> str:
+    """The lead finding in two sentences with its citations: the form a model's phrasing should take.
+
+    Used as the training target for tuning a model to phrase diagnoses (`train.cluster_dataset`).
+    """
+    lead = composed.findings[0]
+    marks = "".join(f" [{n}]" for n in composed.cited[lead.id])
+    return f"{lead.subject}: {_sentence(lead.cause)}{marks} What to do: {_sentence(lead.fix)}"
+
+
 def nothing_found(closest: Sequence[Finding], sources: Sources) -> str:
     """What to say when no finding answers the question: that, and the closest findings with their sources."""
     lines = ["Nothing in the cluster data answers this question: no finding matches what it asks about."]
