@@ -74,8 +74,11 @@ def test_xid_codes_are_distinct_and_ignore_zero() -> None:
         (node("n1"), {TEMP: 85}, ["warning: GPU 0: 85 °C"]),
         (node("n1"), {TEMP: 91}, ["critical: GPU 0: 91 °C"]),
         (node("n1"), {ECC_DBE: 1}, ["critical: GPU 0: 1 ECC double-bit error"]),
-        (node("n1"), {XID: 79}, ["critical: GPU 0: Xid 79"]),
-        (node("n1", count=2, allocated=2), {XID: 13, TEMP: 86}, ["critical: GPU 0: Xid 13", "warning: all 2 GPUs allocated", "warning: GPU 0: 86 °C"]),
+        (node("n1"), {XID: 79}, ["critical: GPU 0: Xid 79 (79: the GPU has fallen off the bus: a GPU hardware failure (PCIe, power or overheating))"]),
+        (node("n1", count=2, allocated=2), {XID: 13, TEMP: 86}, [
+            "warning: all 2 GPUs allocated",
+            "warning: GPU 0: Xid 13 (13: graphics engine exception (usually an application fault, sometimes a driver or hardware fault))",
+            "warning: GPU 0: 86 °C"]),
     ],
 )
 def test_health_rules(inventory_node: dict, metrics: dict, expected: list[str]) -> None:
@@ -134,7 +137,8 @@ def test_sample_telemetry_plants_the_incidents() -> None:
     inventory = {"nodes": [node("busy", allocated=8), node("faulty"), node("hot", count=1), node("down", count=1, ready=False)]}
     records = sample_telemetry(inventory, end=T0, minutes=20, incidents=Incidents(xid_node="faulty", hot_node="hot"))
     view = dashboard_view(inventory, gpu_samples(records))
-    assert findings(view, "faulty")[:2] == ["critical: GPU 3: Xid 79", "critical: GPU 3: 2 ECC double-bit errors"]
+    first, second = findings(view, "faulty")[:2]
+    assert first.startswith("critical: GPU 3: Xid 79 (79: the GPU has fallen off the bus") and second == "critical: GPU 3: 2 ECC double-bit errors"
     assert findings(view, "hot") == ["critical: GPU 0: 94 °C"]
     assert findings(view, "busy") == ["warning: all 8 GPUs allocated"]
     latest = latest_by_gpu(gpu_samples(records))

@@ -13,8 +13,10 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+
 import numpy as np
 
+from kubetrainer.diagnose.knowledge import CRITICAL, WARNING, XID_HARDWARE, xid_meaning
 from kubetrainer.records import parse_ts
 
 UTIL = "DCGM_FI_DEV_GPU_UTIL"
@@ -28,7 +30,7 @@ ECC_DBE = "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL"
 # How one node's GPUs combine into the node's line on a fleet chart.
 NODE_AGGREGATE = {UTIL: "mean", FB_USED: "sum", FB_FREE: "sum", TEMP: "max", POWER: "sum", XID: "max", ECC_DBE: "sum"}
 METRICS = tuple(NODE_AGGREGATE)
-CRITICAL, WARNING, OK = "critical", "warning", "ok"
+OK = "ok"  # critical and warning are the diagnosis's severities (`diagnose.knowledge`)
 SEVERITY_ORDER = {CRITICAL: 0, WARNING: 1, OK: 2}
 
 
@@ -141,10 +143,17 @@ def allocation_findings(node: dict) -> list[Finding]:
 
 
 def xid_findings(codes_by_gpu: dict[str, list[int]]) -> list[Finding]:
-    return [
-        Finding(CRITICAL, f"GPU {gpu}: Xid {', '.join(str(code) for code in codes)}")
-        for gpu, codes in sorted(codes_by_gpu.items(), key=lambda item: gpu_sort_key(item[0]))
-    ]
+    """One finding per GPU with Xid errors, explained by NVIDIA's catalogue (`diagnose.knowledge`).
+
+    Hardware and firmware codes are critical (drain the node); application-class codes are warnings.
+    """
+    findings = []
+    for gpu, codes in sorted(codes_by_gpu.items(), key=lambda item: gpu_sort_key(item[0])):
+        severity = CRITICAL if any(code in XID_HARDWARE for code in codes) else WARNING
+        meanings = "; ".join(f"{code}: {xid_meaning(code)}" for code in codes if xid_meaning(code))
+        text = f"GPU {gpu}: Xid {', '.join(str(code) for code in codes)}" + (f" ({meanings})" if meanings else "")
+        findings.append(Finding(severity, text))
+    return findings
 
 
 def telemetry_findings(latest: dict[str, dict], thresholds: Thresholds) -> list[Finding]:
