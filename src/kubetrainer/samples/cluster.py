@@ -5,8 +5,9 @@ object lists, per-pod logs.txt) plus `questions.jsonl`: on-call questions with
 the evidence that answers them, for retrieval evaluation and the quickstart.
 The same seed, size and scenario always give the same bytes. Scenarios: `default`
 (incidents.py, used by the quickstart and tests), `heldout` (heldout.py: other
-incidents on other objects, with scoreable facts, for evaluation only) and `fresh`
-(fresh.py: a third such set, for evaluation only).
+incidents on other objects, with scoreable facts, for evaluation only), `fresh`
+(fresh.py: a third such set, for evaluation only) and `blind` (blind.py: a fourth,
+kept for a final held-out score).
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def _startup_events(cluster: SampleCluster, pod: SamplePod) -> None:
         cluster.event(ref, "Started", f"Started container {container.spec.name}", at, host=pod.node)
 
 
-SCENARIOS = ("default", "heldout", "fresh")
+SCENARIOS = ("default", "heldout", "fresh", "blind")
 
 
 def _scenario(name: str):
@@ -138,17 +139,21 @@ def _scenario(name: str):
         from kubetrainer.samples import fresh
 
         return fresh.apply_all, fresh.scenario_nodes, WORKLOADS + fresh.WORKLOADS
+    if name == "blind":
+        from kubetrainer.samples import blind
+
+        return blind.apply_all, blind.scenario_nodes, WORKLOADS + blind.WORKLOADS
     raise ValueError(f"unknown sample scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
 
 
 def build_cluster(seed: int = 0, nodes: list[dict] | None = None, scenario: str = "default") -> SampleCluster:
     """Healthy workloads on the sample nodes, then the scenario's incidents.
 
-    `default` plants the incidents of incidents.py; `heldout` (heldout.py) and
-    `fresh` (fresh.py) plant different incidents on different objects, kept for
-    honest evaluation only. `nodes` replaces the scenario's own nodes (the held-out
-    and fresh incidents need those of their `scenario_nodes()`). Unknown scenario
-    names raise ValueError.
+    `default` plants the incidents of incidents.py; `heldout` (heldout.py), `fresh`
+    (fresh.py) and `blind` (blind.py) plant different incidents on different objects,
+    kept for honest evaluation only. `nodes` replaces the scenario's own nodes (the
+    held-out, fresh and blind incidents need those of their `scenario_nodes()`).
+    Unknown scenario names raise ValueError.
     """
     apply_incidents, scenario_nodes, catalog = _scenario(scenario)
     cluster = SampleCluster(rng=random.Random(seed), secrets=planted_secrets(seed), nodes=nodes if nodes is not None else scenario_nodes())
