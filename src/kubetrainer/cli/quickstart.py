@@ -27,7 +27,7 @@ def quickstart(
     state = runner.State(layout.state) if fresh else runner.State.load(layout.state)
     summaries = {
         "detect": summary.detect, "load": summary.load, "harvest": summary.harvest,
-        "rag": lambda outputs: summary.rag(outputs, asked, questions.cites_evidence),
+        "rag": lambda outputs: summary.rag(outputs, asked), "answers": summary.answers,
         "train": summary.train, "eval": lambda outputs: summary.evaluate(outputs, layout.run_dir / "eval"),
     }
     upstream_changed = False
@@ -41,7 +41,7 @@ def quickstart(
         timing = "cached" if outcome.cached else f"{outcome.seconds:.0f}s"
         render.console.print("\n".join(summaries[step.key](outcome.outputs)), highlight=False, markup=False, soft_wrap=True)
         render.note(f"({timing}; re-run alone: {step.commands[-1].shell(home)})")
-    render.console.rule("[bold]7. Next")
+    render.console.rule(f"[bold]{number + 1}. Next")
     render.console.print(_next_steps(layout), highlight=False, markup=False, soft_wrap=True)
     if serve:
         main(["--home", str(home), "serve", "--adapter", str(layout.adapter), "--rag", str(layout.index_dir)])

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INDEX_NAME = "quickstart"
+HELDOUT_INDEX_NAME = "quickstart-heldout"
+HELDOUT_SCENARIO = "heldout"  # incidents, names and phrasing the sample's own questions do not share
 RUN_ID = "quickstart"
 SAMPLE_SEED = 0
 # Three incidents of the sample cluster an on-call engineer would ask about first.
@@ -30,10 +32,12 @@ class Budget:
     eval_limit: int = 8
     questions: int = 3
     max_new_tokens: int = 48
+    model_answers: int = 4  # held-out questions each model phrases and answers alone in the four-way eval
 
     @classmethod
     def tiny(cls) -> Budget:
-        return cls(cluster_size="small", train_steps=3, batch_tokens=512, eval_limit=4, questions=1, max_new_tokens=16)
+        return cls(cluster_size="small", train_steps=3, batch_tokens=512, eval_limit=4, questions=1, max_new_tokens=16,
+                   model_answers=1)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,18 @@ class Layout:
     @property
     def questions(self) -> Path:
         return self.sample_cluster / "questions.jsonl"
+
+    @property
+    def heldout_cluster(self) -> Path:
+        return self.root / "heldout-cluster"
+
+    @property
+    def heldout_questions(self) -> Path:
+        return self.heldout_cluster / "questions.jsonl"
+
+    @property
+    def heldout_index(self) -> Path:
+        return self.home / "index" / HELDOUT_INDEX_NAME
 
     @property
     def records(self) -> Path:
@@ -103,7 +119,7 @@ def _quote(arg: str) -> str:
 
 
 def steps(layout: Layout, budget: Budget, question_texts: list[str]) -> list[Step]:
-    """The seven steps of the seed's workflow, as commands."""
+    """The seed's workflow as commands, with the answers scored on a held-out scenario."""
     dump = str(layout.sample_cluster)
     return [
         Step("detect", "Detect: this machine and the sample cluster's GPUs", (
@@ -122,8 +138,17 @@ def steps(layout: Layout, budget: Budget, question_texts: list[str]) -> list[Ste
         Step("rag", "RAG: index the records and answer on-call questions with citations", (
             Command(("index", "--source", str(layout.records), "--index", INDEX_NAME, "--json"),
                     done_when=layout.index_dir / "manifest.json"),
-            *(Command(("ask", text, "--index", INDEX_NAME, "--max-new-tokens", str(budget.max_new_tokens), "--json"))
-              for text in question_texts[: budget.questions]),
+            *(Command(("ask", text, "--index", INDEX_NAME, "--json")) for text in question_texts[: budget.questions]),
+        )),
+        Step("answers", "Answers: scored on a held-out scenario, then on the sample's own questions", (
+            Command(("samples", "cluster", "--scenario", HELDOUT_SCENARIO, "--out", str(layout.heldout_cluster),
+                     "--seed", str(SAMPLE_SEED), "--size", "small"), done_when=layout.heldout_questions, json_output=False),
+            Command(("index", "--source", str(layout.heldout_cluster), "--index", HELDOUT_INDEX_NAME, "--json"),
+                    done_when=layout.heldout_index / "manifest.json"),
+            Command(("eval", "--answers", str(layout.heldout_questions), "--index", str(layout.heldout_index),
+                     "--out", str(layout.root / "answers-heldout"), "--json")),
+            Command(("eval", "--answers", str(layout.questions), "--index", str(layout.index_dir),
+                     "--out", str(layout.root / "answers-sample"), "--json")),
         )),
         Step("train", "Fine-tune: a cluster-derived dataset, then a short LoRA run", (
             Command(("dataset", "build", "--source", str(layout.records), "--out", str(layout.dataset), "--json"),
@@ -138,5 +163,9 @@ def steps(layout: Layout, budget: Budget, question_texts: list[str]) -> list[Ste
             Command(("eval", str(layout.run_dir), "--index", str(layout.index_dir), "--retrieval", str(layout.questions),
                      "--limit", str(budget.eval_limit), "--max-new-tokens", str(budget.max_new_tokens), "--json"),
                     done_when=layout.run_dir / "eval" / "report.json"),
+            Command(("eval", str(layout.run_dir), "--answers", str(layout.heldout_questions), "--index", str(layout.heldout_index),
+                     "--limit", str(budget.model_answers), "--max-new-tokens", str(budget.max_new_tokens),
+                     "--out", str(layout.run_dir / "eval-answers"), "--json"),
+                    done_when=layout.run_dir / "eval-answers" / "report.json"),
         )),
     ]

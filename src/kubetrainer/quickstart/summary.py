@@ -41,20 +41,47 @@ def harvest(outputs: list[Any]) -> list[str]:
     return [f"{result['records']} records ({kinds}); {result.get('redactions', 0)} secrets redacted", f"written to {result['path']}"]
 
 
-def rag(outputs: list[Any], questions: list[dict[str, Any]], cites: Any) -> list[str]:
+def rag(outputs: list[Any], questions: list[dict[str, Any]]) -> list[str]:
+    """The index, then each answer as printed by `ask` and whether it states the facts and cites the evidence."""
+    from kubetrainer.evaluate.oncall import score
+
     index, *answers = outputs
     dense = index.get("dense") or {}
-    lines = [f"index: {index.get('chunks_total')} chunks from {index.get('records_added', 0) + index.get('records_skipped', 0)} "
-             f"records ({dense.get('backend')} {dense.get('structure')} + BM25)"]
+    lines = [f"index: {index.get('chunks_total')} chunks and {index.get('findings', 0)} findings from "
+             f"{index.get('records_added', 0) + index.get('records_skipped', 0)} records "
+             f"({dense.get('backend')} {dense.get('structure')} + BM25)"]
     for question, answer in zip(questions, answers):
-        sources = [citation.get("source") or {} for citation in answer.get("citations") or []]
-        mark = "cites the right evidence" if cites(sources, question["evidence"]) else "does NOT cite the known evidence"
+        text = str(answer.get("answer", ""))
+        citations = answer.get("citations") or []
+        scored = score(question, text, answer.get("answered_by", ""), citations, [], 0.0)
         lines.append(f"Q: {question['question']}")
-        lines.append(f"A: {' '.join(str(answer.get('answer', '')).split())[:400]}")
-        for number, source in enumerate(sources[:3], 1):
+        lines += [f"A: {line}" if number == 0 else f"   {line}" for number, line in enumerate(_answer_lines(text))]
+        for number, citation in enumerate(citations[:3], 1):
+            source = citation.get("source") or {}
             where = "/".join(part for part in (source.get("namespace"), source.get("name") or source.get("node")) if part)
             lines.append(f"   [{number}] {source.get('kind', '')} {where}")
-        lines.append(f"   ({mark})")
+        missing = [fact for fact, stated in scored.facts.items() if not stated]
+        lines.append("   (states the expected cause and cites its evidence)" if scored.cause_cited else
+                     f"   (does NOT: missing {missing or 'a citation of the evidence'})")
+    return lines
+
+
+def _answer_lines(text: str) -> list[str]:
+    """The answer's direct sentence and its quoted evidence: what an engineer reads first."""
+    body = text.split("\n\nWhat it means:", 1)[0]
+    return [line for line in body.splitlines() if line.strip()][:5]
+
+
+def answers(outputs: list[Any]) -> list[str]:
+    """Answer scores on the held-out scenario first, then on the sample's own questions (in-sample)."""
+    _, index, heldout, sample = outputs
+    lines = [f"held-out scenario index: {index.get('chunks_total')} chunks, {index.get('findings', 0)} findings"]
+    for title, report in (("held-out scenario", heldout), ("sample's own questions (in-sample)", sample)):
+        (row,) = report["answers"]
+        lines.append(f"{title}: {row['questions']} questions, facts stated {row['fact_accuracy']:.2f}, "
+                     f"cause + citation {row['cause_with_citation']:.2f}, citation precision "
+                     f"{row['citation_precision'] or 0:.2f}, degenerate {row['degenerate_rate']:.2f}, "
+                     f"median {row['latency_median_s']:.1f} s")
     return lines
 
 
@@ -69,9 +96,10 @@ def train(outputs: list[Any]) -> list[str]:
 
 
 def evaluate(outputs: list[Any], report_dir: Path) -> list[str]:
-    from kubetrainer.evaluate.report import render_markdown
+    from kubetrainer.evaluate.report import answers_markdown, render_markdown
 
-    (report,) = outputs
+    report, answer_report = outputs
     lines = render_markdown(report).strip().splitlines()
+    lines += ["", *answers_markdown(answer_report["answers"], answer_report["inputs"].get("answers"))]
     lines.append(f"report: {report_dir / 'report.md'}  chart: {report_dir / 'report.png'}")
     return lines
