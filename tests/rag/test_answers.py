@@ -166,3 +166,23 @@ def test_eval_answers_without_a_model_scores_the_diagnosis(sample_index: Path, s
     assert "## On-call answers" in (tmp_path / "report" / "report.md").read_text()
     assert main(["--home", str(tmp_path), "eval", "--answers", str(sample_dump / "questions.jsonl")]) == 2
     assert "--index" in capsys.readouterr().err
+
+
+def test_the_same_problem_on_sibling_pods_is_named_once_not_repeated() -> None:
+    from kubetrainer.answer.compose import compose
+
+    message = ("0/19 nodes are available: 1 node(s) didn't have free ports for the requested pod ports, "
+               "18 node(s) didn't match Pod's node affinity/selector.")
+    records = []
+    for name in ("exporter-a1", "exporter-b2", "exporter-c3"):
+        summary = f"Pod ops/{name} (not scheduled to a node): phase Pending; images exporter:1."
+        records += [make_record("object", "2026-03-14T11:00:00Z", "dump", summary, namespace="ops", pod=name,
+                                object={"apiVersion": "v1", "kind": "Pod", "name": name, "namespace": "ops", "summary": summary}),
+                    make_record("event", "2026-03-14T11:00:00Z", "dump", f"Warning event on Pod ops/{name}: FailedScheduling: {message}",
+                                namespace="ops", pod=name, labels={"reason": "FailedScheduling", "type": "Warning",
+                                                                   "involved_kind": "Pod", "involved_name": name})]
+    findings = diagnose(records)
+    assert len(findings) == 3
+    text = compose(findings, Sources([])).text
+    assert not loops(text) and text.count("didn't have free ports") == 2  # the lead's cause and its quoted event
+    assert "The same on Pod exporter-b2 [" in text and "exporter-c3" in text

@@ -69,22 +69,47 @@ def _cite(finding: Finding, sources: Sources) -> list[int]:
     return list(dict.fromkeys(sources.cite(item) for item in finding.evidence[:MAX_QUOTES]))
 
 
+def _same_problem(one: Finding, other: Finding) -> bool:
+    """Two findings that say the same thing about sibling objects (the pods of one DaemonSet, say)."""
+    return one.rule == other.rule and one.cause.replace(one.name, "#") == other.cause.replace(other.name, "#")
+
+
+def _grouped(findings: Sequence[Finding]) -> list[list[Finding]]:
+    groups: list[list[Finding]] = []
+    for finding in findings:
+        group = next((group for group in groups if _same_problem(group[0], finding)), None)
+        if group is None:
+            groups.append([finding])
+        else:
+            group.append(finding)
+    return groups
+
+
 def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
-    """The composed answer for findings ordered lead-first; fills `sources` with what it cites."""
+    """The composed answer for findings ordered lead-first; fills `sources` with what it cites.
+
+    Findings that repeat the lead's (or each other's) problem on sibling objects are named once,
+    not restated: the answer says the same holds for them.
+    """
     lead, *rest = findings
     cited = {finding.id: _cite(finding, sources) for finding in findings}
 
     def marks(finding: Finding) -> str:
         return "".join(f" [{n}]" for n in cited[finding.id])
 
-    lines = [f"{lead.subject}: {_sentence(lead.cause)}{marks(lead)}", "", "Evidence:"]
+    first, *others = _grouped([lead, *rest])
+    lines = [f"{lead.subject}: {_sentence(lead.cause)}{marks(lead)}"]
+    if first[1:]:
+        lines.append("The same on " + ", ".join(f"{f.kind} {f.name}{marks(f)}" for f in first[1:]) + ".")
+    lines += ["", "Evidence:"]
     for item in lead.evidence[:MAX_QUOTES]:
         lines.append(f'- "{item.text}" [{sources.cite(item)}]')
     lines += ["", f"What it means: {_sentence(lead.meaning)}", f"What to do: {_sentence(lead.fix)}"]
-    if rest:
+    if others:
         lines += ["", "Related:"]
-        for finding in rest:
-            lines.append(f"- {finding.subject}: {_sentence(finding.cause)}{marks(finding)}")
+        for finding, *same in others:
+            also = " The same on " + ", ".join(f"{f.name}{marks(f)}" for f in same) + "." if same else ""
+            lines.append(f"- {finding.subject}: {_sentence(finding.cause)}{marks(finding)}{also}")
             for item in finding.evidence[:1]:
                 lines.append(f'  "{item.text}" [{sources.cite(item)}]')
     return Composed("\n".join(lines), list(findings), cited)
