@@ -207,6 +207,8 @@ def test_log_signatures_in_running_containers():
         "disk-full": "ERROR writer: write /data/segment-0042: no space left on device",
         "db-auth": 'FATAL:  password authentication failed for user "orders"',
         "go-panic": "panic: runtime error: invalid memory address or nil pointer dereference",
+        "x509-unknown-authority": 'Post "https://api.partner.example/v1": tls: failed to verify certificate: x509: certificate '
+                                  "signed by unknown authority",
     }
     for rule, line in lines.items():
         found = diagnose([log(f"pod-{rule}", line)])
@@ -222,6 +224,14 @@ def test_errors_without_a_known_signature_are_quoted_and_routine_noise_is_not_a_
     finding = only(found, "log-errors")
     assert "failed to renew certificate" in finding.cause and finding.namespace == "cert-manager"
     assert len(found) == 1
+
+
+def test_errors_quote_each_distinct_message_not_only_the_last():
+    lines = ["ERROR sync: upstream rejected batch 17: schema version 4 not supported", "ERROR sync: giving up after 3 retries",
+             "ERROR sync: upstream rejected batch 18: schema version 4 not supported", "ERROR sync: giving up after 3 retries"]
+    finding = only(diagnose([log("sync-1", line) for line in lines]), "log-errors")
+    quoted = [item.text for item in finding.evidence]
+    assert quoted[0] == lines[0] and lines[1] in quoted and finding.count == 4
 
 
 def test_unexplained_warning_events_are_kept():

@@ -57,6 +57,7 @@ TRACE_LINE = re.compile(r"^(?:\s|Traceback \(most recent call last\)|Caused by|\
 class ContainerLogs:
     errors: list[Evidence] = field(default_factory=list)  # the last KEEP_ERRORS error-level lines
     error_count: int = 0
+    error_variants: dict[str, Evidence] = field(default_factory=dict)  # shape -> first error of that shape (a few)
     signatures: dict[str, SignatureHits] = field(default_factory=dict)  # rule -> hits
     xids: dict[tuple[int, str], SignatureHits] = field(default_factory=dict)  # (code, device) -> hits
 
@@ -175,6 +176,8 @@ class Collector:
         if ERROR_LEVEL.search(line):
             logs.errors = [*logs.errors[-(KEEP_ERRORS - 1) :], item]
             logs.error_count += 1
+            if len(logs.error_variants) < MAX_VARIANTS:
+                logs.error_variants.setdefault(shape(readable(line)), item)
         for match in XID.finditer(line):
             device = _device(line)
             _hit(logs.xids, (int(match.group(1)), device), None, item, context)

@@ -189,6 +189,15 @@ SIGNATURES: tuple[Signature, ...] = (
         ("not yet valid", "clock"),
     ),
     _sig(
+        "x509-unknown-authority",
+        r"certificate signed by unknown authority|unable to get local issuer certificate|self[- ]signed certificate in "
+        r"certificate chain",
+        "a TLS certificate is not trusted: it is signed by a CA the client does not know",
+        "the client rejects the server's certificate because its issuing CA is not in the client's trust bundle",
+        "add the issuing CA to the client's trust bundle (or fix the server to present a certificate from a trusted CA)",
+        ("unknown authority", "not trusted", "CA"),
+    ),
+    _sig(
         "dns-failure",
         r"no such host|NXDOMAIN|server misbehaving|Temporary failure in name resolution",
         "a DNS lookup fails: the service name does not resolve",

@@ -61,7 +61,7 @@ def _where(facts: ObjectFacts, container: str) -> str:
 
 
 def _errors(facts: ObjectFacts, container: str, logs) -> Finding:
-    """A container that logs errors no known signature explains: its last error, quoted."""
+    """A container that logs errors no known signature explains: its last error, quoted, and its distinct errors."""
     last = logs.errors[-1]
     message = readable(last.text)
     count = logs.error_count
@@ -79,6 +79,6 @@ def _errors(facts: ObjectFacts, container: str, logs) -> Finding:
         container=container or None,
         count=count,
     )
-    for item in logs.errors[-2:]:
+    for item in [*logs.error_variants.values(), last]:
         finding.add_evidence(item)
     return finding
