@@ -89,10 +89,17 @@ def run_ours(model_dir: Path, steps: int, per_step: int, home: Path) -> dict:
 def run_baseline(model_dir: Path, steps: int, per_step: int, home: Path) -> dict:
     """The usual script: Trainer, PEFT LoRA on the same modules, batches padded to their longest example."""
     import torch
-    from datasets import Dataset
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
 
+    from datasets import Dataset
     from kubetrainer.train.model_setup import LLAMA_LIKE
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -124,8 +131,8 @@ def run_baseline(model_dir: Path, steps: int, per_step: int, home: Path) -> dict
 
 
 def worker(kind: str, steps: int, per_step: int, out: Path) -> None:
-    from kubetrainer.models.bundled import ensure_default_llm
     from kubetrainer.config import default_settings
+    from kubetrainer.models.bundled import ensure_default_llm
 
     model_dir = ensure_default_llm(default_settings().dir("models"))
     started = time.perf_counter()

@@ -15,7 +15,6 @@ estimate is off by more than 15%.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import sys
 from pathlib import Path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kubetrainer.evaluate.facts import states
-from kubetrainer.evaluate.oncall import cites_expected_evidence, citation_precision, score, summarize
+from kubetrainer.evaluate.oncall import citation_precision, cites_expected_evidence, score, summarize
 
 QUESTION = {"id": "q1", "question": "Why does api restart?", "facts": ["OOMKilled|out of memory", "137"],
             "evidence": [{"namespace": "web", "name": "api-1", "contains": "OOMKilled"}]}

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from kubetrainer.errors import UserError
-from kubetrainer.rag import Retriever
-from kubetrainer.rag import dense
+from kubetrainer.rag import Retriever, dense
 from kubetrainer.rag.embed import Embedder
 from kubetrainer.rag.index import build_index, read_manifest, resolve_index
 from kubetrainer.records import make_record

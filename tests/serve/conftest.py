@@ -17,9 +17,10 @@ from tests.serve.servers import free_port
 
 def _smollm2_tokenizer_dir() -> Path:
     """SmolLM2's tokenizer read out of the bundled GGUF once (slow) and kept in the build cache."""
+    from transformers import AutoTokenizer
+
     from kubetrainer import atomic
     from kubetrainer.models.bundled import smollm2_gguf_path
-    from transformers import AutoTokenizer
 
     gguf = smollm2_gguf_path()
     cache = Path(os.environ.get("KUBETRAINER_CACHE", Path.home() / ".cache" / "kubetrainer"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-import datasets
 import pytest
 
+import datasets
 from kubetrainer.errors import UserError
 from kubetrainer.train.formats import load_dataset, load_splits
 from kubetrainer.train.tokenize import IGNORE, tokenize_example
@@ -75,4 +75,4 @@ def test_loss_is_on_the_response_only_unless_asked(tiny_tokenizer):
     everything = tokenize_example(tiny_tokenizer, example, max_seq_len=512, train_on_prompt=True)
     assert everything.target_count == len(everything.input_ids)
     completion = tokenize_example(tiny_tokenizer, {"prompt": "Q: why?\nA:", "completion": " OOM"}, max_seq_len=512)
-    assert tiny_tokenizer.decode([t for t, l in zip(completion.input_ids, completion.labels) if l != IGNORE]) == " OOM<|im_end|>"
+    assert tiny_tokenizer.decode([token for token, label in zip(completion.input_ids, completion.labels) if label != IGNORE]) == " OOM<|im_end|>"

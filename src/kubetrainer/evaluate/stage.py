@@ -19,7 +19,7 @@ from kubetrainer.config import Settings
 from kubetrainer.errors import Unavailable, UserError
 from kubetrainer.evaluate.dataset import EvalSet, load_eval_set, run_eval_set
 from kubetrainer.evaluate.report import build_report, write_report
-from kubetrainer.evaluate.run import Candidate, EvalSettings, Tracker, silent, base_of, evaluate_variants
+from kubetrainer.evaluate.run import Candidate, EvalSettings, Tracker, base_of, evaluate_variants, silent
 
 
 @dataclass(frozen=True)

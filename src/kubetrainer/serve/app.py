@@ -79,7 +79,9 @@ def create_app(config: ServeConfig) -> FastAPI:
     app.include_router(ops.router)
     if importlib.util.find_spec(DASHBOARD_MODULE) is not None:
         app.include_router(importlib.import_module(DASHBOARD_MODULE).router)
-    limit_for = (lambda path: config.max_ingest_bytes if path == INGEST_PATH else config.max_body_bytes)
+    def limit_for(path: str) -> int:
+        return config.max_ingest_bytes if path == INGEST_PATH else config.max_body_bytes
+
     app.add_middleware(BodyLimit, limit_for=limit_for)
     # Outside BodyLimit: a caller without a key is refused before any body is read.
     app.add_middleware(AccessGate, keys=config.api_keys, metrics_public=config.metrics_public)

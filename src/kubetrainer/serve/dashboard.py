@@ -28,7 +28,14 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from kubetrainer.config import Settings, default_settings
 from kubetrainer.errors import UserError
 from kubetrainer.records import iter_jsonl
-from kubetrainer.serve.dashboard_health import GpuSample, Thresholds, dashboard_view, gpu_samples, telemetry_series, within_window
+from kubetrainer.serve.dashboard_health import (
+    GpuSample,
+    Thresholds,
+    dashboard_view,
+    gpu_samples,
+    telemetry_series,
+    within_window,
+)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

@@ -18,7 +18,6 @@ import torch
 import torch.distributed as dist
 
 
-
 @dataclass(frozen=True)
 class DistContext:
     rank: int
