@@ -19,8 +19,8 @@ def print_json(value: Any) -> None:
 
 
 def error(message: str) -> None:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    error_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
 
 
 def note(message: str) -> None:
-    error_console.print(f"[dim]{message}[/]", highlight=False)
+    error_console.print(f"[dim]{message}[/]", highlight=False, soft_wrap=True)
