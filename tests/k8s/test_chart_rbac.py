@@ -117,10 +117,12 @@ def test_operator_manages_training_in_its_namespace_only(accounts: dict[str, cli
     batch.create_namespaced_job(namespace, job)
     batch.delete_namespaced_job("rbac-probe", namespace, propagation_policy="Background")
     assert _refused(lambda: batch.create_namespaced_job("default", job)) == 403
+    # Writes only in its namespace; reading cluster state (the chart's read role) is allowed everywhere.
     for verb, group, resource in (("patch", "kubetrainer.dev", "trainingjobs"), ("create", "", "services"),
-                                  ("create", "", "events"), ("watch", "batch", "jobs")):
+                                  ("create", "", "events"), ("delete", "batch", "jobs")):
         assert _allowed(api, verb, group, resource, namespace), (verb, resource)
         assert not _allowed(api, verb, group, resource, "default"), (verb, resource, "default")
+    assert _allowed(api, "watch", "batch", "jobs", namespace) and _allowed(api, "list", "", "pods", "")
     assert _allowed(api, "patch", "kubetrainer.dev", "trainingjobs", namespace, "status")
     for verb, group, resource in (("create", "", "pods"), ("create", "apps", "deployments"),
                                   ("create", "rbac.authorization.k8s.io", "roles"), ("delete", "", "configmaps")):
