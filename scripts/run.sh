@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: the main job on the embedded default, offline.
+# `make run`: the main job on the embedded default, offline; says how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec .venv/bin/kubetrainer quickstart "$@"
+source scripts/lib.sh
+timed "main job (kubetrainer quickstart)" .venv/bin/kubetrainer quickstart "$@"
