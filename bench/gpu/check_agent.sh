@@ -14,7 +14,7 @@ done
 if [[ -z $agent ]]; then
   [[ -d $HOME/.cargo/bin ]] && export PATH="$HOME/.cargo/bin:$PATH"
   command -v cargo >/dev/null || { echo "check_agent: no agent binary and no cargo to build one" >&2; exit 1; }
-  bash scripts/setup.d/20-agent.sh >&2
+  bash scripts/setup.core.d/20-agent.sh >&2
   agent="$cache/cargo-target/agent/release/kubetrainer-agent"
 fi
 

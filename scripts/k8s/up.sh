@@ -22,7 +22,7 @@ export KWOK_KUBE_APISERVER_BINARY="$K8S_BIN/kube-apiserver" KWOK_ETCD_BINARY="$K
 
 for b in "${K8S_BINARIES[@]}"; do
   if [[ ! -x $K8S_BIN/$b ]]; then
-    echo "up.sh: $K8S_BIN/$b is not built; run \`make setup\` (or scripts/k8s/build.sh) first" >&2
+    echo "up.sh: $K8S_BIN/$b is not built; run \`make cluster-up\` or \`make setup-test\` (or scripts/k8s/build.sh) first" >&2
     exit 1
   fi
 done

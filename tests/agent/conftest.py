@@ -19,7 +19,7 @@ TS = "2026-11-29T04:31:07.{:09d}Z"
 
 @pytest.fixture(scope="session")
 def agent_bin() -> Path:
-    """The binary scripts/setup.d/20-agent.sh built (the tests fail, never skip, without it)."""
+    """The binary scripts/setup.core.d/20-agent.sh built (the tests fail, never skip, without it)."""
     return agent_binary()
 
 

@@ -16,5 +16,5 @@ def helm() -> Path:
                          capture_output=True, text=True, check=True)
     binary = Path(out.stdout.strip()) / "helm"
     if not binary.is_file():
-        pytest.fail(f"helm is not built at {binary}; run `make setup` (scripts/k8s/build.sh)")
+        pytest.fail(f"helm is not built at {binary}; run `make setup-test` (scripts/k8s/build.sh)")
     return binary

@@ -1,7 +1,7 @@
 """Run the Rust node agent once over a `/var/log/pods` tree (`kubetrainer harvest --local`).
 
 The agent is the same binary the DaemonSet runs, so the local path and the cluster
-path produce the same redacted, checkpointed records. `scripts/setup.d/20-agent.sh`
+path produce the same redacted, checkpointed records. `scripts/setup.core.d/20-agent.sh`
 builds it under `$KUBETRAINER_CACHE`; this module only finds it and runs it.
 """
 
@@ -41,7 +41,7 @@ def agent_binary() -> Path:
             return path
     raise Unavailable(
         f"the node agent binary {BINARY} is not built",
-        hint="run `make setup` (scripts/setup.d/20-agent.sh builds it) or set KUBETRAINER_AGENT_BIN",
+        hint="run `make setup` (scripts/setup.core.d/20-agent.sh builds it) or set KUBETRAINER_AGENT_BIN",
     )
 
 
