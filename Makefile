@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`. Each sets up first what it
 # uses: `make run` only the core set (scripts/setup.sh), `make test` the test set as well.
-.PHONY: setup setup-test run test bench cluster-up cluster-down clean
+.PHONY: setup setup-test run test bench cold cluster-up cluster-down clean
 
 # The core set: .venv, the model packages, the agent. Minutes on a fresh machine.
 setup:
@@ -19,6 +19,11 @@ test: setup-test
 
 bench: setup-test
 	@ONLY=$(ONLY) bash scripts/bench.sh
+
+# A cold start measured: a fresh clone with empty caches in a temp dir, then `make run` and
+# `make test`, timed (COLD_STEPS=run stops after `make run`).
+cold:
+	@bash scripts/cold.sh
 
 # The local Kubernetes control plane (scripts/k8s): kubeconfig at .cluster/kubeconfig.
 cluster-up: setup
