@@ -31,9 +31,11 @@ VALUE_SETS = {
 }
 
 
-def render(helm: Path, *args: str, kube_version: str = "1.33.0") -> list[dict]:
+def render(helm: Path, *args: str, kube_version: str | None = None) -> list[dict]:
+    """`helm template` of the chart; for Kubernetes `kube_version`, else helm's own default."""
+    version = ["--kube-version", kube_version] if kube_version else []
     result = subprocess.run(
-        [str(helm), "template", "kt", str(CHART), "--namespace", "kubetrainer", "--kube-version", kube_version, *args],
+        [str(helm), "template", "kt", str(CHART), "--namespace", "kubetrainer", *version, *args],
         capture_output=True, text=True, check=True,
     )
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
@@ -41,6 +43,25 @@ def render(helm: Path, *args: str, kube_version: str = "1.33.0") -> list[dict]:
 
 def by_kind(docs: list[dict], kind: str) -> list[dict]:
     return [doc for doc in docs if doc["kind"] == kind]
+
+
+def test_template_needs_no_kube_version(helm: Path, tmp_path: Path) -> None:
+    """Like helm's release builds, the helm built here assumes the Kubernetes its client-go is for
+    (scripts/k8s/build.sh), not 1.20, so the chart's `kubeVersion: >=1.27` passes without --kube-version."""
+    go_mod = (Path(__file__).resolve().parents[2] / "scripts" / "k8s" / "helm" / "go.mod").read_text()
+    client_go = re.search(r"^\s*k8s\.io/client-go v0\.(\d+)\.", go_mod, re.MULTILINE)
+    probe = tmp_path / "probe"
+    (probe / "templates").mkdir(parents=True)
+    (probe / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+    (probe / "templates" / "version.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: probe}\n"
+        "data: {kubeVersion: '{{ .Capabilities.KubeVersion.Version }}'}\n")
+    out = subprocess.run([str(helm), "template", "p", str(probe)], capture_output=True, text=True, check=True).stdout
+    (configmap,) = [doc for doc in yaml.safe_load_all(out) if doc]
+    assert configmap["data"]["kubeVersion"] == f"v1.{client_go.group(1)}.0"
+
+    kinds = {doc["kind"] for doc in render(helm)}
+    assert {"DaemonSet", "Deployment", "ServiceAccount"} <= kinds
 
 
 def test_helm_lint_is_clean(helm: Path) -> None:
