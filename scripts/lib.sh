@@ -25,6 +25,35 @@ timed() {
   return $rc
 }
 
+# progress LABEL NOUN TOTAL PATTERN: counts the input lines matching PATTERN and says so every
+# 30 s and at the end, so a long step is never silent (tee the lines themselves to a log first).
+progress() {
+  local label=$1 noun=$2 total=$3 pattern=$4 n=0 line start=$EPOCHREALTIME next=$((SECONDS + 30)) of=""
+  [[ -n $total ]] && of=" of up to $total"
+  while :; do
+    if IFS= read -r -t 5 line; then
+      [[ $line =~ $pattern ]] && n=$((n + 1))
+    elif (($? <= 128)); then
+      break  # end of input (a timeout returns > 128)
+    fi
+    if ((SECONDS >= next)); then
+      printf '    %s: %d %s%s so far (%s)\n' "$label" "$n" "$noun" "$of" "$(elapsed "$start")"
+      next=$((SECONDS + 30))
+    fi
+  done
+  printf '    %s: %d %s%s (%s)\n' "$label" "$n" "$noun" "$of" "$(elapsed "$start")"
+}
+
+# pip_install LABEL ARGS...: `.venv/bin/pip install ARGS`, its output kept in .venv/pip.log,
+# a progress line every 30 s on the terminal, and the end of the log if it fails.
+pip_install() {
+  local label=$1
+  shift
+  .venv/bin/pip install --progress-bar off "$@" 2>&1 | tee -a .venv/pip.log \
+    | progress "$label" "packages collected" "" '^Collecting ' \
+    || { tail -20 .venv/pip.log >&2; return 1; }
+}
+
 # Install Debian packages that are missing; `apt-get update` only when needed.
 ensure_apt() {
   local missing=()

