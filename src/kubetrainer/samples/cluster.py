@@ -6,8 +6,9 @@ the evidence that answers them, for retrieval evaluation and the quickstart.
 The same seed, size and scenario always give the same bytes. Scenarios: `default`
 (incidents.py, used by the quickstart and tests), `heldout` (heldout.py: other
 incidents on other objects, with scoreable facts, for evaluation only), `fresh`
-(fresh.py: a third such set, for evaluation only) and `blind` (blind.py: a fourth,
-kept for a final held-out score).
+(fresh.py: a third such set, for evaluation only), `blind` (blind.py: a fourth,
+kept for a final held-out score) and `sealed` (sealed.py: a fifth, kept only for
+honest evaluation of the on-call answers).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def _startup_events(cluster: SampleCluster, pod: SamplePod) -> None:
         cluster.event(ref, "Started", f"Started container {container.spec.name}", at, host=pod.node)
 
 
-SCENARIOS = ("default", "heldout", "fresh", "blind")
+SCENARIOS = ("default", "heldout", "fresh", "blind", "sealed")
 
 
 def _scenario(name: str):
@@ -143,6 +144,10 @@ def _scenario(name: str):
         from kubetrainer.samples import blind
 
         return blind.apply_all, blind.scenario_nodes, WORKLOADS + blind.WORKLOADS
+    if name == "sealed":
+        from kubetrainer.samples import sealed
+
+        return sealed.apply_all, sealed.scenario_nodes, WORKLOADS + sealed.WORKLOADS
     raise ValueError(f"unknown sample scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
 
 
@@ -150,9 +155,10 @@ def build_cluster(seed: int = 0, nodes: list[dict] | None = None, scenario: str 
     """Healthy workloads on the sample nodes, then the scenario's incidents.
 
     `default` plants the incidents of incidents.py; `heldout` (heldout.py), `fresh`
-    (fresh.py) and `blind` (blind.py) plant different incidents on different objects,
-    kept for honest evaluation only. `nodes` replaces the scenario's own nodes (the
-    held-out, fresh and blind incidents need those of their `scenario_nodes()`).
+    (fresh.py), `blind` (blind.py) and `sealed` (sealed.py) plant different incidents
+    on different objects, kept for honest evaluation only. `nodes` replaces the
+    scenario's own nodes (the other scenarios' incidents need those of their
+    `scenario_nodes()`).
     Unknown scenario names raise ValueError.
     """
     apply_incidents, scenario_nodes, catalog = _scenario(scenario)
