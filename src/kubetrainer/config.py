@@ -13,7 +13,7 @@ from pathlib import Path
 
 HOME_ENV = "KUBETRAINER_HOME"
 DEFAULT_HOME = Path("~/.kubetrainer")
-SUBDIRS = ("models", "harvest", "index", "runs", "cache")
+SUBDIRS = ("models", "harvest", "index", "runs", "cache", "investigations")
 
 
 def resolve_home(explicit: Path | None = None) -> Path:
