@@ -23,7 +23,8 @@ def _filters(namespace, node, kind, since, until) -> dict:
     return {key: value for key, value in values.items() if value}
 
 
-def _retriever(index: str | None):
+def open_retriever(index: str | None):
+    """The index `--index` names (default: <home>/index/default), as `query`, `ask` and `investigate` read it."""
     from kubetrainer.rag import Retriever
     from kubetrainer.rag.index import resolve_index
 
@@ -44,7 +45,7 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="Print {query, results} JSON.")] = False,
 ) -> None:
     """Search the index: hybrid dense + BM25 retrieval over cluster chunks."""
-    hits = _retriever(index).search(text, top_k=top_k, filters=_filters(namespace, node, kind, since, until))
+    hits = open_retriever(index).search(text, top_k=top_k, filters=_filters(namespace, node, kind, since, until))
     if as_json:
         render.print_json({"query": text, "results": [hit.to_json() for hit in hits]})
         return
@@ -75,7 +76,7 @@ def ask(
     """Answer a question from the cluster's diagnosis and the index, citing the sources that hold the evidence."""
     from kubetrainer.answer.stage import open_engine
 
-    engine = open_engine(_retriever(index), model=model, phrase=phrase,
+    engine = open_engine(open_retriever(index), model=model, phrase=phrase,
                          models_dir=STATE.settings.dir("models"), max_new_tokens=max_new_tokens, top_k=top_k)
     answer = engine.answer(text, filters=_filters(namespace, node, kind, since, until))
     if as_json:
