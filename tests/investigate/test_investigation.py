@@ -52,7 +52,7 @@ def test_the_window_is_the_hour_before_the_alert_when_the_index_reaches_it() -> 
 
 def test_resent_alerts_update_resolved_close_and_unknown_resolved_do_nothing(sample_index, retriever,
                                                                            tmp_path: Path) -> None:
-    store = InvestigationStore(tmp_path / "investigations")
+    store = InvestigationStore(tmp_path / "investigations", limit=10)
     pod = sample_index.oom_pod.name
     runs = []
 

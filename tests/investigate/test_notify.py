@@ -29,7 +29,7 @@ def test_an_opened_investigation_is_posted_after_the_receiver_fails_twice(sample
 
 def test_a_closed_investigation_is_one_line_and_a_dead_receiver_is_given_up(sample_index, retriever, chat_webhook,
                                                                           tmp_path) -> None:
-    store = InvestigationStore(tmp_path)
+    store = InvestigationStore(tmp_path, limit=10)
     now = datetime.now(UTC)
     pod = sample_index.oom_pod.name
     store.receive(crash_alert(pod), lambda: investigate(crash_alert(pod), retriever, sample_index.findings, now), now)

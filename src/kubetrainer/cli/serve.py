@@ -25,6 +25,9 @@ def serve(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per request, queue wait included.")] = 120.0,
     metrics_public: Annotated[bool, typer.Option(
         "--metrics-public", help="/metrics without a key from anywhere (default: loopback, or with the key).")] = False,
+    alert_webhook_url: Annotated[Optional[str], typer.Option(
+        "--alert-webhook-url", envvar="KUBETRAINER_ALERT_WEBHOOK_URL",
+        help="Post investigations of alerts from /v1/alerts to this Slack-compatible incoming webhook.")] = None,
 ) -> None:
     """Serve the model behind an OpenAI-compatible API (chat, completions, embeddings), with RAG when --rag is given."""
     import uvicorn
@@ -36,6 +39,7 @@ def serve(
         home=STATE.settings.home, model=model, adapters=tuple(adapter or ()), rag_index=rag, host=host, port=port,
         api_keys=read_api_keys(api_key_file) if api_key_file else frozenset(), redis_url=redis,
         max_concurrency=max_concurrency, max_queue=max_queue, timeout_s=timeout, metrics_public=metrics_public,
+        alert_webhook_url=alert_webhook_url,
     )
     config.validate()
     application = create_app(config)

@@ -17,8 +17,6 @@ from kubetrainer import atomic
 from kubetrainer.investigate.alerts import Alert
 from kubetrainer.investigate.investigation import CLOSED, Investigation, Outcome, receive
 
-DEFAULT_LIMIT = 500
-
 
 def pruned(held: list[Investigation], limit: int) -> list[Investigation]:
     """The investigations to delete so at most `limit` remain: closed ones first, then the least recently updated."""
@@ -29,10 +27,10 @@ def pruned(held: list[Investigation], limit: int) -> list[Investigation]:
 class InvestigationStore:
     """The investigations of one data home; safe to use from several threads of one process."""
 
-    def __init__(self, directory: Path, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, directory: Path, limit: int) -> None:
         self.directory = Path(directory)
         self.limit = limit
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # `receive` lists while holding it
 
     def _path(self, fingerprint: str) -> Path:
         return self.directory / f"{fingerprint}.json"  # fingerprints are alphanumeric (`alerts.parse_alert`)
@@ -45,8 +43,9 @@ class InvestigationStore:
         """Every investigation (or those with `status`), most recently updated first."""
         if not self.directory.is_dir():
             return []
-        held = [Investigation.from_json(json.loads(path.read_text(encoding="utf-8")))
-                for path in self.directory.glob("*.json")]
+        with self._lock:  # not while `receive` prunes
+            held = [Investigation.from_json(json.loads(path.read_text(encoding="utf-8")))
+                    for path in self.directory.glob("*.json")]
         chosen = [item for item in held if status is None or item.status == status]
         return sorted(chosen, key=lambda item: item.updated_at, reverse=True)
 

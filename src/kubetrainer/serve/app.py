@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from kubetrainer import __version__
 from kubetrainer.config import Settings
-from kubetrainer.serve import ops, routes
+from kubetrainer.investigate.store import InvestigationStore
+from kubetrainer.serve import alerts, ops, routes
 from kubetrainer.serve.access import AccessGate
 from kubetrainer.serve.cache import make_cache
 from kubetrainer.serve.config import ServeConfig
@@ -65,7 +66,8 @@ def build_state(config: ServeConfig) -> ServeState:
     rag = RagContext(config.rag_index, config.rag_top_k, settings.dir("cache")) if config.rag_index else None
     gate = Gate(config.max_concurrency, config.max_queue, config.timeout_s, metrics)
     return ServeState(config, lm, cache, metrics, gate, EmbeddingService(cache, metrics), rag,
-                      IngestStore(settings.dir("harvest") / "ingest"))
+                      IngestStore(settings.dir("harvest") / "ingest"),
+                      InvestigationStore(settings.dir("investigations"), config.max_investigations))
 
 
 def create_app(config: ServeConfig) -> FastAPI:
@@ -77,6 +79,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     install_error_handlers(app, on_error=lambda kind: state.metrics.errors.labels(kind).inc())
     app.include_router(routes.router)
     app.include_router(ops.router)
+    app.include_router(alerts.router)
     if importlib.util.find_spec(DASHBOARD_MODULE) is not None:
         app.include_router(importlib.import_module(DASHBOARD_MODULE).router)
     def limit_for(path: str) -> int:

@@ -72,13 +72,15 @@ class ServeConfig:
     cache_entries: int = 1024
     cache_ttl_s: int = 24 * 3600
     rag_top_k: int = 5
+    alert_webhook_url: str | None = None  # a Slack-compatible incoming webhook for investigations
+    max_investigations: int = 500
 
     def validate(self) -> None:
         """Refuse unsafe or impossible settings before anything is loaded."""
         require_keys_beyond_loopback(self.host, self.api_keys)
         if not 0 < self.port < 65536:
             raise UserError(f"port {self.port} is out of range", where="--port", expected="1..65535")
-        for name in ("max_concurrency", "timeout_s", "max_body_bytes", "max_ingest_bytes"):
+        for name in ("max_concurrency", "timeout_s", "max_body_bytes", "max_ingest_bytes", "max_investigations"):
             if getattr(self, name) <= 0:
                 raise UserError(f"{name} must be positive", where=f"--{name.replace('_', '-')}")
         if self.max_queue < 0:
@@ -89,5 +91,7 @@ class ServeConfig:
         for adapter in self.adapters:
             if not (Path(adapter) / "adapter_config.json").is_file():
                 raise UserError("not a PEFT adapter directory", where=adapter, expected="a directory with adapter_config.json")
+        if self.alert_webhook_url is not None and not self.alert_webhook_url.startswith(("http://", "https://")):
+            raise UserError("not an HTTP URL", where="--alert-webhook-url", expected="https://hooks.slack.com/services/...")
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise UserError("not a Redis URL", where="--redis", expected="redis://HOST:PORT/DB")

@@ -90,6 +90,10 @@ class RagContext:
     def search(self, text: str, top_k: int | None = None, filters: dict | None = None) -> list[Any]:
         return self._on_rag_thread(lambda: self.retriever.search(text, top_k=top_k or self.top_k, filters=filters))
 
+    def with_index(self, work: Callable[[Any, list[Any]], T]) -> T:
+        """`work(retriever, findings)` on the index's thread (an investigation asks and searches several times)."""
+        return self._on_rag_thread(lambda: work(self.retriever, self.findings))
+
     def answer(self, question: str, top_k: int | None = None, phraser: Callable[[list[dict[str, str]]], str] | None = None):
         """The answer engine's answer to `question` (a model phrases it only with `phraser`, under the guard)."""
         from kubetrainer.answer import AnswerEngine

@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from kubetrainer.investigate.store import InvestigationStore
 from kubetrainer.serve.cache import Cache, content_key
 from kubetrainer.serve.config import ServeConfig
 from kubetrainer.serve.embeddings import EmbeddingService
@@ -41,6 +42,7 @@ class ServeState:
     embeddings: EmbeddingService
     rag: RagContext | None = None
     ingest: IngestStore | None = None
+    investigations: InvestigationStore | None = None
 
     def fingerprint(self) -> list[Any]:
         """What makes two identical requests give different answers: model, adapters, index."""

@@ -212,7 +212,35 @@ async function select(name) {
   await loadCharts();
 }
 
+// Open investigations of Alertmanager alerts (POST /v1/alerts). The standalone dashboard has no
+// such route and a server may have none open: the panel then stays hidden.
+function investigationRow(item) {
+  const severity = item.labels.severity || "";
+  return el("tr", {class: `status-${severity}`, "data-fingerprint": item.fingerprint},
+    el("td", {}, el("span", {class: `finding ${severity}`}, item.alert)),
+    el("td", {class: "node"}, item.objects),
+    el("td", {title: item.summary}, item.cause),
+    el("td", {}, item.starts_at.replace("T", " ").replace(/\.\d+/, "")),
+    el("td", {}, `${item.received}×`),
+  );
+}
+
+async function loadInvestigations() {
+  const panel = document.getElementById("investigations-panel");
+  let list;
+  try {
+    list = await getJson("v1/investigations?status=open&limit=20");
+  } catch (error) {
+    panel.hidden = true;
+    return;
+  }
+  panel.hidden = !list.total;
+  document.getElementById("investigation-count").textContent = `${list.total} open`;
+  document.querySelector("#investigations tbody").replaceChildren(...list.data.map(investigationRow));
+}
+
 async function refresh() {
+  loadInvestigations();
   try {
     state.view = await getJson("api/gpu/nodes");
     renderCards(state.view.summary);
