@@ -43,7 +43,7 @@ def container(name: str = "app", *, waiting: tuple[str, str] | None = None, term
 
 
 def node(name: str, *, ready: str = "True", reason: str = "KubeletReady", pressure: dict | None = None,
-         cordoned: bool = False, gpus: tuple[int, int] | None = None) -> dict:
+         cordoned: bool = False, gpus: tuple[int, int] | None = None, labels: dict | None = None) -> dict:
     conditions = [{"type": "Ready", "status": ready, "reason": reason, "message": "", "lastTransitionTime": TS}]
     for kind, (status, why, text) in (pressure or {}).items():
         conditions.append({"type": kind, "status": status, "reason": why, "message": text, "lastTransitionTime": TS})
@@ -51,7 +51,8 @@ def node(name: str, *, ready: str = "True", reason: str = "KubeletReady", pressu
     capacity = dict(allocatable)
     if gpus:
         allocatable["nvidia.com/gpu"], capacity["nvidia.com/gpu"] = str(gpus[0]), str(gpus[1])
-    obj = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "creationTimestamp": "2026-03-01T00:00:00Z"},
+    obj = {"apiVersion": "v1", "kind": "Node",
+           "metadata": {"name": name, "creationTimestamp": "2026-03-01T00:00:00Z", "labels": labels or {}},
            "spec": {"unschedulable": True} if cordoned else {},
            "status": {"conditions": conditions, "allocatable": allocatable, "capacity": capacity}}
     return object_record(obj, "dump")

@@ -154,6 +154,54 @@ def test_xid_from_the_device_plugin_and_the_kernel_land_on_the_gpus_node():
     assert "7 of its 8" in withheld.cause and xids["gpu-h100-0"].id in withheld.related
 
 
+def test_gpu_node_that_registers_no_gpus_is_explained_by_the_driver_pod_failing_on_it():
+    # AMD's GPU operator labels the node from PCI ids; the driver's kernel module is missing for a newer kernel.
+    labels = {"amd.com/gpu.product-name": "AMD_Instinct_MI300X_OAM", "amd.com/gpu.vram": "192G"}
+    modprobe = "modprobe: FATAL: Module amdgpu not found in directory /lib/modules/6.8.0-1015-aws"
+    pending = ("0/3 nodes are available: 1 Insufficient amd.com/gpu, 2 node(s) didn't match Pod's node "
+               "affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
+    found = diagnose([node("mi300x-1", labels=labels), node("mi300x-0", gpus=(8, 8)),
+                      log("driver-loader-x", modprobe, "gpu-operator", "loader", "mi300x-1"),
+                      pod("fold-1", "sim", node=None, phase="Pending"),
+                      event("Pod", "fold-1", "sim", "FailedScheduling", pending, count=12)])
+    missing = only(found, "gpu-missing")
+    assert missing.name == "mi300x-1" and "registers no amd.com/gpu" in missing.cause
+    assert "driver" in missing.cause and "MI300X" in missing.cause
+    module = only(found, "kernel-module-missing")
+    assert module.id in missing.related and "not built for the node's running kernel" in module.cause
+    assert missing.id in only(found, "unschedulable").related
+    assert not [f for f in found if f.rule == "gpu-missing" and f.name == "mi300x-0"]
+
+
+def test_a_drain_blocked_by_a_disruption_budget_explains_the_cordoned_node():
+    line = ('error when evicting pods/"zookeeper-1" -n "streaming" (will retry after 5s): Cannot evict pod as it would '
+            "violate the pod's disruption budget.")
+    found = diagnose([node("cpu-3", cordoned=True), node("cpu-4", cordoned=True),
+                      log("kured-abc", line, "kube-system", "kured", "cpu-3")])
+    blocked = only(found, "eviction-blocked")
+    assert "PodDisruptionBudget" in blocked.cause and "zookeeper-1" in blocked.evidence[0].text
+    cordoned = {f.name: f for f in found if f.rule == "node-cordoned"}
+    assert blocked.id in cordoned["cpu-3"].related and blocked.id not in cordoned["cpu-4"].related
+
+
+def test_known_event_messages_get_their_meaning():
+    message = ('Multi-Attach error for volume "pvc-6473b904" Volume is already exclusively attached to one node and '
+               "can't be attached to another")
+    found = diagnose([event("Pod", "mq-1", "messaging", "FailedAttachVolume", message, count=9)])
+    finding = only(found, "multi-attach")
+    assert "another node" in finding.meaning and "ReadWriteOnce" in finding.meaning
+    assert message in finding.cause and finding.severity == "warning"
+
+
+def test_pods_of_one_namespace_failing_the_same_way_are_related():
+    full = 'ERROR create order failed: pq: could not extend file "base/16384/24673.3": No space left on device'
+    found = diagnose([log("orders-api-1", full, "orders"), log("orders-db-0", "FATAL: could not write to file "
+                      '"pg_wal/xlogtemp.42": No space left on device', "orders"), log("other-0", full, "web")])
+    by_name = {f.name: f for f in found if f.rule == "disk-full"}
+    assert by_name["orders-db-0"].id in by_name["orders-api-1"].related
+    assert by_name["other-0"].id not in by_name["orders-api-1"].related
+
+
 def make_kernel_record(line: str, node_name: str) -> dict:
     from kubetrainer.records import make_record
 
@@ -207,6 +255,8 @@ def test_log_signatures_in_running_containers():
         "disk-full": "ERROR writer: write /data/segment-0042: no space left on device",
         "db-auth": 'FATAL:  password authentication failed for user "orders"',
         "go-panic": "panic: runtime error: invalid memory address or nil pointer dereference",
+        "tls-peer-rejected": "2026/03/14 09:01:00 http: TLS handshake error from 10.244.5.230:35323: remote error: tls: "
+                             "bad certificate",
         "x509-unknown-authority": 'Post "https://api.partner.example/v1": tls: failed to verify certificate: x509: certificate '
                                   "signed by unknown authority",
     }
@@ -215,6 +265,19 @@ def test_log_signatures_in_running_containers():
         rules = {f.rule for f in found}
         assert rule in rules, (rule, rules)
     assert "x509-expired" not in {f.rule for f in diagnose([log("p", lines["x509-not-yet-valid"])])}
+
+
+def test_a_crash_is_explained_with_the_warning_logged_before_it():
+    lines = ['{"level":"info","caller":"main.go:61","msg":"starting token-service"}',
+             '{"level":"warn","caller":"keys/rotator.go:41","msg":"signing key source not configured, key rotation disabled"}',
+             "panic: runtime error: invalid memory address or nil pointer dereference",
+             "goroutine 1 [running]:", "\t/src/internal/keys/rotator.go:74 +0x14"]
+    found = diagnose([pod("token-1", "identity", containers=[container(waiting=("CrashLoopBackOff", "back-off 5m0s"),
+                                                                       last=("Error", 2), restarts=9)]),
+                      *(log("token-1", line, "identity") for line in lines)])
+    crash = only(found, "crash-loop")
+    assert "panicked" in crash.cause and 'after "signing key source not configured' in crash.cause
+    assert any("keys/rotator.go:41" in item.text for item in crash.evidence)
 
 
 def test_errors_without_a_known_signature_are_quoted_and_routine_noise_is_not_a_finding():

@@ -40,7 +40,7 @@ class SignatureHits:
     first: Evidence
     last: Evidence
     count: int = 1
-    context: Evidence | None = None  # the last ordinary line before the first hit (and before its stack trace)
+    context: Evidence | None = None  # the last ordinary or warning line before the first hit (and its stack trace)
     variants: dict[str, Evidence] = field(default_factory=dict)  # shape -> first line of that shape (a few)
 
     @property
@@ -111,7 +111,7 @@ class Collector:
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str | None, str], ObjectFacts] = {}
-        self._previous: dict[tuple, dict] = {}  # container -> its last ordinary log record
+        self._previous: dict[tuple, dict] = {}  # container -> its last ordinary or warning log record
 
     def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
         key = (kind, namespace or None, name)
@@ -173,18 +173,24 @@ class Collector:
         item = _evidence(record, line, name=pod or record.get("node"))
         before = self._previous.get(key)
         context = _evidence(before, before["message"], name=pod or record.get("node")) if before else None
-        if ERROR_LEVEL.search(line):
+        error = bool(ERROR_LEVEL.search(line))
+        if error:
             logs.errors = [*logs.errors[-(KEEP_ERRORS - 1) :], item]
             logs.error_count += 1
             if len(logs.error_variants) < MAX_VARIANTS:
                 logs.error_variants.setdefault(shape(readable(line)), item)
+        known = False
         for match in XID.finditer(line):
             device = _device(line)
             _hit(logs.xids, (int(match.group(1)), device), None, item, context)
+            known = True
         for signature in LOG_SIGNATURES:
             if signature.pattern.search(line):
                 _hit(logs.signatures, signature.rule, signature, item, context)
-        if not TRACE_LINE.match(line):
+                known = True
+        if not error and not known:
+            self._previous[key] = record  # a warning the program gave before failing is the best context there is
+        elif not TRACE_LINE.match(line):
             self._previous.pop(key, None)
 
     def _gpu(self, record: dict) -> None:

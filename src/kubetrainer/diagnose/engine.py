@@ -6,11 +6,11 @@ its chunks for `ask`), the answer engine, `dataset build` and the dashboard all 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.finding import Finding
-from kubetrainer.diagnose.knowledge import SEVERITY_ORDER
+from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER
 from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules
@@ -87,39 +87,46 @@ def _owned(pod: Finding, owner: Finding) -> bool:
     return pod.kind == "Pod" and pod.namespace == owner.namespace and pod.name.startswith(f"{owner.name}-")
 
 
+OWNER_RULES = ("job-failed", "replicas-short", "quota-exceeded", "failed-create")
+LOG_RULES = frozenset(signature.rule for signature in LOG_SIGNATURES)
+
+
 def link(findings: list[Finding]) -> None:
-    """Relate findings that explain each other: pod -> node -> GPU, pending pod -> claim or shortage, job -> pod."""
+    """Relate findings that explain each other: pod -> node -> GPU, pending pod -> claim or shortage, job -> pod,
+    a GPU node without GPUs -> the failing driver pods on it, a stuck drain -> the eviction it retries, and the
+    pods of one namespace failing with the same signature (one shared dependency)."""
     nodes = [f for f in findings if f.kind == "Node"]
     for finding in findings:
-        if finding.rule == "unschedulable":
-            cause = finding.cause
-            for other in findings:
-                if (
-                    other.kind == "PersistentVolumeClaim"
-                    and other.namespace == finding.namespace
-                    and other.name in cause
-                ):
-                    _relate(finding, other)
-            for node in nodes:
-                if (
-                    ("gpu" in cause and node.rule in ("gpu-withheld", "gpu-xid"))
-                    or ("unreachable" in cause and node.rule == "node-not-ready")
-                    or ("unschedulable" in cause and node.rule == "node-cordoned")
-                ):
-                    _relate(finding, node)
-        elif finding.rule == "pod-evicted":
-            for node in nodes:
-                if node.name == finding.node and node.rule == "node-pressure":
-                    _relate(finding, node)
-        elif finding.rule in ("job-failed", "replicas-short", "quota-exceeded", "failed-create"):
-            for other in findings:
-                if _owned(other, finding) or (
-                    other.kind == "ReplicaSet"
-                    and other.namespace == finding.namespace
-                    and other.name.startswith(f"{finding.name}-")
-                ):
-                    _relate(finding, other)
-        elif finding.rule == "gpu-withheld":
-            for node in nodes:
-                if node.name == finding.name and node.rule == "gpu-xid":
-                    _relate(finding, node)
+        for other in _related(finding, findings, nodes):
+            _relate(finding, other)
+
+
+def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) -> Iterator[Finding]:
+    rule, cause = finding.rule, finding.cause
+    if rule == "unschedulable":
+        yield from (o for o in findings if o.kind == "PersistentVolumeClaim" and o.namespace == finding.namespace
+                    and o.name in cause)
+        yield from (node for node in nodes if _blocks_scheduling(node, cause))
+    elif rule == "pod-evicted":
+        yield from (node for node in nodes if node.name == finding.node and node.rule == "node-pressure")
+    elif rule in OWNER_RULES:
+        yield from (o for o in findings if _owned(o, finding) or (
+            o.kind == "ReplicaSet" and o.namespace == finding.namespace and o.name.startswith(f"{finding.name}-")))
+    elif rule == "gpu-withheld":
+        yield from (node for node in nodes if node.name == finding.name and node.rule == "gpu-xid")
+    elif rule == "gpu-missing":
+        yield from (o for o in findings if o.kind == "Pod" and o.node == finding.name)
+    elif rule == "node-cordoned":
+        yield from (o for o in findings if o.rule == "eviction-blocked" and o.node == finding.name)
+    if rule in LOG_RULES and finding.kind == "Pod":
+        yield from (o for o in findings if o.rule == rule and o.kind == "Pod" and o.namespace == finding.namespace)
+
+
+def _blocks_scheduling(node: Finding, cause: str) -> bool:
+    """Whether a node finding explains a pending pod's scheduler message (`cause`)."""
+    return (
+        ("gpu" in cause and node.rule in ("gpu-withheld", "gpu-xid"))
+        or (node.rule == "gpu-missing" and node.evidence[0].text.partition(" ")[0] in cause)
+        or ("unreachable" in cause and node.rule == "node-not-ready")
+        or ("unschedulable" in cause and node.rule == "node-cordoned")
+    )

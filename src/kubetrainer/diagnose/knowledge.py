@@ -198,6 +198,43 @@ SIGNATURES: tuple[Signature, ...] = (
         ("unknown authority", "not trusted", "CA"),
     ),
     _sig(
+        "tls-peer-rejected",
+        r"remote error: tls: (?:bad certificate|unknown certificate authority|certificate required)",
+        "TLS handshakes fail because the peer rejects this side's certificate (it does not trust it)",
+        "the other side of the connection (the client, for a server) rejects the certificate presented: it does not "
+        "trust its issuer (its CA bundle lacks the CA) or the certificate does not match",
+        "compare the certificate this side presents with the CA bundle the peer trusts; rotate one of them to match",
+        ("bad certificate", "not trust", "CA"),
+    ),
+    _sig(
+        "multi-attach",
+        r"Multi-Attach error for volume",
+        "the pod's volume is still attached to another node (Multi-Attach error)",
+        "a ReadWriteOnce volume can be attached to one node at a time, and it is still attached to another node "
+        "(usually where the pod ran before, or a stale VolumeAttachment)",
+        "delete the old pod on the other node or wait for the detach; check `kubectl get volumeattachment` for a stale one",
+        ("Multi-Attach", "another node", "ReadWriteOnce"),
+        in_logs=False,
+    ),
+    _sig(
+        "eviction-blocked",
+        r"Cannot evict pod as it would violate the pod's disruption budget",
+        "a node drain is blocked: evicting a pod would violate its PodDisruptionBudget",
+        "the eviction API refuses to evict a pod while its PodDisruptionBudget allows no disruption, so the drain "
+        "(and the reboot or upgrade waiting for it) retries forever",
+        "restore the budget's healthy pods, or relax the PodDisruptionBudget (minAvailable / maxUnavailable)",
+        ("disruption budget", "PodDisruptionBudget", "evict"),
+    ),
+    _sig(
+        "kernel-module-missing",
+        r"modprobe: FATAL: Module \S+ not found|Module \S+ not found in directory /lib/modules",
+        "a kernel module cannot be loaded: it is not built for the node's running kernel",
+        "the driver's kernel module does not exist for this kernel version, so the device (a GPU) stays unusable",
+        "install the driver build for the node's kernel (or pin the kernel the driver supports) and reload it",
+        ("kernel", "modprobe", "driver"),
+        severity=CRITICAL,
+    ),
+    _sig(
         "dns-failure",
         r"no such host|NXDOMAIN|server misbehaving|Temporary failure in name resolution",
         "a DNS lookup fails: the service name does not resolve",

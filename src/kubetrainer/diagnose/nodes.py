@@ -10,6 +10,7 @@ from kubetrainer.diagnose.collect import ObjectFacts
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import CRITICAL, WARNING, XID_HARDWARE, xid_fix, xid_meaning
 from kubetrainer.diagnose.status import parse_node
+from kubetrainer.sources.render import NONE_REGISTERED
 
 XID_METRIC = "DCGM_FI_DEV_XID_ERRORS"
 ECC_DBE_METRIC = "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL"
@@ -128,6 +129,20 @@ def node_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
             ("unhealthy", "allocatable", "GPU"),
         )
         finding.add_evidence(_fragment(facts, f"{resource} {allocatable} of {capacity} allocatable"))
+        found.append(finding)
+    for resource, product in status.gpus_missing if status else ():
+        finding = _node_finding(
+            facts,
+            "gpu-missing",
+            CRITICAL,
+            f"node {facts.name} is labelled with {product} GPUs but registers no {resource}: "
+            "its GPU driver or device plugin is not working",
+            "the node's GPUs cannot be scheduled: the device plugin registers none, which happens when the driver "
+            "(kernel module) is not loaded or the device plugin is not running there",
+            "check the driver and device plugin pods on this node (their logs name the failure), fix and restart them",
+            ("driver", "device plugin", "none registered", "no GPU"),
+        )
+        finding.add_evidence(_fragment(facts, f"{resource} 0 (labelled {product} GPUs, {NONE_REGISTERED})"))
         found.append(finding)
     found += telemetry_findings(facts)
     return found

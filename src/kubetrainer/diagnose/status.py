@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from kubetrainer.sources.render import NONE_REGISTERED
+
 _CONTAINER = re.compile(
     r"^(?P<init>init )?container (?P<name>\S+) (?P<state>waiting|terminated|running)"
     r"(?::\s*(?P<reason>[\w:]+))?(?: exit code (?P<code>-?\d+))?(?: \((?P<message>.*?)\))?(?P<notready>, not ready)?"
@@ -114,11 +116,13 @@ class NodeStatus:
     pressure: dict[str, str] = field(default_factory=dict)  # MemoryPressure -> detail
     conditions: dict[str, str] = field(default_factory=dict)  # other conditions that are True (node-problem-detector's)
     gpus_unallocatable: list[tuple[str, int, int]] = field(default_factory=list)  # (resource, allocatable, capacity)
+    gpus_missing: list[tuple[str, str]] = field(default_factory=list)  # (resource, labelled product): none registered
     taints: list[str] = field(default_factory=list)
 
 
 _NOT_READY = re.compile(r": NotReady(?: \(Ready=(?P<detail>[^)]*)\))?")
 _GPU_SHORT = re.compile(r"(?P<resource>[\w.-]+/[\w.-]+) (?P<allocatable>\d+) of (?P<capacity>\d+) allocatable")
+_GPU_MISSING = re.compile(rf"(?P<resource>[\w.-]+/[\w.-]+) 0 \(labelled (?P<product>.+?) GPUs, {NONE_REGISTERED}\)")
 
 
 def parse_node(summary: str) -> NodeStatus:
@@ -136,6 +140,7 @@ def parse_node(summary: str) -> NodeStatus:
     status.gpus_unallocatable = [
         (m["resource"], int(m["allocatable"]), int(m["capacity"])) for m in _GPU_SHORT.finditer(summary)
     ]
+    status.gpus_missing = [(m["resource"], m["product"]) for m in _GPU_MISSING.finditer(summary)]
     _, _, taints = summary.rstrip(".").partition("; taints ")
     status.taints = [t for t in taints.split(", ") if t] if taints else []
     return status

@@ -12,7 +12,7 @@ import re
 
 from kubetrainer.diagnose.collect import ObjectFacts
 from kubetrainer.diagnose.finding import Evidence, Finding
-from kubetrainer.diagnose.knowledge import CRITICAL, INFO, SIGNATURE_BY_RULE, WARNING
+from kubetrainer.diagnose.knowledge import CRITICAL, INFO, SIGNATURE_BY_RULE, SIGNATURES, WARNING
 from kubetrainer.diagnose.status import claim_phase, job_counts, workload_counts
 
 CONTROLLERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
@@ -191,15 +191,22 @@ def event_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
             continue
         reason = facts.reasons.get(event.text, "")
         count = facts.counts.get(event.text, 1)
-        finding = _finding(
-            facts,
-            f"event-{reason or 'warning'}",
-            INFO if count < 3 else WARNING,
-            f"{facts.kind} {facts.name} has warning events: {event.text[:240]}",
-            "a component reported a problem with this object",
-            "read the event's message; it names the component",
-            (reason,) if reason else ("warning",),
-        )
+        known = next((signature for signature in SIGNATURES if signature.pattern.search(event.text)), None)
+        if known is not None:
+            # A one-off event of a known kind is noted; a repeated (or critical) one is a problem.
+            severity = known.severity if count >= 3 or known.severity == CRITICAL else INFO
+            finding = _finding(facts, known.rule, severity, f"{facts.kind} {facts.name}: {known.cause}: "
+                               f"{event.text[:240]}", known.meaning, known.fix, known.terms)
+        else:
+            finding = _finding(
+                facts,
+                f"event-{reason or 'warning'}",
+                INFO if count < 3 else WARNING,
+                f"{facts.kind} {facts.name} has warning events: {event.text[:240]}",
+                "a component reported a problem with this object",
+                "read the event's message; it names the component",
+                (reason,) if reason else ("warning",),
+            )
         finding.count = count
         finding.add_evidence(event)
         found.append(finding)

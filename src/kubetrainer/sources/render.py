@@ -11,6 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kubetrainer.hardware.cluster import GPU_RESOURCES
+from kubetrainer.hardware.labels import labelled_vendor, read_gpu_labels
+
+NONE_REGISTERED = "none registered"
+
 SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "credential", "apikey", "api_key", "api-key", "access_key", "accesskey", "private", "auth", "dsn", "tls.key", "signing")
 WITHHELD = "(value withheld)"
 CONFIG_VALUE_LIMIT = 160
@@ -102,10 +107,21 @@ def render_node(node: dict) -> str:
     text += f"; allocatable cpu {allocatable.get('cpu')}, memory {allocatable.get('memory')}"
     if gpus:
         text += ", " + ", ".join(_gpu_count(key, allocatable.get(key, "0"), capacity.get(key)) for key in sorted(gpus))
+    else:
+        text += _gpus_missing(node.get("metadata", {}).get("labels") or {})
     taints = [f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}" for t in spec.get("taints", [])]
     if taints:
         text += "; taints " + ", ".join(taints)
     return text + "."
+
+
+def _gpus_missing(labels: dict[str, str]) -> str:
+    """`, amd.com/gpu 0 (labelled AMD Instinct MI300X, none registered)` for a GPU node whose device plugin offers none."""
+    vendor = labelled_vendor(labels)
+    resource = next((name for name, owner in GPU_RESOURCES.items() if owner == vendor), None)
+    if resource is None:
+        return ""
+    return f", {resource} 0 (labelled {read_gpu_labels(labels, vendor).product} GPUs, {NONE_REGISTERED})"
 
 
 def _gpu_count(resource: str, allocatable, capacity) -> str:
