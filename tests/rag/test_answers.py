@@ -186,3 +186,20 @@ def test_the_same_problem_on_sibling_pods_is_named_once_not_repeated() -> None:
     text = compose(findings, Sources([])).text
     assert not loops(text) and text.count("didn't have free ports") == 2  # the lead's cause and its quoted event
     assert "The same on Pod exporter-b2 [" in text and "exporter-c3" in text
+
+
+def test_the_same_failure_in_another_workload_of_the_namespace_is_named_with_the_one_asked_about() -> None:
+    """A shared dependency (a full database volume) fails its callers too: the answer names every pod it shows in."""
+    from kubetrainer.answer.compose import compose, order
+
+    line = 'ERROR create order failed: pq: could not extend file "base/16384/24673.3": No space left on device'
+    records = [make_record("log", f"2026-03-14T11:0{i}:00Z", "dump", line, namespace="orders", pod="orders-api-7f9c",
+                           container="app", node="cpu-1") for i in range(4)]
+    records.append(make_record("log", "2026-03-14T11:00:00Z", "dump", 'FATAL: could not write to file "pg_wal/x": '
+                               "No space left on device", namespace="orders", pod="orders-db-0", container="app",
+                               node="cpu-4"))
+    findings = diagnose(records)
+    asked = next(finding for finding in findings if finding.name == "orders-api-7f9c")
+    text = compose(order([asked], findings), Sources([])).text
+    assert text.startswith("Pod orders/orders-api-7f9c") and "(4 times)" in text
+    assert "The same on Pod orders-db-0" in text, "counts differ, the problem is the same"

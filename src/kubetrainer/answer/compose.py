@@ -7,10 +7,12 @@ what stands when a model's phrasing fails the guard.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kubetrainer.answer.sources import Sources
+from kubetrainer.diagnose.collect import shape
 from kubetrainer.diagnose.finding import Finding
 
 # A finding of the key's rule is a symptom when a related finding of one of these rules is present: lead with the cause.
@@ -29,10 +31,14 @@ EXPLAINED_BY: dict[str, frozenset[str]] = {
             "failed-create",
         }
     ),
-    "unschedulable": frozenset({"pvc-unbound"}),
+    "unschedulable": frozenset({"pvc-unbound", "gpu-missing"}),
     "pod-evicted": frozenset({"node-pressure"}),
     "gpu-withheld": frozenset({"gpu-xid"}),
+    "gpu-missing": frozenset({"kernel-module-missing", "crash-loop", "container-failed", "init-container-failed"}),
+    "node-cordoned": frozenset({"eviction-blocked"}),
 }
+_TIMES = re.compile(r" \(\d+ times\)")
+PEERS_SHOWN = 3  # findings of the same rule in other pods of the namespace, named after the one chosen
 MAX_QUOTES = 3
 
 
@@ -48,12 +54,10 @@ def order(findings: Sequence[Finding], everything: Sequence[Finding]) -> list[Fi
     by_id = {finding.id: finding for finding in everything}
     ordered: list[Finding] = []
     for finding in findings:
-        causes = [
-            by_id[related]
-            for related in finding.related
-            if related in by_id and by_id[related].rule in EXPLAINED_BY.get(finding.rule, ())
-        ]
-        for item in [*causes, finding]:
+        related = [by_id[related] for related in finding.related if related in by_id]
+        causes = [item for item in related if item.rule in EXPLAINED_BY.get(finding.rule, ())]
+        peers = [item for item in related if item.rule == finding.rule and item.kind == finding.kind][:PEERS_SHOWN]
+        for item in [*causes, finding, *peers]:
             if item not in ordered:
                 ordered.append(item)
     return ordered
@@ -71,7 +75,12 @@ def _cite(finding: Finding, sources: Sources) -> list[int]:
 
 def _same_problem(one: Finding, other: Finding) -> bool:
     """Two findings that say the same thing about sibling objects (the pods of one DaemonSet, say)."""
-    return one.rule == other.rule and one.cause.replace(one.name, "#") == other.cause.replace(other.name, "#")
+    return one.rule == other.rule and _problem(one) == _problem(other)
+
+
+def _problem(finding: Finding) -> str:
+    """The cause without the object's name, counts and other numbers: what sibling findings have in common."""
+    return shape(_TIMES.sub("", finding.cause.replace(finding.name, "#")))
 
 
 def _grouped(findings: Sequence[Finding]) -> list[list[Finding]]:
