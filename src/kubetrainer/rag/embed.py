@@ -19,6 +19,7 @@ import numpy as np
 
 from kubetrainer.errors import Unavailable
 from kubetrainer.models.bundled import DEFAULT_EMBEDDING_ID, minilm_path
+from kubetrainer.rag.sentence import SentenceModel, load_sentence_model
 
 _SQL_BATCH = 500
 
@@ -56,32 +57,30 @@ class Embedder:
         self.model_id = DEFAULT_EMBEDDING_ID if model is None else str(model)
         self.batch_size = batch_size
         self.device = device or "cpu"
-        self._model = None
+        self._model: SentenceModel | None = None
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model_id).strip("_")[-80:]
         self.cache = EmbeddingCache(cache_dir / "embeddings" / f"{slug}.sqlite") if cache_dir else None
         self.computed = 0  # texts embedded by the model (not served from the cache), for reports and tests
 
     @property
-    def model(self):
+    def model(self) -> SentenceModel:
         if self._model is None:
-            from sentence_transformers import SentenceTransformer
-
             source = minilm_path() if self.model_ref is None else self.model_ref
             try:
-                self._model = SentenceTransformer(str(source), device=self.device)
+                self._model = load_sentence_model(source, self.device)
             except OSError as error:
                 raise Unavailable(f"cannot load the embedding model {self.model_id!r}: {error}", hint="use a local path, or run where the Hugging Face Hub is reachable") from error
         return self._model
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        return self.model.dim
 
     def _encode(self, texts: list[str], progress: Callable[[int], None] | None) -> np.ndarray:
         out = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
-            out.append(self.model.encode(batch, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False))
+            out.append(self.model.encode(batch, batch_size=self.batch_size))
             self.computed += len(batch)
             if progress:
                 progress(len(batch))
@@ -111,4 +110,4 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """One query vector (not cached: queries rarely repeat and are cheap)."""
-        return self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0].astype(np.float32)
+        return self.model.encode([text])[0]

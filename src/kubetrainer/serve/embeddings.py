@@ -1,31 +1,28 @@
 """`/v1/embeddings` with the bundled all-MiniLM-L6-v2, each text's vector cached by content.
 
-The sentence-transformers model is loaded on the first request (once per process),
+The model is loaded on the first request (once per process),
 so a server that never embeds never pays for it.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import numpy as np
 
+from kubetrainer.models.bundled import DEFAULT_EMBEDDING_ID, minilm_path
+from kubetrainer.rag.sentence import SentenceModel, load_sentence_model
 from kubetrainer.serve.cache import Cache, content_key
 from kubetrainer.serve.metrics import ServeMetrics
 
-_MODELS: dict[str, Any] = {}
+_MODELS: dict[str, SentenceModel] = {}
 _LOCK = threading.Lock()
 
 
-def _sentence_model() -> Any:
-    from kubetrainer.models.bundled import minilm_path
-
+def _sentence_model() -> SentenceModel:
     with _LOCK:
         if "minilm" not in _MODELS:
-            from sentence_transformers import SentenceTransformer
-
-            _MODELS["minilm"] = SentenceTransformer(str(minilm_path()), device="cpu")
+            _MODELS["minilm"] = load_sentence_model(minilm_path())
         return _MODELS["minilm"]
 
 
@@ -33,8 +30,6 @@ class EmbeddingService:
     """Vectors for texts, from the cache where possible and the model for the rest."""
 
     def __init__(self, cache: Cache, metrics: ServeMetrics) -> None:
-        from kubetrainer.models.bundled import DEFAULT_EMBEDDING_ID
-
         self.model_id = DEFAULT_EMBEDDING_ID
         self.cache = cache
         self.metrics = metrics
@@ -54,10 +49,9 @@ class EmbeddingService:
             vectors.append(np.frombuffer(value, dtype=np.float32) if value is not None else None)
         missing = [index for index, vector in enumerate(vectors) if vector is None]
         if missing:
-            fresh = model.encode([texts[index] for index in missing], normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+            fresh = model.encode([texts[index] for index in missing])
             for index, vector in zip(missing, fresh):
                 vectors[index] = vector
                 self.cache.set(keys[index], vector.tobytes())
-        tokens = sum(len(ids) for ids in model.tokenizer(texts)["input_ids"])
+        tokens = model.count_tokens(texts)
         return [vector for vector in vectors if vector is not None], tokens
