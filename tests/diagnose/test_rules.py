@@ -193,6 +193,12 @@ def test_known_event_messages_get_their_meaning():
     assert message in finding.cause and finding.severity == "warning"
 
 
+def test_a_full_disk_names_the_pods_volume_claims():
+    found = diagnose([pod("db-0", "orders", claims=["data-db-0"]),
+                      log("db-0", 'FATAL: could not write to file "pg_wal/xlogtemp.42": No space left on device', "orders")])
+    assert only(found, "disk-full").cause.endswith("; its volume claims: data-db-0")
+
+
 def test_pods_of_one_namespace_failing_the_same_way_are_related():
     full = 'ERROR create order failed: pq: could not extend file "base/16384/24673.3": No space left on device'
     found = diagnose([log("orders-api-1", full, "orders"), log("orders-db-0", "FATAL: could not write to file "

@@ -11,8 +11,10 @@ from kubetrainer.diagnose.collect import ObjectFacts, readable
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.knowledge import INFO, WARNING
 from kubetrainer.diagnose.nodes import xid_finding
+from kubetrainer.diagnose.status import parse_pod
 
 ERRORS_WORTH_A_WARNING = 3
+STORAGE_RULES = ("disk-full",)
 
 
 def log_findings(facts: ObjectFacts, explained: set[tuple[str, str]], quoted: set[str]) -> list[Finding]:
@@ -33,7 +35,7 @@ def log_findings(facts: ObjectFacts, explained: set[tuple[str, str]], quoted: se
                 kind=facts.kind,
                 namespace=facts.namespace,
                 name=facts.name,
-                cause=f"{_where(facts, container)}: {signature.cause}{seen}",
+                cause=f"{_where(facts, container)}: {signature.cause}{seen}{_volumes(facts, rule)}",
                 meaning=signature.meaning,
                 fix=signature.fix,
                 terms=signature.terms,
@@ -48,6 +50,14 @@ def log_findings(facts: ObjectFacts, explained: set[tuple[str, str]], quoted: se
             node = facts.node or hits.first.node or facts.name
             found.append(xid_finding(node, code, device, hits.first, hits.last, hits.count))
     return found
+
+
+def _volumes(facts: ObjectFacts, rule: str) -> str:
+    """`; its volume claims: data-db-0` for a storage failure in a pod with claims: the volume that is likely full."""
+    if rule not in STORAGE_RULES or facts.kind != "Pod" or facts.status is None:
+        return ""
+    claims = parse_pod(facts.status.text).claims
+    return f"; its volume claims: {', '.join(claims)}" if claims else ""
 
 
 def _where(facts: ObjectFacts, container: str) -> str:
