@@ -1,93 +1,49 @@
 """Offline readers: a `kubectl cluster-info dump` directory or a nodes JSON/YAML file -> inventory.
 
-They only load and check the objects; the rules live in `hardware.cluster`. Input a
-user typed a path to is checked up front, and a broken file gives a `UserError` naming
-the file (and line for bad JSON) instead of a traceback.
+They only pick the nodes and pods; the dump's layout and the parsing of its lists live
+in `sources.dump_files` (shared with the records reader), the rules in `hardware.cluster`.
+Input a user typed a path to is read strictly: a broken file gives a `UserError` naming
+the file (and line for bad JSON) instead of a traceback or a silently smaller cluster.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from kubetrainer.errors import UserError
 from kubetrainer.hardware.cluster import build_inventory
 from kubetrainer.hardware.inventory import ClusterInventory
+from kubetrainer.sources.dump_files import OnBadFile, list_files, nodes_file, read_objects, strict
 
 ACCEPTED = "a `kubectl cluster-info dump --output-directory` directory, or a file from `kubectl get nodes -o json`"
-
-
-def _load(path: Path) -> Any:
-    try:
-        text = path.read_bytes()
-    except OSError as error:
-        raise UserError(f"cannot read the file: {error.strerror}", where=path, expected=ACCEPTED) from error
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            line = getattr(getattr(error, "problem_mark", None), "line", None)
-            where = f"{path}:{line + 1}" if line is not None else path
-            raise UserError(f"not valid YAML ({getattr(error, 'problem', error)})", where=where,
-                            expected="a Kubernetes List or Node in YAML") from error
-    try:
-        return orjson.loads(text)  # a 5,000-node dump is ~75 MB of JSON: 2-3x faster than json.loads
-    except json.JSONDecodeError as error:  # orjson's error is a subclass, with the same line and column
-        raise UserError(f"not valid JSON ({error.msg})", where=f"{path}:{error.lineno}:{error.colno}",
-                        expected="a Kubernetes List, NodeList or Node object") from error
-
-
-def _objects(path: Path, default_kind: str) -> list[dict[str, Any]]:
-    """The objects a file holds (a List, a typed list, a bare JSON array, or one object), each with a kind.
-
-    API list responses leave `kind` off their items, so an item without one takes the
-    list's kind ("NodeList" -> "Node") or `default_kind`.
-    """
-    data = _load(path)
-    if isinstance(data, dict) and isinstance(data.get("items"), list):
-        items, list_kind = data["items"], str(data.get("kind") or "")
-        item_kind = list_kind.removesuffix("List") if list_kind not in ("", "List") else default_kind
-    elif isinstance(data, dict) and data.get("kind") in ("Node", "Pod"):
-        items, item_kind = [data], default_kind
-    elif isinstance(data, list):
-        items, item_kind = data, default_kind
-    else:
-        raise UserError("not a Kubernetes object or list", where=path,
-                        expected="a List/NodeList with `items`, a JSON array of Nodes, or one Node")
-    for position, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance((item.get("metadata") or {}).get("name"), str):
-            raise UserError(f"item {position} is not a Kubernetes object with metadata.name", where=path,
-                            expected="objects as `kubectl get -o json` prints them")
-        item.setdefault("kind", item_kind)
-    return items
 
 
 def _of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [item for item in objects if item["kind"] == kind]
 
 
-def read_dump(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Nodes and pods of a cluster-info dump: `nodes.json` and every `<namespace>/pods.json`."""
-    nodes_file = directory / "nodes.json"
-    if not nodes_file.is_file():
+def read_dump(directory: Path, on_bad: OnBadFile = strict) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Nodes and pods of a cluster-info dump: `nodes.json` and every `<namespace>/pods.json`.
+
+    Strict by default (planning on part of a cluster would place jobs wrongly); `on_bad`
+    is the same policy the records reader takes, so both can read one dump alike.
+    """
+    nodes_path = nodes_file(directory)
+    if not nodes_path.is_file():
         raise UserError("no nodes.json in this directory", where=directory, expected=ACCEPTED,
                         hint="make one with `kubectl cluster-info dump --all-namespaces --output-directory=DIR`")
-    nodes = _of_kind(_objects(nodes_file, "Node"), "Node")
-    pods = [pod for pods_file in sorted(directory.glob("*/pods.json")) for pod in _of_kind(_objects(pods_file, "Pod"), "Pod")]
+    nodes = _of_kind(read_objects(nodes_path, "Node", on_bad), "Node")
+    pods = [pod for path in list_files(directory, "pods") for pod in _of_kind(read_objects(path, "Pod", on_bad), "Pod")]
     return nodes, pods
 
 
 def read_objects_file(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Nodes (and any pods, as `kubectl get nodes,pods -A -o json` writes) from one file."""
-    objects = _objects(path, "Node")
+    objects = read_objects(path, "Node", strict, lone_kinds=("Pod",))
     nodes = _of_kind(objects, "Node")
     if objects and not nodes:
         raise UserError("the file holds no Node objects", where=path, expected=ACCEPTED)
@@ -114,14 +70,18 @@ def _no_gc_pauses() -> Iterator[None]:
             gc.enable()
 
 
-def _inventory(path: Path) -> ClusterInventory:
+def read_path(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Nodes and pods of whatever a user named with `--from`: a dump directory or a nodes file."""
     if path.is_dir():
-        source, (nodes, pods) = f"dump:{path}", read_dump(path)
-    elif path.exists():
-        source, (nodes, pods) = f"file:{path}", read_objects_file(path)
-    else:
-        raise UserError("no such file or directory", where=path, expected=ACCEPTED)
+        return read_dump(path)
+    if path.exists():
+        return read_objects_file(path)
+    raise UserError("no such file or directory", where=path, expected=ACCEPTED)
+
+
+def _inventory(path: Path) -> ClusterInventory:
+    nodes, pods = read_path(path)
     try:
-        return build_inventory(source, nodes, pods)
+        return build_inventory(f"{'dump' if path.is_dir() else 'file'}:{path}", nodes, pods)
     except ValueError as error:
         raise UserError(str(error), where=path, expected="resource quantities like \"8\", \"3500m\" or \"64Gi\"") from error
