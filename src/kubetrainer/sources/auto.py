@@ -7,7 +7,8 @@ from pathlib import Path
 
 from kubetrainer.sources.base import Problems
 from kubetrainer.sources.cri import is_pods_dir, read_pods_dir
-from kubetrainer.sources.dump import is_dump, read_dump
+from kubetrainer.sources.dump import read_dump
+from kubetrainer.sources.dump_files import is_dump
 from kubetrainer.sources.files import read_files
 
 

@@ -3,13 +3,14 @@
 Object lists become rendered-status `object` records, events become `event`
 records, and each `<ns>/<pod>/logs.txt` is split at its
 `==== START logs for container C of pod NS/P ====` markers into `log` records
-that name the pod, container and node. A truncated JSON file or a binary log is
-reported with its path and skipped; the rest of the dump is still read.
+that name the pod, container and node. Where the files lie and how a list is parsed
+live in `sources.dump_files`, shared with the GPU inventory; here the read is lenient:
+a truncated JSON file or a binary log is reported with its path and skipped, and the
+rest of the dump is still read.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,33 +20,20 @@ from kubetrainer.errors import UserError
 from kubetrainer.records import format_ts, parse_ts, record_id
 from kubetrainer.redact_keys import KeyBlock
 from kubetrainer.sources.base import Problems, emit_line
+from kubetrainer.sources.dump_files import (
+    Lenient,
+    is_dump,
+    log_files,
+    namespace_dirs,
+    namespace_lists,
+    nodes_file,
+    read_objects,
+)
 from kubetrainer.sources.kube import records_from_list
 from kubetrainer.sources.logtime import line_time
 
-LIST_FILES = ("nodes", "events", "pods", "services", "deployments", "replicasets", "daemonsets", "replication-controllers", "statefulsets", "jobs")
 _BLOCK = re.compile(r"^==== (START|END) logs for container (\S+) of pod ([^/\s]+)/(\S+) ====$")
 _BINARY_PROBE = 8192
-
-
-def is_dump(path: Path) -> bool:
-    """A directory that looks like a cluster-info dump (nodes.json or namespace dirs with pods.json)."""
-    return path.is_dir() and ((path / "nodes.json").is_file() or any(path.glob("*/pods.json")))
-
-
-def load_json(path: Path, problems: Problems) -> dict | None:
-    """Parse one JSON file; a truncated, binary or non-object file is reported and gives None."""
-    try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        problems.skip(path, "not UTF-8 text (binary data?)")
-        return None
-    except json.JSONDecodeError as error:
-        problems.skip(path, f"invalid JSON at line {error.lineno} ({error.msg})")
-        return None
-    if not isinstance(value, dict):
-        problems.skip(path, f"expected a JSON object, got {type(value).__name__}")
-        return None
-    return value
 
 
 def looks_binary(path: Path) -> bool:
@@ -58,19 +46,23 @@ def read_dump(root: Path, problems: Problems) -> Iterator[dict]:
     root = Path(root)
     if not is_dump(root):
         raise UserError("not a cluster-info dump directory", where=root, expected="nodes.json or <namespace>/pods.json inside (kubectl cluster-info dump --output-directory)")
-    if (root / "nodes.json").is_file() and (document := load_json(root / "nodes.json", problems)):
-        yield from records_from_list(document, "dump")
-    for namespace_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+    on_bad = Lenient(problems)
+    if nodes_file(root).is_file():
+        yield from _records("Node", read_objects(nodes_file(root), "Node", on_bad))
+    for namespace_dir in namespace_dirs(root):
         pods: dict[str, dict] = {}
-        for name in LIST_FILES[1:]:
-            path = namespace_dir / f"{name}.json"
-            if not path.is_file() or (document := load_json(path, problems)) is None:
-                continue
-            if name == "pods":
-                pods = {item.get("metadata", {}).get("name"): item for item in document.get("items", []) if isinstance(item, dict)}
-            yield from records_from_list(document, "dump")
-        for logs in sorted(namespace_dir.glob("*/logs.txt")):
+        for kind, path in namespace_lists(namespace_dir):
+            objects = read_objects(path, kind, on_bad)
+            if kind == "Pod":
+                pods = {pod["metadata"]["name"]: pod for pod in objects}
+            yield from _records(kind, objects)
+        for logs in log_files(namespace_dir):
             yield from read_logs_txt(logs, pods, problems)
+
+
+def _records(kind: str, objects: list[dict]) -> list[dict]:
+    """Records of one list's objects, through the converter the live API reader uses too."""
+    return records_from_list({"kind": f"{kind}List", "items": objects}, "dump")
 
 
 def _pod_start(pod: dict | None) -> datetime | None:
