@@ -8,7 +8,7 @@ from typing import Any
 
 from kubetrainer.hardware.cluster import build_inventory
 from kubetrainer.hardware.inventory import ClusterInventory
-from kubetrainer.hardware.readers import read_dump, read_objects_file
+from kubetrainer.hardware.readers import read_path
 from kubetrainer.k8s.client import Cluster
 
 
@@ -31,5 +31,5 @@ def from_cluster(cluster: Cluster) -> ClusterState:
 
 def from_path(path: Path) -> ClusterState:
     """Offline planning: a dump has no API discovery, so only the plain Job backend is assumed."""
-    nodes, pods = read_dump(path) if path.is_dir() else read_objects_file(path)
+    nodes, pods = read_path(path)
     return _state(f"file:{path}", nodes, pods, {"job"})
