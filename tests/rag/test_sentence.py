@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from kubetrainer.models.bundled import minilm_path
-from kubetrainer.rag.sentence import PooledEncoder, SentenceTransformersModel, load_sentence_model, pooling_of
+from kubetrainer.rag.bert_numpy import NumpyBert
+from kubetrainer.rag.sentence import (
+    PooledEncoder,
+    SentenceTransformersModel,
+    load_question_model,
+    load_sentence_model,
+    pooling_of,
+)
 
 from .conftest import make_tiny_model
 
@@ -22,6 +29,10 @@ def _same_as_sentence_transformers(directory: Path) -> None:
     assert isinstance(ours, PooledEncoder) and ours.dim == theirs.dim
     assert np.abs(ours.encode(TEXTS, batch_size=3) - theirs.encode(TEXTS, batch_size=3)).max() < 1e-5
     assert ours.count_tokens(TEXTS) == theirs.count_tokens(TEXTS)
+    question = load_question_model(directory)
+    assert isinstance(question, NumpyBert) and question.dim == theirs.dim
+    assert np.abs(question.encode(TEXTS) - theirs.encode(TEXTS)).max() < 1e-5
+    assert question.count_tokens(TEXTS) == theirs.count_tokens(TEXTS)
 
 
 def test_the_bundled_model_gives_sentence_transformers_vectors_without_it() -> None:
@@ -42,9 +53,9 @@ def test_other_layouts_and_hub_names_go_through_sentence_transformers(tmp_path: 
     assert pooling_of(tmp_path / "nothing-here") is None
 
 
-def test_a_question_is_embedded_without_importing_sentence_transformers() -> None:
-    """What `kubetrainer ask` pays per call: sentence-transformers' import (scikit-learn and all) is not part of it."""
+def test_a_question_is_embedded_without_importing_torch() -> None:
+    """What `kubetrainer ask` pays per call: neither torch, transformers nor sentence-transformers is imported."""
     code = ("import sys; from kubetrainer.rag.embed import Embedder; Embedder().embed_query('why'); "
-            "print('sentence_transformers' in sys.modules, 'sklearn' in sys.modules)")
+            "print(*(name in sys.modules for name in ('torch', 'transformers', 'sentence_transformers')))")
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert ran.stdout.split() == ["False", "False"]
+    assert ran.stdout.split() == ["False", "False", "False"]

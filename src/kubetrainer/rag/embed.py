@@ -19,7 +19,7 @@ import numpy as np
 
 from kubetrainer.errors import Unavailable
 from kubetrainer.models.bundled import DEFAULT_EMBEDDING_ID, minilm_path
-from kubetrainer.rag.sentence import SentenceModel, load_sentence_model
+from kubetrainer.rag.sentence import SentenceModel, load_question_model, load_sentence_model
 
 _SQL_BATCH = 500
 
@@ -58,6 +58,7 @@ class Embedder:
         self.batch_size = batch_size
         self.device = device or "cpu"
         self._model: SentenceModel | None = None
+        self._question_model: SentenceModel | None = None
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model_id).strip("_")[-80:]
         self.cache = EmbeddingCache(cache_dir / "embeddings" / f"{slug}.sqlite") if cache_dir else None
         self.computed = 0  # texts embedded by the model (not served from the cache), for reports and tests
@@ -65,12 +66,15 @@ class Embedder:
     @property
     def model(self) -> SentenceModel:
         if self._model is None:
-            source = minilm_path() if self.model_ref is None else self.model_ref
-            try:
-                self._model = load_sentence_model(source, self.device)
-            except OSError as error:
-                raise Unavailable(f"cannot load the embedding model {self.model_id!r}: {error}", hint="use a local path, or run where the Hugging Face Hub is reachable") from error
+            self._model = self._load(lambda source: load_sentence_model(source, self.device))
         return self._model
+
+    def _load(self, loader: Callable[[str | Path], SentenceModel]) -> SentenceModel:
+        source = minilm_path() if self.model_ref is None else self.model_ref
+        try:
+            return loader(source)
+        except OSError as error:
+            raise Unavailable(f"cannot load the embedding model {self.model_id!r}: {error}", hint="use a local path, or run where the Hugging Face Hub is reachable") from error
 
     @property
     def dim(self) -> int:
@@ -109,5 +113,10 @@ class Embedder:
         return np.stack([np.frombuffer(cached[key], dtype=np.float32) for key in keys])
 
     def embed_query(self, text: str) -> np.ndarray:
-        """One query vector (not cached: queries rarely repeat and are cheap)."""
-        return self.model.encode([text])[0]
+        """One query vector (not cached: queries rarely repeat and are cheap).
+
+        A process that has not loaded the bulk model (`ask`, a one-off query) embeds with the
+        light question model instead: the same vectors without importing torch."""
+        if self._model is None and self._question_model is None:
+            self._question_model = self._load(load_question_model)
+        return (self._model or self._question_model).encode([text])[0]

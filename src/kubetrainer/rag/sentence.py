@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from kubetrainer.rag import bert_numpy
+
 # modules.json names modules by class path (`sentence_transformers.models.Pooling` before v6,
 # `sentence_transformers.sentence_transformer.modules.pooling.Pooling` since): the class name decides.
 PLAIN_LAYOUTS = (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"])
@@ -37,9 +39,7 @@ class PooledEncoder:
     def __init__(self, directory: Path, pooling: str, device: str) -> None:
         from transformers import AutoModel, AutoTokenizer
 
-        settings = _json(directory / "sentence_bert_config.json") or {}
-        self.max_length = settings.get("max_seq_length")
-        self.lower = bool(settings.get("do_lower_case"))
+        self.max_length, self.lower = truncation(directory)
         self.pooling = pooling
         self.device = device
         self.tokenizer = AutoTokenizer.from_pretrained(directory)
@@ -103,6 +103,22 @@ def pooling_of(directory: Path) -> str | None:
     modes = [mode for key, mode in POOLING_MODES.items() if config.get(key)]
     others = [key for key, value in config.items() if key.startswith("pooling_mode") and value and key not in POOLING_MODES]
     return modes[0] if len(modes) == 1 and not others else None
+
+
+def truncation(directory: Path) -> tuple[int | None, bool]:
+    """(max tokens, lower-case first) as sentence-transformers reads them: its own config, else the tokenizer's."""
+    settings = _json(directory / "sentence_bert_config.json") or {}
+    limit = settings.get("max_seq_length") or (_json(directory / "tokenizer_config.json") or {}).get("model_max_length")
+    return (int(limit) if isinstance(limit, int | float) and limit < 1e6 else None), bool(settings.get("do_lower_case"))
+
+
+def load_question_model(source: str | Path) -> SentenceModel:
+    """For embedding a question or two: NumPy for a plain BERT layout (no torch import), else `load_sentence_model`."""
+    directory = Path(source)
+    pooling = pooling_of(directory) if directory.is_dir() else None
+    if pooling is not None and bert_numpy.supports(directory):
+        return bert_numpy.NumpyBert(directory, pooling, *truncation(directory))
+    return load_sentence_model(source)
 
 
 def load_sentence_model(source: str | Path, device: str = "cpu") -> SentenceModel:
