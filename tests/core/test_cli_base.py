@@ -105,16 +105,29 @@ def test_missing_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
     assert "Missing option" in err and "--source" in err and "internal error" not in err
 
 
-def test_library_logs_written_to_stdout_are_moved_to_stderr(tmp_path, capfd):
-    """DeepSpeed's logger prints on stdout; `--json` output there must stay parseable."""
+def test_library_logs_written_to_stdout_are_moved_to_stderr_and_shown_only_with_debug(tmp_path, capfd):
+    """DeepSpeed's logger prints on stdout; `--json` output there must stay parseable, and a user
+    sees a library's warnings only with --debug (our own warnings always)."""
+    import logging
+
     from deepspeed.utils import logger
 
-    from kubetrainer.cli import _global_options
+    from kubetrainer.cli import _global_options, _quiet
 
     capfd.readouterr()
     for _ in range(2):  # every command runs the callback; the reroute is installed once
-        _global_options(home=tmp_path, debug=False, version=False)
+        _global_options(home=tmp_path, debug=True, version=False)
     logger.warning("noise from a library")
     out, err = capfd.readouterr()
     assert "noise" not in out
     assert err.count("noise from a library") == 1
+    _global_options(home=tmp_path, debug=False, version=False)
+    logger.warning("noise from a library")
+    out, err = capfd.readouterr()
+    assert "noise" not in out + err
+
+    def shown(name: str, level: int) -> bool:
+        return _quiet(logging.LogRecord(name, level, __file__, 1, "message", None, None))
+
+    assert shown("kubetrainer.index", logging.WARNING) and shown("bm25s", logging.ERROR)
+    assert not shown("bm25s", logging.DEBUG) and not shown("transformers.modeling_utils", logging.WARNING)

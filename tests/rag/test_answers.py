@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,6 +143,14 @@ def test_ask_cli_json_and_text(sample_index: Path, tmp_path: Path, capsys: pytes
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "NotReady" in out.splitlines()[0] and "\nSources:\n[1] " in out
+
+
+def test_ask_in_a_pipe_prints_the_answer_and_one_note_nothing_from_libraries(sample_index: Path, tmp_path: Path) -> None:
+    """bm25s sets its logger to DEBUG, transformers draws progress bars: none of it reaches a user's terminal."""
+    ran = subprocess.run([sys.executable, "-m", "kubetrainer", "--home", str(tmp_path), "ask", "Is any node down?",
+                          "--index", str(sample_index)], capture_output=True, text=True, check=True)
+    assert "NotReady" in ran.stdout.splitlines()[0]
+    assert re.fullmatch(r"\(composed from the diagnosis; [\d.]+ s\)\n", ran.stderr), ran.stderr
 
 
 def test_ask_on_an_index_without_a_diagnosis_is_a_user_error(sample_index: Path, tmp_path: Path, capsys) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -57,6 +58,17 @@ def _global_options(
         format="%(levelname)s %(name)s: %(message)s",
     )
     _reroute_to_stderr(STDOUT_LOGGERS)
+    for handler in (*logging.getLogger().handlers, _STDERR):
+        (handler.removeFilter if debug else handler.addFilter)(_quiet)
+
+
+def _quiet(record: logging.LogRecord) -> bool:
+    """Without --debug: our own warnings, and only errors from libraries (some set their loggers to DEBUG)."""
+    return record.levelno >= (logging.WARNING if record.name.startswith("kubetrainer") else logging.ERROR)
+
+
+# Set before any library is imported (they read them at import); a user's own setting wins.
+QUIET_LIBRARIES = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error", "TQDM_DISABLE": "1"}
 
 
 # Libraries whose loggers write to stdout, which belongs to our results (`--json` output).
@@ -101,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     _register_commands()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("KUBETRAINER_DEBUG") == "1"
+    if not debug:
+        for name, value in QUIET_LIBRARIES.items():
+            os.environ.setdefault(name, value)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"(?!kubetrainer)")
     try:
         app(args=args, prog_name="kubetrainer", standalone_mode=False)
     except UserError as error:
