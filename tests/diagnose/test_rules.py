@@ -320,3 +320,22 @@ def test_finding_round_trips_through_json():
     (finding,) = diagnose([log("w-1", "dial tcp: lookup x.svc on 10.96.0.10:53: no such host")])
     again = Finding.from_json(finding.to_json())
     assert again.to_json() == finding.to_json() and again.id == finding.id
+
+
+def test_saved_facts_give_the_same_findings_after_loading(tmp_path):
+    from kubetrainer.diagnose.collect import Collector
+    from kubetrainer.diagnose.engine import findings_of
+    from kubetrainer.diagnose.state import load_collector, save_collector
+
+    plugin = "W0314 10:50:00.412000 1 health.go:185] XidCriticalError: Xid=79 on Device=GPU-061ae8d1-3; marking device unhealthy."
+    records = [node("gpu-h100-0", gpus=(7, 8)), log("nvidia-device-plugin-x", plugin, "kube-system", "plugin", "gpu-h100-0"),
+               pod("api-1", containers=[container(waiting=("CrashLoopBackOff", "back-off"), last=("Error", 1), restarts=4)]),
+               log("api-1", '{"level":"warn","msg":"cache directory missing, using /tmp"}'),
+               log("api-1", "ERROR boot: dial tcp: lookup db.data.svc.cluster.local on 10.96.0.10:53: no such host"),
+               event("Pod", "api-1", "web", "BackOff", "Back-off restarting failed container app", count=7)]
+    collector = Collector().add_all(records)
+    save_collector(tmp_path, collector)
+    loaded = load_collector(tmp_path)
+    assert loaded is not None and loaded.previous == collector.previous
+    assert [f.to_json() for f in findings_of(loaded)] == [f.to_json() for f in findings_of(collector)]
+    assert load_collector(tmp_path / "absent") is None

@@ -126,3 +126,24 @@ def test_resolve_index_names_and_paths(tmp_path: Path) -> None:
     assert resolve_index(None, tmp_path) == tmp_path / "default"
     assert resolve_index("prod", tmp_path) == tmp_path / "prod"
     assert resolve_index("./vector_index/", tmp_path) == (Path.cwd() / "vector_index").resolve()
+
+
+def test_records_added_in_batches_are_diagnosed_as_one(embedder: Embedder, tmp_path: Path) -> None:
+    """A crash loop whose status arrives in one batch and its log line in the next (as `/v1/ingest` delivers them)
+    is explained by that line, exactly as when all records are indexed at once."""
+    from kubetrainer.diagnose.store import read_findings
+    from tests.diagnose.cluster import container, log, pod
+
+    status = pod("token-1", "identity", containers=[container(waiting=("CrashLoopBackOff", "back-off 5m0s"),
+                                                              last=("Error", 2), restarts=9)])
+    lines = [log("token-1", "panic: runtime error: invalid memory address or nil pointer dereference", "identity"),
+             log("token-1", "goroutine 1 [running]:", "identity", ts="2026-03-14T10:00:01Z")]
+    build_index(tmp_path / "once", [status, *lines], embedder)
+    build_index(tmp_path / "batches", [status], embedder)
+    build_index(tmp_path / "batches", lines, embedder)
+
+    def causes(name: str) -> list[tuple[str, str]]:
+        return [(finding.rule, finding.cause) for finding in read_findings(tmp_path / name)]
+
+    assert causes("batches") == causes("once")
+    assert [rule for rule, _ in causes("once")] == ["crash-loop"] and "panicked" in causes("once")[0][1]

@@ -111,7 +111,7 @@ class Collector:
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str | None, str], ObjectFacts] = {}
-        self._previous: dict[tuple, dict] = {}  # container -> its last ordinary or warning log record
+        self.previous: dict[tuple, dict] = {}  # container -> its last ordinary or warning log record
 
     def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
         key = (kind, namespace or None, name)
@@ -165,13 +165,13 @@ class Collector:
         key = (record.get("namespace"), pod, record.get("node"), record.get("container") or "")
         if not is_problem_line(line) and "NCCL" not in line:
             if not TRACE_LINE.match(line):
-                self._previous[key] = record
+                self.previous[key] = record
             return
         facts = self.facts("Pod", record.get("namespace"), pod) if pod else self.facts("Node", None, record.get("node") or "unknown")
         facts.node = facts.node or record.get("node")
         logs = facts.logs.setdefault(record.get("container") or "", ContainerLogs())
         item = _evidence(record, line, name=pod or record.get("node"))
-        before = self._previous.get(key)
+        before = self.previous.get(key)
         context = _evidence(before, before["message"], name=pod or record.get("node")) if before else None
         error = bool(ERROR_LEVEL.search(line))
         if error:
@@ -189,9 +189,9 @@ class Collector:
                 _hit(logs.signatures, signature.rule, signature, item, context)
                 known = True
         if not error and not known:
-            self._previous[key] = record  # a warning the program gave before failing is the best context there is
+            self.previous[key] = record  # a warning the program gave before failing is the best context there is
         elif not TRACE_LINE.match(line):
-            self._previous.pop(key, None)
+            self.previous.pop(key, None)
 
     def _gpu(self, record: dict) -> None:
         facts = self.facts("Node", None, record["node"])

@@ -2,7 +2,8 @@
 
 Layout of `<index>/`: manifest.json (backend, embedding model, dense structure,
 counts, sources), chunks.jsonl (row i = vector i), findings.jsonl (the diagnosis of
-the same records, `kubetrainer.diagnose`), record_ids.npy (64-bit prefixes of every
+the same records, `kubetrainer.diagnose`), collected.json (the facts that diagnosis
+kept, so later records are diagnosed with them), record_ids.npy (64-bit prefixes of every
 record id seen), dense.faiss or chroma/, bm25/.
 Adding records is incremental: records whose id is already held are skipped,
 only new chunks are embedded and appended to the dense store, and the new
@@ -24,6 +25,7 @@ import numpy as np
 from kubetrainer import atomic
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.engine import findings_of
+from kubetrainer.diagnose.state import load_collector, save_collector
 from kubetrainer.diagnose.store import FINDINGS, combined, read_findings, write_findings
 from kubetrainer.errors import UserError
 from kubetrainer.rag.chunk import Chunk, chunk_records
@@ -142,7 +144,8 @@ def build_index(
     old_chunks = read_chunks(directory)
     held = {chunk.id for chunk in old_chunks}
     fresh: list[Chunk] = []
-    collector = Collector()
+    saved = load_collector(directory) if manifest else None
+    collector = saved or Collector()
     new_records = _new_records(records, set(known_array.tolist()), new_ids, stats, collector)
     for chunk in chunk_records(new_records, path=source, window_minutes=window_minutes):
         if chunk.id not in held:
@@ -164,8 +167,11 @@ def build_index(
         store.add(vectors)
         store.save(staging)
         Lexical.build([chunk.text for chunk in [*old_chunks, *fresh]]).save(staging)
-        findings = combined(read_findings(directory), findings_of(collector))
+        # The saved facts and the new records diagnosed together; an index from before they were saved merges.
+        findings = findings_of(collector) if saved or not manifest else combined(read_findings(directory),
+                                                                                 findings_of(collector))
         write_findings(staging, findings)
+        save_collector(staging, collector)
         stats.findings = len(findings)
         np.save(staging / RECORD_IDS, np.sort(np.concatenate([known_array, np.array(new_ids, dtype=np.uint64)])))
         sources = sorted(set((manifest or {}).get("sources", [])) | ({source} if source else set()))
