@@ -69,7 +69,7 @@ def tiny_adapter_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server (Debian's, installed by scripts/setup.d/40-redis.sh) on loopback."""
     binary = shutil.which("redis-server")
-    assert binary, "redis-server is missing: run `make setup` (scripts/setup.d/40-redis.sh)"
+    assert binary, "redis-server is missing: run `make setup-test` (scripts/setup.d/40-redis.sh)"
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
