@@ -261,6 +261,7 @@ def test_log_signatures_in_running_containers():
         "disk-full": "ERROR writer: write /data/segment-0042: no space left on device",
         "db-auth": 'FATAL:  password authentication failed for user "orders"',
         "go-panic": "panic: runtime error: invalid memory address or nil pointer dereference",
+        "jvm-oom": "Terminating due to java.lang.OutOfMemoryError: Java heap space",
         "tls-peer-rejected": "2026/03/14 09:01:00 http: TLS handshake error from 10.244.5.230:35323: remote error: tls: "
                              "bad certificate",
         "x509-unknown-authority": 'Post "https://api.partner.example/v1": tls: failed to verify certificate: x509: certificate '
@@ -271,6 +272,7 @@ def test_log_signatures_in_running_containers():
         rules = {f.rule for f in found}
         assert rule in rules, (rule, rules)
     assert "x509-expired" not in {f.rule for f in diagnose([log("p", lines["x509-not-yet-valid"])])}
+    assert "cuda-oom" not in {f.rule for f in diagnose([log("p", lines["jvm-oom"])])}, "a JVM heap is not a GPU"
 
 
 def test_a_crash_is_explained_with_the_warning_logged_before_it():

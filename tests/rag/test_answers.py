@@ -214,3 +214,17 @@ def test_the_same_failure_in_another_workload_of_the_namespace_is_named_with_the
     text = compose(order([asked], findings), Sources([])).text
     assert text.startswith("Pod orders/orders-api-7f9c") and "(4 times)" in text
     assert "The same on Pod orders-db-0" in text, "counts differ, the problem is the same"
+
+
+def test_a_failure_shared_by_several_workloads_is_quoted_once_and_never_loops() -> None:
+    from kubetrainer.answer.compose import compose, order
+
+    line = "ERROR Terminating due to java.lang.OutOfMemoryError: Java heap space. Heap dump written. Exiting."
+    records = [make_record("log", f"2026-03-14T10:0{i}:00Z", "dump", line, namespace="claims", pod=pod,
+                           container=container, node="cpu-1")
+               for pod, container in (("intake-1", "intake"), ("scorer-1", "worker"), ("batch-1", "batch"))
+               for i in range(3)]
+    findings = diagnose(records)
+    text = compose(order([findings[0]], findings), Sources([])).text
+    assert not loops(text) and text.count(line) == 1
+    assert "The same on Pod " in text and "scorer-1" in text and "batch-1" in text

@@ -80,7 +80,10 @@ def _same_problem(one: Finding, other: Finding) -> bool:
 
 def _problem(finding: Finding) -> str:
     """The cause without the object's name, counts and other numbers: what sibling findings have in common."""
-    return shape(_TIMES.sub("", finding.cause.replace(finding.name, "#")))
+    cause = finding.cause.replace(finding.name, "#")
+    if finding.container:  # the same failure in another workload's container (`app`, `worker`) is the same problem
+        cause = cause.replace(f"container {finding.container} ", "container # ")
+    return shape(_TIMES.sub("", cause))
 
 
 def _grouped(findings: Sequence[Finding]) -> list[list[Finding]]:
@@ -116,11 +119,14 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     lines += ["", f"What it means: {_sentence(lead.meaning)}", f"What to do: {_sentence(lead.fix)}"]
     if others:
         lines += ["", "Related:"]
+        quoted = {item.text for item in lead.evidence[:MAX_QUOTES]}
         for finding, *same in others:
             also = " The same on " + ", ".join(f"{f.name}{marks(f)}" for f in same) + "." if same else ""
             lines.append(f"- {finding.subject}: {_sentence(finding.cause)}{marks(finding)}{also}")
             for item in finding.evidence[:1]:
-                lines.append(f'  "{item.text}" [{sources.cite(item)}]')
+                if item.text not in quoted:  # a line already quoted is cited by its number, not repeated
+                    quoted.add(item.text)
+                    lines.append(f'  "{item.text}" [{sources.cite(item)}]')
     return Composed("\n".join(lines), list(findings), cited)
 
 

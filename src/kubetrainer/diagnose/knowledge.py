@@ -164,11 +164,21 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     _sig(
         "cuda-oom",
-        r"CUDA out of memory|OutOfMemoryError|CUDA error: out of memory|HIP out of memory",
+        r"CUDA out of memory|(?:torch|cuda)\.OutOfMemoryError|CUDA error: out of memory|HIP out of memory",
         "the job ran out of GPU memory (CUDA out of memory)",
         "GPU memory exhausted: the job needs more GPU memory than is free (smaller batch, gradient checkpointing, a larger GPU)",
         "lower the batch size or sequence length, enable gradient checkpointing, or use a GPU with more memory",
         ("out of memory", "OutOfMemoryError", "GPU memory"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "jvm-oom",
+        r"java\.lang\.OutOfMemoryError",
+        "the Java program ran out of heap memory (java.lang.OutOfMemoryError)",
+        "the JVM's own memory (its -Xmx heap, metaspace or native threads) is exhausted: the program fails inside "
+        "the JVM, below the container's limit, so Kubernetes reports an error exit rather than OOMKilled",
+        "raise -Xmx (or -XX:MaxRAMPercentage) within the container's memory limit, or cut the work's memory use",
+        ("OutOfMemoryError", "heap", "Xmx"),
         severity=CRITICAL,
     ),
     _sig(
