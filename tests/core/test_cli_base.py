@@ -131,3 +131,16 @@ def test_library_logs_written_to_stdout_are_moved_to_stderr_and_shown_only_with_
 
     assert shown("kubetrainer.index", logging.WARNING) and shown("bm25s", logging.ERROR)
     assert not shown("bm25s", logging.DEBUG) and not shown("transformers.modeling_utils", logging.WARNING)
+
+
+def test_the_cli_leaves_a_host_processes_log_handlers_alone(tmp_path, caplog):
+    """In-process callers (tests, notebooks) keep every record: the quiet filter sits on our handlers only."""
+    import logging
+
+    from kubetrainer.cli import _global_options
+
+    _global_options(home=tmp_path, debug=False, version=False)
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("kubetrainer.serve.access").info("request served")
+        logging.getLogger("a.library").debug("building")
+    assert [record.getMessage() for record in caplog.records] == ["request served", "building"]

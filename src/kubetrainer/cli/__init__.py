@@ -53,12 +53,12 @@ def _global_options(
     ] = False,
 ) -> None:
     STATE.settings = Settings(home=resolve_home(home), debug=debug)
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    root = logging.getLogger()
+    if not root.handlers:  # what basicConfig does; a host with its own handlers (pytest) keeps them untouched
+        root.setLevel(logging.DEBUG if debug else logging.WARNING)
+        root.addHandler(_ROOT)
     _reroute_to_stderr(STDOUT_LOGGERS)
-    for handler in (*logging.getLogger().handlers, _STDERR):
+    for handler in (_ROOT, _STDERR):  # only our own handlers: a filter on a host's handler would outlive the call
         (handler.removeFilter if debug else handler.addFilter)(_quiet)
 
 
@@ -87,8 +87,10 @@ class _CurrentStderr(logging.StreamHandler):
         pass
 
 
-_STDERR = _CurrentStderr()
-_STDERR.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+_STDERR = _CurrentStderr()  # for the loggers moved off stdout
+_ROOT = _CurrentStderr()  # the root logger's, when the process has none
+for _handler in (_STDERR, _ROOT):
+    _handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
 
 def _to_stderr(record: logging.LogRecord) -> bool:
