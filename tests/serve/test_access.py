@@ -151,3 +151,10 @@ def test_chat_sources_name_no_server_path(tiny_model_dir: Path, tmp_path: Path) 
     assert body["sources"] and all("path" not in hit["source"] for hit in body["sources"])
     assert body["sources"][0]["source"]["source_name"] == "trainer.log"
     assert str(tmp_path) not in json.dumps(body)
+
+
+def test_alerts_without_an_index_are_refused_for_good_not_retried(guarded: TestClient) -> None:
+    """Alertmanager retries a 5xx; a server started without --rag never gains an index, so it answers 4xx."""
+    refused = guarded.post("/v1/alerts", json={"version": "4", "status": "firing", "alerts": []}, headers=BEARER)
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "index_missing"
+    assert "--rag" in refused.json()["error"]["message"]

@@ -34,7 +34,8 @@ POSTED = ("opened", "closed")  # an update is the same alert again: not worth a 
 def _state(request: Request) -> ServeState:
     state: ServeState = request.app.state.serve
     if state.rag is None or state.investigations is None:
-        raise APIError(503, "alerts are investigated over an index: start the server with --rag DIR",
+        # 4xx, not 5xx: Alertmanager retries a 5xx, and a server started without an index never gains one.
+        raise APIError(404, "alerts are investigated over an index: start the server with --rag DIR",
                        code="index_missing")
     return state
 
