@@ -2,34 +2,42 @@
 
 Everything under the data home is written through these helpers (temp file in the
 same directory, fsync, rename), so a crash or Ctrl-C never leaves a truncated
-index, checkpoint or report behind.
+index, checkpoint or report behind. What they create gets the permissions the
+process's umask gives, as a plain `open()` or `mkdir` would (not the 0600/0700 of
+`tempfile`): a report or an exported model is meant to be read by others.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 
+def _temp_name(path: Path) -> Path:
+    """A hidden sibling name no other writer picks (pid and random suffix)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _temp_name(path)
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open()
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -43,6 +51,26 @@ def write_json(path: Path, value: Any) -> None:
     write_text(path, json.dumps(value, indent=2, sort_keys=False) + "\n")
 
 
+def _staging_dir(beside: Path) -> Path:
+    staging = _temp_name(beside)
+    staging.mkdir(0o777)  # the umask applies, as for mkdir
+    return staging
+
+
+def _swap(new: Path, path: Path) -> None:
+    """Put `new` at `path`, whatever `path` was (file, directory or nothing); the old one is removed after."""
+    if not path.exists() and not path.is_symlink():
+        os.replace(new, path)
+        return
+    retired = _temp_name(path)
+    os.replace(path, retired)
+    os.replace(new, path)
+    if retired.is_dir() and not retired.is_symlink():
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        retired.unlink(missing_ok=True)
+
+
 @contextmanager
 def directory(path: Path) -> Iterator[Path]:
     """Build a directory in a sibling temp dir and swap it into place on success.
@@ -52,16 +80,31 @@ def directory(path: Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    staging = _staging_dir(path)
     try:
         yield staging
-        if path.exists():
-            retired = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, retired)
-            os.replace(staging, path)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, path)
+        _swap(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+@contextmanager
+def entries(path: Path) -> Iterator[Path]:
+    """Like `directory`, but into an existing directory: only the entries written are replaced.
+
+    For outputs a user names (`--out`): what else the directory holds is theirs and stays.
+    Each top-level entry is swapped in atomically; a failed build changes nothing.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        with directory(path) as staging:
+            yield staging
+        return
+    staging = _staging_dir(path / ".kubetrainer-out")
+    try:
+        yield staging
+        for entry in sorted(staging.iterdir()):
+            _swap(entry, path / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
+from kubetrainer import outputs
 from kubetrainer.cli import app, render
+from kubetrainer.cli.options import Force
 from kubetrainer.cli.state import STATE
 
 samples_app = typer.Typer(help="Generate sample data: a realistic cluster-info dump with incidents and questions.", no_args_is_help=True)
@@ -80,10 +82,11 @@ def harvest(
 
 @samples_app.command("cluster")
 def samples_cluster(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the dump into (replaced atomically).")],
+    out: Annotated[Path, typer.Option("--out", help="New or empty directory to write the dump into (atomically).")],
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same cluster.")] = 0,
     size: Annotated[str, typer.Option("--size", help="small | default | huge (1M log lines) | a number of log lines.")] = "default",
     scenario: Annotated[str, typer.Option("--scenario", help="default | heldout | fresh | blind | sealed (all but default: other incidents, kept for honest evaluation).")] = "default",
+    force: Force = False,
 ) -> None:
     """Write a realistic cluster-info dump with incidents, plus OUT/questions.jsonl."""
     from kubetrainer.errors import UserError
@@ -95,6 +98,7 @@ def samples_cluster(
         raise UserError(str(error), where="--size") from None
     if scenario not in SCENARIOS:
         raise UserError(f"unknown sample scenario {scenario!r}", where="--scenario", expected=" | ".join(SCENARIOS))
+    out = outputs.claim(out, force=force)
     with _progress("writing sample logs") as progress:
         task = progress.add_task("logs", total=chosen.log_lines)
         cluster = generate_cluster(out, seed=seed, size=chosen, progress=lambda n: progress.advance(task, n), scenario=scenario)

@@ -7,7 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from kubetrainer import outputs
 from kubetrainer.cli import app, render
+from kubetrainer.cli.options import Force
 from kubetrainer.cli.state import STATE
 from kubetrainer.errors import UserError
 
@@ -91,11 +93,13 @@ def dataset_build(
     source: Annotated[Path, typer.Option(help="Records JSONL or a `kubectl cluster-info dump` directory.")],
     out: Annotated[Path, typer.Option(help="Where to write the cluster_texts.json-shaped dataset.")] = Path("datasets/cluster_texts.json"),
     eval_fraction: Annotated[float, typer.Option(help="Share of incidents held out for eval.")] = 0.2,
+    force: Force = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Derive grounded Q/A pairs and anomaly text from cluster records, redacted, split by incident."""
     from kubetrainer.train.cluster_dataset import build_from_source
 
+    out = outputs.claim(out, force=force, kind="file")
     summary = build_from_source(source, out, eval_fraction=eval_fraction)
     if json_out:
         render.print_json(summary)
@@ -106,12 +110,14 @@ def dataset_build(
 @app.command()
 def export(
     source: Annotated[str, typer.Argument(help="A run, checkpoint, adapter dir or ./checkpoints/latest.")],
-    out: Annotated[Path, typer.Option(help="Output directory.")],
+    out: Annotated[Path, typer.Option(help="New or empty output directory.")],
     merge: Annotated[bool, typer.Option("--merge", help="Merge the LoRA adapter into its base model.")] = False,
+    force: Force = False,
 ) -> None:
     """Save a run's adapter, or merge it into the base as a plain model directory."""
     from kubetrainer.train.export import export as export_model
 
     settings = STATE.settings
+    out = outputs.claim(out, force=force)
     written = export_model(source, out, runs_dir=settings.dir("runs"), models_dir=settings.dir("models"), merge=merge)
     render.console.print(f"wrote {'merged model' if merge else 'model'} to {written}")

@@ -161,14 +161,14 @@ def render_chart(report: dict) -> bytes:
 
 def write_report(out_dir: Path, report: dict, results: list[VariantResult],
                  oncall: dict[str, list[dict]] | None = None) -> dict[str, Path]:
-    """report.json, report.md, report.png, answers.jsonl (and oncall.jsonl, oncall.png), swapped into `out_dir` together."""
+    """report.json, report.md, report.png, answers.jsonl (and oncall.jsonl, oncall.png), each swapped into `out_dir`."""
     answers = [
         json.dumps({"variant": result.name, **answer.to_json()}, ensure_ascii=False)
         for result in results
         for answer in result.answers
     ]
     names = ["report.json", "report.md"]
-    with atomic.directory(out_dir) as staging:
+    with atomic.entries(out_dir) as staging:
         atomic.write_json(staging / "report.json", report)
         atomic.write_text(staging / "report.md", render_markdown(report))
         if results:

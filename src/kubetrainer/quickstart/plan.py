@@ -123,8 +123,8 @@ def steps(layout: Layout, budget: Budget, question_texts: list[str]) -> list[Ste
     dump = str(layout.sample_cluster)
     return [
         Step("detect", "Detect: this machine and the sample cluster's GPUs", (
-            Command(("samples", "cluster", "--out", dump, "--seed", str(SAMPLE_SEED), "--size", budget.cluster_size),
-                    done_when=layout.questions, json_output=False),
+            Command(("samples", "cluster", "--out", dump, "--force", "--seed", str(SAMPLE_SEED),
+                     "--size", budget.cluster_size), done_when=layout.questions, json_output=False),
             Command(("detect", "--json")),
             Command(("detect", "--from", dump, "--no-local", "--json")),
         )),
@@ -142,17 +142,18 @@ def steps(layout: Layout, budget: Budget, question_texts: list[str]) -> list[Ste
         )),
         Step("answers", "Answers: scored on a held-out scenario, then on the sample's own questions", (
             Command(("samples", "cluster", "--scenario", HELDOUT_SCENARIO, "--out", str(layout.heldout_cluster),
-                     "--seed", str(SAMPLE_SEED), "--size", "small"), done_when=layout.heldout_questions, json_output=False),
+                     "--force", "--seed", str(SAMPLE_SEED), "--size", "small"),
+                    done_when=layout.heldout_questions, json_output=False),
             Command(("index", "--source", str(layout.heldout_cluster), "--index", HELDOUT_INDEX_NAME, "--json"),
                     done_when=layout.heldout_index / "manifest.json"),
             Command(("eval", "--answers", str(layout.heldout_questions), "--index", str(layout.heldout_index),
-                     "--out", str(layout.root / "answers-heldout"), "--json")),
+                     "--out", str(layout.root / "answers-heldout"), "--force", "--json")),
             Command(("eval", "--answers", str(layout.questions), "--index", str(layout.index_dir),
-                     "--out", str(layout.root / "answers-sample"), "--json")),
+                     "--out", str(layout.root / "answers-sample"), "--force", "--json")),
         )),
         Step("train", "Fine-tune: a cluster-derived dataset, then a short LoRA run", (
-            Command(("dataset", "build", "--source", str(layout.records), "--out", str(layout.dataset), "--json"),
-                    done_when=layout.dataset),
+            Command(("dataset", "build", "--source", str(layout.records), "--out", str(layout.dataset), "--force",
+                     "--json"), done_when=layout.dataset),
             Command(("train", "--dataset", str(layout.dataset), "--method", "lora", "--max-steps", str(budget.train_steps),
                      "--batch-tokens", str(budget.batch_tokens), "--max-seq-len", str(budget.batch_tokens // 2),
                      "--eval-every", str(max(budget.train_steps // 4, 1)), "--save-every", str(budget.train_steps),
@@ -165,7 +166,7 @@ def steps(layout: Layout, budget: Budget, question_texts: list[str]) -> list[Ste
                     done_when=layout.run_dir / "eval" / "report.json"),
             Command(("eval", str(layout.run_dir), "--answers", str(layout.heldout_questions), "--index", str(layout.heldout_index),
                      "--limit", str(budget.model_answers), "--max-new-tokens", str(budget.max_new_tokens),
-                     "--out", str(layout.run_dir / "eval-answers"), "--json"),
+                     "--out", str(layout.run_dir / "eval-answers"), "--force", "--json"),
                     done_when=layout.run_dir / "eval-answers" / "report.json"),
         )),
     ]

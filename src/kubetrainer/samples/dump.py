@@ -121,8 +121,8 @@ def write_logs(cluster: SampleCluster, root: Path, total_lines: int, progress: C
 
 
 def write_dump(cluster: SampleCluster, out: Path, size, progress: Callable[[int], None] | None = None) -> int:
-    """Write the whole dump into `out` atomically (a failed run leaves no half tree); returns log lines."""
-    with atomic.directory(out) as root:
+    """Write the dump into `out` atomically (no half tree; other files in `out` stay); returns log lines."""
+    with atomic.entries(out) as root:
         _write_json(root / "nodes.json", _list("NodeList", cluster.nodes))
         namespaces = sorted({pod.namespace for pod in cluster.pods} | {e["metadata"]["namespace"] for e in cluster.events})
         for namespace in namespaces:

@@ -20,7 +20,7 @@ def export(source: str | Path, out_dir: Path, *, runs_dir: Path, models_dir: Pat
     is_adapter = (model_dir / "adapter_config.json").is_file()
     if merge and not is_adapter:
         raise UserError("--merge needs a LoRA adapter, and this is a full model", where=model_dir, expected="an adapter directory (adapter_config.json)")
-    with atomic.directory(out_dir) as staging:
+    with atomic.entries(out_dir) as staging:
         if merge:
             _merge(model_dir, models_dir, staging)
         else:
