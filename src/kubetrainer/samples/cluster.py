@@ -7,8 +7,9 @@ The same seed, size and scenario always give the same bytes. Scenarios: `default
 (incidents.py, used by the quickstart and tests), `heldout` (heldout.py: other
 incidents on other objects, with scoreable facts, for evaluation only), `fresh`
 (fresh.py: a third such set, for evaluation only), `blind` (blind.py: a fourth,
-kept for a final held-out score) and `sealed` (sealed.py: a fifth, kept only for
-honest evaluation of the on-call answers).
+kept for a final held-out score), `sealed` (sealed.py: a fifth, kept only for
+honest evaluation of the on-call answers) and `unseen` (unseen.py: a sixth, written
+blind for a held-out answer score).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def _startup_events(cluster: SampleCluster, pod: SamplePod) -> None:
         cluster.event(ref, "Started", f"Started container {container.spec.name}", at, host=pod.node)
 
 
-SCENARIOS = ("default", "heldout", "fresh", "blind", "sealed")
+SCENARIOS = ("default", "heldout", "fresh", "blind", "sealed", "unseen")
 
 
 def _scenario(name: str):
@@ -148,6 +149,10 @@ def _scenario(name: str):
         from kubetrainer.samples import sealed
 
         return sealed.apply_all, sealed.scenario_nodes, WORKLOADS + sealed.WORKLOADS
+    if name == "unseen":
+        from kubetrainer.samples import unseen
+
+        return unseen.apply_all, unseen.scenario_nodes, WORKLOADS + unseen.WORKLOADS
     raise ValueError(f"unknown sample scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
 
 
@@ -155,8 +160,8 @@ def build_cluster(seed: int = 0, nodes: list[dict] | None = None, scenario: str 
     """Healthy workloads on the sample nodes, then the scenario's incidents.
 
     `default` plants the incidents of incidents.py; `heldout` (heldout.py), `fresh`
-    (fresh.py), `blind` (blind.py) and `sealed` (sealed.py) plant different incidents
-    on different objects, kept for honest evaluation only. `nodes` replaces the
+    (fresh.py), `blind` (blind.py), `sealed` (sealed.py) and `unseen` (unseen.py) plant
+    different incidents on different objects, kept for honest evaluation only. `nodes` replaces the
     scenario's own nodes (the other scenarios' incidents need those of their
     `scenario_nodes()`).
     Unknown scenario names raise ValueError.
