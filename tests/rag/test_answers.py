@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from kubetrainer import versions
 from kubetrainer.answer import AnswerEngine
 from kubetrainer.answer.guard import check, invented_names, loops
 from kubetrainer.answer.sources import Sources
@@ -158,7 +159,7 @@ def test_ask_on_an_index_without_a_diagnosis_is_a_user_error(sample_index: Path,
 
     old = tmp_path / "old-index"
     shutil.copytree(sample_index, old)
-    (old / "findings.jsonl").unlink()
+    (versions.current(old) / "findings.jsonl").unlink()
     assert main(["--home", str(tmp_path), "ask", "anything", "--index", str(old)]) == 2
     assert "has no diagnosis" in capsys.readouterr().err
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +118,7 @@ def test_mismatched_backend_or_model_and_missing_index_are_user_errors(embedder:
     (tmp_path / "bad" / "manifest.json").write_text("{not json")
     with pytest.raises(UserError, match="manifest"):
         Retriever.open(tmp_path / "bad")
-    assert json.loads((tmp_path / "i" / "manifest.json").read_text())["records"] == 3
+    assert read_manifest(tmp_path / "i")["records"] == 3
 
 
 def test_resolve_index_names_and_paths(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kubetrainer import versions
 from kubetrainer.answer import AnswerEngine
 from kubetrainer.answer.phrase import phrasing_messages
 from kubetrainer.diagnose.store import read_findings
@@ -87,7 +88,7 @@ def test_no_secret_in_any_file_of_the_index_or_cache(planted_index: tuple[Path, 
     assert any(p.name == "chunks.jsonl" for p in files)
     for path in files:
         assert _leaks(path.read_bytes().decode("latin-1")) == [], path
-    chunks = (index / "chunks.jsonl").read_text()
+    chunks = (versions.current(index) / "chunks.jsonl").read_text()
     assert "[REDACTED:" in chunks and "(value withheld)" in chunks
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kubetrainer import atomic
+from kubetrainer import atomic, versions
 from kubetrainer.diagnose.engine import merge
 from kubetrainer.diagnose.finding import Finding
 
@@ -13,8 +13,8 @@ FINDINGS = "findings.jsonl"
 
 
 def read_findings(directory: Path) -> list[Finding]:
-    """The findings stored in an index directory (none for an index built before findings existed)."""
-    path = Path(directory) / FINDINGS
+    """The findings stored in an index directory's current version (none for an index built before findings existed)."""
+    path = versions.current(directory) / FINDINGS
     if not path.is_file():
         return []
     with path.open(encoding="utf-8") as handle:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubetrainer.versions import POINTER
+
 INDEX_NAME = "quickstart"
 HELDOUT_INDEX_NAME = "quickstart-heldout"
 HELDOUT_SCENARIO = "sealed"  # written by an engineer who never read the diagnosis code; nothing is tuned to it
@@ -137,7 +139,7 @@ def steps(layout: Layout, budget: Budget, question_texts: list[str]) -> list[Ste
         )),
         Step("rag", "RAG: index the records and answer on-call questions with citations", (
             Command(("index", "--source", str(layout.records), "--index", INDEX_NAME, "--json"),
-                    done_when=layout.index_dir / "manifest.json"),
+                    done_when=layout.index_dir / POINTER),
             *(Command(("ask", text, "--index", INDEX_NAME, "--json")) for text in question_texts[: budget.questions]),
         )),
         Step("answers", "Answers: scored on a held-out scenario, then on the sample's own questions", (
@@ -145,7 +147,7 @@ def steps(layout: Layout, budget: Budget, question_texts: list[str]) -> list[Ste
                      "--force", "--seed", str(SAMPLE_SEED), "--size", "small"),
                     done_when=layout.heldout_questions, json_output=False),
             Command(("index", "--source", str(layout.heldout_cluster), "--index", HELDOUT_INDEX_NAME, "--json"),
-                    done_when=layout.heldout_index / "manifest.json"),
+                    done_when=layout.heldout_index / POINTER),
             Command(("eval", "--answers", str(layout.heldout_questions), "--index", str(layout.heldout_index),
                      "--out", str(layout.root / "answers-heldout"), "--force", "--json")),
             Command(("eval", "--answers", str(layout.questions), "--index", str(layout.index_dir),

@@ -5,10 +5,13 @@ counts, sources), chunks.jsonl (row i = vector i), findings.jsonl (the diagnosis
 the same records, `kubetrainer.diagnose`), collected.json (the facts that diagnosis
 kept, so later records are diagnosed with them), record_ids.npy (64-bit prefixes of every
 record id seen), dense.faiss or chroma/, bm25/.
-Adding records is incremental: records whose id is already held are skipped,
-only new chunks are embedded and appended to the dense store, and the new
-directory is built beside the old one and swapped in at the end
-(`atomic.directory`), so an interrupted build leaves the previous index usable.
+Those files live in one version directory of the index (`kubetrainer.versions`): adding
+records builds the next version beside the current one and switches `CURRENT` to it, so a
+reader always opens a complete index and an interrupted build (even a SIGKILL) leaves the
+previous one in place. One writer at a time: a second `index` (or `/v1/ingest`) on the same
+index waits for the first when asked to, else is refused with the PID that writes.
+Adding records is incremental: records whose id is already held are skipped, only new
+chunks are embedded and appended to the dense store.
 """
 
 from __future__ import annotations
@@ -22,15 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from kubetrainer import atomic
+from kubetrainer import atomic, versions
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.engine import findings_of
-from kubetrainer.diagnose.state import load_collector, save_collector
+from kubetrainer.diagnose.state import COLLECTED, load_collector, save_collector
 from kubetrainer.diagnose.store import FINDINGS, combined, read_findings, write_findings
 from kubetrainer.errors import UserError
 from kubetrainer.rag.chunk import Chunk, chunk_records
 from kubetrainer.rag.dense import ChromaStore, DenseStore, FaissStore
 from kubetrainer.rag.embed import Embedder
+from kubetrainer.rag.lexical import DIR as LEXICAL_DIR
 from kubetrainer.rag.lexical import Lexical
 
 FORMAT = 1
@@ -38,6 +42,8 @@ MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 RECORD_IDS = "record_ids.npy"
 BACKENDS = ("faiss", "chroma")
+# The files of an index from before versions, at the top level of its directory.
+LEGACY = (MANIFEST, CHUNKS, RECORD_IDS, FINDINGS, COLLECTED, FaissStore.FILE, LEXICAL_DIR, "chroma-*")
 
 
 @dataclass
@@ -64,7 +70,8 @@ def resolve_index(name_or_dir: str | Path | None, index_root: Path) -> Path:
 
 
 def read_manifest(directory: Path) -> dict | None:
-    path = Path(directory) / MANIFEST
+    """The manifest of the index's current version (None: no index there)."""
+    path = versions.current(directory) / MANIFEST
     if not path.is_file():
         return None
     try:
@@ -77,7 +84,7 @@ def read_manifest(directory: Path) -> dict | None:
 
 
 def read_chunks(directory: Path) -> list[Chunk]:
-    path = Path(directory) / CHUNKS
+    path = versions.current(directory) / CHUNKS
     if not path.is_file():
         return []
     with path.open(encoding="utf-8") as handle:
@@ -115,10 +122,10 @@ def _check_compatible(manifest: dict, backend: str, embedder: Embedder, director
         raise UserError(f"this index was embedded with {manifest['embedding_model']}", where=directory, expected=f"the same --embedding-model, or a new --index for {embedder.model_id}")
 
 
-def _dense_store(backend: str, staging: Path, previous: Path, dim: int, manifest: dict | None) -> DenseStore:
+def _dense_store(backend: str, staging: Path, previous: Path | None, dim: int, manifest: dict | None) -> DenseStore:
     if backend == "chroma":
-        return ChromaStore.create(staging, previous / manifest["dense"]["dir"] if manifest else None)
-    return FaissStore.open(previous) if manifest else FaissStore.create(dim)
+        return ChromaStore.create(staging, previous / manifest["dense"]["dir"] if previous and manifest else None)
+    return FaissStore.open(previous) if previous and manifest else FaissStore.create(dim)
 
 
 def build_index(
@@ -130,21 +137,33 @@ def build_index(
     source: str | None = None,
     window_minutes: float = 60.0,
     progress: Callable[[int], None] | None = None,
+    wait: bool = False,
 ) -> BuildStats:
-    """Add `records` to the index at `directory` (created if absent); returns what changed."""
+    """Add `records` to the index at `directory` (created if absent); returns what changed.
+
+    While another process writes the same index this waits for it when `wait`, else raises
+    UserError naming that process: two writers building on the same version would each
+    drop the other's records.
+    """
     if backend not in BACKENDS:
         raise UserError(f"unknown index backend {backend!r}", where="--backend", expected=" or ".join(BACKENDS))
-    directory = Path(directory)
-    manifest = read_manifest(directory)
+    with versions.writing(directory, what="index", legacy=LEGACY, wait=wait) as writer:
+        return _add(writer, records, embedder, backend, source, window_minutes, progress)
+
+
+def _add(writer: versions.Writer, records: Iterable[dict], embedder: Embedder, backend: str, source: str | None,
+         window_minutes: float, progress: Callable[[int], None] | None) -> BuildStats:
+    base = writer.base
+    manifest = read_manifest(base) if base else None
     if manifest:
-        _check_compatible(manifest, backend, embedder, directory)
+        _check_compatible(manifest, backend, embedder, writer.directory)
     stats = BuildStats()
-    known_array = _known_ids(directory)
+    known_array = _known_ids(base) if base else np.zeros(0, dtype=np.uint64)
     new_ids: list[int] = []
-    old_chunks = read_chunks(directory)
+    old_chunks = read_chunks(base) if base else []
     held = {chunk.id for chunk in old_chunks}
     fresh: list[Chunk] = []
-    saved = load_collector(directory) if manifest else None
+    saved = load_collector(base) if base and manifest else None
     collector = saved or Collector()
     new_records = _new_records(records, set(known_array.tolist()), new_ids, stats, collector)
     for chunk in chunk_records(new_records, path=source, window_minutes=window_minutes):
@@ -154,21 +173,21 @@ def build_index(
     stats.chunks_added, stats.chunks_total = len(fresh), len(old_chunks) + len(fresh)
     if manifest and not new_ids:
         return stats
-    with atomic.directory(directory) as staging:
-        if manifest:
-            shutil.copyfile(directory / CHUNKS, staging / CHUNKS)
+    with writer.next_version() as staging:
+        if base and manifest:
+            shutil.copyfile(base / CHUNKS, staging / CHUNKS)
         with (staging / CHUNKS).open("a", encoding="utf-8") as handle:
             handle.writelines(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n" for chunk in fresh)
         computed_before = embedder.computed
         vectors = embedder.embed([chunk.text for chunk in fresh], progress)
         stats.embedded = embedder.computed - computed_before
         dim = int(vectors.shape[1]) if len(vectors) else int(manifest["dim"]) if manifest else embedder.dim
-        store = _dense_store(backend, staging, directory, dim, manifest)
+        store = _dense_store(backend, staging, base, dim, manifest)
         store.add(vectors)
         store.save(staging)
         Lexical.build([chunk.text for chunk in [*old_chunks, *fresh]]).save(staging)
         # The saved facts and the new records diagnosed together; an index from before they were saved merges.
-        findings = findings_of(collector) if saved or not manifest else combined(read_findings(directory),
+        findings = findings_of(collector) if saved or not manifest else combined(read_findings(base),
                                                                                  findings_of(collector))
         write_findings(staging, findings)
         save_collector(staging, collector)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kubetrainer import versions
 from kubetrainer.errors import UserError
 from kubetrainer.models.bundled import DEFAULT_EMBEDDING_ID
 from kubetrainer.rag.chunk import Chunk
@@ -63,15 +64,30 @@ class Retriever:
 
     @classmethod
     def open(cls, index_dir: Path, embedder: Embedder | None = None, cache_dir: Path | None = None) -> Retriever:
-        index_dir = Path(index_dir)
-        manifest = read_manifest(index_dir)
+        """Load the index's current version, resolved once (`versions.current`), so every part is of one version.
+
+        A writer keeps the version before its new one; only when two switches pass while this
+        reads can that version vanish underneath, and then the newer one is read instead.
+        """
+        for attempt in range(3):
+            version = versions.current(index_dir)
+            try:
+                return cls._load(version, index_dir, embedder, cache_dir)
+            except (OSError, RuntimeError):  # RuntimeError: FAISS's "could not open"
+                if attempt == 2 or versions.current(index_dir) == version:
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load(cls, version: Path, index_dir: Path, embedder: Embedder | None, cache_dir: Path | None) -> Retriever:
+        manifest = read_manifest(version)
         if manifest is None:
             raise UserError("no index here", where=index_dir, expected="a directory made by `kubetrainer index --source ...`")
-        chunks = read_chunks(index_dir)
-        dense: DenseStore = ChromaStore.open(index_dir, manifest) if manifest["backend"] == "chroma" else FaissStore.open(index_dir)
+        chunks = read_chunks(version)
+        dense: DenseStore = ChromaStore.open(version, manifest) if manifest["backend"] == "chroma" else FaissStore.open(version)
         model = manifest["embedding_model"]
         embedder = embedder or Embedder(None if model == DEFAULT_EMBEDDING_ID else model, cache_dir=cache_dir)
-        return cls(index_dir, manifest, chunks, dense, Lexical.open(index_dir, len(chunks)), embedder)
+        return cls(version, manifest, chunks, dense, Lexical.open(version, len(chunks)), embedder)
 
     def allowed_rows(self, filters: dict | None) -> np.ndarray | None:
         """Row numbers passing the filters (None: no filter). Values may be a string or a list of strings."""

@@ -19,13 +19,13 @@ from kubetrainer.serve.access import public_hit
 T = TypeVar("T")
 
 
-def index_version(index_dir: Path) -> str:
-    """Changes whenever any file of the index changes, so cached answers never go stale."""
+def index_version(version_dir: Path) -> str:
+    """Changes whenever any file of the open version changes, so cached answers never go stale."""
     digest = hashlib.sha256()
-    for path in sorted(Path(index_dir).rglob("*")):
+    for path in sorted(Path(version_dir).rglob("*")):
         if path.is_file():
             stat = path.stat()
-            digest.update(f"{path.relative_to(index_dir)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            digest.update(f"{path.relative_to(version_dir)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -71,19 +71,23 @@ class RagContext:
         def open_index() -> None:
             embedder = self.retriever.embedder if self.retriever is not None else None  # keep the loaded model
             self.retriever = Retriever.open(self.index_dir, embedder=embedder, cache_dir=self.cache_dir)
-            self.findings = read_findings(self.index_dir)
-            self._version = index_version(self.index_dir)
+            self.findings = read_findings(self.retriever.directory)  # the version the retriever opened
+            self._version = index_version(self.retriever.directory)
 
         self._on_rag_thread(open_index)
 
     def add_records(self, records: list[dict[str, Any]]) -> int:
-        """Index new records incrementally (only their chunks are embedded); returns chunks added."""
+        """Index new records incrementally (only their chunks are embedded); returns chunks added.
+
+        Waits while another process (`kubetrainer index`) writes the index: the records are
+        already stored and acknowledged, so they must reach the index, not be refused.
+        """
         from kubetrainer.rag.index import build_index
 
         manifest = self.retriever.manifest
         stats = self._on_rag_thread(lambda: build_index(
             self.index_dir, records, self.retriever.embedder, backend=manifest["backend"], source="ingest",
-            window_minutes=manifest.get("window_minutes", 60.0)))
+            window_minutes=manifest.get("window_minutes", 60.0), wait=True))
         self.reopen()
         return stats.chunks_added
 
