@@ -10,7 +10,8 @@ import importlib
 
 from kubetrainer.cli import app
 
-STAGE_MODULES: tuple[str, ...] = ("detect", "load", "serve", "dashboard", "harvest", "index", "diagnose", "query", "investigate", "train", "submit", "operator", "quickstart", "eval")
+STAGE_MODULES: tuple[str, ...] = ("detect", "load", "serve", "dashboard", "harvest", "index", "diagnose", "query",
+                                  "investigate", "train", "runs", "submit", "operator", "quickstart", "eval")
 
 for _module in STAGE_MODULES:
     importlib.import_module(f"kubetrainer.cli.{_module}")

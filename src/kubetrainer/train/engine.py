@@ -68,17 +68,18 @@ def split_eval(examples: list, fraction: float, seed: int) -> tuple[list, list]:
     return [e for i, e in enumerate(examples) if i not in held], [e for i, e in enumerate(examples) if i in held]
 
 
-def _load_data(config: TrainConfig, tokenizer) -> tuple[str, list[TokenizedExample], list[TokenizedExample]]:
+def _read_data(config: TrainConfig) -> tuple[str, list, list]:
+    """(format, train, eval) examples; read before the model loads, so a bad dataset fails in a second."""
     format_name, train, evaluation = load_splits(config.dataset)
     if config.eval_dataset is not None:
         evaluation = load_dataset(config.eval_dataset)[1]
     elif not evaluation:
         train, evaluation = split_eval(train, config.eval_fraction, config.seed)
+    return format_name, train, evaluation
 
-    def tokenize(examples):
-        return tokenize_all(tokenizer, examples, max_seq_len=config.max_seq_len, train_on_prompt=config.train_on_prompt)
 
-    return format_name, tokenize(train), tokenize(evaluation)
+def _tokenize(config: TrainConfig, tokenizer, examples: list) -> list[TokenizedExample]:
+    return tokenize_all(tokenizer, examples, max_seq_len=config.max_seq_len, train_on_prompt=config.train_on_prompt)
 
 
 def _forward_loss(model, examples, batch: PackedBatch, ctx, autocast) -> torch.Tensor:
@@ -105,26 +106,33 @@ def evaluate(model, examples: list[TokenizedExample], config: TrainConfig, ctx, 
 
 def _resolve_run_dir(config: TrainConfig, runs_dir: Path, resume: bool) -> Path:
     if config.run_id:
-        return runs_dir / config.run_id
+        run_dir = runs_dir / config.run_id
+        if resume and not (run_dir / runs.CONFIG).is_file():
+            raise UserError(f"no run named {config.run_id!r} to resume", where="--run-id",
+                            expected="a run id from `kubetrainer runs list` (or leave out --resume to start it)")
+        return run_dir
     if resume:
         latest = paths.latest_run(runs_dir)
         if latest is None:
             raise UserError("--resume found no earlier run", where=runs_dir, expected="a run started by `kubetrainer train`")
         return latest
-    return runs_dir / runs.new_run_id(config)
+    return runs_dir / runs.new_run_id(config, runs_dir)
 
 
-def prepare_run(config: TrainConfig, settings: Settings, *, resume: bool) -> tuple[TrainConfig, Path]:
-    """The run directory and the config it runs with (a resumed run keeps its own config.json)."""
-    runs_dir = settings.dir("runs")
-    run_dir = _resolve_run_dir(config, runs_dir, resume)
+def prepare_run(config: TrainConfig, settings: Settings, *, resume: bool) -> tuple[TrainConfig, Path, bool]:
+    """The run directory, the config it runs with (a resumed run keeps its own config.json), and whether it is new.
+
+    `latest` does not move here: only a saved checkpoint or a finished run moves it, so a run
+    that fails early never hides the last good one.
+    """
+    run_dir = _resolve_run_dir(config, settings.dir("runs"), resume)
     if resume and (run_dir / runs.CONFIG).is_file():
-        return runs.read_config(run_dir), run_dir
+        return runs.read_config(run_dir), run_dir, False
     config = config.model_copy(update={"run_id": run_dir.name})
+    fresh = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     runs.write_config(run_dir, config)
-    paths.mark_latest(runs_dir, run_dir)
-    return config, run_dir
+    return config, run_dir, fresh
 
 
 def run(
@@ -139,12 +147,19 @@ def run(
     settings = settings or default_settings()
     ctx = distributed.setup()
     say = notify if (notify and ctx.is_main) else (lambda message: None)
-    config, run_dir = prepare_run(config, settings, resume=resume)
+    config, run_dir, fresh = prepare_run(config, settings, resume=resume)
+    with runs.lifecycle(run_dir, fresh=fresh, is_main=ctx.is_main):
+        return _train(config, settings, run_dir, ctx, say, resume=resume, on_step=on_step)
+
+
+def _train(config: TrainConfig, settings: Settings, run_dir: Path, ctx, say: Notify, *, resume: bool,
+           on_step: Callable[[Progress], None] | None) -> RunResult:
     seed_everything(config.seed)
     if config.deepspeed:
         zero.require()
+    format_name, train, evaluation = _read_data(config)
     model, tokenizer, base_dir = load_model_and_tokenizer(config, settings.dir("models"), ctx.device)
-    format_name, train, evaluation = _load_data(config, tokenizer)
+    train, evaluation = _tokenize(config, tokenizer, train), _tokenize(config, tokenizer, evaluation)
     say(f"dataset {config.dataset}: {format_name} format, {len(train)} train / {len(evaluation)} eval examples")
     say(f"model {base_dir} ({config.method}), run {run_dir}")
 
@@ -183,6 +198,8 @@ def run(
             run_dir, model=wrapped, unwrapped=model, tokenizer=tokenizer, optimizer=optimizer, scheduler=scheduler,
             progress=progress, is_main=ctx.is_main, keep=config.keep_checkpoints,
         )
+        if ctx.is_main:
+            paths.mark_latest(run_dir.parent, run_dir)
 
     plans: dict[int, list[PackedBatch]] = {}
     started, tokens_this_session, stopped_early, saved_step = time.perf_counter(), 0, False, progress.step
