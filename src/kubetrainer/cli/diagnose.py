@@ -54,7 +54,7 @@ def _table(findings, explanations: dict[str, str]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(show_lines=True, expand=True)
+    table = Table(show_lines=True, expand=render.expand())
     for column, ratio in (("#", None), ("severity", None), ("object", 2), ("cause and evidence", 6)):
         table.add_column(column, ratio=ratio, overflow="fold")
     for number, finding in enumerate(findings, start=1):

@@ -32,7 +32,6 @@ def eval_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the report JSON instead of the table.")] = False,
 ) -> None:
     """Evaluate a tuned model against its base, with and without RAG; writes report.json/.md/.png."""
-    from rich.markdown import Markdown
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kubetrainer.evaluate.answers import AnswerSettings
@@ -57,5 +56,5 @@ def eval_command(
     if json_output:
         render.print_json(report)
         return
-    render.console.print(Markdown(render_markdown(report)))
+    render.markdown(render_markdown(report))
     render.note(f"report: {paths['report.md'].parent}/ ({', '.join(paths)})")

@@ -56,7 +56,7 @@ def _table(found) -> None:
 
     from kubetrainer.rag.prompt import describe_source
 
-    table = Table(show_lines=True, expand=True)
+    table = Table(show_lines=True, expand=render.expand())
     table.add_column("alert", min_width=max(len(item.alert) for item in found))  # alert names are searched for: whole
     table.add_column("objects", ratio=2, overflow="fold")
     table.add_column("summary and sources", ratio=7, overflow="fold")

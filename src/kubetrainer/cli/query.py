@@ -54,7 +54,7 @@ def query(
     if not hits:
         render.note("no matching chunks")
     for hit in hits:
-        render.console.rule(f"[{hit.rank}] {describe_source(hit.source)}  score {hit.score:.4f}", align="left")
+        render.rule(f"[{hit.rank}] {describe_source(hit.source)}  score {hit.score:.4f}", align="left")
         render.console.print(hit.text, markup=False, highlight=False)
 
 

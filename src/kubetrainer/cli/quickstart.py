@@ -32,7 +32,7 @@ def quickstart(
     }
     upstream_changed = False
     for number, step in enumerate(plan.steps(layout, budget, [q["question"] for q in asked]), 1):
-        render.console.rule(f"[bold]{number}. {step.title}")
+        render.rule(f"[bold]{number}. {step.title}")
         if upstream_changed:
             state.steps.pop(step.key, None)
         outcome = runner.run_step(step, layout, state, main,
@@ -41,7 +41,7 @@ def quickstart(
         timing = "cached" if outcome.cached else f"{outcome.seconds:.0f}s"
         render.console.print("\n".join(summaries[step.key](outcome.outputs)), highlight=False, markup=False, soft_wrap=True)
         render.note(f"({timing}; re-run alone: {step.commands[-1].shell(home)})")
-    render.console.rule(f"[bold]{number + 1}. Next")
+    render.rule(f"[bold]{number + 1}. Next")
     render.console.print(_next_steps(layout), highlight=False, markup=False, soft_wrap=True)
     if serve:
         main(["--home", str(home), "serve", "--adapter", str(layout.adapter), "--rag", str(layout.index_dir)])

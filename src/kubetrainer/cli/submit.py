@@ -100,7 +100,7 @@ def jobs_logs(name: str, namespace: Namespace = "default", kubeconfig: Kubeconfi
     from kubetrainer.k8s.client import Cluster
 
     for pod, text in jobs.logs(Cluster.open(kubeconfig), namespace, name, tail).items():
-        render.console.rule(pod)
+        render.rule(pod)
         render.console.print(text, highlight=False, markup=False)
 
 
