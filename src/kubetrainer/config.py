@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubetrainer.errors import UserError
+
 HOME_ENV = "KUBETRAINER_HOME"
 DEFAULT_HOME = Path("~/.kubetrainer")
 SUBDIRS = ("models", "harvest", "index", "runs", "cache", "investigations")
@@ -20,6 +22,16 @@ def resolve_home(explicit: Path | None = None) -> Path:
     """The data home: the explicit path, else $KUBETRAINER_HOME, else ~/.kubetrainer."""
     chosen = explicit or os.environ.get(HOME_ENV) or DEFAULT_HOME
     return Path(chosen).expanduser().resolve()
+
+
+def usable_home(explicit: Path | None = None) -> Path:
+    """`resolve_home`, refusing a file: the message names where the path came from (flag, variable, default)."""
+    home = resolve_home(explicit)
+    if home.exists() and not home.is_dir():
+        from_env = os.environ.get(HOME_ENV) and resolve_home(Path(os.environ[HOME_ENV])) == home
+        named_by = f"${HOME_ENV}" if from_env else "--home" if explicit else "the default data home"
+        raise UserError("is a file", where=f"{named_by} {home}", expected="a directory for KubeTrainer's data")
+    return home
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,11 @@ class Settings:
         if name not in SUBDIRS:
             raise ValueError(f"unknown data-home subdirectory {name!r}; known: {SUBDIRS}")
         path = self.home / name
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise UserError("is not a directory", where=path,
+                            expected=f"a directory inside the data home {self.home}") from None
         return path
 
 

@@ -166,3 +166,14 @@ def test_offline_mode_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(Unavailable, match="offline"):
         hub.download("test-org/tiny-llama", tmp_path)
+
+
+def test_an_unreachable_hub_fails_at_once_without_retries(caplog: pytest.LogCaptureFixture) -> None:
+    """Offline, an unknown id spent 24 s in huggingface_hub's back-off before the error."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with caplog.at_level("WARNING"), pytest.raises(Unavailable) as caught:
+        hub.fetch_config("test-org/unknown", endpoint=f"http://127.0.0.1:{port}")
+    assert "the Hub is unreachable" in caught.value.render() and "HF_HUB_OFFLINE" in caught.value.render()
+    assert not [record for record in caplog.records if "Retry" in record.getMessage()]

@@ -76,3 +76,20 @@ def test_loss_is_on_the_response_only_unless_asked(tiny_tokenizer):
     assert everything.target_count == len(everything.input_ids)
     completion = tokenize_example(tiny_tokenizer, {"prompt": "Q: why?\nA:", "completion": " OOM"}, max_seq_len=512)
     assert tiny_tokenizer.decode([token for token, label in zip(completion.input_ids, completion.labels) if label != IGNORE]) == " OOM<|im_end|>"
+
+
+def test_a_huge_one_line_record_is_tokenized_from_its_head_only(tmp_path, tiny_tokenizer):
+    """A 60 MB single-line record took 6.4 GB in `train`: the offsets of every token were built, then cut."""
+    import tracemalloc
+
+    text = "pod crash loop back-off restarting failed container " * 100_000  # 5 MB on one line
+    path = tmp_path / "huge.jsonl"
+    path.write_text(json.dumps({"text": text}) + "\n")
+    [example] = load_dataset(path)[1]
+    head = tokenize_example(tiny_tokenizer, {"prompt": "", "completion": text[:20_000]}, max_seq_len=64)
+    tracemalloc.start()
+    tokenized = tokenize_example(tiny_tokenizer, example, max_seq_len=64)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert tokenized.input_ids == head.input_ids and len(tokenized.input_ids) == 64
+    assert peak < 3 * len(text)  # the text is copied once; tokenizing all of it took 80 times as much

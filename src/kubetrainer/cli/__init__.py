@@ -19,7 +19,7 @@ import typer
 from kubetrainer import __version__
 from kubetrainer.cli import render
 from kubetrainer.cli.state import STATE
-from kubetrainer.config import HOME_ENV, Settings, resolve_home
+from kubetrainer.config import HOME_ENV, Settings, usable_home
 from kubetrainer.errors import UserError
 
 # Typer vendors its own click; its usage errors derive from this class.
@@ -52,7 +52,7 @@ def _global_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    STATE.settings = Settings(home=resolve_home(home), debug=debug)
+    STATE.settings = Settings(home=usable_home(home), debug=debug)
     root = logging.getLogger()
     if not root.handlers:  # what basicConfig does; a host with its own handlers (pytest) keeps them untouched
         root.setLevel(logging.DEBUG if debug else logging.WARNING)
@@ -68,7 +68,8 @@ def _quiet(record: logging.LogRecord) -> bool:
 
 
 # Set before any library is imported (they read them at import); a user's own setting wins.
-QUIET_LIBRARIES = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error", "TQDM_DISABLE": "1"}
+QUIET_LIBRARIES = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_VERBOSITY": "error", "TRANSFORMERS_VERBOSITY": "error",
+                   "TQDM_DISABLE": "1"}
 
 
 # Libraries whose loggers write to stdout, which belongs to our results (`--json` output).
@@ -110,10 +111,24 @@ def _register_commands() -> None:
     from kubetrainer.cli import commands  # noqa: F401  (import registers the commands)
 
 
+def debug_first(args: list[str]) -> list[str]:
+    """`--debug` anywhere (before a `--`) moved in front of the command, where the global option is parsed."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug", *(arg for arg in args[:end] if arg != "--debug"), *args[end:]]
+
+
+def _usage_line(error) -> str:
+    """A usage error as one line that names the command to ask for help (click's own takes four)."""
+    command = error.ctx.command_path if getattr(error, "ctx", None) else "kubetrainer"
+    return f"{error.format_message()} (see `{command} --help`)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script and of the seed's shim; returns the exit code."""
     _register_commands()
-    args = sys.argv[1:] if argv is None else argv
+    args = debug_first(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("KUBETRAINER_DEBUG") == "1"
     if not debug:
         for name, value in QUIET_LIBRARIES.items():
@@ -137,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         render.error("interrupted")
         return 130
     except Exception as error:
-        if isinstance(error, _CLICK_ERROR):  # usage errors: click prints them and names the exit code (2)
-            error.show()
+        if isinstance(error, _CLICK_ERROR):  # usage errors: click names the exit code (2)
+            render.error(_usage_line(error))
             return error.exit_code
         if debug:
             raise

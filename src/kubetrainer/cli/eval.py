@@ -22,7 +22,8 @@ def eval_command(
     index: Annotated[Optional[Path], typer.Option(help="RAG index directory: adds the +RAG variants.")] = None,
     retrieval: Annotated[Optional[Path], typer.Option(help="Retrieval questions JSONL: recall@k, MRR, nDCG (needs --index).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="New or empty report directory (default: <run>/eval/).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Evaluate at most this many held-out examples (and on-call questions per model).")] = None,
+    limit: Annotated[Optional[int], typer.Option(
+        min=1, help="Evaluate at most this many held-out examples (and on-call questions per model).")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Answer length limit.")] = 64,
     top_k: Annotated[int, typer.Option(min=1, help="Retrieved chunks per question.")] = 4,
     window: Annotated[Optional[int], typer.Option(min=2, help="Perplexity window in tokens (default: context, at most 1024).")] = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -38,11 +40,15 @@ def index_command(
     embedder = Embedder(embedding_model, cache_dir=settings.dir("cache"))
     with Progress(console=render.error_console, transient=True) as progress:
         task = progress.add_task("embedding new chunks", total=None)
+        readable = [(path, records) for path in source if (records := _nonempty(records_from_path(path, problems)))]
         runs = [
-            build_index(directory, records_from_path(path, problems), embedder, backend=backend, source=str(path.resolve()),
+            build_index(directory, records, embedder, backend=backend, source=str(path.resolve()),
                         window_minutes=window_minutes, progress=lambda n: progress.advance(task, n))
-            for path in source
+            for path, records in readable
         ]
+    if not runs:
+        raise UserError(f"no records could be read from any source ({problems.summary()})", where="--source",
+                        expected="a cluster-info dump, a pods log directory, records JSONL, manifests or runbooks")
     totals = BuildStats(chunks_total=runs[-1].chunks_total)
     for run in runs:
         totals.records_added += run.records_added
@@ -62,3 +68,9 @@ def index_command(
     for problem in problems.items:
         render.note(f"skipped: {problem}")
 
+
+def _nonempty(records: Iterable[dict]) -> Iterator[dict] | None:
+    """The same records, or None when there are none (the index is not touched for a source that held nothing)."""
+    records = iter(records)
+    first = next(records, None)
+    return None if first is None else itertools.chain([first], records)

@@ -27,7 +27,7 @@ def load(
     gpu_memory: Annotated[
         Optional[str], typer.Option("--gpu-memory", help="Plan for GPUs of this size (24GiB, 80GB) instead of detecting.")
     ] = None,
-    gpus: Annotated[int, typer.Option("--gpus", help="With --gpu-memory: GPUs on the node.")] = 1,
+    gpus: Annotated[Optional[int], typer.Option("--gpus", help="With --gpu-memory: GPUs on the node (1).")] = None,
     source: Annotated[
         Optional[Path], typer.Option("--from", help="Plan for a cluster-info dump directory or nodes JSON file.")
     ] = None,
@@ -36,7 +36,7 @@ def load(
     seq_len: Annotated[
         Optional[int], typer.Option("--seq-len", help="Tokens per sequence (default 4096 inference, 2048 training).")
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Sequences per device.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sequences per device.")] = 1,
     token: Annotated[
         Optional[str], typer.Option("--token", help="Hub token for gated models (default $HF_TOKEN).")
     ] = None,

@@ -8,19 +8,35 @@ import typer
 
 from kubetrainer.cli import app, render
 from kubetrainer.cli.state import STATE
+from kubetrainer.errors import UserError
 
 IndexOption = Annotated[Optional[str], typer.Option("--index", help="Index NAME under <home>/index/, or a DIR path.")]
 TopK = Annotated[int, typer.Option("--top-k", "-k", min=1, max=100, help="How many chunks to retrieve.")]
 Namespace = Annotated[Optional[list[str]], typer.Option("--namespace", "-n", help="Only these namespaces (repeatable).")]
 Node = Annotated[Optional[list[str]], typer.Option("--node", help="Only these nodes (repeatable).")]
-Kind = Annotated[Optional[list[str]], typer.Option("--kind", help="Only log | event | object chunks (repeatable).")]
+CHUNK_KINDS = ("log", "event", "object", "metric", "gpu")  # what kubetrainer.rag.chunk.Chunk.kind holds
+Kind = Annotated[Optional[list[str]], typer.Option(
+    "--kind", help=f"Only {' | '.join(CHUNK_KINDS)} chunks (repeatable, any case).")]
 Since = Annotated[Optional[str], typer.Option("--since", help="Only chunks ending after this RFC 3339 time.")]
 Until = Annotated[Optional[str], typer.Option("--until", help="Only chunks starting before this RFC 3339 time.")]
 
 
 def _filters(namespace, node, kind, since, until) -> dict:
-    values = {"namespace": namespace, "node": node, "kind": kind, "since": since, "until": until}
+    values = {"namespace": namespace, "node": node, "kind": _chunk_kinds(kind or []), "since": since, "until": until}
     return {key: value for key, value in values.items() if value}
+
+
+def _chunk_kinds(given: list[str]) -> list[str]:
+    """`--kind` as the index spells it: any case, singular or plural ("Events" is "event"); anything else is refused."""
+    kinds = []
+    for value in given:
+        kind = value.strip().lower()
+        kind = kind[:-1] if kind.endswith("s") and kind[:-1] in CHUNK_KINDS else kind
+        if kind not in CHUNK_KINDS:
+            raise UserError(f"{value!r} is not a kind of chunk", where="--kind", expected=" | ".join(CHUNK_KINDS),
+                            hint="name a Pod or Node in the question; `kubetrainer diagnose --kind` filters by object")
+        kinds.append(kind)
+    return kinds
 
 
 def open_retriever(index: str | None):
@@ -45,7 +61,8 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="Print {query, results} JSON.")] = False,
 ) -> None:
     """Search the index: hybrid dense + BM25 retrieval over cluster chunks."""
-    hits = open_retriever(index).search(text, top_k=top_k, filters=_filters(namespace, node, kind, since, until))
+    filters = _filters(namespace, node, kind, since, until)  # before the index opens: a bad flag fails at once
+    hits = open_retriever(index).search(text, top_k=top_k, filters=filters)
     if as_json:
         render.print_json({"query": text, "results": [hit.to_json() for hit in hits]})
         return
@@ -76,9 +93,10 @@ def ask(
     """Answer a question from the cluster's diagnosis and the index, citing the sources that hold the evidence."""
     from kubetrainer.answer.stage import open_engine
 
+    filters = _filters(namespace, node, kind, since, until)
     engine = open_engine(open_retriever(index), model=model, phrase=phrase,
                          models_dir=STATE.settings.dir("models"), max_new_tokens=max_new_tokens, top_k=top_k)
-    answer = engine.answer(text, filters=_filters(namespace, node, kind, since, until))
+    answer = engine.answer(text, filters=filters)
     if as_json:
         render.print_json(answer.to_json())
         return

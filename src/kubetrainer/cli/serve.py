@@ -20,9 +20,10 @@ def serve(
     port: Annotated[int, typer.Option("--port")] = 8000,
     api_key_file: Annotated[Optional[Path], typer.Option("--api-key-file", help="Bearer tokens, one per line.")] = None,
     redis: Annotated[Optional[str], typer.Option("--redis", help="redis://HOST:PORT/DB: cache shared by replicas.")] = None,
-    max_concurrency: Annotated[int, typer.Option("--max-concurrency", help="Generations running at once.")] = 2,
+    max_concurrency: Annotated[int, typer.Option("--max-concurrency", min=1, help="Generations running at once.")] = 2,
     max_queue: Annotated[int, typer.Option("--max-queue", help="Requests waiting beyond that (then 429).")] = 32,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per request, queue wait included.")] = 120.0,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=0.001, help="Seconds per request, queue wait included.")] = 120.0,
     metrics_public: Annotated[bool, typer.Option(
         "--metrics-public", help="/metrics without a key from anywhere (default: loopback, or with the key).")] = False,
     alert_webhook_url: Annotated[Optional[str], typer.Option(

@@ -94,7 +94,7 @@ def jobs_status(name: str, namespace: Namespace = "default", kubeconfig: Kubecon
 
 @jobs_app.command("logs")
 def jobs_logs(name: str, namespace: Namespace = "default", kubeconfig: Kubeconfig = None,
-              tail: Annotated[Optional[int], typer.Option(help="Last N lines per pod.")] = None) -> None:
+              tail: Annotated[Optional[int], typer.Option(min=0, help="Last N lines per pod.")] = None) -> None:
     """Every pod's log of a job."""
     from kubetrainer.k8s import jobs
     from kubetrainer.k8s.client import Cluster

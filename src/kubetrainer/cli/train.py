@@ -17,6 +17,11 @@ dataset_app = typer.Typer(help="Build training data from cluster records.", no_a
 app.add_typer(dataset_app, name="dataset")
 
 
+# TrainConfig fields whose flag is not the field's name with dashes.
+FLAG_OF_FIELD = {"lora_rank": "--rank", "lora_alpha": "--alpha", "lora_dropout": "--dropout", "learning_rate": "--lr",
+                 "early_stopping_patience": "--early-stopping"}
+
+
 def _config(values: dict):
     from pydantic import ValidationError
 
@@ -26,7 +31,9 @@ def _config(values: dict):
         return TrainConfig(**{key: value for key, value in values.items() if value is not None})
     except ValidationError as error:
         first = error.errors()[0]
-        raise UserError(first["msg"], where="--" + "-".join(str(part) for part in first["loc"]).replace("_", "-")) from None
+        field = str(first["loc"][0]) if first["loc"] else None
+        flag = FLAG_OF_FIELD.get(field, f"--{field}".replace("_", "-")) if field else "kubetrainer train"
+        raise UserError(first["msg"].removeprefix("Value error, "), where=flag) from None
 
 
 @app.command()
@@ -55,7 +62,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of data order, init and dropout.")] = 42,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the latest run (or --run-id) from its last checkpoint.")] = False,
     run_id: Annotated[Optional[str], typer.Option(help="Name of the run directory under <home>/runs/.")] = None,
-    nproc: Annotated[int, typer.Option(help="Processes on this node, launched through torchrun.")] = 1,
+    nproc: Annotated[int, typer.Option(min=1, help="Processes on this node, launched through torchrun.")] = 1,
     fsdp: Annotated[bool, typer.Option("--fsdp", help="Shard parameters, grads and optimizer (FULL_SHARD).")] = False,
     deepspeed: Annotated[Optional[str], typer.Option(help="zero2 | zero3 (needs the deepspeed extra).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -105,6 +112,8 @@ def dataset_build(
         render.print_json(summary)
         return
     render.console.print(f"wrote {out}: {summary['train']} train / {summary['eval']} eval examples from {summary['records']} records")
+    for problem in summary["skipped"]:
+        render.note(f"skipped: {problem}")
 
 
 @app.command()

@@ -89,7 +89,16 @@ def _cluster_view(cluster: Cluster) -> tuple[Any, dict[str, dict[str, str]], set
 
 
 def run(namespaces: list[str], kubeconfig: str | None) -> None:
-    """Run the operator until interrupted; standalone (no peering objects needed)."""
+    """Run the operator until interrupted; standalone (no peering objects needed).
+
+    The API server is asked once before kopf starts, so missing credentials or an unreachable
+    cluster is one clear error instead of kopf's login tracebacks and retries.
+    """
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig
+    try:
+        _api().served_backends()
+    except UserError as error:
+        error.hint = "pass --kubeconfig PATH, or run it in the cluster (the Helm chart's operator.enabled=true)"
+        raise
     kopf.run(standalone=True, namespaces=namespaces or (), clusterwide=not namespaces)

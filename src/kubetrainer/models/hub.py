@@ -25,6 +25,7 @@ COMPLETE_MARKER = ".kubetrainer-complete"
 # Weights as safetensors plus everything a tokenizer or config needs; never the
 # duplicate .bin/.pth/.gguf/onnx copies many repos also carry.
 MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+OFFLINE_HINT = "connect to the network (and unset HF_HUB_OFFLINE), or use the bundled default model"
 
 
 def is_hub_id(ref: str) -> bool:
@@ -63,6 +64,7 @@ def download(
     if done is not None:
         return done
     target = local_dir(models_dir, repo_id)
+    require_reachable(repo_id, endpoint)
     with hub_errors(repo_id):
         snapshot_download(
             repo_id,
@@ -86,9 +88,35 @@ def fetch_config(repo_id: str, *, token: str | None = None, endpoint: str | None
     """A Hub model's config.json alone (a few KB), for estimating models outside the catalog."""
     from huggingface_hub import hf_hub_download
 
+    require_reachable(repo_id, endpoint)
     with hub_errors(repo_id):
         path = hf_hub_download(repo_id, "config.json", token=token_from_env(token), endpoint=endpoint)
     return json.loads(Path(path).read_text())
+
+
+def require_reachable(repo_id: str, endpoint: str | None = None, timeout_s: float = 5.0) -> None:
+    """Fail at once when the Hub cannot be reached (no network, no name resolution, nothing listening).
+
+    huggingface_hub retries a failed connection five times with back-off (24 s) before it gives
+    up; one TCP connect first costs a round trip when online. Offline mode (HF_HUB_OFFLINE) and
+    proxies, which connect for us, are left to huggingface_hub.
+    """
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or urllib.request.getproxies():
+        return
+    url = urllib.parse.urlparse(endpoint or constants.ENDPOINT)
+    host = url.hostname or ""
+    try:
+        with socket.create_connection((host, url.port or (80 if url.scheme == "http" else 443)), timeout=timeout_s):
+            pass
+    except (OSError, UnicodeError) as error:
+        raise Unavailable(f"{repo_id} is not downloaded and the Hub is unreachable ({host}: {error})",
+                          where=repo_id, hint=OFFLINE_HINT) from None
 
 
 @contextmanager
@@ -127,7 +155,7 @@ def translate_error(repo_id: str, error: BaseException) -> UserError | None:
         return Unavailable(
             f"{repo_id} is not downloaded and the Hub is unreachable or offline mode is on ({cause})",
             where=repo_id,
-            hint="connect to the network (and unset HF_HUB_OFFLINE), or use the bundled default model",
+            hint=OFFLINE_HINT,
         )
     if isinstance(error, hf.HfHubHTTPError):
         return Unavailable(f"the Hub refused {repo_id}: {error}".splitlines()[0], where=repo_id)

@@ -37,13 +37,19 @@ class Acquired:
 def find_budgets(
     *,
     gpu_memory: str | None = None,
-    gpus: int = 1,
+    gpus: int | None = None,
     source: str | Path | None = None,
     kubeconfig: str | None = None,
 ) -> list[Budget]:
-    """The flags' budget, else every device group `hardware.detect` finds (RAM when no GPU)."""
+    """The flags' budget, else every device group `hardware.detect` finds (RAM when no GPU).
+
+    A GPU count alone plans for nothing (the detected GPUs have their own count), so it is refused.
+    """
     if gpu_memory is not None:
-        return [override(gpu_memory, gpus)]
+        return [override(gpu_memory, 1 if gpus is None else gpus)]
+    if gpus is not None:
+        raise UserError("a GPU count needs a GPU size to plan for", where="--gpus",
+                        expected="--gpu-memory SIZE as well (e.g. --gpu-memory 24GiB --gpus 4), or neither to detect")
     from kubetrainer.hardware import detect
 
     return from_detection(detect(source=source, kubeconfig=kubeconfig))

@@ -29,6 +29,11 @@ class Problems:
     def skip(self, path: Path | str, why: str) -> None:
         self.report(f"{path}: {why}, skipped")
 
+    def summary(self, shown: int = 3) -> str:
+        """The first few reports on one line, for an error that says why nothing could be read."""
+        more = len(self.items) - shown
+        return "; ".join(self.items[:shown]) + (f"; {more} more" if more > 0 else "") if self.items else "nothing in it"
+
 
 @lru_cache(maxsize=1)
 def _keyword_pattern() -> re.Pattern[str] | None:

@@ -21,7 +21,9 @@ from kubetrainer.answer.compose import brief, compose
 from kubetrainer.answer.phrase import phrasing_messages
 from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose import Finding, diagnose
-from kubetrainer.errors import Unavailable, UserError
+from kubetrainer.errors import UserError
+from kubetrainer.sources.auto import records_from_path
+from kubetrainer.sources.base import Problems
 
 RESTARTING = frozenset({"crash-loop", "oom-killed", "init-container-failed", "liveness-probe"})
 
@@ -78,27 +80,26 @@ def build_dataset(records: Iterable[dict[str, Any]], *, eval_fraction: float, so
     }
 
 
-def read_records(source: Path) -> list[dict[str, Any]]:
-    """Records from a records JSONL file, or from a cluster-info dump / log tree via kubetrainer.sources."""
+def read_records(source: Path) -> tuple[list[dict[str, Any]], Problems]:
+    """(records, skipped inputs) from records JSONL, a cluster-info dump or a log tree, read as `index` reads them."""
     if not source.exists():
         raise UserError("the source does not exist", where=source, expected="a records JSONL file or a cluster-info dump directory")
-    if source.is_file() and source.suffix == ".jsonl":
-        from kubetrainer.records import iter_jsonl
-
-        return list(iter_jsonl(source))
-    try:
-        from kubetrainer.sources.auto import records_from_path
-        from kubetrainer.sources.base import Problems
-    except ImportError as error:
-        raise Unavailable(f"reading {source} needs kubetrainer.sources ({error})", hint="pass a records .jsonl file") from None
-    return list(records_from_path(source, Problems()))
+    problems = Problems()
+    return list(records_from_path(source, problems)), problems
 
 
 def build_from_source(source: Path, out: Path, *, eval_fraction: float) -> dict[str, Any]:
-    """Read, build, write atomically; the counts."""
-    records = read_records(source)
+    """Read, build, write atomically; the counts and what was skipped (each input once, as `index` reports it)."""
+    if not 0 <= eval_fraction < 1:
+        raise UserError(f"{eval_fraction} is not a share", where="--eval-fraction",
+                        expected="a number from 0 up to (not including) 1")
+    records, skipped = read_records(source)
+    if not records:
+        raise UserError(f"no records could be read ({skipped.summary()})", where=source,
+                        expected="records JSONL, a cluster-info dump or log files")
     document = build_dataset(records, eval_fraction=eval_fraction, source=str(source))
     if not document["train"]:
         raise UserError("the records describe no incident to learn from", where=source, expected="events, pod/node status or log errors")
     atomic.write_json(out, document)
-    return {"out": str(out), "records": len(records), "train": len(document["train"]), "eval": len(document["eval"])}
+    return {"out": str(out), "records": len(records), "train": len(document["train"]), "eval": len(document["eval"]),
+            "skipped": skipped.items}

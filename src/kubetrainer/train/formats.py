@@ -90,7 +90,11 @@ def _messages(messages: Any, where: str) -> list[dict[str, str]]:
 
 def _json_records(path: Path) -> Iterator[tuple[str, Any]]:
     """(where, record) pairs of a JSON array, a cluster_texts.json object or JSONL."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"not UTF-8 text (a binary file?): byte {error.start} cannot be decoded", where=path,
+                        expected="a JSON/JSONL file or a datasets directory") from None
     stripped = text.lstrip()
     if stripped.startswith("[") or (stripped.startswith("{") and path.suffix == ".json"):
         try:
