@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kubetrainer.diagnose import diagnose
 from kubetrainer.diagnose.finding import Finding
 
@@ -334,10 +336,107 @@ def test_saved_facts_give_the_same_findings_after_loading(tmp_path):
                pod("api-1", containers=[container(waiting=("CrashLoopBackOff", "back-off"), last=("Error", 1), restarts=4)]),
                log("api-1", '{"level":"warn","msg":"cache directory missing, using /tmp"}'),
                log("api-1", "ERROR boot: dial tcp: lookup db.data.svc.cluster.local on 10.96.0.10:53: no such host"),
-               event("Pod", "api-1", "web", "BackOff", "Back-off restarting failed container app", count=7)]
+               event("Pod", "api-1", "web", "BackOff", "Back-off restarting failed container app", count=7),
+               log("ledger-0", "WARN  [ledger] cannot open /data/snap-27.tmp: Permission denied", "finance"),
+               log("ledger-0", "ERROR [ledger] snapshot aborted", "finance")]
     collector = Collector().add_all(records)
     save_collector(tmp_path, collector)
     loaded = load_collector(tmp_path)
     assert loaded is not None and loaded.previous == collector.previous
+    assert any("Permission denied" in f.cause for f in findings_of(loaded))
     assert [f.to_json() for f in findings_of(loaded)] == [f.to_json() for f in findings_of(collector)]
     assert load_collector(tmp_path / "absent") is None
+
+
+def test_structured_log_lines_are_read_with_the_error_they_carry():
+    """pino writes `"level":50` and the cause in `err.message`; zap and logrus write `error` as a string."""
+    from kubetrainer.diagnose.collect import readable
+
+    pino = ('{"level":50,"time":1773479000699,"pid":1,"msg":"payout batch rejected","err":{"type":"HTTPError",'
+            '"message":"bank gateway answered 422: IBAN checksum invalid for creditor 7",'
+            '"stack":"HTTPError: bank gateway answered 422\\n    at post (/app/node_modules/got/dist/source/index.js:12:3)"}}')
+    zap = ('{"level":"error","ts":1773479000.69,"caller":"sync/worker.go:88","msg":"sync failed",'
+           '"error":"dial tcp 10.0.3.7:5432: connect: connection refused"}')
+    assert readable(zap) == "sync failed: dial tcp 10.0.3.7:5432: connect: connection refused"
+    assert readable('{"level":"info","msg":"started"}') == "started"
+    finding = only(diagnose([log("payouts-1", pino, "payouts")] * 3), "log-errors")
+    assert 'the last: "payout batch rejected: bank gateway answered 422: IBAN checksum invalid' in finding.cause
+
+
+def test_a_generic_error_is_explained_by_the_warning_just_before_it():
+    """Programs often log the specific failure as a warning, then a generic error line."""
+    lines = ["2026-03-14 09:00:00,001 INFO  [ledger] ready, 12 partitions",
+             "2026-03-14 09:03:12,006 WARN  [ledger] snapshot writer: cannot open /data/ledger/snap-27.tmp for writing: "
+             "Permission denied",
+             "2026-03-14 09:03:12,105 ERROR [ledger] snapshot aborted"]
+    finding = only(diagnose([log("ledger-0", line, "finance", "ledger") for line in lines]), "log-errors")
+    assert finding.cause.endswith(f'the last: "{lines[2]}", after "{lines[1]}"')
+    assert finding.evidence[0].text == lines[1]
+    ordinary = only(diagnose([log("ledger-0", lines[0], "finance", "ledger"), log("ledger-0", lines[2], "finance", "ledger")]),
+                    "log-errors")
+    assert "after" not in ordinary.cause, "a routine line before an error is no explanation"
+
+
+# (rule, a line as the real program prints it)
+SIGNATURE_LINES = [
+    ("gpu-not-visible", "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU "
+                        "and installed a driver from http://www.nvidia.com/Download/index.aspx"),
+    ("gpu-not-visible", "RuntimeError: No CUDA GPUs are available"),
+    ("gpu-not-visible", "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that "
+                        "the latest NVIDIA driver is installed and running."),
+    ("redis-misconf", "ReplyError: MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
+                      "persist to disk. Commands that may modify the data set are disabled"),
+    ("redis-bgsave", "1:M 14 Mar 2026 09:03:12.105 # Write error saving DB on disk: No space left on device"),
+    ("kafka-poll-timeout", "[Consumer clientId=shipments-1, groupId=shipments] Member consumer-shipments-1-4e1b sending "
+                           "LeaveGroup request to coordinator kafka-0:9092 (id: 2147483647 rack: null) due to consumer "
+                           "poll timeout has expired. This means the time between subsequent calls to poll() was longer "
+                           "than the configured max.poll.interval.ms, which typically implies that the poll loop is "
+                           "spending too much time processing messages."),
+    ("kafka-poll-timeout", "org.apache.kafka.clients.consumer.CommitFailedException: Offset commit cannot be completed "
+                           "since the consumer is not part of an active group for auto partition assignment; it is likely "
+                           "that the consumer was kicked out of the group."),
+    ("dataloader-worker", "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient "
+                          "shared memory (shm)."),
+    ("dataloader-worker", "RuntimeError: DataLoader worker (pid 4242) is killed by signal: Bus error. It is possible "
+                          "that dataloader's workers are out of shared memory. Please try to raise your shared memory limit."),
+    ("tensorrt-engine", "E0314 09:00:00.000000 1 logging.cc:43] 6: The engine plan file is generated on an incompatible "
+                        "device, expecting compute 8.6 got compute 9.0, please rebuild."),
+    ("tensorrt-engine", "E0314 09:00:00.000000 1 logging.cc:43] 1: [stdArchiveReader.cpp::StdArchiveReader::40] Error "
+                        "Code 1: Serialization (Serialization assertion stdVersionRead == serializationVersion failed."
+                        "Version tag does not match. Note: Current Version: 232, Serialized Engine Version: 213)"),
+    ("exec-format", "exec /usr/local/bin/recs-api: exec format error"),
+    ("db-connections-exhausted", '2026-03-14 10:20:01.112 UTC [4012] FATAL:  sorry, too many clients already'),
+    ("db-connections-exhausted", "FATAL:  remaining connection slots are reserved for non-replication superuser "
+                                 "connections"),
+    ("nginx-big-header", '2026/03/14 09:12:00 [error] 31#31: *8812 upstream sent too big header while reading response '
+                         'header from upstream, client: 10.0.0.7, server: sso.example.com, request: "GET /callback '
+                         'HTTP/1.1", upstream: "http://10.0.4.12:8080/callback"'),
+]
+
+
+@pytest.mark.parametrize(("rule", "line"), SIGNATURE_LINES)
+def test_runtime_failure_messages_are_named_by_their_signature(rule: str, line: str):
+    from kubetrainer.diagnose.knowledge import SIGNATURE_BY_RULE
+
+    finding = only(diagnose([log("app-1", line)]), rule)
+    assert SIGNATURE_BY_RULE[rule].cause in finding.cause and finding.evidence[0].text == line
+
+
+def test_a_container_without_a_gpu_request_is_told_so_when_it_finds_no_gpu():
+    line = "RuntimeError: Found no NVIDIA driver on your system."
+    dead = [container(terminated=("Error", 1))]
+    asked = diagnose([pod("embed-1", "ml", containers=dead), log("embed-1", line, "ml")])
+    assert "the pod requests no GPU (no nvidia.com/gpu limit)" in only(asked, "container-failed").cause
+    given = diagnose([pod("embed-1", "ml", containers=dead, gpus=1), log("embed-1", line, "ml")])
+    assert "requests no GPU" not in only(given, "container-failed").cause
+
+
+def test_a_redis_client_refused_writes_is_explained_by_the_servers_failing_save():
+    client = log("booking-1", "ReplyError: MISCONF Redis is configured to save RDB snapshots, but it's currently "
+                              "unable to persist to disk.", "bookings")
+    server = log("cache-0", "27:C 14 Mar 2026 09:03:12.006 # Failed opening the temp RDB file temp-27.rdb (in server "
+                            "root dir /data) for saving: Permission denied", "bookings", "redis")
+    found = diagnose([client, server, log("other-0", server["message"], "elsewhere", "redis")])
+    misconf, bgsave = only(found, "redis-misconf"), next(f for f in found if f.rule == "redis-bgsave" and f.name == "cache-0")
+    assert bgsave.id in misconf.related
+    assert all(f.id not in misconf.related for f in found if f.namespace == "elsewhere")

@@ -7,13 +7,15 @@ what stands when a model's phrasing fails the guard.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kubetrainer.answer.sources import Sources
-from kubetrainer.diagnose.collect import shape
-from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.collect import json_message, readable, shape
+from kubetrainer.diagnose.engine import SERVER_RULES
+from kubetrainer.diagnose.finding import Evidence, Finding
 
 # A finding of the key's rule is a symptom when a related finding of one of these rules is present: lead with the cause.
 EXPLAINED_BY: dict[str, frozenset[str]] = {
@@ -36,10 +38,12 @@ EXPLAINED_BY: dict[str, frozenset[str]] = {
     "gpu-withheld": frozenset({"gpu-xid"}),
     "gpu-missing": frozenset({"kernel-module-missing", "crash-loop", "container-failed", "init-container-failed"}),
     "node-cordoned": frozenset({"eviction-blocked"}),
+    **SERVER_RULES,
 }
 _TIMES = re.compile(r" \(\d+ times\)")
 PEERS_SHOWN = 3  # findings of the same rule in other pods of the namespace, named after the one chosen
 MAX_QUOTES = 3
+QUOTE_CHARS = 300  # a longer line is quoted up to a word boundary near here, the cut marked outside the quote
 
 
 @dataclass
@@ -67,6 +71,42 @@ def _sentence(text: str) -> str:
     text = text.strip()
     text = text[0].upper() + text[1:] if text else text
     return text if text.endswith((".", '"', ")")) else text + "."
+
+
+def quote(line: str) -> str:
+    """How an evidence line appears in an answer: verbatim, within quotes, short enough to read.
+
+    Of a JSON log line, its message and error fields as they are written in it (a reader
+    wants "slot hold failed" and the Redis error, not the serialised stack and arguments);
+    of a long line, its beginning. Every quoted part is a substring of the line, so the
+    cited source still holds it word for word.
+    """
+    parts = [part for part in _json_parts(line) if part in line] or [line]
+    return " — ".join(f'"{_clipped(part)}' for part in parts)
+
+
+def _json_parts(line: str) -> list[str]:
+    """The message and error of a JSON line, JSON-escaped as they appear in it; [] for other lines."""
+    return [json.dumps(part, ensure_ascii=False)[1:-1] for part in json_message(line) or () if part]
+
+
+def _clipped(text: str) -> str:
+    """`text"`, or its first QUOTE_CHARS characters cut at a space, then `"…`."""
+    if len(text) <= QUOTE_CHARS:
+        return f'{text}"'
+    cut = text.rfind(" ", QUOTE_CHARS // 2, QUOTE_CHARS)
+    return f'{text[:cut if cut > 0 else QUOTE_CHARS]}"…'
+
+
+def _quotable(evidence: Sequence[Evidence], quoted: set[str]) -> list[Evidence]:
+    """The evidence lines worth quoting: not already quoted, and not the same message as one that is."""
+    chosen = []
+    for item in evidence:
+        key = shape(readable(item.text))
+        if key not in quoted:
+            quoted.add(key)
+            chosen.append(item)
+    return chosen
 
 
 def _cite(finding: Finding, sources: Sources) -> list[int]:
@@ -114,19 +154,17 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     if first[1:]:
         lines.append("The same on " + ", ".join(f"{f.kind} {f.name}{marks(f)}" for f in first[1:]) + ".")
     lines += ["", "Evidence:"]
-    for item in lead.evidence[:MAX_QUOTES]:
-        lines.append(f'- "{item.text}" [{sources.cite(item)}]')
+    quoted: set[str] = set()  # shapes of the lines quoted so far: a line is quoted once, cited by number after
+    for item in _quotable(lead.evidence[:MAX_QUOTES], quoted):
+        lines.append(f"- {quote(item.text)} [{sources.cite(item)}]")
     lines += ["", f"What it means: {_sentence(lead.meaning)}", f"What to do: {_sentence(lead.fix)}"]
     if others:
         lines += ["", "Related:"]
-        quoted = {item.text for item in lead.evidence[:MAX_QUOTES]}
         for finding, *same in others:
             also = " The same on " + ", ".join(f"{f.name}{marks(f)}" for f in same) + "." if same else ""
             lines.append(f"- {finding.subject}: {_sentence(finding.cause)}{marks(finding)}{also}")
-            for item in finding.evidence[:1]:
-                if item.text not in quoted:  # a line already quoted is cited by its number, not repeated
-                    quoted.add(item.text)
-                    lines.append(f'  "{item.text}" [{sources.cite(item)}]')
+            for item in _quotable(finding.evidence[:1], quoted):
+                lines.append(f"  {quote(item.text)} [{sources.cite(item)}]")
     return Composed("\n".join(lines), list(findings), cited)
 
 

@@ -12,13 +12,16 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kubetrainer.diagnose.finding import Evidence
 from kubetrainer.diagnose.knowledge import GPU_DEVICE, LOG_SIGNATURES, XID, Signature, is_problem_line
 
-# A line written at error level or worse, in the common layouts (klog, logfmt/JSON, Python logging).
+# A line written at error level or worse, in the common layouts (klog, logfmt/JSON, Python logging; pino and
+# bunyan write levels as numbers: 50 error, 60 fatal).
 ERROR_LEVEL = re.compile(
     r'^[EF]\d{4} |\b(?:FATAL|ERROR|CRITICAL|PANIC)\b|"level"\s*:\s*"(?:error|fatal|panic|critical)"|level=(?:error|fatal)'
+    r'|"level"\s*:\s*[56]0\b'
     r"|^Traceback|^\w+(?:\.\w+)*(?:Error|Exception): |^panic: ",
     re.IGNORECASE,
 )
@@ -58,6 +61,9 @@ class ContainerLogs:
     errors: list[Evidence] = field(default_factory=list)  # the last KEEP_ERRORS error-level lines
     error_count: int = 0
     error_variants: dict[str, Evidence] = field(default_factory=dict)  # shape -> first error of that shape (a few)
+    # shape -> the problem line (not itself an error) just before the first error of that shape: programs often
+    # log the specific failure as a warning, then a generic error ("Permission denied", then "saving error").
+    error_context: dict[str, Evidence] = field(default_factory=dict)
     signatures: dict[str, SignatureHits] = field(default_factory=dict)  # rule -> hits
     xids: dict[tuple[int, str], SignatureHits] = field(default_factory=dict)  # (code, device) -> hits
 
@@ -79,18 +85,48 @@ class ObjectFacts:
 
 
 def readable(line: str) -> str:
-    """The message of a JSON log line (`msg`/`message`), else the line itself."""
+    """The message of a JSON log line (`msg`/`message`) and the error it carries, else the line itself.
+
+    Structured loggers put the human summary in `msg` and the cause in an error field
+    (see `json_message`). "slot hold failed" alone says nothing; "slot hold failed: MISCONF
+    Redis is configured to save RDB snapshots..." says why.
+    """
+    parts = json_message(line)
+    if parts is None:
+        return line.strip()
+    message, detail = parts
+    if message and detail and detail not in message:
+        return f"{message}: {detail}"
+    return message or detail or line.strip()
+
+
+def json_message(line: str) -> tuple[str, str] | None:
+    """(message, error) of a JSON log line, either may be ""; None for any other line.
+
+    pino and bunyan serialise `err` as an object with `message`, zap and logrus write
+    `error` as a string, structlog `exception`.
+    """
     stripped = line.strip()
-    if stripped.startswith("{"):
-        try:
-            value = json.loads(stripped)
-        except ValueError:
-            return stripped
-        if isinstance(value, dict):
-            for key in ("msg", "message", "error", "err"):
-                if isinstance(value.get(key), str):
-                    return value[key]
-    return stripped
+    if not stripped.startswith("{"):
+        return None
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    message = next((value[key] for key in ("msg", "message") if isinstance(value.get(key), str)), "")
+    detail = next((text for key in ("err", "error", "exception") if (text := _error_text(value.get(key)))), "")
+    return message, detail
+
+
+def _error_text(value: Any) -> str:
+    """The message of a serialised error: a string, or an object's `message` (pino, bunyan, Winston)."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, dict) and isinstance(value.get("message"), str):
+        return value["message"].strip()
+    return ""
 
 
 _SEEN = re.compile(r" \(seen (\d+) times\)$")
@@ -177,8 +213,11 @@ class Collector:
         if error:
             logs.errors = [*logs.errors[-(KEEP_ERRORS - 1) :], item]
             logs.error_count += 1
-            if len(logs.error_variants) < MAX_VARIANTS:
-                logs.error_variants.setdefault(shape(readable(line)), item)
+            variant = shape(readable(line))
+            if len(logs.error_variants) < MAX_VARIANTS and variant not in logs.error_variants:
+                logs.error_variants[variant] = item
+                if context and is_problem_line(context.text):
+                    logs.error_context[variant] = context
         known = False
         for match in XID.finditer(line):
             device = _device(line)

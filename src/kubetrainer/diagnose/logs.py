@@ -7,14 +7,13 @@ own, with the distinct lines that show it and how often it was seen.
 
 from __future__ import annotations
 
-from kubetrainer.diagnose.collect import ObjectFacts, readable
+from kubetrainer.diagnose.collect import ObjectFacts, readable, shape
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.knowledge import INFO, WARNING
 from kubetrainer.diagnose.nodes import xid_finding
-from kubetrainer.diagnose.status import parse_pod
+from kubetrainer.diagnose.notes import pod_note
 
 ERRORS_WORTH_A_WARNING = 3
-STORAGE_RULES = ("disk-full",)
 
 
 def log_findings(facts: ObjectFacts, explained: set[tuple[str, str]], quoted: set[str]) -> list[Finding]:
@@ -35,7 +34,7 @@ def log_findings(facts: ObjectFacts, explained: set[tuple[str, str]], quoted: se
                 kind=facts.kind,
                 namespace=facts.namespace,
                 name=facts.name,
-                cause=f"{_where(facts, container)}: {signature.cause}{seen}{_volumes(facts, rule)}",
+                cause=f"{_where(facts, container)}: {signature.cause}{seen}{pod_note(facts, rule)}",
                 meaning=signature.meaning,
                 fix=signature.fix,
                 terms=signature.terms,
@@ -52,14 +51,6 @@ def log_findings(facts: ObjectFacts, explained: set[tuple[str, str]], quoted: se
     return found
 
 
-def _volumes(facts: ObjectFacts, rule: str) -> str:
-    """`; its volume claims: data-db-0` for a storage failure in a pod with claims: the volume that is likely full."""
-    if rule not in STORAGE_RULES or facts.kind != "Pod" or facts.status is None:
-        return ""
-    claims = parse_pod(facts.status.text).claims
-    return f"; its volume claims: {', '.join(claims)}" if claims else ""
-
-
 def _where(facts: ObjectFacts, container: str) -> str:
     if facts.kind == "Pod":
         return (
@@ -74,6 +65,8 @@ def _errors(facts: ObjectFacts, container: str, logs) -> Finding:
     """A container that logs errors no known signature explains: its last error, quoted, and its distinct errors."""
     last = logs.errors[-1]
     message = readable(last.text)
+    context = logs.error_context.get(shape(message))
+    after = f', after "{readable(context.text)[:200]}"' if context else ""
     count = logs.error_count
     finding = Finding(
         rule="log-errors",
@@ -81,7 +74,7 @@ def _errors(facts: ObjectFacts, container: str, logs) -> Finding:
         kind=facts.kind,
         namespace=facts.namespace,
         name=facts.name,
-        cause=f'{_where(facts, container)} logs errors ({count}); the last: "{message[:240]}"',
+        cause=f'{_where(facts, container)} logs errors ({count}); the last: "{message[:240]}"{after}',
         meaning="the program reports failures it did not recover from on its own",
         fix="read the quoted error; it names what failed",
         terms=("error",),
@@ -89,6 +82,6 @@ def _errors(facts: ObjectFacts, container: str, logs) -> Finding:
         container=container or None,
         count=count,
     )
-    for item in [*logs.error_variants.values(), last]:
+    for item in [*([context] if context else []), *logs.error_variants.values(), last]:
         finding.add_evidence(item)
     return finding

@@ -42,6 +42,7 @@ def _hits(value: dict[str, Any]) -> SignatureHits:
 def _logs_json(logs: ContainerLogs) -> dict[str, Any]:
     return {"errors": [item.to_json() for item in logs.errors], "error_count": logs.error_count,
             "error_variants": {shape: item.to_json() for shape, item in logs.error_variants.items()},
+            "error_context": {shape: item.to_json() for shape, item in logs.error_context.items()},
             "signatures": {rule: _hits_json(hits) for rule, hits in logs.signatures.items()},
             "xids": [[code, device, _hits_json(hits)] for (code, device), hits in logs.xids.items()]}
 
@@ -50,6 +51,7 @@ def _logs(value: dict[str, Any]) -> ContainerLogs:
     return ContainerLogs(
         errors=[Evidence.from_json(item) for item in value["errors"]], error_count=value["error_count"],
         error_variants={shape: Evidence.from_json(item) for shape, item in value["error_variants"].items()},
+        error_context={shape: Evidence.from_json(item) for shape, item in (value.get("error_context") or {}).items()},
         signatures={rule: _hits(hits) for rule, hits in value["signatures"].items() if rule in SIGNATURE_BY_RULE},
         xids={(code, device): _hits(hits) for code, device, hits in value["xids"]})
 

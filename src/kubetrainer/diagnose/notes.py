@@ -1,0 +1,26 @@
+"""What a pod's own spec adds to a log signature's cause.
+
+A log line says what failed; the pod that printed it often says why: a full disk sits
+on the pod's volume claims, a container that finds no GPU never asked for one. Both
+the crash rules (pods.py) and the log rules (logs.py) append the same note.
+"""
+
+from __future__ import annotations
+
+from kubetrainer.diagnose.collect import ObjectFacts
+from kubetrainer.diagnose.status import parse_pod
+
+STORAGE_RULES = ("disk-full",)
+GPU_RULES = ("gpu-not-visible",)
+
+
+def pod_note(facts: ObjectFacts, rule: str) -> str:
+    """`; its volume claims: data-db-0`, `; the pod requests no GPU (...)`, or "" when the spec adds nothing."""
+    if facts.kind != "Pod" or facts.status is None:
+        return ""
+    status = parse_pod(facts.status.text)
+    if rule in STORAGE_RULES and status.claims:
+        return f"; its volume claims: {', '.join(status.claims)}"
+    if rule in GPU_RULES and not status.gpu_limits:
+        return "; the pod requests no GPU (no nvidia.com/gpu limit), so it was given none"
+    return ""

@@ -1,0 +1,32 @@
+"""How evidence is quoted in a composed answer: verbatim parts, readable, each message once."""
+
+from __future__ import annotations
+
+import json
+
+from kubetrainer.answer.guard import loops
+from kubetrainer.answer.sources import Sources
+from kubetrainer.diagnose import diagnose
+from kubetrainer.records import make_record
+
+
+def test_json_lines_are_quoted_by_their_message_and_error_and_long_lines_are_clipped() -> None:
+    from kubetrainer.answer.compose import QUOTE_CHARS, compose, quote
+
+    error = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands "
+             "that may modify the data set are disabled, because this instance is configured to report errors during "
+             "writes if RDB snapshotting fails (stop-writes-on-bgsave-error option).")
+    lines = [json.dumps({"level": 50, "time": 1773479000000 + i, "msg": "slot hold failed",
+                         "err": {"type": "ReplyError", "message": error, "stack": f"ReplyError: {error}\n    at parseError"},
+                         "command": {"name": "set", "args": [f"hold:eye-{i}", "PX", "600000"]}}) for i in range(3)]
+    quoted = quote(lines[0])
+    assert quoted.startswith('"slot hold failed" — "MISCONF Redis is configured') and quoted.endswith('option)."')
+    assert 'parseError' not in quoted and 'hold:eye' not in quoted
+    assert all(part.strip('"…') in lines[0] for part in quoted.split(" — ")), "each quoted part is verbatim"
+    long_line = "E0314 " + " ".join(f"word{i}" for i in range(200))
+    assert quote(long_line).endswith('"…') and len(quote(long_line)) <= QUOTE_CHARS + 2
+    assert quote(long_line).strip('"…') in long_line
+    records = [make_record("log", f"2026-03-14T11:0{i}:00Z", "dump", line, namespace="bookings", pod="booking-1",
+                           container="app", node="cpu-1") for i, line in enumerate(lines)]
+    text = compose(diagnose(records), Sources([])).text
+    assert not loops(text) and text.count("currently unable to persist to disk") == 2  # the cause and one quote
