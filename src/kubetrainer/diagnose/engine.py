@@ -89,12 +89,15 @@ def _owned(pod: Finding, owner: Finding) -> bool:
 
 OWNER_RULES = ("job-failed", "replicas-short", "quota-exceeded", "failed-create")
 LOG_RULES = frozenset(signature.rule for signature in LOG_SIGNATURES)
+# A client's error that reports its server's failure -> the server-side rules that explain it, in the same namespace.
+SERVER_RULES: dict[str, frozenset[str]] = {"redis-misconf": frozenset({"redis-bgsave", "disk-full"})}
 
 
 def link(findings: list[Finding]) -> None:
     """Relate findings that explain each other: pod -> node -> GPU, pending pod -> claim or shortage, job -> pod,
-    a GPU node without GPUs -> the failing driver pods on it, a stuck drain -> the eviction it retries, and the
-    pods of one namespace failing with the same signature (one shared dependency)."""
+    a GPU node without GPUs -> the failing driver pods on it, a stuck drain -> the eviction it retries, the
+    pods of one namespace failing with the same signature (one shared dependency), and a client's report of its
+    server's failure -> the server's own finding."""
     nodes = [f for f in findings if f.kind == "Node"]
     for finding in findings:
         for other in _related(finding, findings, nodes):
@@ -120,6 +123,8 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
         yield from (o for o in findings if o.rule == "eviction-blocked" and o.node == finding.name)
     if rule in LOG_RULES and finding.kind == "Pod":
         yield from (o for o in findings if o.rule == rule and o.kind == "Pod" and o.namespace == finding.namespace)
+    if rule in SERVER_RULES:
+        yield from (o for o in findings if o.rule in SERVER_RULES[rule] and o.namespace == finding.namespace)
 
 
 def _blocks_scheduling(node: Finding, cause: str) -> bool:

@@ -404,6 +404,99 @@ SIGNATURES: tuple[Signature, ...] = (
         explain=False,
     ),
     _sig(
+        "gpu-not-visible",
+        r"Found no NVIDIA driver on your system|No CUDA GPUs are available|no CUDA-capable device is detected"
+        r"|CUDA_ERROR_NO_DEVICE|NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver"
+        r"|libcuda\.so(?:\.1)?: cannot open shared object file",
+        "the container sees no NVIDIA GPU or driver",
+        "a container gets a GPU, and the driver libraries the NVIDIA container toolkit mounts with it, only when it "
+        "requests nvidia.com/gpu; without the request it sees no GPU even on a GPU node",
+        "request the GPU in the container's resources.limits (nvidia.com/gpu: 1); if it does, check the node's "
+        "device plugin and driver",
+        ("no NVIDIA driver", "no GPU", "nvidia.com/gpu", "CUDA"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "redis-misconf",
+        r"MISCONF Redis is configured to save RDB snapshots",
+        "Redis refuses writes because its last RDB snapshot failed (MISCONF, stop-writes-on-bgsave-error)",
+        "Redis stops accepting writes while its background save (BGSAVE) fails; reads still work",
+        "find in the Redis server's log why the save fails (permission denied or a full disk on its data directory) "
+        "and fix that; writes resume after the next successful save",
+        ("MISCONF", "RDB", "snapshot", "persist"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "redis-bgsave",
+        r"Background saving error|Failed opening the (?:temp )?RDB file|Write error saving DB on disk"
+        r"|Can't save in background",
+        "Redis cannot save its RDB snapshot to disk",
+        "Redis's background save fails; with stop-writes-on-bgsave-error (the default) it then refuses every write",
+        "fix what the save error names: the data directory's permissions (fsGroup, the volume's owner), free space "
+        "or memory for the fork",
+        ("RDB", "saving", "snapshot", "save"),
+    ),
+    _sig(
+        "kafka-poll-timeout",
+        r"consumer poll timeout has expired|longer than the configured max\.poll\.interval\.ms|CommitFailedException",
+        "the Kafka consumer spends longer than max.poll.interval.ms between polls, so the group drops it and rebalances",
+        "a consumer that does not poll within max.poll.interval.ms is removed from its group; its partitions move, "
+        "its offset commits fail (CommitFailedException) and the lag grows",
+        "process fewer records per poll (max.poll.records) or faster, or raise max.poll.interval.ms",
+        ("max.poll.interval.ms", "poll", "rebalanc"),
+    ),
+    _sig(
+        "dataloader-worker",
+        r"DataLoader worker \(pids?(?:\(s\))? [\d, ]+\) (?:exited unexpectedly|is killed by signal)"
+        r"|Unexpected bus error encountered in worker|insufficient shared memory \(shm\)",
+        "PyTorch DataLoader worker processes died, most often because the container's shared memory (/dev/shm) "
+        "is too small",
+        "DataLoader workers pass batches through /dev/shm, which a container gets at 64 MiB by default; a bus error "
+        "or a worker that exits unexpectedly means it ran out (or the pod hit its memory limit)",
+        "mount an emptyDir with medium: Memory at /dev/shm (with a sizeLimit), or lower num_workers",
+        ("shared memory", "/dev/shm", "shm"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "tensorrt-engine",
+        r"engine plan file is generated on an incompatible device|engine plan file is not compatible"
+        r"|Serialization assertion .* failed|Engine deserialization failed|deserializeCudaEngine|unable to create "
+        r"TensorRT engine",
+        "a TensorRT engine cannot be loaded: it was built for another GPU or TensorRT version",
+        "a TensorRT engine (plan file) only runs on the GPU compute capability and TensorRT version it was built with",
+        "rebuild the engine on the target GPU type and TensorRT version, or schedule the pod onto the GPU it was "
+        "built for",
+        ("TensorRT", "engine", "rebuild", "compute"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "exec-format",
+        r"exec format error",
+        "the image's program is built for another CPU architecture (exec format error)",
+        "the kernel cannot run a binary of another architecture: an arm64 image on amd64 nodes, or the reverse",
+        "build the image for the nodes' architecture (a multi-arch image), or select nodes by kubernetes.io/arch",
+        ("exec format error", "architecture"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "db-connections-exhausted",
+        r"sorry, too many clients already|remaining connection slots are reserved|too many connections for role"
+        r"|Too many connections",
+        "the database refuses new connections: all of its connection slots are in use",
+        "every allowed connection (PostgreSQL max_connections, MySQL max_connections) is held, so new clients fail",
+        "find which clients hold the connections and pool or cap them (PgBouncer, a smaller pool per replica), or "
+        "raise the limit",
+        ("too many clients", "connections", "max_connections"),
+    ),
+    _sig(
+        "nginx-big-header",
+        r"upstream sent too big header while reading response header from upstream",
+        "nginx rejects the upstream's response headers as larger than its proxy buffer (clients get 502)",
+        "the backend answered with headers (often large Set-Cookie) bigger than nginx's proxy_buffer_size",
+        "raise the proxy buffer (ingress-nginx: nginx.ingress.kubernetes.io/proxy-buffer-size) or shrink the headers",
+        ("too big header", "proxy buffer", "proxy-buffer-size", "header"),
+    ),
+    _sig(
         "go-panic",
         r"^panic: |\bgoroutine \d+ \[running\]",
         "the program panicked (a Go panic)",

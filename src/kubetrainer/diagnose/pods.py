@@ -14,6 +14,7 @@ import re
 from kubetrainer.diagnose.collect import ContainerLogs, ObjectFacts, readable
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import CRITICAL, SIGNATURE_BY_RULE, WARNING
+from kubetrainer.diagnose.notes import pod_note
 from kubetrainer.diagnose.scheduler import parse_failed_scheduling
 from kubetrainer.diagnose.status import ContainerStatus, PodStatus, parse_pod
 
@@ -105,7 +106,7 @@ class PodRules:
         for rule, hits in logs.signatures.items():
             self.used_signatures.add((container, rule))
             context = [hits.context] if hits.context else []
-            why = f'{hits.signature.cause}: "{readable(hits.first.text)[:200]}"'
+            why = f'{hits.signature.cause}{pod_note(self.facts, rule)}: "{readable(hits.first.text)[:200]}"'
             if hits.context:
                 why += f', after "{readable(hits.context.text)[:160]}"'
             return why, [*context, *hits.distinct], hits.signature.terms
