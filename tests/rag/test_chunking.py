@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from kubetrainer.rag.chunk import chunk_records, split_text
+import json
+import random
+
+import pytest
+
+from kubetrainer.rag.chunk import chunk_more, chunk_records, split_text
+from kubetrainer.rag.logfold import LogFolder
 from kubetrainer.records import make_record
 
 
@@ -66,3 +72,29 @@ def test_objects_flag_problems_and_long_text_is_split_with_its_header() -> None:
     pieces = split_text("HEADER:", "\n".join(f"line {i} " + "x" * 80 for i in range(60)), limit=500)
     assert len(pieces) > 5 and all(p.startswith("HEADER:\n") and len(p) <= 500 for p in pieces)
     assert "".join(p.removeprefix("HEADER:\n") for p in pieces).count("line ") == 60
+
+
+def _mixed_logs(count: int) -> list[dict]:
+    """Two containers over three hours: routine lines, errors that repeat, a stack trace, lines that vary."""
+    lines = ["INFO step {i} loss=2.{i}", "GET /api/v1/items/{i} 200", "ERROR upstream timeout after 30s (attempt {i})",
+             "Traceback (most recent call last):", '  File "/app/x.py", line {i}, in run', "ValueError: bad batch {i}",
+             "WARN slow query user=u{i} took {i}ms", "INFO checkpoint saved to /ckpt/step-{i}"]
+    return [make_record("log", 1_773_482_400 + i * 37, "dump", lines[(i * 7) % len(lines)].format(i=i), namespace="web",
+                        pod="api-1", container="app" if i % 3 else "sidecar", node="cpu-0") for i in range(count)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_records_streamed_in_batches_fold_into_the_chunks_of_one_batch(seed: int) -> None:
+    """Each batch resumes the saved (JSON) folding state; the live chunks are those of one pass over all records."""
+    records = _mixed_logs(300)
+    cuts = sorted(random.Random(seed).sample(range(1, len(records)), 25))
+    live: dict[str, str] = {}
+    saved: dict = {}
+    for start, end in zip([0, *cuts], [*cuts, len(records)]):
+        folder = LogFolder(window_minutes=60, saved=json.loads(json.dumps(saved)))
+        made = list(chunk_more(records[start:end], folder))
+        live = {chunk_id: text for chunk_id, text in live.items() if chunk_id not in folder.retired}
+        live.update((chunk.id, chunk.text) for chunk in made)
+        saved = folder.state()
+    assert sorted(live.values()) == sorted(chunk.text for chunk in chunk_records(records, window_minutes=60))
+    assert len(live) < 20

@@ -146,3 +146,21 @@ def test_records_added_in_batches_are_diagnosed_as_one(embedder: Embedder, tmp_p
 
     assert causes("batches") == causes("once")
     assert [rule for rule, _ in causes("once")] == ["crash-loop"] and "panicked" in causes("once")[0][1]
+
+
+@pytest.mark.parametrize("backend", ["faiss", "chroma"])
+def test_logs_added_in_batches_join_their_open_windows(backend: str, embedder: Embedder, tmp_path: Path) -> None:
+    """Batches (as `/v1/ingest` adds them) end with the chunks one build of all the records makes."""
+    from tests.rag.test_chunking import _mixed_logs
+
+    logs = _mixed_logs(200)
+    records = [*logs[:100], *_records("pod", 3), *logs[100:]]  # rows of windows made again before and after the pods
+    build_index(tmp_path / "once", records, embedder, backend=backend)
+    replaced = 0
+    for start in range(0, len(records), 20):
+        replaced += build_index(tmp_path / "batches", records[start:start + 20], embedder, backend=backend).chunks_replaced
+    once, batches = (Retriever.open(tmp_path / name, embedder=embedder) for name in ("once", "batches"))
+    assert sorted(chunk.text for chunk in batches.chunks) == sorted(chunk.text for chunk in once.chunks)
+    assert replaced > 0 and batches.dense.describe()["vectors"] == len(batches.chunks) < 25
+    for i in range(3):  # the dense rows moved up with their chunks
+        assert batches.search(_text("pod", i), top_k=1, mode="dense")[0].source["name"] == f"pod-{i}"

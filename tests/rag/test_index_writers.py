@@ -16,7 +16,7 @@ import pytest
 from kubetrainer import versions
 from kubetrainer.errors import UserError
 from kubetrainer.rag.embed import Embedder
-from kubetrainer.rag.index import LEGACY, RECORD_IDS, build_index, id_prefix, read_manifest
+from kubetrainer.rag.index import FOLDING, LEGACY, RECORD_IDS, build_index, id_prefix, read_manifest
 from kubetrainer.rag.retriever import Retriever
 from tests.rag.writers import check, read, records, write
 
@@ -68,6 +68,7 @@ def test_an_index_from_before_versions_is_read_then_migrated(embedder: Embedder,
         path.rename(index / path.name)
     version.rmdir()
     (index / versions.POINTER).unlink()
+    (index / FOLDING).unlink()  # newer than versions
     assert len(Retriever.open(index, embedder=embedder).chunks) == 4
     build_index(index, records("new", 2), embedder)
     assert (index / "manifest.json").exists()  # the old files stay while a reader may still read them

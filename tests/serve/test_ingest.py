@@ -8,6 +8,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from kubetrainer.rag.embed import Embedder
+from kubetrainer.rag.index import build_index, read_chunks
 from kubetrainer.records import iter_jsonl, make_record
 from kubetrainer.serve.app import create_app
 from kubetrainer.serve.config import ServeConfig
@@ -78,3 +80,23 @@ def test_ingest_needs_a_key_and_a_size_limit(tiny_model_dir: Path, tmp_path: Pat
     assert bomb.status_code == 413
     keyless = client_for(tmp_path, tiny_model_dir, api_keys=frozenset())
     assert keyless.post("/v1/ingest", content=ndjson(batch())).json()["error"]["code"] == "keys_not_configured"
+
+
+def test_ingested_logs_fold_into_the_chunks_one_index_build_makes(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """120 log lines posted in 12 batches end as the few chunks `kubetrainer index` makes of them, not 120."""
+    lines = ["INFO step {i} loss=2.{i}", "GET /api/v1/items/{i} 200", "ERROR upstream timeout after 30s (attempt {i})",
+             "INFO checkpoint saved to /ckpt/step-{i}", "WARN queue depth {i} above 10"]
+    pod = make_record("object", "2026-03-01T09:59:00Z", "agent", "Pod ml/trainer-0 on node gpu-1: phase Running.",
+                      namespace="ml", pod="trainer-0", object={"apiVersion": "v1", "kind": "Pod", "name": "trainer-0",
+                                                                "namespace": "ml", "summary": "Running"})
+    logs = [make_record("log", 1_772_359_200 + i * 61, "agent", lines[i % len(lines)].format(i=i), node="gpu-1",
+                        namespace="ml", pod="trainer-0", container="main" if i % 4 else "sidecar") for i in range(120)]
+    embedder = Embedder(cache_dir=tmp_path / "cache")
+    build_index(tmp_path / "batch", [pod, *logs], embedder, source="records.jsonl")
+    build_index(tmp_path / "stream", [pod], embedder, source="records.jsonl")
+    client = client_for(tmp_path, tiny_model_dir, rag_index=tmp_path / "stream")
+    for start in range(0, len(logs), 10):
+        response = client.post("/v1/ingest", content=ndjson(logs[start:start + 10]), headers=AUTH)
+        assert response.json()["accepted"] == 10, response.text
+    streamed, batch = (sorted(chunk.text for chunk in read_chunks(tmp_path / name)) for name in ("stream", "batch"))
+    assert streamed == batch and len(streamed) < 10

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from kubetrainer.diagnose.knowledge import annotate, status_looks_unhealthy
 from kubetrainer.records import record_id
+
+if TYPE_CHECKING:
+    from kubetrainer.rag.logfold import LogFolder
 
 MAX_CHUNK_CHARS = 1500  # ~ what the embedding model reads (256 word pieces); longer text is split
 
@@ -131,13 +135,24 @@ def event_chunks(events: list[dict], path: str | None = None) -> Iterator[Chunk]
 
 def chunk_records(records: Iterable[dict], path: str | None = None, window_minutes: float = 60.0) -> Iterator[Chunk]:
     """All chunks for a stream of records: logs folded per container and window, events per object, the rest one by one."""
-    return map(_explained, _chunks(records, path, window_minutes))
-
-
-def _chunks(records: Iterable[dict], path: str | None, window_minutes: float) -> Iterator[Chunk]:
     from kubetrainer.rag.logfold import LogFolder
 
     folder = LogFolder(window_minutes=window_minutes, path=path)
+    yield from _chunks(records, folder, path)
+    yield from folder.flush_all()
+
+
+def chunk_more(records: Iterable[dict], folder: LogFolder, path: str | None = None) -> Iterator[Chunk]:
+    """Chunks for records added to an index: as `chunk_records`, but each container's last window stays open.
+
+    `folder` resumes the index's saved folding state: a window that received records is made
+    again, and the ids of its earlier chunks are in `folder.retired` for the index to drop.
+    """
+    yield from _chunks(records, folder, path)
+    yield from folder.flush_open()
+
+
+def _chunks(records: Iterable[dict], folder: LogFolder, path: str | None) -> Iterator[Chunk]:
     events: list[dict] = []
     for record in records:
         if record["kind"] == "log":
@@ -145,12 +160,11 @@ def _chunks(records: Iterable[dict], path: str | None, window_minutes: float) ->
         elif record["kind"] == "event":
             events.append(record)
         else:
-            yield from record_chunks(record, path)
-    yield from event_chunks(events, path)
-    yield from folder.flush_all()
+            yield from map(explained, record_chunks(record, path))
+    yield from map(explained, event_chunks(events, path))
 
 
-def _explained(chunk: Chunk) -> Chunk:
+def explained(chunk: Chunk) -> Chunk:
     """A problem chunk with the meaning of its known failure signatures after its header."""
     if chunk.problem:
         chunk.text = annotate(chunk.text)

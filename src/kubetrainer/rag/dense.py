@@ -1,6 +1,7 @@
 """Dense vector stores behind one small interface: FAISS (default) and ChromaDB.
 
-Row i of the store is chunk i of the index. FAISS is exact (flat inner product)
+Row i of the store is chunk i of the index (removing rows moves the later ones up, as
+removing chunks does). FAISS is exact (flat inner product)
 while small and switches to HNSW past `HNSW_THRESHOLD` vectors; the choice is
 recorded in the manifest. Filters arrive as an array of allowed rows.
 """
@@ -23,6 +24,8 @@ class DenseStore(Protocol):
     kind: str
 
     def add(self, vectors: np.ndarray) -> None: ...
+
+    def remove(self, rows: list[int]) -> None: ...
 
     def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]: ...
 
@@ -55,17 +58,33 @@ class FaissStore:
         return "hnsw" if "HNSW" in type(self.index).__name__ else "flat"
 
     def add(self, vectors: np.ndarray) -> None:
-        import faiss
-
         total = self.index.ntotal + len(vectors)
         if self.structure == "flat" and total > HNSW_THRESHOLD:
-            existing = self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else np.zeros((0, self.index.d), np.float32)
-            self.index = faiss.IndexHNSWFlat(self.index.d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-            self.index.hnsw.efConstruction = 80
-            if len(existing):
-                self.index.add(existing)
+            self._rebuild_hnsw(self._all())
         if len(vectors):
             self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def remove(self, rows: list[int]) -> None:
+        """Drop these rows; HNSW cannot remove, so it is rebuilt from the vectors it keeps."""
+        import faiss
+
+        if not rows:
+            return
+        if self.structure == "flat":
+            self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(rows, dtype=np.int64)))
+        else:
+            self._rebuild_hnsw(np.delete(self._all(), rows, axis=0))
+
+    def _all(self) -> np.ndarray:
+        return self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else np.zeros((0, self.index.d), np.float32)
+
+    def _rebuild_hnsw(self, vectors: np.ndarray) -> None:
+        import faiss
+
+        self.index = faiss.IndexHNSWFlat(self.index.d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        self.index.hnsw.efConstruction = 80
+        if len(vectors):
+            self.index.add(vectors)
 
     def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         import faiss
@@ -131,6 +150,19 @@ class ChromaStore:
             part = vectors[offset : offset + batch]
             ids = [str(start + offset + i) for i in range(len(part))]
             self.collection.add(ids=ids, embeddings=part.tolist(), metadatas=[{"row": start + offset + i} for i in range(len(part))])
+
+    def remove(self, rows: list[int]) -> None:
+        """Drop these rows: ids are row numbers, so the rows after the first removed are added again, moved up."""
+        if not rows:
+            return
+        first, count, dropped = min(rows), self.collection.count(), set(rows)
+        tail = [str(row) for row in range(first, count)]
+        stored = self.collection.get(ids=tail, include=["embeddings"])
+        vectors = dict(zip(stored["ids"], stored["embeddings"]))
+        kept = [vectors[row_id] for row_id in tail if int(row_id) not in dropped]
+        self.collection.delete(ids=tail)
+        if kept:
+            self.add(np.asarray(kept, dtype=np.float32))
 
     def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         count = self.collection.count()

@@ -1,17 +1,20 @@
 """Build and grow an index directory: chunks, dense vectors, BM25, the record ids it holds.
 
-Layout of `<index>/`: manifest.json (backend, embedding model, dense structure,
+Layout of an index version: manifest.json (backend, embedding model, dense structure,
 counts, sources), chunks.jsonl (row i = vector i), findings.jsonl (the diagnosis of
 the same records, `kubetrainer.diagnose`), collected.json (the facts that diagnosis
-kept, so later records are diagnosed with them), record_ids.npy (64-bit prefixes of every
-record id seen), dense.faiss or chroma/, bm25/.
+kept, so later records are diagnosed with them), folding.json (each container's log
+folding state, so later log lines join its open window), record_ids.npy (64-bit
+prefixes of every record id seen), dense.faiss or chroma/, bm25/.
 Those files live in one version directory of the index (`kubetrainer.versions`): adding
 records builds the next version beside the current one and switches `CURRENT` to it, so a
 reader always opens a complete index and an interrupted build (even a SIGKILL) leaves the
 previous one in place. One writer at a time: a second `index` (or `/v1/ingest`) on the same
 index waits for the first when asked to, else is refused with the PID that writes.
 Adding records is incremental: records whose id is already held are skipped, only new
-chunks are embedded and appended to the dense store.
+chunks are embedded and appended to the dense store. Log lines join their container's
+open window (`rag.logfold`): that window's chunks are made again and replace the old
+ones, so records added in batches (`/v1/ingest`) give the chunks one batch would give.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,16 +34,18 @@ from kubetrainer.diagnose.engine import findings_of
 from kubetrainer.diagnose.state import COLLECTED, load_collector, save_collector
 from kubetrainer.diagnose.store import FINDINGS, combined, read_findings, write_findings
 from kubetrainer.errors import UserError
-from kubetrainer.rag.chunk import Chunk, chunk_records
+from kubetrainer.rag.chunk import Chunk, chunk_more
 from kubetrainer.rag.dense import ChromaStore, DenseStore, FaissStore
 from kubetrainer.rag.embed import Embedder
 from kubetrainer.rag.lexical import DIR as LEXICAL_DIR
 from kubetrainer.rag.lexical import Lexical
+from kubetrainer.rag.logfold import LogFolder
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 RECORD_IDS = "record_ids.npy"
+FOLDING = "folding.json"  # each container's log folding state (`rag.logfold`), so later records join its window
 BACKENDS = ("faiss", "chroma")
 # The files of an index from before versions, at the top level of its directory.
 LEGACY = (MANIFEST, CHUNKS, RECORD_IDS, FINDINGS, COLLECTED, FaissStore.FILE, LEXICAL_DIR, "chroma-*")
@@ -51,6 +56,7 @@ class BuildStats:
     records_added: int = 0
     records_skipped: int = 0
     chunks_added: int = 0
+    chunks_replaced: int = 0  # chunks of log windows made again because more of their lines arrived
     chunks_total: int = 0
     embedded: int = 0  # texts the model had to embed (the rest came from the cache)
     findings: int = 0  # what the diagnosis of all records so far found wrong
@@ -151,48 +157,94 @@ def build_index(
         return _add(writer, records, embedder, backend, source, window_minutes, progress)
 
 
+@dataclass
+class _Held:
+    """What the version a build starts from holds."""
+
+    manifest: dict | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    known: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    collector: Collector | None = None  # None: an index from before the collector was saved
+    folding: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, base: Path | None) -> _Held:
+        manifest = read_manifest(base) if base else None
+        if base is None or manifest is None:
+            return cls()
+        return cls(manifest, read_chunks(base), _known_ids(base), load_collector(base), _read_folding(base))
+
+
+@dataclass
+class _Change:
+    """What a build adds: chunks kept and made, record ids, the diagnosis' facts, the folding state."""
+
+    held: _Held
+    kept: list[Chunk]
+    fresh: list[Chunk]
+    removed_rows: list[int]
+    new_ids: list[int]
+    collector: Collector
+    folding: dict[str, dict]
+
+
+def _read_folding(directory: Path) -> dict[str, dict]:
+    try:
+        body = json.loads((directory / FOLDING).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}  # an index from before: its containers' next records start new windows
+    return body["containers"] if body.get("format") == FORMAT else {}
+
+
+def _change(held: _Held, records: Iterable[dict], stats: BuildStats, source: str | None, window_minutes: float) -> _Change:
+    """The new records chunked, their logs joining the open windows of their containers."""
+    new_ids: list[int] = []
+    collector = held.collector or Collector()
+    folder = LogFolder(window_minutes=window_minutes, path=source, saved=held.folding)
+    made = list(chunk_more(_new_records(records, set(held.known.tolist()), new_ids, stats, collector), folder, source))
+    kept = [chunk for chunk in held.chunks if chunk.id not in folder.retired]
+    ids = {chunk.id for chunk in kept}
+    fresh = []
+    for chunk in made:
+        if chunk.id not in ids:
+            ids.add(chunk.id)
+            fresh.append(chunk)
+    removed = [row for row, chunk in enumerate(held.chunks) if chunk.id in folder.retired]
+    stats.chunks_added, stats.chunks_replaced, stats.chunks_total = len(fresh), len(removed), len(kept) + len(fresh)
+    return _Change(held, kept, fresh, removed, new_ids, collector, folder.state())
+
+
 def _add(writer: versions.Writer, records: Iterable[dict], embedder: Embedder, backend: str, source: str | None,
          window_minutes: float, progress: Callable[[int], None] | None) -> BuildStats:
-    base = writer.base
-    manifest = read_manifest(base) if base else None
-    if manifest:
-        _check_compatible(manifest, backend, embedder, writer.directory)
+    held = _Held.read(writer.base)
+    if held.manifest:
+        _check_compatible(held.manifest, backend, embedder, writer.directory)
     stats = BuildStats()
-    known_array = _known_ids(base) if base else np.zeros(0, dtype=np.uint64)
-    new_ids: list[int] = []
-    old_chunks = read_chunks(base) if base else []
-    held = {chunk.id for chunk in old_chunks}
-    fresh: list[Chunk] = []
-    saved = load_collector(base) if base and manifest else None
-    collector = saved or Collector()
-    new_records = _new_records(records, set(known_array.tolist()), new_ids, stats, collector)
-    for chunk in chunk_records(new_records, path=source, window_minutes=window_minutes):
-        if chunk.id not in held:
-            held.add(chunk.id)
-            fresh.append(chunk)
-    stats.chunks_added, stats.chunks_total = len(fresh), len(old_chunks) + len(fresh)
-    if manifest and not new_ids:
+    change = _change(held, records, stats, source, window_minutes)
+    if held.manifest and not change.new_ids:
         return stats
     with writer.next_version() as staging:
-        if base and manifest:
-            shutil.copyfile(base / CHUNKS, staging / CHUNKS)
-        with (staging / CHUNKS).open("a", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n" for chunk in fresh)
+        _write_chunks(staging, writer.base, change)
         computed_before = embedder.computed
-        vectors = embedder.embed([chunk.text for chunk in fresh], progress)
+        vectors = embedder.embed([chunk.text for chunk in change.fresh], progress)
         stats.embedded = embedder.computed - computed_before
+        manifest = held.manifest
         dim = int(vectors.shape[1]) if len(vectors) else int(manifest["dim"]) if manifest else embedder.dim
-        store = _dense_store(backend, staging, base, dim, manifest)
+        store = _dense_store(backend, staging, writer.base, dim, manifest)
+        store.remove(change.removed_rows)
         store.add(vectors)
         store.save(staging)
-        Lexical.build([chunk.text for chunk in [*old_chunks, *fresh]]).save(staging)
+        Lexical.build([chunk.text for chunk in [*change.kept, *change.fresh]]).save(staging)
         # The saved facts and the new records diagnosed together; an index from before they were saved merges.
-        findings = findings_of(collector) if saved or not manifest else combined(read_findings(base),
-                                                                                 findings_of(collector))
+        findings = findings_of(change.collector)
+        if manifest and held.collector is None:
+            findings = combined(read_findings(writer.base), findings)
         write_findings(staging, findings)
-        save_collector(staging, collector)
+        save_collector(staging, change.collector)
         stats.findings = len(findings)
-        np.save(staging / RECORD_IDS, np.sort(np.concatenate([known_array, np.array(new_ids, dtype=np.uint64)])))
+        known = np.sort(np.concatenate([held.known, np.array(change.new_ids, dtype=np.uint64)]))
+        np.save(staging / RECORD_IDS, known)
+        atomic.write_text(staging / FOLDING, json.dumps({"format": FORMAT, "containers": change.folding}, ensure_ascii=False))
         sources = sorted(set((manifest or {}).get("sources", [])) | ({source} if source else set()))
         atomic.write_json(staging / MANIFEST, {
             "format": FORMAT,
@@ -204,9 +256,20 @@ def _add(writer: versions.Writer, records: Iterable[dict], embedder: Embedder, b
             "findings": FINDINGS,
             "fusion": "reciprocal rank fusion (k=60)",
             "chunks": stats.chunks_total,
-            "records": int(len(known_array) + len(new_ids)),
+            "records": len(known),
             "window_minutes": window_minutes,
             "sources": sources,
             "updated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         })
     return stats
+
+
+def _write_chunks(staging: Path, base: Path | None, change: _Change) -> None:
+    """chunks.jsonl: the old file copied and the new chunks appended, or rewritten when some were replaced."""
+    if base and change.held.manifest and not change.removed_rows:
+        shutil.copyfile(base / CHUNKS, staging / CHUNKS)
+        written = change.fresh
+    else:
+        written = [*change.kept, *change.fresh]
+    with (staging / CHUNKS).open("a", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n" for chunk in written)

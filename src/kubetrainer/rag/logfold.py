@@ -8,10 +8,18 @@ error. Per container and time window this yields:
   thousand identical access-log lines become one line of one chunk.
 Both chunks name the pod, container and node, and the window's time span.
 Records stream through; only templates, counts and problem lines are kept.
+
+An index grows by batches (`/v1/ingest` posts a few records at a time), so a container's
+last window stays open between builds: the folding state is saved with the index
+(`LogFolder.state`, JSON) and resumed by the next build, whose records join the open
+window; the window's chunks are then made again and replace the ones made before
+(`LogFolder.retired`). A stream of batches and one batch of the same records give the
+same chunks: resuming is continuing, nothing is re-derived from the chunks.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -22,7 +30,7 @@ from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
 from kubetrainer.diagnose.knowledge import is_problem_line
-from kubetrainer.rag.chunk import Chunk, split_text
+from kubetrainer.rag.chunk import Chunk, explained, split_text
 from kubetrainer.records import parse_ts
 
 CONTINUATION = re.compile(r"^(?:\s+\S|Traceback|Caused by|\.\.\. \d+ more)")
@@ -53,6 +61,18 @@ class _Window:
     routine: Counter = field(default_factory=Counter)  # drain cluster id -> count
     problems: list[list[str]] = field(default_factory=list)  # verbatim blocks
     repeats: dict[int, list] = field(default_factory=dict)  # cluster id -> [count, last ts] of repeated problems
+    emitted: list[str] = field(default_factory=list)  # ids of the chunks made for it while it was open
+
+    def to_json(self) -> dict:
+        return {"first": self.first, "last": self.last, "lines": self.lines,
+                "routine": [[cluster, count] for cluster, count in self.routine.items()], "problems": self.problems,
+                "repeats": [[cluster, *value] for cluster, value in self.repeats.items()], "emitted": self.emitted}
+
+    @classmethod
+    def from_json(cls, value: dict) -> _Window:
+        return cls(parse_ts(value["first"]), value["first"], value["last"], value["lines"],
+                   Counter(dict(value["routine"])), value["problems"],
+                   {cluster: [count, ts] for cluster, count, ts in value["repeats"]}, value["emitted"])
 
 
 class _ContainerLog:
@@ -67,6 +87,22 @@ class _ContainerLog:
         self.context: deque[str] = deque(maxlen=CONTEXT_LINES)
         self.after = 0  # lines of trailing context still owed to the last problem block
         self.in_trace = False
+
+    def to_json(self) -> dict:
+        """What continuing needs: the distinct shapes in the order the miner met them, the open window, the context."""
+        return {"shapes": list(self.shapes), "window": self.current.to_json() if self.current else None,
+                "context": list(self.context), "after": self.after, "in_trace": self.in_trace}
+
+    @classmethod
+    def from_json(cls, key: tuple, window: timedelta, value: dict) -> _ContainerLog:
+        """The same state again: the miner is rebuilt by meeting the same shapes in the same order."""
+        state = cls(key, window)
+        for masked in value["shapes"]:
+            state.shapes[masked] = state.miner.add_log_message(masked)["cluster_id"]
+        state.current = _Window.from_json(value["window"]) if value["window"] else None
+        state.context.extend(value["context"])
+        state.after, state.in_trace = value["after"], value["in_trace"]
+        return state
 
     def cluster_of(self, line: str) -> int:
         masked = shape(line)
@@ -121,29 +157,50 @@ class _ContainerLog:
 
 
 class LogFolder:
-    """Streams log records in, yields chunks as each container's windows close."""
+    """Streams log records in, yields chunks as each container's windows close.
 
-    def __init__(self, window_minutes: float = 60.0, path: str | None = None) -> None:
+    `saved` is the `state()` of an earlier folder: its containers continue where they stopped.
+    """
+
+    def __init__(self, window_minutes: float = 60.0, path: str | None = None, saved: dict[str, dict] | None = None) -> None:
         self.window = timedelta(minutes=window_minutes)
         self.path = path
         self.containers: dict[tuple, _ContainerLog] = {}
+        self.saved = dict(saved or {})  # key (JSON) -> state, resumed when the container logs again
+        self.retired: set[str] = set()  # ids of chunks made before for windows made again since
 
     def add(self, record: dict) -> Iterator[Chunk]:
         key = (record.get("namespace"), record.get("pod"), record.get("container"), record.get("node"), (record.get("labels") or {}).get("path"))
         state = self.containers.get(key)
         if state is None:
-            state = self.containers[key] = _ContainerLog(key, self.window)
+            saved = self.saved.pop(json.dumps(key), None)
+            state = _ContainerLog.from_json(key, self.window, saved) if saved else _ContainerLog(key, self.window)
+            self.containers[key] = state
         closed = state.add(record["ts"], parse_ts(record["ts"]), record["message"])
         if closed:
             yield from self._chunks(state, closed)
 
     def flush_all(self) -> Iterator[Chunk]:
+        """The chunks of every open window, closing it: all records are in."""
         for state in self.containers.values():
             if state.current:
                 yield from self._chunks(state, state.current)
                 state.current = None
 
+    def flush_open(self) -> Iterator[Chunk]:
+        """The chunks of the open windows that received records, which stay open for the next batch."""
+        for state in self.containers.values():
+            if state.current:
+                made = list(self._chunks(state, state.current))
+                state.current.emitted = [chunk.id for chunk in made]
+                yield from made
+
+    def state(self) -> dict[str, dict]:
+        """Every container's folding state, JSON-ready, for `LogFolder(saved=...)` to continue from."""
+        return {**self.saved, **{json.dumps(key): state.to_json() for key, state in self.containers.items()}}
+
     def _chunks(self, state: _ContainerLog, window: _Window) -> Iterator[Chunk]:
+        self.retired.update(window.emitted)
         namespace, pod, container, node, path = state.key
         who = f"container {container} of pod {namespace}/{pod}" if pod else f"log file {path or 'unknown'}"
         where = f" on node {node}" if node else ""
@@ -155,7 +212,7 @@ class LogFolder:
             if repeats:
                 body += "\n" + "\n".join(f"(repeated {n} more times, last at {last[11:19]}: {template})" for template, n, last in repeats)
             for text in split_text(f"Errors and warnings from {who}{where}, {span}:", body):
-                yield Chunk(text=text, problem=True, **base)
+                yield explained(Chunk(text=text, problem=True, **base))
         if window.routine:
             ranked = window.routine.most_common()
             lines = [f"{count}x {state.template(cluster)}" for cluster, count in ranked[:TOP_TEMPLATES]]
