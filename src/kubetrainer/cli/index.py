@@ -20,6 +20,7 @@ def index_command(
     backend: Annotated[str, typer.Option("--backend", help="faiss (default) or chroma.")] = "faiss",
     embedding_model: Annotated[Optional[str], typer.Option("--embedding-model", help="sentence-transformers name or path (default: bundled all-MiniLM-L6-v2).")] = None,
     window_minutes: Annotated[float, typer.Option("--window-minutes", min=1, help="Log window per chunk.")] = 60.0,
+    wait: Annotated[bool, typer.Option("--wait", help="If another process is writing the index, wait for it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the build summary as JSON.")] = False,
 ) -> None:
     """Add records to an index (incremental: records already indexed are skipped)."""
@@ -43,7 +44,7 @@ def index_command(
         readable = [(path, records) for path in source if (records := _nonempty(records_from_path(path, problems)))]
         runs = [
             build_index(directory, records, embedder, backend=backend, source=str(path.resolve()),
-                        window_minutes=window_minutes, progress=lambda n: progress.advance(task, n))
+                        window_minutes=window_minutes, progress=lambda n: progress.advance(task, n), wait=wait)
             for path, records in readable
         ]
     if not runs:
