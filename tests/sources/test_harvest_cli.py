@@ -35,3 +35,17 @@ def test_harvest_without_sources_and_bad_size_are_user_errors(tmp_path: Path, ca
     assert main(["--home", str(tmp_path), "harvest", "--from", str(tmp_path)]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "nothing to harvest" in err and "--size" in err and "not a cluster-info dump" in err
+
+
+def test_files_takes_several_paths_after_one_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's `--files PATH...`: `--files A B` used to stop at A and reject B."""
+    paths = []
+    for name in ("a.md", "b.md", "c.md"):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(f"# {name}\nRestart the pod.\n")
+    argv = ["--home", str(tmp_path), "harvest", "--files", str(paths[0]), str(paths[1]), "--files", str(paths[2])]
+    assert main([*argv, "--json"]) == 0
+    records = list(iter_jsonl(tmp_path / "harvest" / "harvest.jsonl"))
+    assert {record["labels"]["path"] for record in records} == {str(path) for path in paths}
+    assert main(["--home", str(tmp_path), "harvest", str(paths[0])]) == 2
+    assert "paths given without --files" in capsys.readouterr().err

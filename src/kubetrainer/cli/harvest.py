@@ -28,7 +28,11 @@ def harvest(
     dump: Annotated[Path | None, typer.Option("--from", help="A `kubectl cluster-info dump --output-directory` directory.")] = None,
     kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="Read the live cluster with this kubeconfig ('' = in-cluster or ~/.kube/config).")] = None,
     pods_dir: Annotated[Path | None, typer.Option("--pods-dir", help="A /var/log/pods tree (CRI log files).")] = None,
-    files: Annotated[list[Path] | None, typer.Option("--files", help="Manifests, runbooks, text logs or records JSONL (repeatable).")] = None,
+    files: Annotated[list[Path] | None, typer.Option(
+        "--files", help="Manifests, runbooks, text logs or records JSONL: --files A B C (or repeated).")] = None,
+    more_files: Annotated[list[Path] | None, typer.Argument(
+        help="More paths for --files: `--files A B` reads both (an option takes one value; the rest arrive here).",
+        metavar="PATH", show_default=False)] = None,
     local: Annotated[bool, typer.Option("--local", help="Also run the Rust agent once on this machine.")] = False,
     name: Annotated[str, typer.Option("--name", help="Output name: <home>/harvest/NAME.jsonl.")] = "harvest",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -53,8 +57,10 @@ def harvest(
         from kubetrainer.sources.cri import read_pods_dir
 
         streams.append(read_pods_dir(pods_dir, problems))
+    if more_files and not files:
+        raise UserError("paths given without --files", where=" ".join(map(str, more_files)), expected="--files PATH...")
     if files:
-        streams.append(read_files(files, problems))
+        streams.append(read_files([*files, *(more_files or [])], problems))
     if local:
         from kubetrainer.sources.local_agent import run_agent_once
 
