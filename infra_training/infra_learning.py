@@ -8,6 +8,8 @@
     python infra_training/infra_learning.py --eval ./checkpoints/latest
 
 Each flag becomes the matching `kubetrainer` command, so both run the same code.
+The seed's `--rag ./vector_index/` names a directory nothing creates: when the
+directory does not exist, the data home's default index (`kubetrainer index`) serves.
 Run with any Python: when `kubetrainer` is not importable it re-executes itself
 with the project's `.venv` (made by `make setup`).
 """
@@ -45,7 +47,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     stage.add_argument("--serve", action="store_true", help="serve the model (with --rag INDEX_DIR)")
     stage.add_argument("--eval", metavar="CHECKPOINT", help="evaluate a checkpoint or model")
     parser.add_argument("--dataset", help="training data (JSON/JSONL) for --train")
-    parser.add_argument("--rag", metavar="INDEX_DIR", help="index directory made by `kubetrainer index`")
+    parser.add_argument("--rag", metavar="INDEX_DIR", help="index made by `kubetrainer index` (absent: the default one)")
     parser.add_argument("--home", help="data home (default $KUBETRAINER_HOME or ~/.kubetrainer)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
@@ -72,8 +74,18 @@ def to_cli_args(args: argparse.Namespace) -> list[str]:
     return [*common, "eval", args.eval]
 
 
+def resolve_rag(rag: str | None) -> str | None:
+    """`--rag` as given when it exists, else `default` (the index `kubetrainer index` builds), with a note."""
+    if rag is None or Path(rag).exists():
+        return rag
+    sys.stderr.write(f"note: {rag} does not exist, so the data home's default index is served "
+                     f"(`kubetrainer index --source DUMP --index {rag}` builds one there)\n")
+    return "default"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    args.rag = resolve_rag(args.rag)
     _ensure_kubetrainer()
     from kubetrainer.cli import main as cli_main
     from kubetrainer.cli.commands import available

@@ -29,10 +29,13 @@ def test_bad_key_file_and_mcp_options(capsys: pytest.CaptureFixture[str], tmp_pa
 
 
 def test_seed_shim_serve_rag_reaches_serve(tmp_path: Path) -> None:
-    """`infra_learning.py --serve --rag DIR` runs `kubetrainer serve --rag DIR`: a missing index is named."""
+    """`infra_learning.py --serve --rag DIR` runs `kubetrainer serve --rag DIR`; the seed's DIR, which nothing
+    creates, falls back to the data home's default index, and a missing index is named."""
     missing = tmp_path / "vector_index"
     result = subprocess.run([sys.executable, str(REPO / "infra_training" / "infra_learning.py"), "--home",
                              str(tmp_path), "--serve", "--rag", str(missing)], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2
-    assert f"{missing}: the RAG index directory does not exist" in " ".join(result.stderr.split())
+    err = " ".join(result.stderr.split())
+    assert f"note: {missing} does not exist, so the data home's default index is served" in err
+    assert f"{tmp_path.resolve() / 'index' / 'default'}: the RAG index directory does not exist" in err

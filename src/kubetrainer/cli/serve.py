@@ -15,7 +15,8 @@ from kubetrainer.cli.state import STATE
 def serve(
     model: Annotated[Optional[str], typer.Option("--model", help="Model id or directory (default: bundled SmolLM2).")] = None,
     adapter: Annotated[Optional[list[Path]], typer.Option("--adapter", help="PEFT adapter directory; repeatable.")] = None,
-    rag: Annotated[Optional[Path], typer.Option("--rag", help="Index directory made by `kubetrainer index`.")] = None,
+    rag: Annotated[Optional[str], typer.Option(
+        "--rag", help="Index NAME under <home>/index/ (default) or a DIR made by `kubetrainer index`.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to bind; beyond loopback needs --api-key-file.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     api_key_file: Annotated[Optional[Path], typer.Option("--api-key-file", help="Bearer tokens, one per line.")] = None,
@@ -37,8 +38,8 @@ def serve(
     from kubetrainer.serve.config import ServeConfig, read_api_keys
 
     config = ServeConfig(
-        home=STATE.settings.home, model=model, adapters=tuple(adapter or ()), rag_index=rag, host=host, port=port,
-        api_keys=read_api_keys(api_key_file) if api_key_file else frozenset(), redis_url=redis,
+        home=STATE.settings.home, model=model, adapters=tuple(adapter or ()), rag_index=_index(rag), host=host,
+        port=port, api_keys=read_api_keys(api_key_file) if api_key_file else frozenset(), redis_url=redis,
         max_concurrency=max_concurrency, max_queue=max_queue, timeout_s=timeout, metrics_public=metrics_public,
         alert_webhook_url=alert_webhook_url,
     )
@@ -53,7 +54,7 @@ def serve(
 @app.command()
 def mcp(
     transport: Annotated[str, typer.Option("--transport", help="stdio or http (streamable HTTP).")] = "stdio",
-    rag: Annotated[Optional[Path], typer.Option("--rag", help="Index directory for the query and ask tools.")] = None,
+    rag: Annotated[Optional[str], typer.Option("--rag", help="Index NAME or DIR for the query and ask tools.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Model for the ask tool (default: bundled).")] = None,
     cluster: Annotated[Optional[Path], typer.Option("--from", help="Cluster-info dump or nodes file for gpu_inventory.")] = None,
     host: Annotated[str, typer.Option("--host", help="HTTP transport address: loopback only (no auth in MCP here).")] = "127.0.0.1",
@@ -74,9 +75,16 @@ def mcp(
         raise UserError(f"refusing to serve MCP over HTTP on {host}", where="--host",
                         expected="a loopback address; put an authenticating proxy in front for remote use")
     audit.setLevel(logging.INFO)  # every tool call on stderr, whatever the CLI's log level
-    server = build_server(McpConfig(home=STATE.settings.home, rag_index=rag, model=model, cluster_source=cluster,
-                                    allow_writes=allow_writes))
+    server = build_server(McpConfig(home=STATE.settings.home, rag_index=_index(rag), model=model,
+                                    cluster_source=cluster, allow_writes=allow_writes))
     if transport == "stdio":
         server.run("stdio")
     else:
         server.run("streamable-http", host=host, port=port)
+
+
+def _index(name_or_dir: str | None) -> Path | None:
+    """`--rag` as `--index` reads it elsewhere: a name under <home>/index/ (`default`), or a directory."""
+    from kubetrainer.rag.index import resolve_index
+
+    return resolve_index(name_or_dir, STATE.settings.dir("index")) if name_or_dir else None
