@@ -6,6 +6,7 @@ import pytest
 
 from kubetrainer.diagnose import diagnose
 from kubetrainer.diagnose.finding import Finding
+from kubetrainer.sources.render import render_pod
 
 from .cluster import claim, container, event, log, node, pod, workload
 
@@ -384,6 +385,9 @@ SIGNATURE_LINES = [
     ("gpu-not-visible", "RuntimeError: No CUDA GPUs are available"),
     ("gpu-not-visible", "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that "
                         "the latest NVIDIA driver is installed and running."),
+    ("nvml-mismatch", "E0314 11:57:47.966427       1 main.go:132] error starting plugins: error creating plugin manager: "
+                      "unable to create plugin manager: nvml init failed: ERROR_LIB_RM_VERSION_MISMATCH"),
+    ("nvml-mismatch", "Failed to initialize NVML: Driver/library version mismatch"),
     ("redis-misconf", "ReplyError: MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
                       "persist to disk. Commands that may modify the data set are disabled"),
     ("redis-bgsave", "1:M 14 Mar 2026 09:03:12.105 # Write error saving DB on disk: No space left on device"),
@@ -440,3 +444,48 @@ def test_a_redis_client_refused_writes_is_explained_by_the_servers_failing_save(
     misconf, bgsave = only(found, "redis-misconf"), next(f for f in found if f.rule == "redis-bgsave" and f.name == "cache-0")
     assert bgsave.id in misconf.related
     assert all(f.id not in misconf.related for f in found if f.namespace == "elsewhere")
+
+
+def test_a_container_that_never_starts_is_explained_by_the_kubelets_start_error():
+    """No logs (the process never ran): the kubelet's `Failed` event holds the runtime's error, its last line the cause."""
+    start_error = ("Error: failed to create containerd task: failed to create shim task: OCI runtime create failed: runc "
+                   "create failed: unable to start container process: error during container init: error running hook "
+                   "#0: error running hook: exit status 1, stdout: , stderr: Auto-detected mode as 'legacy'\n"
+                   "nvidia-container-cli: initialization error: nvml error: driver/library version mismatch: unknown")
+    crashing = container(waiting=("CrashLoopBackOff", "back-off 5m0s"), last=("StartError", 128), restarts=66)
+    found = diagnose([pod("asr-1", "speech", containers=[crashing], gpus=1),
+                      event("Pod", "asr-1", "speech", "Failed", start_error, count=66)])
+    crash = only(found, "crash-loop")
+    assert "it fails to start: the node's NVIDIA kernel module and its driver libraries are different versions" in crash.cause
+    assert 'nvidia-container-cli: initialization error: nvml error: driver/library version mismatch: unknown"' in crash.cause
+    assert crash.fix.startswith("drain and reboot the node") and not [f for f in found if f.rule.startswith("event-")]
+    plain = diagnose([pod("api-1", containers=[crashing]),
+                      event("Pod", "api-1", "web", "Failed", 'Error: failed to start container "app": exec: "/start.sh": '
+                                                             "stat /start.sh: no such file or directory")])
+    assert 'it fails to start: "Error: failed to start container' in only(plain, "crash-loop").cause
+
+
+def test_a_cronjob_that_skips_runs_behind_a_hung_job_is_a_finding_though_its_event_is_normal():
+    """The cronjob controller records JobAlreadyActive as a Normal event; other Normal events stay routine."""
+    skipped = event("CronJob", "nightly-export", "crm", "JobAlreadyActive", "Not starting job because prior execution "
+                    "is running and concurrency policy is Forbid", warning=False, count=2)
+    routine = event("CronJob", "nightly-export", "crm", "SuccessfulCreate", "Created job nightly-export-29554620",
+                    warning=False)
+    finding = only(diagnose([skipped, routine]), "cronjob-skipped")
+    assert finding.kind == "CronJob" and "concurrencyPolicy is Forbid" in finding.cause
+
+
+def test_a_jvm_out_of_heap_names_its_heap_cap_and_memory_limit_and_no_other_env_value():
+    record = pod("claims-1", "claims", containers=[container(waiting=("CrashLoopBackOff", "back-off"), last=("Error", 3),
+                                                               restarts=9)])
+    spec = {"name": "app", "image": "registry.example.com/claims:4.1", "resources": {"limits": {"memory": "2Gi"}},
+            "env": [{"name": "JAVA_OPTS", "value": "-Xmx512m -XX:+ExitOnOutOfMemoryError"},
+                    {"name": "DB_URL", "value": "jdbc:postgresql://claims-db:5432/claims"}]}
+    record["object"]["summary"] = record["message"] = render_pod(
+        {"metadata": {"name": "claims-1", "namespace": "claims"}, "spec": {"nodeName": "node-1", "containers": [spec]},
+         "status": {"phase": "Running", "containerStatuses": [container(waiting=("CrashLoopBackOff", "back-off"),
+                                                                        last=("Error", 3), restarts=9)]}})
+    assert "; memory limits app=2Gi; JVM heap -Xmx512m" in record["message"] and "claims-db" not in record["message"]
+    crash = only(diagnose([record, log("claims-1", "Terminating due to java.lang.OutOfMemoryError: Java heap space",
+                                       "claims")]), "crash-loop")
+    assert "its JVM heap is capped at -Xmx512m, memory limits app=2Gi" in crash.cause

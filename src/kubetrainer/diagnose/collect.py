@@ -25,6 +25,9 @@ ERROR_LEVEL = re.compile(
     r"|^Traceback|^\w+(?:\.\w+)*(?:Error|Exception): |^panic: ",
     re.IGNORECASE,
 )
+# Normal events that still mean something did not happen: the cronjob controller skipping a run whose
+# predecessor is still active (concurrencyPolicy: Forbid) records it as Normal.
+NOTABLE_NORMAL_REASONS = frozenset({"JobAlreadyActive"})
 KEEP_ERRORS = 3  # last error-level lines per container
 MAX_VARIANTS = 3  # distinct message shapes kept per signature and container
 _VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
@@ -183,7 +186,8 @@ class Collector:
 
     def _event(self, record: dict) -> None:
         labels = record.get("labels") or {}
-        if labels.get("type") != "Warning" or not labels.get("involved_name"):
+        notable = labels.get("type") == "Warning" or labels.get("reason") in NOTABLE_NORMAL_REASONS
+        if not notable or not labels.get("involved_name"):
             return
         kind = labels.get("involved_kind") or "Object"
         facts = self.facts(kind, None if kind == "Node" else record.get("namespace"), labels["involved_name"])

@@ -417,6 +417,29 @@ SIGNATURES: tuple[Signature, ...] = (
         severity=CRITICAL,
     ),
     _sig(
+        "nvml-mismatch",
+        r"driver/library version mismatch|ERROR_LIB_RM_VERSION_MISMATCH",
+        "the node's NVIDIA kernel module and its driver libraries are different versions (NVML: driver/library "
+        "version mismatch)",
+        "the NVIDIA driver was upgraded on the node but the old kernel module is still loaded; nothing on the node "
+        "can use its GPUs (the device plugin and every GPU container fail) until they match",
+        "drain and reboot the node (or unload and reload the nvidia kernel modules) so the loaded module matches "
+        "the installed driver",
+        ("version mismatch", "driver", "kernel module", "NVML"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "cronjob-skipped",
+        r"Not starting job because prior execution is (?:running|still running) and concurrency policy is Forbid",
+        "the CronJob skips its runs: its previous Job is still active and concurrencyPolicy is Forbid",
+        "with concurrencyPolicy Forbid a CronJob starts no new Job while one is active, so one hung run blocks "
+        "every later one",
+        "find why the active Job does not finish (its pod's logs), delete it to unblock, and bound runs with "
+        "activeDeadlineSeconds on the Job template",
+        ("Forbid", "still active", "still running", "prior execution"),
+        in_logs=False,
+    ),
+    _sig(
         "redis-misconf",
         r"MISCONF Redis is configured to save RDB snapshots",
         "Redis refuses writes because its last RDB snapshot failed (MISCONF, stop-writes-on-bgsave-error)",

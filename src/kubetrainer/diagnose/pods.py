@@ -10,10 +10,11 @@ the cause, so the finding reads "exits with code 1: invalid configuration ..." r
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from kubetrainer.diagnose.collect import ContainerLogs, ObjectFacts, readable
 from kubetrainer.diagnose.finding import Evidence, Finding
-from kubetrainer.diagnose.knowledge import CRITICAL, SIGNATURE_BY_RULE, WARNING
+from kubetrainer.diagnose.knowledge import CRITICAL, LOG_SIGNATURES, SIGNATURE_BY_RULE, WARNING
 from kubetrainer.diagnose.notes import pod_note
 from kubetrainer.diagnose.scheduler import parse_failed_scheduling
 from kubetrainer.diagnose.status import ContainerStatus, PodStatus, parse_pod
@@ -35,6 +36,16 @@ PULL_REASONS = (
     (re.compile(r"toomanyrequests|rate limit", re.IGNORECASE), "the registry is rate-limiting pulls"),
 )
 _IMAGE = re.compile(r'(?:pull(?:ing)? image|Failed to pull image) "([^"]+)"', re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a container fails, in words, with the lines that show it; `fix` when a known signature says what to do."""
+
+    why: str = ""
+    lines: tuple[Evidence, ...] = ()
+    terms: tuple[str, ...] = ()
+    fix: str = ""
 
 
 class PodRules:
@@ -99,8 +110,9 @@ class PodRules:
             fragment, status.kind, status.namespace, status.name, None, status.node, status.ts, status.record
         )
 
-    def _explanation(self, container: str) -> tuple[str, list[Evidence], tuple[str, ...]]:
-        """Why a container fails, from its logs: a known signature first, else its last error line."""
+    def _explanation(self, container: str) -> Explanation:
+        """Why a container fails: a known signature in its logs, else its last error line, else the kubelet's
+        start error (a container that never started has no logs; its `Failed` event says why)."""
         logs = self.facts.logs.get(container) or ContainerLogs()
         self.used_errors.add(container)
         for rule, hits in logs.signatures.items():
@@ -109,13 +121,26 @@ class PodRules:
             why = f'{hits.signature.cause}{pod_note(self.facts, rule)}: "{readable(hits.first.text)[:200]}"'
             if hits.context:
                 why += f', after "{readable(hits.context.text)[:160]}"'
-            return why, [*context, *hits.distinct], hits.signature.terms
+            return Explanation(why, (*context, *hits.distinct), hits.signature.terms, hits.signature.fix)
         if logs.errors:
             line = logs.errors[-1]
             message = readable(line.text)
             earlier = [item for item in logs.errors[:-1] if readable(item.text) != message][-1:]
-            return f'it logs "{message[:240]}"', [*earlier, line], _key_words(message)
-        return "", [], ()
+            return Explanation(f'it logs "{message[:240]}"', (*earlier, line), _key_words(message))
+        return self._start_error()
+
+    def _start_error(self) -> Explanation:
+        """The kubelet's `Failed` event (`Error: failed to create containerd task: ...`), read for a signature."""
+        events = self._events("Failed", containing="Error:")
+        if not events:
+            return Explanation()
+        message = events[-1].text.split(": ", 1)[-1]
+        detail = [line for line in message.splitlines() if line.strip()][-1]  # runtimes put the real error last
+        signature = next((sig for sig in LOG_SIGNATURES if sig.pattern.search(message)), None)
+        if signature is None:
+            return Explanation(f'it fails to start: "{detail[:240]}"', (events[-1],), _key_words(detail))
+        return Explanation(f'it fails to start: {signature.cause}: "{detail[:200]}"', (events[-1],), signature.terms,
+                           signature.fix)
 
     def _container(self, container: ContainerStatus) -> Finding | None:
         reason, last = container.reason, container.last_reason
@@ -165,7 +190,7 @@ class PodRules:
         if not crashing:
             return None
         code = container.last_exit_code if reason == "CrashLoopBackOff" else container.exit_code
-        why, lines, terms = self._explanation(container.name)
+        explained = self._explanation(container.name)
         if container.init:
             rule, summary = (
                 "init-container-failed",
@@ -184,13 +209,14 @@ class PodRules:
         finding = self._new(
             rule,
             CRITICAL,
-            summary + (f": {why}" if why else ""),
+            summary + (f": {explained.why}" if explained.why else ""),
             meaning,
-            "fix what the log line reports, then restart the workload",
-            (*terms, "exit code", "crash")[:6],
+            f"{explained.fix}, then restart the workload" if explained.fix else "fix what the log line reports, "
+            "then restart the workload",
+            (*explained.terms, "exit code", "crash")[:6],
             container.name,
         )
-        for line in lines:
+        for line in explained.lines:
             finding.add_evidence(line)
         finding.add_evidence(self._status_evidence(container.text))
         for event in self._events("BackOff"):
@@ -284,19 +310,19 @@ class PodRules:
             container = next(
                 (c for c in self.facts.logs if self.facts.logs[c].signatures or self.facts.logs[c].errors), None
             )
-            why, lines, terms = self._explanation(container) if container is not None else ("", [], ())
+            explained = self._explanation(container) if container is not None else Explanation()
             probe_text = events[0].text.split(": ", 1)[-1]
             cause = f"its {probe.lower()} probe fails ({probe_text}): {effect}"
             finding = self._new(
                 f"{probe.lower()}-probe",
                 WARNING,
-                cause + (f"; {why}" if why else ""),
+                cause + (f"; {explained.why}" if explained.why else ""),
                 SIGNATURE_BY_RULE["probe-failed"].meaning,
                 SIGNATURE_BY_RULE["probe-failed"].fix,
-                ("probe", *terms)[:5],
+                ("probe", *explained.terms)[:5],
                 container,
             )
-            for item in [*events[:2], *lines]:
+            for item in [*events[:2], *explained.lines]:
                 finding.add_evidence(item)
             out.append(finding)
         return out
