@@ -1,7 +1,8 @@
 """What a pod's own spec adds to a log signature's cause.
 
 A log line says what failed; the pod that printed it often says why: a full disk sits
-on the pod's volume claims, a container that finds no GPU never asked for one. Both
+on the pod's volume claims, a container that finds no GPU never asked for one, a JVM out
+of heap was capped by its -Xmx far below the container's memory limit. Both
 the crash rules (pods.py) and the log rules (logs.py) append the same note.
 """
 
@@ -12,10 +13,11 @@ from kubetrainer.diagnose.status import parse_pod
 
 STORAGE_RULES = ("disk-full",)
 GPU_RULES = ("gpu-not-visible",)
+JVM_RULES = ("jvm-oom",)
 
 
 def pod_note(facts: ObjectFacts, rule: str) -> str:
-    """`; its volume claims: data-db-0`, `; the pod requests no GPU (...)`, or "" when the spec adds nothing."""
+    """`; its volume claims: data-db-0`, `; the pod requests no GPU (...)`, `; its JVM heap is capped at -Xmx512m`, or ""."""
     if facts.kind != "Pod" or facts.status is None:
         return ""
     status = parse_pod(facts.status.text)
@@ -23,4 +25,7 @@ def pod_note(facts: ObjectFacts, rule: str) -> str:
         return f"; its volume claims: {', '.join(status.claims)}"
     if rule in GPU_RULES and not status.gpu_limits:
         return "; the pod requests no GPU (no nvidia.com/gpu limit), so it was given none"
+    if rule in JVM_RULES and status.jvm_heap:
+        limits = f", memory limits {status.memory_limits}" if status.memory_limits else ""
+        return f"; its JVM heap is capped at {status.jvm_heap}{limits}"
     return ""

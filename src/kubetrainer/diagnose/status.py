@@ -55,6 +55,8 @@ class PodStatus:
     claims: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     gpu_limits: str = ""
+    memory_limits: str = ""  # `app=2Gi, sidecar=128Mi`
+    jvm_heap: str = ""  # `-Xmx512m`
 
 
 def _int(text: str | None) -> int | None:
@@ -105,6 +107,10 @@ def parse_pod(summary: str) -> PodStatus:
             status.images = clause.removeprefix("images ").split(", ")
         elif clause.startswith("GPU limits "):
             status.gpu_limits = clause.removeprefix("GPU limits ")
+        elif clause.startswith("memory limits "):
+            status.memory_limits = clause.removeprefix("memory limits ")
+        elif clause.startswith("JVM heap "):
+            status.jvm_heap = clause.removeprefix("JVM heap ")
     return status
 
 

@@ -3,11 +3,13 @@
 This text is what gets embedded and shown to people, so it says what an
 engineer would say ("Pod web/x on node n: Running, not ready; container app
 waiting: CrashLoopBackOff, 12 restarts, last terminated OOMKilled exit 137"),
-and never includes env values or data (they may be secrets).
+and never includes env values or data (they may be secrets), only the JVM heap flags
+read from them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +17,7 @@ from kubetrainer.hardware.cluster import GPU_RESOURCES
 from kubetrainer.hardware.labels import labelled_vendor, read_gpu_labels
 
 NONE_REGISTERED = "none registered"
+_HEAP_FLAG = re.compile(r"-Xmx\d+[kKmMgG]?\b|-XX:MaxRAMPercentage=[\d.]+")
 
 SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "credential", "apikey", "api_key", "api-key", "access_key", "accesskey", "private", "auth", "dsn", "tls.key", "signing")
 WITHHELD = "(value withheld)"
@@ -83,11 +86,26 @@ def render_pod(pod: dict) -> str:
     requests = [f"{key}={value}" for c in spec.get("containers", []) for key, value in (c.get("resources", {}).get("limits") or {}).items() if "gpu" in key]
     if requests:
         text += "; GPU limits " + ", ".join(requests)
+    memory = [f"{c.get('name')}={limit}" for c in spec.get("containers", [])
+              if (limit := (c.get("resources", {}).get("limits") or {}).get("memory"))]
+    if memory:
+        text += "; memory limits " + ", ".join(memory)
+    heap = _jvm_heap(spec.get("containers", []))
+    if heap:
+        text += "; JVM heap " + ", ".join(heap)
     claims = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", []) if "persistentVolumeClaim" in v]
     if claims:
         text += "; volume claims " + ", ".join(claims)
     images = sorted({c.get("image", "") for c in spec.get("containers", [])})
     return text + "; images " + ", ".join(images) + "."
+
+
+def _jvm_heap(containers: list[dict]) -> list[str]:
+    """The JVM heap flags in the containers' command, args and env values (JAVA_OPTS, JAVA_TOOL_OPTIONS): only the
+    flags, never the rest of a value, so a JVM's heap cap can explain its OutOfMemoryError."""
+    texts = [str(part) for c in containers for part in [*(c.get("command") or []), *(c.get("args") or [])]]
+    texts += [str(env.get("value") or "") for c in containers for env in c.get("env") or []]
+    return list(dict.fromkeys(flag for text in texts for flag in _HEAP_FLAG.findall(text)))
 
 
 def render_node(node: dict) -> str:
