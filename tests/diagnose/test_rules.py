@@ -6,6 +6,7 @@ import pytest
 
 from kubetrainer.diagnose import diagnose
 from kubetrainer.diagnose.finding import Finding
+from kubetrainer.sources.kube import object_record
 from kubetrainer.sources.render import render_pod
 
 from .cluster import claim, container, event, log, node, pod, workload
@@ -473,6 +474,15 @@ def test_a_cronjob_that_skips_runs_behind_a_hung_job_is_a_finding_though_its_eve
                     warning=False)
     finding = only(diagnose([skipped, routine]), "cronjob-skipped")
     assert finding.kind == "CronJob" and "concurrencyPolicy is Forbid" in finding.cause
+    hung = object_record({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "nightly-export-29554620",
+                                                                              "namespace": "crm"},
+                          "status": {"active": 1, "startTime": "2026-03-12T01:00:03Z"}}, "dump")
+    done = object_record({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "nightly-export-29553180",
+                                                                              "namespace": "crm"},
+                          "status": {"succeeded": 1, "startTime": "2026-03-11T01:00:02Z"}}, "dump")
+    named = only(diagnose([skipped, hung, done]), "cronjob-skipped")
+    assert named.cause.endswith("; its Job nightly-export-29554620 is still active, started 2026-03-12T01:00:03Z")
+    assert "29553180" not in named.cause and any("1 active" in item.text for item in named.evidence)
 
 
 def test_a_jvm_out_of_heap_names_its_heap_cap_and_memory_limit_and_no_other_env_value():
@@ -489,3 +499,13 @@ def test_a_jvm_out_of_heap_names_its_heap_cap_and_memory_limit_and_no_other_env_
     crash = only(diagnose([record, log("claims-1", "Terminating due to java.lang.OutOfMemoryError: Java heap space",
                                        "claims")]), "crash-loop")
     assert "its JVM heap is capped at -Xmx512m, memory limits app=2Gi" in crash.cause
+
+
+def test_a_line_whose_stated_level_is_below_error_is_not_an_error_whatever_words_it_holds():
+    lines = ["I0313 08:21:04.002937       1 main.go:90] Received NotifyRegistrationStatus call: "
+             "&RegistrationStatus{PluginRegistered:true,Error:,}",
+             '{"level":"info","msg":"retry succeeded after error","attempt":2}',
+             "time=2026-03-14T09:00:00Z level=debug msg=\"error budget 99.9% remaining\""]
+    assert not [f for f in diagnose([log("csi-node-1", line, "kube-system") for line in lines]) if f.rule == "log-errors"]
+    assert only(diagnose([log("csi-node-1", "E0313 08:21:04.002937 1 main.go:90] registration failed", "kube-system")]),
+                "log-errors")

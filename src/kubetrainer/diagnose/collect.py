@@ -28,6 +28,11 @@ ERROR_LEVEL = re.compile(
 # Normal events that still mean something did not happen: the cronjob controller skipping a run whose
 # predecessor is still active (concurrencyPolicy: Forbid) records it as Normal.
 NOTABLE_NORMAL_REASONS = frozenset({"JobAlreadyActive"})
+# A line that states a level below error: its level wins over an "error" word in its text (klog's
+# `I0313 ... RegistrationStatus{PluginRegistered:true,Error:,}` reports success).
+BELOW_ERROR_LEVEL = re.compile(
+    r'^I\d{4} |"level"\s*:\s*(?:"(?:info|debug|trace)"|[123]0\b)|\blevel=(?:info|debug|trace)\b', re.IGNORECASE
+)
 KEEP_ERRORS = 3  # last error-level lines per container
 MAX_VARIANTS = 3  # distinct message shapes kept per signature and container
 _VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
@@ -213,7 +218,7 @@ class Collector:
         item = _evidence(record, line, name=pod or record.get("node"))
         before = self.previous.get(key)
         context = _evidence(before, before["message"], name=pod or record.get("node")) if before else None
-        error = bool(ERROR_LEVEL.search(line))
+        error = bool(ERROR_LEVEL.search(line)) and not BELOW_ERROR_LEVEL.search(line)
         if error:
             logs.errors = [*logs.errors[-(KEEP_ERRORS - 1) :], item]
             logs.error_count += 1

@@ -14,7 +14,7 @@ from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER
 from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules
-from kubetrainer.diagnose.workloads import event_findings, object_findings
+from kubetrainer.diagnose.workloads import event_findings, name_active_jobs, object_findings
 
 
 def diagnose(records: Iterable[dict]) -> list[Finding]:
@@ -39,6 +39,7 @@ def findings_of(collector: Collector) -> list[Finding]:
         found += log_findings(facts, explained, quoted)
         found += event_findings(facts, used)
     merged = [finding for finding in merge(found) if not _repeats_its_owner(finding, found)]
+    name_active_jobs(merged, collector.objects)
     link(merged)
     return sorted(merged, key=Finding.sort_key)
 
@@ -87,7 +88,7 @@ def _owned(pod: Finding, owner: Finding) -> bool:
     return pod.kind == "Pod" and pod.namespace == owner.namespace and pod.name.startswith(f"{owner.name}-")
 
 
-OWNER_RULES = ("job-failed", "replicas-short", "quota-exceeded", "failed-create")
+OWNER_RULES = ("job-failed", "replicas-short", "quota-exceeded", "failed-create", "cronjob-skipped")
 LOG_RULES = frozenset(signature.rule for signature in LOG_SIGNATURES)
 # A client's error that reports its server's failure -> the server-side rules that explain it, in the same namespace.
 SERVER_RULES: dict[str, frozenset[str]] = {"redis-misconf": frozenset({"redis-bgsave", "disk-full"})}

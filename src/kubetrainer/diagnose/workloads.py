@@ -9,6 +9,7 @@ read the event reasons those controllers write.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from kubetrainer.diagnose.collect import ObjectFacts
 from kubetrainer.diagnose.finding import Evidence, Finding
@@ -211,3 +212,20 @@ def event_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
         finding.add_evidence(event)
         found.append(finding)
     return found
+
+
+_ACTIVE = re.compile(r"\b[1-9]\d* active\b")
+_STARTED = re.compile(r"started (\S+?)\.?$")
+
+
+def name_active_jobs(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
+    """A CronJob skipping its runs names what it waits for: its Jobs still active, with when they started."""
+    for finding in findings:
+        if finding.rule != "cronjob-skipped":
+            continue
+        for facts in objects.values():
+            if (facts.kind == "Job" and facts.namespace == finding.namespace and facts.status is not None
+                    and facts.name.startswith(f"{finding.name}-") and _ACTIVE.search(facts.status.text)):
+                started = _STARTED.search(facts.status.text)
+                finding.cause += f"; its Job {facts.name} is still active" + (f", started {started[1]}" if started else "")
+                finding.add_evidence(facts.status)

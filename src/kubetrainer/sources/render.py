@@ -156,6 +156,8 @@ def render_workload(obj: dict) -> str:
         counts = f"{status.get('numberReady', 0)}/{status.get('desiredNumberScheduled', 0)} ready"
     elif kind == "Job":
         counts = f"{status.get('succeeded', 0)} succeeded, {status.get('failed', 0)} failed, {status.get('active', 0)} active"
+        if status.get("active") and status.get("startTime"):
+            counts += f", started {status['startTime']}"
     else:
         counts = f"{status.get('readyReplicas', 0)}/{spec.get('replicas', status.get('replicas', 0))} replicas ready"
     text = f"{kind} {_where(obj)}: {counts}"
