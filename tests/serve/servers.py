@@ -1,4 +1,4 @@
-"""Real server processes for the tests: `kubetrainer serve` on a free loopback port."""
+"""Real servers for the tests: `kubetrainer serve` processes, or an app under uvicorn in-process, on free loopback ports."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -52,3 +56,25 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """An app (`create_app`) behind a real uvicorn on a free loopback port, in this process; yields its base URL.
+
+    In-process, so a test can look at the app's state while real HTTP clients connect and hang up.
+    """
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -96,7 +96,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
         stream = TokenStream(state.lm, input_ids, params, adapter, cancel)
         events = _chat_events(state, stream, cancel, stack, arrived, body.model, include_usage)
         return StreamingResponse(events, media_type="text/event-stream", headers={"cache-control": "no-cache"})
-    generation = await state.run(lambda cancel: generate(state.lm, input_ids, params, adapter, cancel))
+    generation = await state.run(lambda cancel: generate(state.lm, input_ids, params, adapter, cancel), request)
     state.record_tokens(generation.prompt_tokens, generation.completion_tokens, time.monotonic() - arrived)
     return _fresh(state, key, answers.chat_response(body.model, generation, generation.text, None))
 
@@ -231,7 +231,7 @@ async def completions(body: CompletionRequest, request: Request) -> JSONResponse
     choices, prompt_tokens, completion_tokens = [], 0, 0
     for index, (input_ids, prompt_text) in enumerate(prompts):
         choice, generation = await state.run(
-            lambda cancel, ids=input_ids, text=prompt_text: _complete_one(state, body, ids, text, adapter, cancel))
+            lambda cancel, ids=input_ids, text=prompt_text: _complete_one(state, body, ids, text, adapter, cancel), request)
         choices.append({**choice, "index": index})
         prompt_tokens += generation.prompt_tokens
         completion_tokens += generation.completion_tokens

@@ -16,6 +16,8 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from starlette.requests import Request
+
 from kubetrainer.investigate.store import InvestigationStore
 from kubetrainer.serve.cache import Cache, content_key
 from kubetrainer.serve.config import ServeConfig
@@ -48,16 +50,31 @@ class ServeState:
         """What makes two identical requests give different answers: model, adapters, index."""
         return [self.lm.model_id, list(self.lm.adapters), self.rag.version() if self.rag else None]
 
-    async def run(self, work: Callable[[threading.Event], T]) -> T:
-        """`work(cancel)` in a thread, holding a generation slot, within the request timeout."""
+    async def run(self, work: Callable[[threading.Event], T], request: Request | None = None) -> T:
+        """`work(cancel)` in a thread holding a generation slot, until it ends, the timeout, or `request`'s client hangs up.
+
+        The slot is let go only once the thread has stopped (`cancel` stops the model between two
+        tokens), so the next request gets the model at once: a client that hung up used to keep
+        its slot until the timeout, and a timed-out thread went on generating beside the next one.
+        """
         cancel = threading.Event()
         async with self.gate.slot():
+            job = asyncio.ensure_future(asyncio.to_thread(work, cancel))
+            hang_up = asyncio.ensure_future(_hung_up(request)) if request is not None else None
             try:
-                return await asyncio.wait_for(asyncio.to_thread(work, cancel), self.config.timeout_s)
-            except TimeoutError as error:
-                cancel.set()
-                raise APIError(504, f"request timed out after {self.config.timeout_s:g}s",
-                               code="timeout") from error
+                done, _ = await asyncio.wait([task for task in (job, hang_up) if task], timeout=self.config.timeout_s,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if hang_up is not None:
+                    hang_up.cancel()
+                if not job.done():
+                    cancel.set()
+                    await asyncio.wait([job])
+            if job in done:
+                return job.result()
+            if hang_up in done:
+                raise APIError(499, "the client closed the connection before the answer was ready", code="client_closed")
+            raise APIError(504, f"request timed out after {self.config.timeout_s:g}s", code="timeout")
 
     async def hold_slot(self) -> AsyncExitStack:
         """A generation slot for a stream; the stream's generator closes the stack when done."""
@@ -104,6 +121,12 @@ class ServeState:
 
     def store_answer(self, key: str, body: dict[str, Any]) -> None:
         self.cache.set(key, json.dumps(body).encode())
+
+
+async def _hung_up(request: Request) -> None:
+    """Returns once the client disconnects: its body was read, so the next message is the disconnect."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def sse(payload: dict[str, Any] | str) -> str:
