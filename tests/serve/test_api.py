@@ -210,3 +210,16 @@ def test_gate_waits_for_a_slot_then_times_out(client: TestClient) -> None:
                 return error.code or ""
 
     assert asyncio.run(scenario()) == "queue_timeout"
+
+
+def test_a_seeded_answer_is_cached_as_its_seed_generates_it(client: TestClient) -> None:
+    import threading
+
+    from kubetrainer.serve.generate import SamplingParams, chat_input_ids, generate
+
+    first, second = (chat(client, max_tokens=8, temperature=0.8, seed=11) for _ in range(2))
+    assert (first.headers["x-kubetrainer-cache"], second.headers["x-kubetrainer-cache"]) == ("miss", "hit")
+    lm = client.app.state.serve.lm
+    ids = chat_input_ids(lm.tokenizer, [{"role": "user", "content": "Why is my pod pending?"}])
+    fresh = generate(lm, ids, SamplingParams(8, temperature=0.8, seed=11), lm.adapter_for("tiny-llama"), threading.Event())
+    assert second.json()["choices"][0]["message"]["content"] == fresh.text

@@ -2,8 +2,9 @@
 
 Thin on purpose: `model.generate` does the decoding; this module adds what an API
 needs around it: stop sequences that never leak, cancellation (timeouts, client
-gone), token counts, and log-probabilities from the model's own log-softmax so
-evaluation harnesses can score text through the server.
+gone), token counts, sampling from each request's own random generator (so a seed
+gives the same text however many requests run beside it), and log-probabilities from
+the model's own log-softmax so evaluation harnesses can score text through the server.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+)
 
 from kubetrainer.serve.errors import APIError
 from kubetrainer.serve.registry import LoadedModel
@@ -85,21 +92,48 @@ def fit_budget(lm: LoadedModel, prompt_tokens: int, max_new_tokens: int) -> int:
     return min(max_new_tokens, room)
 
 
+class _Sampler(LogitsProcessor):
+    """Draws each token from this request's own generator, then leaves only that token for decoding to pick.
+
+    `torch.manual_seed` seeds the one generator every request in the process draws from, so a
+    seeded request gave another text whenever one ran beside it. `generate` therefore decodes
+    greedily, and temperature, top-p and the draw happen here.
+    """
+
+    def __init__(self, temperature: float, top_p: float, seed: int | None) -> None:
+        self.temperature = temperature
+        self.top_p = top_p
+        self.seed = seed
+        self.generator: torch.Generator | None = None
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self.generator is None:  # on the device the scores are on
+            self.generator = torch.Generator(device=scores.device)
+            if self.seed is None:
+                self.generator.seed()
+            else:
+                self.generator.manual_seed(self.seed)
+        logits = scores.float() / self.temperature
+        if self.top_p < 1.0:  # keep the most likely tokens until their probabilities reach top_p
+            ordered, order = torch.sort(logits, descending=True, dim=-1)
+            probabilities = ordered.softmax(dim=-1)
+            outside = probabilities.cumsum(dim=-1) - probabilities >= self.top_p
+            logits = logits.scatter(-1, order, ordered.masked_fill(outside, float("-inf")))
+        choice = torch.multinomial(logits.softmax(dim=-1), 1, generator=self.generator)
+        return torch.full_like(scores, float("-inf")).scatter(-1, choice, 0.0)
+
+
 def _generate_kwargs(lm: LoadedModel, params: SamplingParams, adapter: str | None,
                      cancel: threading.Event) -> dict[str, Any]:
-    if params.seed is not None:
-        torch.manual_seed(params.seed)
-    sample = params.temperature > 0
     kwargs: dict[str, Any] = {
         "max_new_tokens": params.max_new_tokens,
-        "do_sample": sample,
+        "do_sample": False,  # greedy over what `_Sampler` leaves when sampling
+        "temperature": None, "top_p": None, "top_k": None,
         "pad_token_id": lm.tokenizer.pad_token_id,
         "stopping_criteria": StoppingCriteriaList([_Cancelled(cancel)]),
     }
-    if sample:
-        kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=0)
-    else:
-        kwargs.update(temperature=None, top_p=None, top_k=None)
+    if params.temperature > 0:
+        kwargs["logits_processor"] = LogitsProcessorList([_Sampler(params.temperature, params.top_p, params.seed)])
     if params.stop:
         kwargs.update(stop_strings=list(params.stop), tokenizer=lm.tokenizer)
     if adapter is not None:
