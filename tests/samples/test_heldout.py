@@ -177,7 +177,7 @@ def test_cli_scenario_option(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     args = ["--home", str(tmp_path / "home"), "samples", "cluster", "--out", str(out), "--size", "300", "--seed", "3"]
     assert main([*args, "--scenario", "heldout"]) == 0
     assert "rbac-1" in (out / "questions.jsonl").read_text() and "oom-1" not in (out / "questions.jsonl").read_text()
-    assert main([*args, "--scenario", "default"]) == 0
+    assert main([*args, "--scenario", "default", "--force"]) == 0  # the same --out again: ours to replace
     assert "oom-1" in (out / "questions.jsonl").read_text()
     capsys.readouterr()
     assert main([*args, "--scenario", "production"]) == 2
