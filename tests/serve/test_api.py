@@ -212,6 +212,20 @@ def test_gate_waits_for_a_slot_then_times_out(client: TestClient) -> None:
     assert asyncio.run(scenario()) == "queue_timeout"
 
 
+def test_max_tokens_beyond_the_context_or_the_limit_is_refused(client: TestClient) -> None:
+    """Asked for more than the model holds, the answer is OpenAI's 400, not a shorter text; unasked, it fits."""
+    beyond = chat(client, max_tokens=600)  # the tiny Llama holds 512 tokens
+    error = beyond.json()["error"]
+    assert beyond.status_code == 400 and (error["code"], error["param"]) == ("context_length_exceeded", "max_tokens")
+    assert "maximum context length is 512 tokens" in error["message"]
+    over_limit = chat(client, max_completion_tokens=5000)
+    assert over_limit.status_code == 400 and over_limit.json()["error"]["param"] == "max_completion_tokens"
+    completion = client.post("/v1/completions", json={"model": "tiny-llama", "prompt": "kubectl", "max_tokens": 600})
+    assert completion.status_code == 400 and completion.json()["error"]["code"] == "context_length_exceeded"
+    unasked = chat(client, messages=[{"role": "user", "content": "word " * 400}], temperature=0)
+    assert unasked.status_code == 200 and unasked.json()["usage"]["total_tokens"] <= 512
+
+
 def test_a_seeded_answer_is_cached_as_its_seed_generates_it(client: TestClient) -> None:
     import threading
 

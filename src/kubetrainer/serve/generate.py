@@ -81,14 +81,24 @@ def text_input_ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text)["input_ids"])
 
 
-def fit_budget(lm: LoadedModel, prompt_tokens: int, max_new_tokens: int) -> int:
-    """`max_new_tokens` clipped to the context window; 400 when the prompt alone overflows it."""
+def fit_budget(lm: LoadedModel, prompt_tokens: int, max_new_tokens: int, requested: str | None = None) -> int:
+    """The completion tokens to generate: the context must hold the prompt and, when the client asked for a
+    number (`requested` names its field), that number too; a number the server chose is cut to fit.
+
+    A request beyond the context is refused as OpenAI refuses it (400 context_length_exceeded)
+    rather than quietly answered with fewer tokens than asked for.
+    """
     if prompt_tokens == 0:
         raise APIError(400, "the prompt is empty; nothing to continue from", param="prompt", code="invalid_value")
     room = lm.context_length - prompt_tokens
     if room < 0 or (room == 0 and max_new_tokens > 0):
         raise APIError(400, f"This model's maximum context length is {lm.context_length} tokens, "
                             f"but the prompt has {prompt_tokens}", param="messages", code="context_length_exceeded")
+    if requested and max_new_tokens > room:
+        raise APIError(400, f"This model's maximum context length is {lm.context_length} tokens. However, you requested "
+                            f"{prompt_tokens + max_new_tokens} tokens ({prompt_tokens} in the prompt, {max_new_tokens} "
+                            f"in the completion). Please reduce the length of the prompt or {requested}.",
+                       param=requested, code="context_length_exceeded")
     return min(max_new_tokens, room)
 
 

@@ -31,6 +31,7 @@ from kubetrainer.serve.state import ServeState, sse
 
 router = APIRouter(prefix="/v1")
 DEFAULT_CHAT_TOKENS = 256
+DEFAULT_COMPLETION_TOKENS = 16  # OpenAI's default for /v1/completions
 PHRASING_TOKENS = 96
 CACHE_HEADER = "x-kubetrainer-cache"
 
@@ -83,11 +84,11 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
     if hit is not None:
         return hit
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
-    max_new = min(body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS, state.config.max_new_tokens_limit)
     if state.rag is not None and body.rag and any(m["role"] == "user" for m in messages):
         return await _rag_answer(state, body, key, messages, adapter)
     input_ids = chat_input_ids(state.lm.tokenizer, messages)
-    max_new = fit_budget(state.lm, len(input_ids), max_new)
+    field = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
+    max_new = _budget(state, len(input_ids), getattr(body, field), field, DEFAULT_CHAT_TOKENS)
     params = _params(body, max_new, (body.top_logprobs or 0) if body.logprobs else None)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -99,6 +100,23 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
     generation = await state.run(lambda cancel: generate(state.lm, input_ids, params, adapter, cancel), request)
     state.record_tokens(generation.prompt_tokens, generation.completion_tokens, time.monotonic() - arrived)
     return _fresh(state, key, answers.chat_response(body.model, generation, generation.text, None))
+
+
+def _budget(state: ServeState, prompt_tokens: int, asked: int | None, field: str, default: int) -> int:
+    """Completion tokens for a request: the number it asked for, refused beyond the server's limit or the model's
+    context (OpenAI's answer, where a quiet cut would hide the mistake); without one, `default` cut to fit."""
+    limit = state.config.max_new_tokens_limit
+    if asked is None:
+        return fit_budget(state.lm, prompt_tokens, min(default, limit))
+    if asked > limit:
+        raise APIError(400, f"{field} is too large: {asked}. This server allows at most {limit} completion tokens.",
+                       param=field, code="invalid_value")
+    return fit_budget(state.lm, prompt_tokens, asked, requested=field)
+
+
+def _completion_budget(state: ServeState, body: CompletionRequest, prompt_tokens: int) -> int:
+    asked = body.max_tokens if "max_tokens" in body.model_fields_set else None
+    return _budget(state, prompt_tokens, asked, "max_tokens", DEFAULT_COMPLETION_TOKENS)
 
 
 def _phraser(state: ServeState, adapter: str | None) -> Callable[[list[dict[str, str]]], str]:
@@ -196,7 +214,7 @@ def _prompt_ids(state: ServeState, prompt: str | list[int]) -> tuple[list[int], 
 def _complete_one(state: ServeState, body: CompletionRequest, input_ids: list[int], prompt_text: str,
                   adapter: str | None, cancel: threading.Event) -> tuple[dict[str, Any], Generation]:
     """One choice of a completions request: generation, echo and log-probabilities."""
-    max_new = fit_budget(state.lm, len(input_ids), body.max_tokens if body.max_tokens is not None else 16)
+    max_new = _completion_budget(state, body, len(input_ids))
     params = _params(body, max_new, body.logprobs)
     if max_new:
         generation = generate(state.lm, input_ids, params, adapter, cancel)
@@ -222,7 +240,7 @@ async def completions(body: CompletionRequest, request: Request) -> JSONResponse
         if len(prompts) != 1:
             raise APIError(400, "stream: true takes a single prompt", param="prompt", code="invalid_value")
         input_ids = prompts[0][0]
-        max_new = fit_budget(state.lm, len(input_ids), body.max_tokens if body.max_tokens is not None else 16)
+        max_new = _completion_budget(state, body, len(input_ids))
         stack = await state.hold_slot()
         cancel = threading.Event()
         stream = TokenStream(state.lm, input_ids, _params(body, max_new, None), adapter, cancel)
