@@ -483,6 +483,10 @@ def test_a_cronjob_that_skips_runs_behind_a_hung_job_is_a_finding_though_its_eve
     named = only(diagnose([skipped, hung, done]), "cronjob-skipped")
     assert named.cause.endswith("; its Job nightly-export-29554620 is still active, started 2026-03-12T01:00:03Z")
     assert "29553180" not in named.cause and any("1 active" in item.text for item in named.evidence)
+    running = pod("nightly-export-29554620-6zq49", "crm")
+    finished = pod("nightly-export-29553180-x2k4q", "crm", phase="Succeeded")
+    by_pod = only(diagnose([skipped, running, finished]), "cronjob-skipped")
+    assert by_pod.cause.endswith("; its run's pod nightly-export-29554620-6zq49 is still running")
 
 
 def test_a_jvm_out_of_heap_names_its_heap_cap_and_memory_limit_and_no_other_env_value():

@@ -216,16 +216,24 @@ def event_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
 
 _ACTIVE = re.compile(r"\b[1-9]\d* active\b")
 _STARTED = re.compile(r"started (\S+?)\.?$")
+_RUNNING = re.compile(r": phase (?:Running|Pending)\b")
 
 
 def name_active_jobs(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
-    """A CronJob skipping its runs names what it waits for: its Jobs still active, with when they started."""
+    """A CronJob skipping its runs names what it waits for: its Jobs still active, with when they started, or
+    (in a dump without Jobs) the pods of its runs that are still running."""
     for finding in findings:
         if finding.rule != "cronjob-skipped":
             continue
+        run = re.compile(rf"{re.escape(finding.name)}-\d+(?:-[a-z0-9]+)?")
         for facts in objects.values():
-            if (facts.kind == "Job" and facts.namespace == finding.namespace and facts.status is not None
-                    and facts.name.startswith(f"{finding.name}-") and _ACTIVE.search(facts.status.text)):
+            if facts.namespace != finding.namespace or facts.status is None or not run.fullmatch(facts.name):
+                continue
+            if facts.kind == "Job" and _ACTIVE.search(facts.status.text):
                 started = _STARTED.search(facts.status.text)
                 finding.cause += f"; its Job {facts.name} is still active" + (f", started {started[1]}" if started else "")
-                finding.add_evidence(facts.status)
+            elif facts.kind == "Pod" and _RUNNING.search(facts.status.text):
+                finding.cause += f"; its run's pod {facts.name} is still running"
+            else:
+                continue
+            finding.add_evidence(facts.status)
