@@ -62,14 +62,13 @@ def harvest(
     if files:
         streams.append(read_files([*files, *(more_files or [])], problems))
     if local:
-        from kubetrainer.sources.local_agent import run_agent_once
+        from kubetrainer.sources.local_agent import local_records
 
-        # This machine's container logs when it is a node, else telemetry alone (node and GPU metrics).
-        agent_dir = STATE.settings.dir("cache") / "agent"
-        pods_dir = Path("/var/log/pods") if Path("/var/log/pods").is_dir() else agent_dir / "no-pods"
-        pods_dir.mkdir(parents=True, exist_ok=True)
-        records_dir = run_agent_once(pods_dir, agent_dir / "state", agent_dir / "records")
-        streams.append(read_files([records_dir], problems))
+        # The agent over /var/log/pods (telemetry alone when this is not a node); before it is built, the Python reader.
+        records, note = local_records(STATE.settings.dir("cache") / "agent", problems)
+        streams.append(records)
+        if note:
+            render.note(note)
     if not streams:
         raise UserError("nothing to harvest", where="kubetrainer harvest", expected="--from DUMP_DIR, --kubeconfig PATH, --pods-dir DIR, --files PATH or --local")
     out = STATE.settings.dir("harvest") / f"{name}.jsonl"
