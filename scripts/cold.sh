@@ -54,6 +54,13 @@ for target in $steps; do
   if ((rc != 0)); then status=$rc; break; fi
 done
 note "total: $(elapsed "$start")"
+# `make run` leaves the agent building in the background (setup.core.d/20-agent.sh): let it
+# finish before the clean-up, and keep its log and how long it took.
+if [[ -e $KUBETRAINER_CACHE/agent-build.log ]]; then
+  flock "$KUBETRAINER_CACHE/agent-build.lock" true
+  cp "$KUBETRAINER_CACHE/agent-build.log" "$dir/logs/"
+  note "$(tail -1 "$KUBETRAINER_CACHE/agent-build.log")"
+fi
 if [[ ${COLD_KEEP:-} != 1 ]]; then
   chmod -R u+w "$dir" 2>/dev/null || true  # Go's module cache is read-only
   find "$dir" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
