@@ -79,7 +79,8 @@ def _restore_lost(directory: Path) -> None:
     """The old swap died between its renames: the complete previous directory waits as `.NAME.old-PID`."""
     if directory.exists() or not directory.parent.is_dir():
         return
-    for retired in sorted(directory.parent.glob(f".{directory.name}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True):
+    retired_dirs = directory.parent.glob(f".{directory.name}.old-*")
+    for retired in sorted(retired_dirs, key=lambda path: path.stat().st_mtime, reverse=True):
         try:
             os.rename(retired, directory)
             sync_dir(directory.parent)
@@ -165,14 +166,16 @@ def _clean(directory: Path, legacy: tuple[str, ...], keep: set[Path | None]) -> 
     """Remove what no reader can be using: staging and unswitched versions, versions before the previous one."""
     for path in directory.iterdir():
         stale_version = _number(path) is not None and path not in keep
-        staging = path.name.startswith(STAGING_PREFIX) or (path.name.startswith(f".{POINTER}.") and path.name.endswith(".tmp"))
+        pointer_temp = path.name.startswith(f".{POINTER}.") and path.name.endswith(".tmp")
+        staging = path.name.startswith(STAGING_PREFIX) or pointer_temp
         if stale_version or staging:
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     if directory not in keep:
         for pattern in legacy:
             for path in directory.glob(pattern):
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    for leftover in [*directory.parent.glob(f".{directory.name}.old-*"), *directory.parent.glob(f".{directory.name}.*.tmp")]:
+    parent, name = directory.parent, directory.name
+    for leftover in [*parent.glob(f".{name}.old-*"), *parent.glob(f".{name}.*.tmp")]:
         shutil.rmtree(leftover, ignore_errors=True)
 
 

@@ -158,7 +158,8 @@ def test_logs_added_in_batches_join_their_open_windows(backend: str, embedder: E
     build_index(tmp_path / "once", records, embedder, backend=backend)
     replaced = 0
     for start in range(0, len(records), 20):
-        replaced += build_index(tmp_path / "batches", records[start:start + 20], embedder, backend=backend).chunks_replaced
+        stats = build_index(tmp_path / "batches", records[start:start + 20], embedder, backend=backend)
+        replaced += stats.chunks_replaced
     once, batches = (Retriever.open(tmp_path / name, embedder=embedder) for name in ("once", "batches"))
     assert sorted(chunk.text for chunk in batches.chunks) == sorted(chunk.text for chunk in once.chunks)
     assert replaced > 0 and batches.dense.describe()["vectors"] == len(batches.chunks) < 25

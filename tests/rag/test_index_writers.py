@@ -49,8 +49,10 @@ def test_a_second_writer_is_refused_with_the_pid_or_waits(embedder: Embedder, ti
     with pytest.raises(UserError, match=rf"index {index} is being written by PID {os.getpid()}") as refused:
         build_index(index, records("b", 3), embedder)
     assert "--wait" in refused.value.render()
-    own = lambda: build_index(index, records("b", 3), Embedder(tiny_model, cache_dir=tmp_path / "cache"), wait=True)  # noqa: E731 - SQLite: one connection per thread
-    waited = threading.Thread(target=own)
+    def own_embedder() -> None:  # SQLite: one connection per thread
+        build_index(index, records("b", 3), Embedder(tiny_model, cache_dir=tmp_path / "cache"), wait=True)
+
+    waited = threading.Thread(target=own_embedder)
     waited.start()
     waited.join(0.5)
     assert waited.is_alive()  # blocked on the lock, not refused
@@ -111,7 +113,7 @@ def _added(queue: multiprocessing.queues.Queue) -> set[int]:
 
 def test_writers_killed_at_random_points_never_leave_readers_an_incomplete_index(
         embedder: Embedder, tiny_model: Path, tmp_path: Path) -> None:
-    """SIGKILL at a random Python or C call of a build, again and again, while two processes open and query the index."""
+    """SIGKILL at a random Python or C call of a build, again and again, while two processes open and query it."""
     index, cache = tmp_path / "index", tmp_path / "cache"
     batches = [records(f"b{n}x", 3) for n in range(KILLS + 3)]
     embedder.embed([record["message"] for batch in batches for record in batch])  # the children only read vectors
@@ -147,14 +149,16 @@ def test_writers_killed_at_random_points_never_leave_readers_an_incomplete_index
     assert len(list(index.iterdir())) == 4 and check(Retriever.open(index, embedder=embedder)) is None
 
 
-def test_racing_writers_that_wait_lose_no_acknowledged_record(embedder: Embedder, tiny_model: Path, tmp_path: Path) -> None:
+def test_racing_writers_that_wait_lose_no_acknowledged_record(embedder: Embedder, tiny_model: Path,
+                                                              tmp_path: Path) -> None:
     index, cache = tmp_path / "index", tmp_path / "cache"
     batches = {name: [records(f"{name}{n}x", 2) for n in range(5)] for name in ("p", "q")}
     embedder.embed([record["message"] for runs in batches.values() for batch in runs for record in batch])
     build_index(index, records("start", 1), embedder)
     context = _forkserver()
     acks = context.Queue()
-    writers = [context.Process(target=write, args=(index, tiny_model, cache, runs, ("", 0), acks)) for runs in batches.values()]
+    writers = [context.Process(target=write, args=(index, tiny_model, cache, runs, ("", 0), acks))
+               for runs in batches.values()]
     for writer in writers:
         writer.start()
     acknowledged = set().union(*(_added(acks) for _ in range(10)))

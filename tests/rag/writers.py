@@ -27,13 +27,15 @@ from kubetrainer.records import make_record
 
 def records(prefix: str, count: int) -> list[dict]:
     """`count` pod records, one chunk each: an index holds as many chunks as records."""
-    return [make_record("object", f"2026-03-14T10:{i % 60:02d}:00Z", "dump", f"Pod web/{prefix}-{i}: Running; marker {prefix}{i}",
-                        namespace="web", pod=f"{prefix}-{i}",
-                        object={"apiVersion": "v1", "kind": "Pod", "name": f"{prefix}-{i}", "namespace": "web", "summary": "s"})
+    return [make_record("object", f"2026-03-14T10:{i % 60:02d}:00Z", "dump",
+                        f"Pod web/{prefix}-{i}: Running; marker {prefix}{i}", namespace="web", pod=f"{prefix}-{i}",
+                        object={"apiVersion": "v1", "kind": "Pod", "name": f"{prefix}-{i}", "namespace": "web",
+                                "summary": "s"})
             for i in range(count)]
 
 
-def write(index: Path, model: Path, cache: Path, batches: list[list[dict]], kill_at: tuple[str, int], acks: Any) -> None:
+def write(index: Path, model: Path, cache: Path, batches: list[list[dict]], kill_at: tuple[str, int],
+          acks: Any) -> None:
     """Add each batch (waiting for other writers) and acknowledge it once added.
 
     `kill_at` (where, n): SIGKILL at the n-th call made from code under `where` (a path fragment:

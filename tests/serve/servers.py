@@ -1,4 +1,4 @@
-"""Real servers for the tests: `kubetrainer serve` processes, or an app under uvicorn in-process, on free loopback ports."""
+"""Real servers for the tests, on free loopback ports: `kubetrainer serve` processes, or an app under uvicorn here."""
 
 from __future__ import annotations
 

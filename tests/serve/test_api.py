@@ -235,5 +235,6 @@ def test_a_seeded_answer_is_cached_as_its_seed_generates_it(client: TestClient) 
     assert (first.headers["x-kubetrainer-cache"], second.headers["x-kubetrainer-cache"]) == ("miss", "hit")
     lm = client.app.state.serve.lm
     ids = chat_input_ids(lm.tokenizer, [{"role": "user", "content": "Why is my pod pending?"}])
-    fresh = generate(lm, ids, SamplingParams(8, temperature=0.8, seed=11), lm.adapter_for("tiny-llama"), threading.Event())
+    params = SamplingParams(8, temperature=0.8, seed=11)
+    fresh = generate(lm, ids, params, lm.adapter_for("tiny-llama"), threading.Event())
     assert second.json()["choices"][0]["message"]["content"] == fresh.text

@@ -76,7 +76,9 @@ class FaissStore:
             self._rebuild_hnsw(np.delete(self._all(), rows, axis=0))
 
     def _all(self) -> np.ndarray:
-        return self.index.reconstruct_n(0, self.index.ntotal) if self.index.ntotal else np.zeros((0, self.index.d), np.float32)
+        if not self.index.ntotal:
+            return np.zeros((0, self.index.d), np.float32)
+        return self.index.reconstruct_n(0, self.index.ntotal)
 
     def _rebuild_hnsw(self, vectors: np.ndarray) -> None:
         import faiss

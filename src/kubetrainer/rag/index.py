@@ -196,7 +196,8 @@ def _read_folding(directory: Path) -> dict[str, dict]:
     return body["containers"] if body.get("format") == FORMAT else {}
 
 
-def _change(held: _Held, records: Iterable[dict], stats: BuildStats, source: str | None, window_minutes: float) -> _Change:
+def _change(held: _Held, records: Iterable[dict], stats: BuildStats, source: str | None,
+            window_minutes: float) -> _Change:
     """The new records chunked, their logs joining the open windows of their containers."""
     new_ids: list[int] = []
     collector = held.collector or Collector()
@@ -244,7 +245,8 @@ def _add(writer: versions.Writer, records: Iterable[dict], embedder: Embedder, b
         stats.findings = len(findings)
         known = np.sort(np.concatenate([held.known, np.array(change.new_ids, dtype=np.uint64)]))
         np.save(staging / RECORD_IDS, known)
-        atomic.write_text(staging / FOLDING, json.dumps({"format": FORMAT, "containers": change.folding}, ensure_ascii=False))
+        folding = {"format": FORMAT, "containers": change.folding}
+        atomic.write_text(staging / FOLDING, json.dumps(folding, ensure_ascii=False))
         sources = sorted(set((manifest or {}).get("sources", [])) | ({source} if source else set()))
         atomic.write_json(staging / MANIFEST, {
             "format": FORMAT,

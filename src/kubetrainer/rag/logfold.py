@@ -162,7 +162,8 @@ class LogFolder:
     `saved` is the `state()` of an earlier folder: its containers continue where they stopped.
     """
 
-    def __init__(self, window_minutes: float = 60.0, path: str | None = None, saved: dict[str, dict] | None = None) -> None:
+    def __init__(self, window_minutes: float = 60.0, path: str | None = None,
+                 saved: dict[str, dict] | None = None) -> None:
         self.window = timedelta(minutes=window_minutes)
         self.path = path
         self.containers: dict[tuple, _ContainerLog] = {}

@@ -84,7 +84,8 @@ class Retriever:
         if manifest is None:
             raise UserError("no index here", where=index_dir, expected="a directory made by `kubetrainer index --source ...`")
         chunks = read_chunks(version)
-        dense: DenseStore = ChromaStore.open(version, manifest) if manifest["backend"] == "chroma" else FaissStore.open(version)
+        chroma = manifest["backend"] == "chroma"
+        dense: DenseStore = ChromaStore.open(version, manifest) if chroma else FaissStore.open(version)
         model = manifest["embedding_model"]
         embedder = embedder or Embedder(None if model == DEFAULT_EMBEDDING_ID else model, cache_dir=cache_dir)
         return cls(version, manifest, chunks, dense, Lexical.open(version, len(chunks)), embedder)

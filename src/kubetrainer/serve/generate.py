@@ -95,8 +95,8 @@ def fit_budget(lm: LoadedModel, prompt_tokens: int, max_new_tokens: int, request
         raise APIError(400, f"This model's maximum context length is {lm.context_length} tokens, "
                             f"but the prompt has {prompt_tokens}", param="messages", code="context_length_exceeded")
     if requested and max_new_tokens > room:
-        raise APIError(400, f"This model's maximum context length is {lm.context_length} tokens. However, you requested "
-                            f"{prompt_tokens + max_new_tokens} tokens ({prompt_tokens} in the prompt, {max_new_tokens} "
+        raise APIError(400, f"This model's maximum context length is {lm.context_length} tokens. However, you "
+                            f"requested {prompt_tokens + max_new_tokens} tokens ({prompt_tokens} in the prompt, {max_new_tokens} "
                             f"in the completion). Please reduce the length of the prompt or {requested}.",
                        param=requested, code="context_length_exceeded")
     return min(max_new_tokens, room)

@@ -249,7 +249,8 @@ async def completions(body: CompletionRequest, request: Request) -> JSONResponse
     choices, prompt_tokens, completion_tokens = [], 0, 0
     for index, (input_ids, prompt_text) in enumerate(prompts):
         choice, generation = await state.run(
-            lambda cancel, ids=input_ids, text=prompt_text: _complete_one(state, body, ids, text, adapter, cancel), request)
+            lambda cancel, ids=input_ids, text=prompt_text: _complete_one(state, body, ids, text, adapter, cancel),
+            request)
         choices.append({**choice, "index": index})
         prompt_tokens += generation.prompt_tokens
         completion_tokens += generation.completion_tokens

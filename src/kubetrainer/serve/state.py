@@ -51,7 +51,7 @@ class ServeState:
         return [self.lm.model_id, list(self.lm.adapters), self.rag.version() if self.rag else None]
 
     async def run(self, work: Callable[[threading.Event], T], request: Request | None = None) -> T:
-        """`work(cancel)` in a thread holding a generation slot, until it ends, the timeout, or `request`'s client hangs up.
+        """`work(cancel)` in a thread holding a generation slot until it ends, times out, or `request`'s client leaves.
 
         The slot is let go only once the thread has stopped (`cancel` stops the model between two
         tokens), so the next request gets the model at once: a client that hung up used to keep
@@ -73,7 +73,8 @@ class ServeState:
             if job in done:
                 return job.result()
             if hang_up in done:
-                raise APIError(499, "the client closed the connection before the answer was ready", code="client_closed")
+                raise APIError(499, "the client closed the connection before the answer was ready",
+                               code="client_closed")
             raise APIError(504, f"request timed out after {self.config.timeout_s:g}s", code="timeout")
 
     async def hold_slot(self) -> AsyncExitStack:
