@@ -2,7 +2,7 @@
 
 A log line says what failed; the pod that printed it often says why: a full disk sits
 on the pod's volume claims, a container that finds no GPU never asked for one, a JVM out
-of heap was capped by its -Xmx far below the container's memory limit. Both
+of heap was capped by its -Xmx. Both
 the crash rules (pods.py) and the log rules (logs.py) append the same note.
 """
 
@@ -26,6 +26,5 @@ def pod_note(facts: ObjectFacts, rule: str) -> str:
     if rule in GPU_RULES and not status.gpu_limits:
         return "; the pod requests no GPU (no nvidia.com/gpu limit), so it was given none"
     if rule in JVM_RULES and status.jvm_heap:
-        limits = f", memory limits {status.memory_limits}" if status.memory_limits else ""
-        return f"; its JVM heap is capped at {status.jvm_heap}{limits}"
+        return f"; its JVM heap is capped at {status.jvm_heap}"
     return ""

@@ -55,7 +55,6 @@ class PodStatus:
     claims: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     gpu_limits: str = ""
-    memory_limits: str = ""  # `app=2Gi, sidecar=128Mi`
     jvm_heap: str = ""  # `-Xmx512m`
 
 
@@ -107,8 +106,6 @@ def parse_pod(summary: str) -> PodStatus:
             status.images = clause.removeprefix("images ").split(", ")
         elif clause.startswith("GPU limits "):
             status.gpu_limits = clause.removeprefix("GPU limits ")
-        elif clause.startswith("memory limits "):
-            status.memory_limits = clause.removeprefix("memory limits ")
         elif clause.startswith("JVM heap "):
             status.jvm_heap = clause.removeprefix("JVM heap ")
     return status

@@ -86,10 +86,6 @@ def render_pod(pod: dict) -> str:
     requests = [f"{key}={value}" for c in spec.get("containers", []) for key, value in (c.get("resources", {}).get("limits") or {}).items() if "gpu" in key]
     if requests:
         text += "; GPU limits " + ", ".join(requests)
-    memory = [f"{c.get('name')}={limit}" for c in spec.get("containers", [])
-              if (limit := (c.get("resources", {}).get("limits") or {}).get("memory"))]
-    if memory:
-        text += "; memory limits " + ", ".join(memory)
     heap = _jvm_heap(spec.get("containers", []))
     if heap:
         text += "; JVM heap " + ", ".join(heap)
