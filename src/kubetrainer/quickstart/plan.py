@@ -13,7 +13,7 @@ from kubetrainer.versions import POINTER
 
 INDEX_NAME = "quickstart"
 HELDOUT_INDEX_NAME = "quickstart-heldout"
-HELDOUT_SCENARIO = "sealed"  # written by an engineer who never read the diagnosis code; nothing is tuned to it
+HELDOUT_SCENARIO = "unseen"  # written by an engineer who never read the diagnosis code; nothing is tuned to it
 RUN_ID = "quickstart"
 SAMPLE_SEED = 0
 # Three incidents of the sample cluster an on-call engineer would ask about first.
