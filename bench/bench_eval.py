@@ -34,13 +34,18 @@ QUESTIONS = [
 
 
 def make_adapter(base_dir: Path, out: Path) -> Path:
-    """A rank-16 LoRA on every attention projection, with random (non-zero) weights."""
+    """A rank-16 LoRA on every attention projection, with random non-zero A and B under a fixed seed.
+
+    PEFT's usual initialisations ("gaussian", True) leave B at zero, so the adapter would change
+    nothing and an adapter that is never switched off would go unnoticed; init_lora_weights=False
+    keeps both matrices at their random initialisation, which clearly moves the perplexity.
+    """
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)
-    config = LoraConfig(r=16, lora_alpha=32, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], init_lora_weights="gaussian")
+    config = LoraConfig(r=16, lora_alpha=32, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], init_lora_weights=False)
     get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir), config).save_pretrained(out)
     return out
 
@@ -72,6 +77,13 @@ def run_child(mode: str, adapter: Path, base: Path, dataset: Path) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
+def check_adapter_matters(variants: list[dict]) -> None:
+    """Stop when base and tuned score alike: then "ours equals the baseline" would not show the adapter was switched off."""
+    base, tuned = (variant["perplexity"]["perplexity"] for variant in variants)
+    if abs(base - tuned) <= 1e-3 * base:
+        raise SystemExit(f"the adapter does not change the scores (perplexity {base} base, {tuned} tuned): nothing is checked")
+
+
 def main() -> int:
     from kubetrainer.models.bundled import ensure_default_llm
 
@@ -86,6 +98,7 @@ def main() -> int:
         same_ppl = abs(mine["perplexity"]["perplexity"] - theirs["perplexity"]["perplexity"]) <= 1e-3 * theirs["perplexity"]["perplexity"]
         if not same_ppl or mine["qa"] != theirs["qa"]:
             raise SystemExit(f"ours and the baseline disagree on {mine['name']}: {mine} vs {theirs}")
+    check_adapter_matters(ours["variants"])
     row = {
         "questions": len(QUESTIONS), "ours": ours, "baseline": baseline,
         "memory_ratio": round(baseline["peak_rss_mb"] / ours["peak_rss_mb"], 2),
@@ -96,7 +109,7 @@ def main() -> int:
     base_row, tuned_row = ours["variants"]
     atomic.write_text(RESULTS / "eval.md", f"""## Eval: the base as "adapter off" vs a second model copy ({dt.date.today().isoformat()})
 
-`kubetrainer eval ADAPTER` on the bundled SmolLM2-135M-Instruct with a rank-16 LoRA adapter (random weights),
+`kubetrainer eval ADAPTER` on the bundled SmolLM2-135M-Instruct with a rank-16 LoRA adapter (random non-zero weights),
 {len(QUESTIONS)} held-out questions (perplexity with a 256-token window, greedy answers of up to 16 tokens), on CPU.
 Ours scores the base rows by disabling the adapter on the loaded weights; the baseline loads the base model again.
 Each runs in its own process; both report the same perplexities and QA scores (checked). Load average {row['load_average']}
