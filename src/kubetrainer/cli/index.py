@@ -55,6 +55,7 @@ def index_command(
         totals.records_added += run.records_added
         totals.records_skipped += run.records_skipped
         totals.chunks_added += run.chunks_added
+        totals.chunks_replaced += run.chunks_replaced
         totals.embedded += run.embedded
     manifest = read_manifest(directory) or {}
     summary = {"index": str(directory), **totals.to_json(), "dense": manifest.get("dense"), "skipped": problems.items}
@@ -63,7 +64,8 @@ def index_command(
         return
     render.console.print(
         f"index {directory}: +{totals.records_added} records ({totals.records_skipped} already indexed), "
-        f"+{totals.chunks_added} chunks ({totals.chunks_total} in all), {totals.embedded} embedded, "
+        f"+{totals.chunks_added} chunks, {totals.chunks_replaced} replaced by grown log windows "
+        f"({totals.chunks_total} in all), {totals.embedded} embedded, "
         f"dense {manifest.get('dense', {}).get('backend')}/{manifest.get('dense', {}).get('structure')}"
     )
     for problem in problems.items:
