@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from kubetrainer.answer.guard import loops
 from kubetrainer.answer.sources import Sources
@@ -22,10 +23,16 @@ def test_json_lines_are_quoted_by_their_message_and_error_and_long_lines_are_cli
     quoted = quote(lines[0])
     assert quoted.startswith('"slot hold failed" — "MISCONF Redis is configured') and quoted.endswith('option)."')
     assert 'parseError' not in quoted and 'hold:eye' not in quoted
-    assert all(part.strip('"…') in lines[0] for part in quoted.split(" — ")), "each quoted part is verbatim"
-    long_line = "E0314 " + " ".join(f"word{i}" for i in range(200))
-    assert quote(long_line).endswith('"…') and len(quote(long_line)) <= QUOTE_CHARS + 2
-    assert quote(long_line).strip('"…') in long_line
+    assert all(piece in lines[0] for piece in re.split(r'"(?: — |…)"', quoted.strip('"'))), "each part is verbatim"
+    short = '{"level":"warn","caller":"keys/rotator.go:41","msg":"signing key source not configured"}'
+    assert quote(short) == f'"{short}"', "a short line is quoted whole, its caller included"
+    wrapped = ('Failed to pull image "harbor.example.com/growth/ui:1.8.0": rpc error: code = Unknown desc = failed to '
+               'pull and unpack image "harbor.example.com/growth/ui:1.8.0": failed to resolve reference '
+               '"harbor.example.com/growth/ui:1.8.0": unexpected status from HEAD request to https://harbor.example.com'
+               '/v2/growth/ui/manifests/1.8.0: 401 Unauthorized')
+    clipped = quote(wrapped)
+    assert clipped.startswith('"Failed to pull image') and clipped.endswith('401 Unauthorized"'), "the root cause stays"
+    assert len(clipped) <= QUOTE_CHARS + 5 and all(piece in wrapped for piece in clipped.strip('"').split('"…"'))
     records = [make_record("log", f"2026-03-14T11:0{i}:00Z", "dump", line, namespace="bookings", pod="booking-1",
                            container="app", node="cpu-1") for i, line in enumerate(lines)]
     text = compose(diagnose(records), Sources([])).text

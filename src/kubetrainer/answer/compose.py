@@ -76,13 +76,16 @@ def _sentence(text: str) -> str:
 def quote(line: str) -> str:
     """How an evidence line appears in an answer: verbatim, within quotes, short enough to read.
 
-    Of a JSON log line, its message and error fields as they are written in it (a reader
-    wants "slot hold failed" and the Redis error, not the serialised stack and arguments);
-    of a long line, its beginning. Every quoted part is a substring of the line, so the
-    cited source still holds it word for word.
+    A line of up to QUOTE_CHARS is quoted whole. Of a longer JSON log line, its message and
+    error fields as they are written in it (a reader wants "slot hold failed" and the Redis
+    error, not the serialised stack and arguments); of any other long line, its beginning
+    and its end, where wrapped errors keep their root cause ("...: 401 Unauthorized"). Every
+    quoted part is a substring of the line, so the cited source still holds it word for word.
     """
+    if len(line) <= QUOTE_CHARS:
+        return f'"{line}"'
     parts = [part for part in _json_parts(line) if part in line] or [line]
-    return " — ".join(f'"{_clipped(part)}' for part in parts)
+    return " — ".join(_clipped(part) for part in parts)
 
 
 def _json_parts(line: str) -> list[str]:
@@ -91,11 +94,15 @@ def _json_parts(line: str) -> list[str]:
 
 
 def _clipped(text: str) -> str:
-    """`text"`, or its first QUOTE_CHARS characters cut at a space, then `"…`."""
+    """`"text"`, or for a long text its beginning and its end, each cut at a space: `"head"…"tail"`."""
     if len(text) <= QUOTE_CHARS:
-        return f'{text}"'
-    cut = text.rfind(" ", QUOTE_CHARS // 2, QUOTE_CHARS)
-    return f'{text[:cut if cut > 0 else QUOTE_CHARS]}"…'
+        return f'"{text}"'
+    half = QUOTE_CHARS // 2
+    head = text.rfind(" ", half // 2, half)
+    tail = text.find(" ", len(text) - half, len(text) - half // 2)
+    head = head if head > 0 else half
+    tail = tail + 1 if tail > 0 else len(text) - half
+    return f'"{text[:head]}"…"{text[tail:]}"'
 
 
 def _quotable(evidence: Sequence[Evidence], quoted: set[str]) -> list[Evidence]:
