@@ -145,6 +145,9 @@ def content_id(record: dict) -> str:
     )
 
 
+_HEX_ID = re.compile(r"[0-9a-f]{16,64}")  # the schema's id pattern: indexes key vectors by it
+
+
 def check_record(value: Any) -> str | None:
     """Why `value` is not a usable schema-v1 record, or None when it is.
 
@@ -164,6 +167,8 @@ def check_record(value: Any) -> str | None:
         return f"unknown kind {value['kind']!r}; expected one of {', '.join(KINDS)}"
     if not isinstance(value["message"], str):
         return "field message is not a string"
+    if not isinstance(value["id"], str) or not _HEX_ID.fullmatch(value["id"]):
+        return f"field id {value['id']!r} is not 16 to 64 lower-case hex digits"
     return None
 
 

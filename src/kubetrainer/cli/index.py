@@ -50,13 +50,7 @@ def index_command(
     if not runs:
         raise UserError(f"no records could be read from any source ({problems.summary()})", where="--source",
                         expected="a cluster-info dump, a pods log directory, records JSONL, manifests or runbooks")
-    totals = BuildStats(chunks_total=runs[-1].chunks_total)
-    for run in runs:
-        totals.records_added += run.records_added
-        totals.records_skipped += run.records_skipped
-        totals.chunks_added += run.chunks_added
-        totals.chunks_replaced += run.chunks_replaced
-        totals.embedded += run.embedded
+    totals = BuildStats.total(runs)
     manifest = read_manifest(directory) or {}
     summary = {"index": str(directory), **totals.to_json(), "dense": manifest.get("dense"), "skipped": problems.items}
     if as_json:

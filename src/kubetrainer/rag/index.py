@@ -51,6 +51,9 @@ BACKENDS = ("faiss", "chroma")
 LEGACY = (MANIFEST, CHUNKS, RECORD_IDS, FINDINGS, COLLECTED, FaissStore.FILE, LEXICAL_DIR, "chroma-*")
 
 
+ADDED = ("records_added", "records_skipped", "chunks_added", "chunks_replaced", "embedded")  # per build, summed
+
+
 @dataclass
 class BuildStats:
     records_added: int = 0
@@ -60,6 +63,14 @@ class BuildStats:
     chunks_total: int = 0
     embedded: int = 0  # texts the model had to embed (the rest came from the cache)
     findings: int = 0  # what the diagnosis of all records so far found wrong
+
+    @classmethod
+    def total(cls, runs: list[BuildStats]) -> BuildStats:
+        """Several builds into one index, in order: counts add up; chunks and findings are the last build's (they
+        describe the whole index)."""
+        last = runs[-1]
+        return cls(**{name: sum(getattr(run, name) for run in runs) for name in ADDED},
+                   chunks_total=last.chunks_total, findings=last.findings)
 
     def to_json(self) -> dict:
         return asdict(self)
