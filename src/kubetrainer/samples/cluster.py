@@ -8,8 +8,9 @@ The same seed, size and scenario always give the same bytes. Scenarios: `default
 incidents on other objects, with scoreable facts, for evaluation only), `fresh`
 (fresh.py: a third such set, for evaluation only), `blind` (blind.py: a fourth,
 kept for a final held-out score), `sealed` (sealed.py: a fifth, kept only for
-honest evaluation of the on-call answers) and `unseen` (unseen.py: a sixth, written
-blind for a held-out answer score).
+honest evaluation of the on-call answers), `unseen` (unseen.py: a sixth, written
+blind for a held-out answer score) and `drill` (drill.py: a seventh, a development
+set for the answers).
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _startup_events(cluster: SampleCluster, pod: SamplePod) -> None:
         cluster.event(ref, "Started", f"Started container {container.spec.name}", at, host=pod.node)
 
 
-SCENARIOS = ("default", "heldout", "fresh", "blind", "sealed", "unseen")
+SCENARIOS = ("default", "heldout", "fresh", "blind", "sealed", "unseen", "drill")
 
 
 def _scenario(name: str):
@@ -153,6 +154,10 @@ def _scenario(name: str):
         from kubetrainer.samples import unseen
 
         return unseen.apply_all, unseen.scenario_nodes, WORKLOADS + unseen.WORKLOADS
+    if name == "drill":
+        from kubetrainer.samples import drill
+
+        return drill.apply_all, drill.scenario_nodes, WORKLOADS + drill.WORKLOADS
     raise ValueError(f"unknown sample scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
 
 
@@ -161,7 +166,8 @@ def build_cluster(seed: int = 0, nodes: list[dict] | None = None, scenario: str 
 
     `default` plants the incidents of incidents.py; `heldout` (heldout.py), `fresh`
     (fresh.py), `blind` (blind.py), `sealed` (sealed.py) and `unseen` (unseen.py) plant
-    different incidents on different objects, kept for honest evaluation only. `nodes` replaces the
+    different incidents on different objects, kept for honest evaluation only; `drill`
+    (drill.py: a seventh, a development set for the answers) does the same. `nodes` replaces the
     scenario's own nodes (the other scenarios' incidents need those of their
     `scenario_nodes()`).
     Unknown scenario names raise ValueError.
