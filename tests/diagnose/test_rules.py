@@ -77,6 +77,19 @@ def test_failing_init_container_holds_the_pod():
     assert "init container migrate" in finding.cause and "exit code 2" in finding.cause and "already exists" in finding.cause
 
 
+def test_a_crash_quotes_the_headline_error_not_a_detail_line_of_its_report():
+    # Flyway's failure report: a headline, then `Field : value` lines, the root cause in `Message`.
+    report = ['ERROR: Migration V42__add_invoice_currency.sql failed', "-------------------------------------------------",
+              "SQL State  : 42701", "Error Code : 0",
+              'Message    : ERROR: column "currency" of relation "invoices" already exists']
+    found = diagnose([pod("inv-1", "billing", phase="Pending",
+                          init=[container("db-migrate", waiting=("CrashLoopBackOff", "back-off"), last=("Error", 1))],
+                          containers=[container(waiting=("PodInitializing", ""))]),
+                      *(log("inv-1", line, "billing", "db-migrate") for line in report)])
+    finding = only(found, "init-container-failed")
+    assert [item.text for item in finding.evidence[:2]] == [report[0], report[-1]]
+
+
 def test_unschedulable_pod_reads_the_schedulers_per_node_reasons():
     message = ("0/6 nodes are available: 3 Insufficient nvidia.com/gpu, 1 node(s) had untolerated taint "
                "{node.kubernetes.io/unreachable: }, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/6 "
@@ -310,9 +323,26 @@ def test_errors_quote_each_distinct_message_not_only_the_last():
 
 
 def test_unexplained_warning_events_are_kept():
+    hook = ("Exec lifecycle hook ([/bin/sh -c /app/warm-cache.sh]) for Container \"app\" in Pod \"api-9_web(5d3c)\" "
+            "failed - error: command '/bin/sh -c /app/warm-cache.sh' exited with 1: , message: \"\"")
+    found = diagnose([event("Pod", "api-9", "web", "FailedPostStartHook", hook, count=5)])
+    finding = only(found, "event-FailedPostStartHook")
+    assert "warm-cache.sh" in finding.cause and finding.severity == "warning"
+
+
+def test_a_volume_whose_secret_is_missing_holds_the_pod_and_says_which():
     found = diagnose([event("Pod", "api-9", "web", "FailedMount", 'MountVolume.SetUp failed for volume "certs" : secret "api-tls" not found', count=5)])
-    finding = only(found, "event-FailedMount")
-    assert 'secret "api-tls" not found' in finding.cause and finding.severity == "warning"
+    finding = only(found, "volume-source-missing")
+    assert 'secret "api-tls" not found' in finding.cause and "ContainerCreating" in finding.cause
+    assert finding.severity == "critical"
+
+
+def test_a_specific_signature_wins_over_the_generic_symptom_on_its_line():
+    line = ('Internal error occurred: failed calling webhook "validate.policy.example.com": failed to call webhook: Post '
+            '"https://policy-webhook.policy.svc:443/validate?timeout=10s": dial tcp 10.96.0.5:443: connect: connection refused')
+    assert [f.rule for f in diagnose([log("app-1", line)])] == ["webhook-unavailable"]
+    assert [f.rule for f in diagnose([log("app-1", "dial tcp 10.96.0.5:443: connect: connection refused")])] == [
+        "connection-refused"]
 
 
 def test_the_same_problem_seen_twice_is_one_finding_with_a_count():
@@ -339,13 +369,13 @@ def test_saved_facts_give_the_same_findings_after_loading(tmp_path):
                log("api-1", '{"level":"warn","msg":"cache directory missing, using /tmp"}'),
                log("api-1", "ERROR boot: dial tcp: lookup db.data.svc.cluster.local on 10.96.0.10:53: no such host"),
                event("Pod", "api-1", "web", "BackOff", "Back-off restarting failed container app", count=7),
-               log("ledger-0", "WARN  [ledger] cannot open /data/snap-27.tmp: Permission denied", "finance"),
+               log("ledger-0", "WARN  [ledger] fsync of /data/snap-27.tmp took 41s, disk may be failing", "finance"),
                log("ledger-0", "ERROR [ledger] snapshot aborted", "finance")]
     collector = Collector().add_all(records)
     save_collector(tmp_path, collector)
     loaded = load_collector(tmp_path)
     assert loaded is not None and loaded.previous == collector.previous
-    assert any("Permission denied" in f.cause for f in findings_of(loaded))
+    assert any("fsync of /data/snap-27.tmp took 41s" in f.cause for f in findings_of(loaded))
     assert [f.to_json() for f in findings_of(loaded)] == [f.to_json() for f in findings_of(collector)]
     assert load_collector(tmp_path / "absent") is None
 
@@ -416,6 +446,61 @@ SIGNATURE_LINES = [
     ("nginx-big-header", '2026/03/14 09:12:00 [error] 31#31: *8812 upstream sent too big header while reading response '
                          'header from upstream, client: 10.0.0.7, server: sso.example.com, request: "GET /callback '
                          'HTTP/1.1", upstream: "http://10.0.4.12:8080/callback"'),
+    ("csi-driver-missing", 'MountVolume.MountDevice failed for volume "pvc-8a1c" : kubernetes.io/csi: attacher.MountDevice '
+                           'failed to create newCsiDriverClient: driver name ebs.csi.aws.com not found in the list of '
+                           'registered CSI drivers'),
+    ("volume-attach", 'AttachVolume.Attach failed for volume "pvc-1f" : rpc error: code = Internal desc = Could not '
+                      'attach volume "vol-0a1" to node "i-0b2": VolumeInUse'),
+    ("sandbox-network", 'Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for '
+                        'sandbox "4f1c": plugin type="aws-cni" name="aws-cni" failed (add): add cmd: failed to assign an '
+                        'IP address to container'),
+    ("webhook-denied", 'Error creating: admission webhook "validation.gatekeeper.sh" denied the request: [must-have-owner] '
+                       'you must provide labels: {"owner"}'),
+    ("pod-security", 'Error creating: pods "api-7c9-x2" is forbidden: violates PodSecurity "restricted:latest": '
+                     'allowPrivilegeEscalation != false (container "app" must set '
+                     'securityContext.allowPrivilegeEscalation=false)'),
+    ("run-as-root", "Error: container has runAsNonRoot and image will run as root (pod: \"api-1_web(1f)\", container: app)"),
+    ("exec-not-found", 'Error: failed to create containerd task: failed to create shim task: OCI runtime create failed: '
+                       'runc create failed: unable to start container process: exec: "gunicorn": executable file not '
+                       'found in $PATH: unknown'),
+    ("read-only-fs", "OSError: [Errno 30] Read-only file system: '/app/.cache/huggingface'"),
+    ("permission-denied", "PermissionError: [Errno 13] Permission denied: '/data/checkpoints/step-100'"),
+    ("address-in-use", "listen tcp :9100: bind: address already in use"),
+    ("python-module-missing", "ModuleNotFoundError: No module named 'flash_attn'"),
+    ("db-missing-object", '2026-03-14 10:00:00.000 UTC [77] ERROR:  relation "invoice_lines" does not exist at character 15'),
+    ("rendezvous-timeout", "torch.distributed.elastic.rendezvous.api.RendezvousTimeoutError"),
+    ("device-admission", "Allocate failed due to requested number of devices unavailable for nvidia.com/gpu. Requested: 8, "
+                         "Available: 7, which is unexpected"),
+    ("nvidia-container-cli", "nvidia-container-cli: initialization error: nvml error: driver not loaded: unknown"),
+    ("nvml-unknown", "Failed to initialize NVML: Unknown Error"),
+    ("gpu-off-bus", "NVRM: GPU at PCI:0000:3b:00: GPU-6a1f3c2e-77e1 has fallen off the bus."),
+    ("no-healthy-upstream", '[2026-03-14T10:00:00.000Z] "GET /quote HTTP/1.1" 503 UH no_healthy_upstream - "-" 0 19 0 - '
+                            '"-" "curl/8.5" "1f" "risk:8000" "-" outbound|8000||risk.svc - no healthy upstream'),
+    ("leader-election-lost", 'E0314 10:00:00.000000 1 leaderelection.go:369] Failed to update lock: Put "https://10.96.0.1'
+                             ':443/apis/coordination.k8s.io/v1/namespaces/ops/leases/op": context deadline exceeded; '
+                             'failed to renew lease ops/op: timed out waiting for the condition'),
+    ("pleg-unhealthy", "E0314 10:00:00.000000 812 kubelet.go:2412] \"Skipping pod synchronization\" err=\"PLEG is not "
+                       "healthy: pleg was last seen active 3m12s ago; threshold is 3m0s\""),
+    ("etcd-slow", 'E0314 10:00:00.000000 1 status.go:71] apiserver received an error that is not an metav1.Status: '
+                  'rpctypes.EtcdError{code:0xe, desc:"etcdserver: request timed out"}'),
+    ("es-mapping", '[2026/03/14 00:02:25] [error] [output:es:es.0] error: Output {"index":{"status":400,"error":{"type":'
+                   '"mapper_parsing_exception","reason":"Could not dynamically add mapping for field '
+                   '[app.kubernetes.io/name]"}}}'),
+    ("ingress-tls-secret-missing", 'W0314 10:00:00.000000 7 backend_ssl.go:47] Error obtaining X.509 certificate: '
+                                   'unexpected error creating SSL Cert: local SSL certificate shop/shop-tls was not found'),
+    ("x509-hostname", "tls: failed to verify certificate: x509: certificate is valid for api.internal, not "
+                      "api.example.com"),
+    ("api-unauthorized", 'E0314 10:00:00.000000 1 reflector.go:147] failed to list *v1.ConfigMap: Unauthorized'),
+    ("thread-limit", "[12.001s][warning][os,thread] Failed to start thread \"Unknown thread\" - pthread_create failed "
+                     "(EAGAIN) for attributes: stacksize: 1024k, guardsize: 0k, detached."),
+    ("thread-limit", 'Exception in thread "pool-3-thread-977" java.lang.OutOfMemoryError: unable to create native thread: '
+                     "possibly out of memory or process/resource limits reached"),
+    ("vllm-kv-cache", "ValueError: The model's max seq len (131072) is larger than the maximum number of tokens that can "
+                      "be stored in KV cache (43984). Try increasing `gpu_memory_utilization` or decreasing "
+                      "`max_model_len` when initializing the engine."),
+    ("client-throttling", "I0314 11:43:53.931740 1 request.go:697] Waited for 9.352578s due to client-side throttling, not "
+                          "priority and fairness, request: PATCH:https://10.96.0.1:443/apis/coordination.k8s.io/v1/"
+                          "namespaces/ops/leases/op"),
 ]
 
 
@@ -461,8 +546,9 @@ def test_a_container_that_never_starts_is_explained_by_the_kubelets_start_error(
     assert 'nvidia-container-cli: initialization error: nvml error: driver/library version mismatch: unknown"' in crash.cause
     assert crash.fix.startswith("drain and reboot the node") and not [f for f in found if f.rule.startswith("event-")]
     plain = diagnose([pod("api-1", containers=[crashing]),
-                      event("Pod", "api-1", "web", "Failed", 'Error: failed to start container "app": exec: "/start.sh": '
-                                                             "stat /start.sh: no such file or directory")])
+                      event("Pod", "api-1", "web", "Failed", 'Error: failed to start container "app": Error response '
+                                                             'from daemon: error while creating mount source path '
+                                                             '"/mnt/shared": mkdir /mnt/shared: file exists')])
     assert 'it fails to start: "Error: failed to start container' in only(plain, "crash-loop").cause
 
 
@@ -514,3 +600,66 @@ def test_a_line_whose_stated_level_is_below_error_is_not_an_error_whatever_words
     assert not [f for f in diagnose([log("csi-node-1", line, "kube-system") for line in lines]) if f.rule == "log-errors"]
     assert only(diagnose([log("csi-node-1", "E0313 08:21:04.002937 1 main.go:90] registration failed", "kube-system")]),
                 "log-errors")
+
+
+def test_a_pod_pinned_by_its_volume_names_the_zone_left_without_a_schedulable_node():
+    # kube-scheduler's message when the pod's bound zonal volume lives where no usable node is; the autoscaler's
+    # NotTriggerScaleUp is a Normal event.
+    pending = ("0/4 nodes are available: 1 node(s) had untolerated taint {nvidia.com/gpu: present}, 1 node(s) were "
+               "unschedulable, 2 node(s) had volume node affinity conflict. preemption: 0/4 nodes are available: 4 "
+               "Preemption is not helpful for scheduling.")
+    scale = "pod didn't trigger scale-up: 2 node(s) had volume node affinity conflict"
+    zone = "topology.kubernetes.io/zone"
+    found = diagnose([node("cpu-a-0", labels={zone: "eu-west-1a"}), node("cpu-b-0", labels={zone: "eu-west-1b"}),
+                      node("cpu-c-0", labels={zone: "eu-west-1c"}, cordoned=True),
+                      node("gpu-a-0", labels={zone: "eu-west-1a", "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}),
+                      pod("tsdb-2", "metrics", node=None, phase="Pending", claims=("data-tsdb-2",)),
+                      event("Pod", "tsdb-2", "metrics", "FailedScheduling", pending, count=30),
+                      event("Pod", "tsdb-2", "metrics", "NotTriggerScaleUp", scale, count=40, warning=False)])
+    finding = only(found, "unschedulable")
+    assert "no node takes pods in zone eu-west-1c (cpu-c-0: cordoned)" in finding.cause
+    assert "the cluster autoscaler adds no node for it (NotTriggerScaleUp: pod didn't trigger scale-up" in finding.cause
+    assert any("cpu-c-0" in item.text and "cordoned" in item.text for item in finding.evidence)
+    gpu_node = only(found, "gpu-missing")  # its GPU fault does not explain a pod that only names its GPU taint
+    assert gpu_node.id not in finding.related
+
+
+def test_a_signature_finding_names_the_specifics_its_lines_give():
+    # client-go's reflector and a controller's reconcile error, each denied a different permission.
+    lines = ['E0314 06:30:01.748897 1 reflector.go:147] failed to list *v1.PersistentVolumeClaim: '
+             'persistentvolumeclaims is forbidden: User "system:serviceaccount:ops:backup" cannot list resource '
+             '"persistentvolumeclaims" in API group "" in the namespace "ledger"',
+             'E0314 07:00:03.460069 1 controller.go:329] "Reconciler error" err="creating VolumeSnapshot ledger/pg-0700: '
+             'volumesnapshots.snapshot.storage.k8s.io is forbidden: User \\"system:serviceaccount:ops:backup\\" cannot '
+             'create resource \\"volumesnapshots\\" in API group \\"snapshot.storage.k8s.io\\" in the namespace '
+             '\\"ledger\\""']
+    finding = only(diagnose([log("backup-1", line, "ops") for line in lines]), "rbac-forbidden")
+    assert 'cannot list resource "persistentvolumeclaims" in API group "" in the namespace "ledger"' in finding.cause
+    assert 'cannot create resource \\"volumesnapshots\\"' in finding.cause
+
+
+def test_a_container_running_again_after_failing_is_explained_by_what_it_logged():
+    # A controller throttled by its own client (an info-level klog line) that then loses its lease and exits.
+    throttled = ("I0314 11:43:53.931740 1 request.go:697] Waited for 9.352578s due to client-side throttling, not "
+                 "priority and fairness, request: PATCH:https://10.96.0.1:443/apis/coordination.k8s.io/v1/leases/op")
+    lost = "E0314 11:44:10.000000 1 leaderelection.go:308] Failed to release lock: leader election lost"
+    running = container("manager", last=("Error", 1), restarts=6, ready=True)
+    found = diagnose([pod("op-1", "ops", containers=[running]), log("op-1", throttled, "ops", "manager"),
+                      log("op-1", lost, "ops", "manager"),
+                      event("Pod", "op-1", "ops", "BackOff", "Back-off restarting failed container manager", count=9)])
+    finding = only(found, "container-restarts")
+    assert finding.cause.startswith("container manager restarted 6 times (last exit code 1, Error) and runs again: ")
+    assert "client-side throttling" in finding.cause and "leader lease" in finding.cause
+    assert not [f for f in found if f.rule in ("client-throttling", "leader-election-lost", "event-BackOff")]
+    quiet = diagnose([pod("op-2", "ops", containers=[container("manager", last=("Error", 1), restarts=1, ready=True)])])
+    assert quiet == [], "an old restart with no events and no logged reason is history, not a finding"
+
+
+def test_a_pod_the_kubelet_rejects_is_one_finding_with_its_reason():
+    message = 'Pod was rejected: forbidden sysctl: "net.core.somaxconn" not allowlisted'
+    found = diagnose([pod("ws-1", "rt", phase="Failed", reason="SysctlForbidden", message=message),
+                      event("Pod", "ws-1", "rt", "SysctlForbidden", 'forbidden sysctl: "net.core.somaxconn" not allowlisted')])
+    finding = only(found, "pod-failed")
+    assert "the pod failed (SysctlForbidden): the pod sets a sysctl the kubelet does not allow" in finding.cause
+    assert "net.core.somaxconn" in finding.cause and "allowed-unsafe-sysctls" in finding.fix
+    assert [f.rule for f in found] == ["pod-failed"], "its event is part of the finding"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubetrainer.diagnose.finding import Evidence
-from kubetrainer.diagnose.knowledge import GPU_DEVICE, LOG_SIGNATURES, XID, Signature, is_problem_line
+from kubetrainer.diagnose.knowledge import GPU_DEVICE, LOG_SIGNATURES, XID, Signature, is_problem_line, matching
 
 # A line written at error level or worse, in the common layouts (klog, logfmt/JSON, Python logging; pino and
 # bunyan write levels as numbers: 50 error, 60 fatal).
@@ -26,8 +26,10 @@ ERROR_LEVEL = re.compile(
     re.IGNORECASE,
 )
 # Normal events that still mean something did not happen: the cronjob controller skipping a run whose
-# predecessor is still active (concurrencyPolicy: Forbid) records it as Normal.
-NOTABLE_NORMAL_REASONS = frozenset({"JobAlreadyActive"})
+# predecessor is still active (concurrencyPolicy: Forbid), the cluster autoscaler declining to add a node for a
+# pending pod.
+NOTABLE_NORMAL_REASONS = frozenset({"JobAlreadyActive", "NotTriggerScaleUp"})
+ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 # A line that states a level below error: its level wins over an "error" word in its text (klog's
 # `I0313 ... RegistrationStatus{PluginRegistered:true,Error:,}` reports success).
 BELOW_ERROR_LEVEL = re.compile(
@@ -90,6 +92,7 @@ class ObjectFacts:
     counts: dict[str, int] = field(default_factory=dict)  # event text -> times seen
     logs: dict[str, ContainerLogs] = field(default_factory=dict)  # container -> log problems
     gpu_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # gpu -> newest DCGM values
+    zone: str | None = None  # a node's topology.kubernetes.io/zone label
 
 
 def readable(line: str) -> str:
@@ -186,6 +189,8 @@ class Collector:
             return
         facts = self.facts(obj.get("kind", "Object"), obj.get("namespace") or record.get("namespace"), obj["name"])
         facts.node = record.get("node") or facts.node
+        labels = record.get("labels") or {}
+        facts.zone = next((labels[key] for key in ZONE_LABELS if labels.get(key)), facts.zone)
         if facts.status is None or (record.get("ts") or "") >= (facts.status.ts or ""):
             facts.status = _evidence(record, obj.get("summary") or record["message"], name=obj["name"])
 
@@ -232,10 +237,9 @@ class Collector:
             device = _device(line)
             _hit(logs.xids, (int(match.group(1)), device), None, item, context)
             known = True
-        for signature in LOG_SIGNATURES:
-            if signature.pattern.search(line):
-                _hit(logs.signatures, signature.rule, signature, item, context)
-                known = True
+        for signature in matching(line, LOG_SIGNATURES):
+            _hit(logs.signatures, signature.rule, signature, item, context)
+            known = True
         if not error and not known:
             self.previous[key] = record  # a warning the program gave before failing is the best context there is
         elif not TRACE_LINE.match(line):

@@ -6,6 +6,7 @@ its chunks for `ask`), the answer engine, `dataset build` and the dashboard all 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from kubetrainer.diagnose.collect import Collector
@@ -15,6 +16,7 @@ from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules
 from kubetrainer.diagnose.workloads import event_findings, name_active_jobs, object_findings
+from kubetrainer.diagnose.zones import name_closed_zones
 
 
 def diagnose(records: Iterable[dict]) -> list[Finding]:
@@ -40,6 +42,7 @@ def findings_of(collector: Collector) -> list[Finding]:
         found += event_findings(facts, used)
     merged = [finding for finding in merge(found) if not _repeats_its_owner(finding, found)]
     name_active_jobs(merged, collector.objects)
+    name_closed_zones(merged, collector.objects)
     link(merged)
     return sorted(merged, key=Finding.sort_key)
 
@@ -128,11 +131,15 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
         yield from (o for o in findings if o.rule in SERVER_RULES[rule] and o.namespace == finding.namespace)
 
 
+_GPU_SHORTAGE = re.compile(r"Insufficient [\w.-]+/gpu\b")
+
+
 def _blocks_scheduling(node: Finding, cause: str) -> bool:
-    """Whether a node finding explains a pending pod's scheduler message (`cause`)."""
+    """Whether a node finding explains a pending pod's scheduler message (`cause`): a GPU node's fault explains a
+    shortage of GPUs, not a GPU taint the pod does not tolerate."""
     return (
-        ("gpu" in cause and node.rule in ("gpu-withheld", "gpu-xid"))
-        or (node.rule == "gpu-missing" and node.evidence[0].text.partition(" ")[0] in cause)
+        (node.rule in ("gpu-withheld", "gpu-xid") and bool(_GPU_SHORTAGE.search(cause)))
+        or (node.rule == "gpu-missing" and f"Insufficient {node.evidence[0].text.partition(' ')[0]}" in cause)
         or ("unreachable" in cause and node.rule == "node-not-ready")
         or ("unschedulable" in cause and node.rule == "node-cordoned")
     )

@@ -91,6 +91,10 @@ PROBLEM_WORDS = (
     "out of memory",
     "unavailable",
     "unreachable",
+    "already in use",
+    "no healthy upstream",
+    "fallen off the bus",
+    "client-side throttling",
 )
 KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
 
@@ -133,7 +137,11 @@ class Signature:
     `cause` is the plain one-line cause a finding states; `terms` are the words any
     correct explanation of it contains (one of them); `explain` says whether retrieval
     adds `meaning` to chunks holding it (coded signatures only); `in_logs` whether the
-    log analyzer turns a matching log line into a finding.
+    log analyzer turns a matching log line into a finding; `generic` marks a symptom
+    ("connection refused") that a more specific signature on the same line explains
+    ("failed calling webhook ...: connection refused" is about the webhook); `detail`
+    finds the specifics a finding names (the verb and resource RBAC denied, the missing
+    table), so "which permission is missing?" is answered by the finding itself.
     """
 
     rule: str
@@ -145,10 +153,20 @@ class Signature:
     severity: str = WARNING
     explain: bool = True
     in_logs: bool = True
+    generic: bool = False
+    detail: re.Pattern[str] | None = None
+
+    def details(self, texts: list[str]) -> list[str]:
+        """The specifics the lines name (which permission, which table), verbatim, each once."""
+        if self.detail is None:
+            return []
+        return list(dict.fromkeys(match.group(0) for text in texts for match in self.detail.finditer(text)))
 
 
-def _sig(rule: str, pattern: str, cause: str, meaning: str, fix: str, terms: tuple[str, ...], **options) -> Signature:
-    return Signature(rule, re.compile(pattern, re.IGNORECASE), cause, meaning, fix, terms, **options)
+def _sig(rule: str, pattern: str, cause: str, meaning: str, fix: str, terms: tuple[str, ...], *,
+         detail: str | None = None, **options) -> Signature:
+    return Signature(rule, re.compile(pattern, re.IGNORECASE), cause, meaning, fix, terms,
+                     detail=re.compile(detail, re.IGNORECASE) if detail else None, **options)
 
 
 SIGNATURES: tuple[Signature, ...] = (
@@ -164,7 +182,8 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     _sig(
         "cuda-oom",
-        r"CUDA out of memory|(?:torch|cuda)\.OutOfMemoryError|CUDA error: out of memory|HIP out of memory",
+        r"CUDA out of memory|(?:torch|cuda)\.OutOfMemoryError|CUDA error: out of memory|HIP out of memory"
+        r"|\(error code out of memory\)",
         "the job ran out of GPU memory (CUDA out of memory)",
         "GPU memory exhausted: the job needs more GPU memory than is free (smaller batch, gradient checkpointing, a larger GPU)",
         "lower the batch size or sequence length, enable gradient checkpointing, or use a GPU with more memory",
@@ -173,7 +192,7 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     _sig(
         "jvm-oom",
-        r"java\.lang\.OutOfMemoryError",
+        r"java\.lang\.OutOfMemoryError(?!: unable to create (?:new )?native thread)",
         "the Java program ran out of heap memory (java.lang.OutOfMemoryError)",
         "the JVM's own memory (its -Xmx heap, metaspace or native threads) is exhausted: the program fails inside "
         "the JVM, below the container's limit, so Kubernetes reports an error exit rather than OOMKilled",
@@ -197,6 +216,25 @@ SIGNATURES: tuple[Signature, ...] = (
         "a TLS certificate is not yet valid for this host's clock: the system time is wrong (clock skew, NTP)",
         "fix the node's time synchronisation (chrony/NTP) and restart the affected pods",
         ("not yet valid", "clock"),
+    ),
+    _sig(
+        "x509-hostname",
+        r"x509: certificate is valid for [^,]+(?:, [^,]+)*, not \S+|certificate is not valid for any names",
+        "the server's TLS certificate does not cover the host name the client dialled",
+        "the client reached a server whose certificate lists other names (a wrong Service or Ingress host, or a "
+        "certificate issued for another name)",
+        "issue the certificate for the name clients use (its SANs), or have clients use a name it covers",
+        ("valid for", "host name", "certificate", "SAN"),
+        detail=r"certificate is valid for [^,]+(?:, [^,]+)*, not [\w.-]+",
+    ),
+    _sig(
+        "api-unauthorized",
+        r"failed to list \*\S+: Unauthorized|You must be logged in to the server|Unable to authenticate the request",
+        "the API server rejects the client's credentials (Unauthorized): its token is expired or invalid",
+        "the API server does not accept the service account token or certificate the client presents (a rotated "
+        "token, a deleted service account, or another cluster's credentials)",
+        "restart the pod to mount a fresh service account token, or fix the kubeconfig's credentials",
+        ("Unauthorized", "token", "credentials"),
     ),
     _sig(
         "x509-unknown-authority",
@@ -246,11 +284,12 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     _sig(
         "dns-failure",
-        r"no such host|NXDOMAIN|server misbehaving|Temporary failure in name resolution",
+        r"no such host|NXDOMAIN|server misbehaving|Temporary failure in name resolution|UnknownHostException|getaddrinfo ENOTFOUND|Name or service not known",
         "a DNS lookup fails: the service name does not resolve",
         "DNS lookup failure: a service name does not resolve, so calls to it fail",
         "check the service name and namespace, that the Service exists, and CoreDNS health",
         ("no such host", "DNS", "resolve"),
+        detail=r"lookup [\w.-]+|UnknownHostException: [\w.-]+|getaddrinfo ENOTFOUND [\w.-]+",
     ),
     _sig(
         "image-pull",
@@ -317,6 +356,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "grant the missing verb and resource to the service account (Role + RoleBinding), least privilege",
         ("forbidden", "RBAC", "permission"),
         explain=False,
+        # klog's structured `err="..."` escapes the quotes: \"volumesnapshots\"
+        detail=r'cannot [a-z]+ resource \\?"[^"\\]+\\?"(?: in API group \\?"[^"\\]*\\?")?'
+        r'(?: in the namespace \\?"[^"\\]+\\?"| at the cluster scope)?',
     ),
     _sig(
         "connection-refused",
@@ -326,6 +368,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "check that the dependency's pods are running and ready and that the Service port is right",
         ("connection refused", "refused"),
         explain=False,
+        generic=True,
     ),
     _sig(
         "network-timeout",
@@ -336,6 +379,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "check NetworkPolicies in the source and target namespaces (egress and ingress) and the target's health",
         ("timeout", "timed out", "NetworkPolicy"),
         explain=False,
+        generic=True,
     ),
     _sig(
         "quota-exceeded",
@@ -520,6 +564,311 @@ SIGNATURES: tuple[Signature, ...] = (
         ("too big header", "proxy buffer", "proxy-buffer-size", "header"),
     ),
     _sig(
+        "volume-source-missing",
+        r'MountVolume\.SetUp failed for volume "[^"]+" : (?:configmap|secret) "[^"]+" not found'
+        r"|(?:configmap|secret) references non-existent config key",
+        "a volume's ConfigMap or Secret does not exist, so the kubelet cannot mount it and the pod stays in "
+        "ContainerCreating",
+        "the kubelet retries the mount (FailedMount) and starts no container until the referenced object exists",
+        "create the ConfigMap or Secret the volume names in the pod's namespace, or fix the name in the pod spec "
+        "(or mark the volume optional)",
+        ("not found", "ConfigMap", "Secret", "ContainerCreating", "mount"),
+        severity=CRITICAL,
+        detail=r'(?:configmap|secret) "[^"]+" not found',
+    ),
+    _sig(
+        "csi-driver-missing",
+        r"not found in the list of registered CSI drivers",
+        "the volume's CSI driver is not registered on the node (its node plugin is not running there), so the "
+        "volume cannot be mounted",
+        "each node runs the CSI driver's node plugin (a DaemonSet pod) that registers it with the kubelet; without "
+        "it every volume of that driver fails to mount on the node and its pods stay in ContainerCreating",
+        "check the CSI driver's node plugin pod on that node (its logs say why it does not start or register)",
+        ("CSI", "driver", "not registered", "registered"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "volume-attach",
+        r"AttachVolume\.Attach failed for volume|Unable to attach or mount volumes",
+        "a volume cannot be attached or mounted on the node, so the pod waits in ContainerCreating",
+        "the attach-detach controller asked the storage provider to attach the disk and it refused or failed",
+        "read the provider's reason in the event (volume still attached elsewhere, wrong zone, attachment limit) "
+        "and fix it",
+        ("attach", "volume"),
+    ),
+    _sig(
+        "sandbox-network",
+        r"failed to (?:setup|set up) network for sandbox|NetworkPluginNotReady|cni plugin not initialized"
+        r"|networkPlugin cni failed to set up pod",
+        "the CNI network plugin cannot set up the pod's network, so its sandbox is not created (ContainerCreating)",
+        "the kubelet creates each pod's network through the CNI plugin; while the plugin fails, no pod on the node "
+        "can start",
+        "check the CNI plugin's pods on the node (calico-node, cilium, aws-node) and their logs",
+        ("CNI", "network", "sandbox", "ContainerCreating"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "webhook-unavailable",
+        r'failed calling webhook "[^"]+"',
+        "an admission webhook cannot be reached, so the API server rejects the request",
+        "with failurePolicy Fail the API server refuses every object the webhook must see while its service has no "
+        "ready endpoint or does not answer",
+        "restore the webhook's pods and Service (or, in an emergency, set its failurePolicy to Ignore)",
+        ("webhook", "admission"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "webhook-denied",
+        r'admission webhook "[^"]+" denied the request',
+        "an admission webhook's policy rejects the object",
+        "a policy engine (Gatekeeper, Kyverno) or a custom webhook validates objects and denied this one",
+        "change the object to satisfy the policy the message names, or ask its owners for an exception",
+        ("webhook", "denied", "policy"),
+    ),
+    _sig(
+        "pod-security",
+        r'violates PodSecurity "[^"]+"',
+        "Pod Security admission rejects the pods: their securityContext breaks the namespace's enforced level",
+        "the namespace's pod-security.kubernetes.io/enforce label sets a level (baseline, restricted) that these "
+        "pods do not meet, so none of them is created",
+        "set the securityContext fields the message lists (allowPrivilegeEscalation, capabilities, runAsNonRoot, "
+        "seccompProfile), or change the namespace's level",
+        ("PodSecurity", "securityContext", "restricted"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "run-as-root",
+        r"container has runAsNonRoot and image will run as root"
+        r"|container has runAsNonRoot and image has non-numeric user",
+        "the pod requires runAsNonRoot but the image runs as root, so the kubelet refuses to start it",
+        "runAsNonRoot makes the kubelet check the image's user; an image without a numeric non-root USER fails it",
+        "set runAsUser to a non-zero UID in the securityContext, or build the image with a numeric non-root USER",
+        ("runAsNonRoot", "root", "runAsUser"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "exec-not-found",
+        r"executable file not found in \$PATH|exec: \"[^\"]+\": stat [^:]+: no such file or directory",
+        "the container's command does not exist in the image (executable file not found)",
+        "the runtime cannot start the process the pod spec's command (or the image's entrypoint) names",
+        "fix the command or args in the pod spec, or use an image that contains the program",
+        ("not found", "executable", "command"),
+        severity=CRITICAL,
+        detail=r'exec: "[^"]+"',
+    ),
+    _sig(
+        "read-only-fs",
+        r"Read-only file system|\bEROFS\b",
+        "the program writes to a read-only filesystem (readOnlyRootFilesystem or a read-only mount)",
+        "with readOnlyRootFilesystem every write outside a mounted volume fails",
+        "mount a writable volume (an emptyDir) at the path the program writes to, or point it at one",
+        ("read-only", "readOnlyRootFilesystem", "emptyDir"),
+        detail=r"Read-only file system: '[^']+'",
+    ),
+    _sig(
+        "permission-denied",
+        r"\[Errno 13\] Permission denied|EACCES|(?:open|mkdir|create|write) \S+: permission denied",
+        "the process is not allowed to write or read a file or directory it needs (permission denied)",
+        "the process's user (runAsUser) does not own the path or the volume (fsGroup), so the operating system "
+        "refuses access",
+        "set securityContext.fsGroup or runAsUser to match the volume's owner, or fix the path's ownership",
+        ("permission denied", "fsGroup", "runAsUser", "permission"),
+        detail=r"Permission denied: '[^']+'|(?:open|mkdir|create|write) \S+: permission denied",
+    ),
+    _sig(
+        "address-in-use",
+        r"address already in use|EADDRINUSE|errno: 98\b",
+        "the port the program listens on is already taken on that network namespace",
+        "another process in the pod (a sidecar) or, with hostNetwork/hostPort, on the node holds the port",
+        "find what holds the port (another container in the pod, or a hostNetwork pod on the node) and give one of "
+        "them another port",
+        ("address already in use", "port"),
+        severity=CRITICAL,
+        detail=r"listen tcp \S+|bind to \S+",
+    ),
+    _sig(
+        "python-module-missing",
+        r"ModuleNotFoundError: No module named|ImportError: cannot import name",
+        "a Python module the program imports is missing from the image (or the wrong version is installed)",
+        "the image was built without a dependency, or with a version that no longer has the imported name",
+        "add the package (at the right version) to the image's requirements and rebuild",
+        ("module", "import", "installed"),
+        severity=CRITICAL,
+        detail=r"No module named '[^']+'|cannot import name '[^']+'",
+    ),
+    _sig(
+        "db-missing-object",
+        r'database "[^"]+" does not exist|relation "[^"]+" does not exist|Unknown database \'|Table \'[^\']+\' '
+        r"doesn't exist",
+        "the database or table the program uses does not exist (schema not created, or migrations not run)",
+        "the program connects, but the database or the table it queries is absent",
+        "run the schema migrations, or point the program at the right database",
+        ("does not exist", "migration", "schema"),
+        severity=CRITICAL,
+        detail=r'(?:database|relation) "[^"]+" does not exist' r"|Unknown database '[^']+'|Table '[^']+' doesn't exist",
+    ),
+    _sig(
+        "rendezvous-timeout",
+        r"RendezvousTimeoutError|RendezvousClosedError|The client socket has timed out after \d+m?s while trying to "
+        r"connect to",
+        "the distributed training workers cannot all meet at the rendezvous (one is missing, or the master address "
+        "is unreachable)",
+        "torchrun waits for every worker to join the rendezvous; a worker that is not scheduled, crashed or cannot "
+        "reach MASTER_ADDR:MASTER_PORT stalls them all until the timeout",
+        "check that every worker pod is running and that they reach the master's address and port (NetworkPolicy, "
+        "headless Service)",
+        ("rendezvous", "workers", "master"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "device-admission",
+        r"UnexpectedAdmissionError|Allocate failed due to requested number of devices unavailable",
+        "the kubelet could not give the pod the GPUs it was scheduled for: the device plugin has fewer healthy "
+        "devices than it advertised",
+        "the scheduler placed the pod by the node's allocatable count, but at admission the device plugin could "
+        "not allocate them, so the kubelet failed the pod; most often right after a kubelet restart, before the "
+        "device plugin has registered with the new kubelet again",
+        "check the device plugin on the node (unhealthy or stale GPUs) and restart it; the controller retries the pod",
+        ("device plugin", "GPU", "allocate", "devices"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "nvidia-container-cli",
+        r"nvidia-container-cli: (?:initialization error|device error|mount error|detection error)",
+        "the NVIDIA container runtime cannot give the container its GPU (driver not loaded or device unknown)",
+        "the runtime hook that mounts the GPU into the container failed, so the container is not created",
+        "check the node's NVIDIA driver (nvidia-smi) and that the requested device exists; restart the device "
+        "plugin after a driver change",
+        ("nvidia-container-cli", "driver", "GPU"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "nvml-unknown",
+        r"Failed to initialize NVML: Unknown Error|Unable to determine the device handle for GPU",
+        "NVML cannot talk to a GPU: the GPU or its driver is in a bad state",
+        "the driver no longer reaches the device (after an Xid, a reset or a container losing its device cgroup)",
+        "check the node's kernel log for Xid errors; reset the GPU or reboot the node",
+        ("NVML", "GPU", "driver"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "gpu-off-bus",
+        r"^(?!.*\bXid\b).*has fallen off the bus",  # an Xid 79 line is read by its code
+        "a GPU has fallen off the PCIe bus: a GPU hardware failure",
+        "the GPU stopped responding on the PCIe bus (power, overheating or hardware), and nothing can use it",
+        "cordon and drain the node, then reset or replace the GPU",
+        ("fallen off the bus", "GPU", "hardware"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "no-healthy-upstream",
+        r"no healthy upstream|upstream connect error or disconnect/reset before headers",
+        "the proxy (Envoy, Istio) has no healthy endpoint to send the request to",
+        "the upstream Service has no ready endpoints (its pods are not ready, or its selector matches none), or "
+        "they refuse the proxy's connections",
+        "check the upstream Service's endpoints (kubectl get endpointslices) and its pods' readiness",
+        ("upstream", "endpoints", "healthy"),
+    ),
+    _sig(
+        "leader-election-lost",
+        r"leaderelection lost|leader election lost|failed to renew lease",
+        "the controller lost its leader lease (it could not renew it with the API server in time) and stopped",
+        "a controller that cannot renew its Lease gives up leadership and exits; slow API server calls or CPU "
+        "throttling are the usual reasons",
+        "check the API server's latency and the controller's CPU limits; raise the lease and renew durations",
+        ("leader", "lease"),
+    ),
+    _sig(
+        "pleg-unhealthy",
+        r"PLEG is not healthy|container runtime is down|container runtime not ready",
+        "the kubelet's pod lifecycle event generator is stuck: the container runtime does not answer in time",
+        "the kubelet cannot list containers from the runtime, so it marks the node NotReady",
+        "check the container runtime (containerd) on the node and its load; restart it",
+        ("PLEG", "container runtime", "kubelet"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "etcd-slow",
+        r"etcdserver: (?:request timed out|leader changed|too many requests)",
+        "etcd does not answer the API server in time (request timed out or leader changed)",
+        "the API server's writes fail while etcd is slow (disk latency) or re-electing a leader",
+        "check etcd's disk latency (wal fsync) and members' health",
+        ("etcd", "timed out"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "es-mapping",
+        r"mapper_parsing_exception|Could not dynamically add mapping for field|tried to parse field \[[^\]]+\] as "
+        r"object, but found a concrete value",
+        "Elasticsearch rejects the log records: a field conflicts with the index's mapping (mapper_parsing_exception),"
+        " so those records are dropped",
+        "a field arrives both as an object and as a value (Kubernetes labels such as app and app.kubernetes.io/name),"
+        " and Elasticsearch refuses every document that does not fit the mapping",
+        "have the shipper rewrite dotted keys (fluent-bit's Replace_Dots On) or map the field explicitly",
+        ("mapping", "mapper_parsing_exception", "Elasticsearch", "Replace_Dots"),
+        detail=r"mapping for field \[[^\]]+\]|tried to parse field \[[^\]]+\]",
+    ),
+    _sig(
+        "ingress-tls-secret-missing",
+        r"local SSL certificate \S+ was not found|Error getting SSL certificate \"[^\"]+\"",
+        "the Ingress's TLS Secret does not exist, so ingress-nginx serves its default self-signed certificate "
+        "(Kubernetes Ingress Controller Fake Certificate)",
+        "the Ingress names a Secret in spec.tls.secretName that is not there; clients get a certificate warning",
+        "point spec.tls.secretName at the Secret that holds the certificate (the Certificate's secretName), or "
+        "create it",
+        ("secretName", "TLS", "certificate", "Fake Certificate"),
+        detail=r"local SSL certificate \S+ was not found",
+    ),
+    _sig(
+        "thread-limit",
+        r"unable to create (?:new )?native thread|pthread_create failed|can't start new thread"
+        r"|fork: retry: Resource temporarily unavailable",
+        "the process cannot start more threads: it reached the container's process limit (pids) or leaks threads",
+        "threads count against the pod's PID limit (the kubelet's podPidsLimit) and the node's; more memory does not "
+        "help (the JVM reports it as an OutOfMemoryError)",
+        "find what keeps creating threads (a thread dump: jstack, py-spy) and fix the leak; raise the PID limit only "
+        "if the count is legitimate",
+        ("native thread", "thread", "PID limit", "pids"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "vllm-kv-cache",
+        r"larger than the maximum number of tokens that can be stored in KV cache|No available memory for the cache "
+        r"blocks",
+        "vLLM cannot fit the model's context length in the GPU memory left for its KV cache, so the engine does not "
+        "start",
+        "vLLM reserves KV cache for max_model_len tokens (the model's full context by default); after the weights, "
+        "the GPU has room for fewer",
+        "set --max-model-len to what the GPU holds (or raise --gpu-memory-utilization, or use a larger GPU or "
+        "tensor parallelism)",
+        ("KV cache", "max_model_len", "max-model-len", "context length"),
+        severity=CRITICAL,
+        detail=r"max seq len \(\d+\)|KV cache \(\d+\)",
+    ),
+    _sig(
+        "sysctl-forbidden",
+        r'forbidden sysctl: "[^"]+" not allowlisted|SysctlForbidden|unsafe sysctl "[^"]+" is not allowed',
+        "the pod sets a sysctl the kubelet does not allow, so the kubelet rejects it (SysctlForbidden)",
+        "only safe sysctls are allowed by default; an unsafe one needs the kubelet's --allowed-unsafe-sysctls on "
+        "the nodes the pod runs on",
+        "remove the sysctl from the pod's securityContext, or allow it on a dedicated node pool "
+        "(--allowed-unsafe-sysctls) and schedule the pods there",
+        ("sysctl", "allowed-unsafe-sysctls", "allowlist"),
+        severity=CRITICAL,
+        detail=r'sysctl:? "[^"]+"',
+    ),
+    _sig(
+        "client-throttling",
+        r"due to client-side throttling",
+        "the program's own Kubernetes client delays its requests (client-side throttling by its QPS/Burst limits), "
+        "not the API server",
+        "client-go's rate limiter (QPS 5, Burst 10 by default) queues requests beyond its budget; a controller that "
+        "needs more waits seconds per request and falls behind (lease renewals miss their deadline)",
+        "raise the client's QPS and Burst (the controller's flags or rest.Config), or make fewer requests",
+        ("client-side throttling", "QPS", "Burst", "rate limit"),
+        detail=r"Waited for [\d.]+m?s",
+    ),
+    _sig(
         "go-panic",
         r"^panic: |\bgoroutine \d+ \[running\]",
         "the program panicked (a Go panic)",
@@ -542,6 +891,13 @@ SIGNATURES: tuple[Signature, ...] = (
 )
 SIGNATURE_BY_RULE = {signature.rule: signature for signature in SIGNATURES}
 LOG_SIGNATURES = tuple(signature for signature in SIGNATURES if signature.in_logs)
+
+
+def matching(text: str, signatures: tuple[Signature, ...] = SIGNATURES) -> list[Signature]:
+    """The signatures `text` shows, in catalogue order; generic ones only when no specific one matches."""
+    found = [signature for signature in signatures if signature.pattern.search(text)]
+    specific = [signature for signature in found if not signature.generic]
+    return specific or found
 
 
 def meanings(text: str) -> list[str]:

@@ -14,6 +14,7 @@ from kubetrainer.diagnose.nodes import xid_finding
 from kubetrainer.diagnose.notes import pod_note
 
 ERRORS_WORTH_A_WARNING = 3
+MAX_DETAILS = 4  # specifics named in one finding's cause (denied permissions, missing tables)
 
 
 def log_findings(facts: ObjectFacts, explained: set[tuple[str, str]], quoted: set[str]) -> list[Finding]:
@@ -28,13 +29,15 @@ def log_findings(facts: ObjectFacts, explained: set[tuple[str, str]], quoted: se
                 continue
             signature = hits.signature
             seen = f" ({hits.count} times)" if hits.count > 1 else ""
+            named = signature.details([item.text for item in [hits.first, *hits.distinct, hits.last]])
+            specifics = f" ({'; '.join(named[:MAX_DETAILS])})" if named else ""
             finding = Finding(
                 rule=signature.rule,
                 severity=signature.severity,
                 kind=facts.kind,
                 namespace=facts.namespace,
                 name=facts.name,
-                cause=f"{_where(facts, container)}: {signature.cause}{seen}{pod_note(facts, rule)}",
+                cause=f"{_where(facts, container)}: {signature.cause}{specifics}{seen}{pod_note(facts, rule)}",
                 meaning=signature.meaning,
                 fix=signature.fix,
                 terms=signature.terms,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from kubetrainer.diagnose.collect import ContainerLogs, ObjectFacts, readable
 from kubetrainer.diagnose.finding import Evidence, Finding
-from kubetrainer.diagnose.knowledge import CRITICAL, LOG_SIGNATURES, SIGNATURE_BY_RULE, WARNING
+from kubetrainer.diagnose.knowledge import CRITICAL, LOG_SIGNATURES, SIGNATURE_BY_RULE, WARNING, matching
 from kubetrainer.diagnose.notes import pod_note
 from kubetrainer.diagnose.scheduler import parse_failed_scheduling
 from kubetrainer.diagnose.status import ContainerStatus, PodStatus, parse_pod
@@ -115,19 +115,33 @@ class PodRules:
         start error (a container that never started has no logs; its `Failed` event says why)."""
         logs = self.facts.logs.get(container) or ContainerLogs()
         self.used_errors.add(container)
-        for rule, hits in logs.signatures.items():
-            self.used_signatures.add((container, rule))
-            context = [hits.context] if hits.context else []
-            why = f'{hits.signature.cause}{pod_note(self.facts, rule)}: "{readable(hits.first.text)[:200]}"'
-            if hits.context:
-                why += f', after "{readable(hits.context.text)[:160]}"'
-            return Explanation(why, (*context, *hits.distinct), hits.signature.terms, hits.signature.fix)
+        if logs.signatures:
+            return self._signatures(container, logs)
         if logs.errors:
             line = logs.errors[-1]
             message = readable(line.text)
-            earlier = [item for item in logs.errors[:-1] if readable(item.text) != message][-1:]
+            earlier = [item for item in logs.errors[:-1]
+                       if readable(item.text) != message and len(_key_words(readable(item.text), 2)) == 2][-1:]
             return Explanation(f'it logs "{message[:240]}"', (*earlier, line), _key_words(message))
         return self._start_error()
+
+    def _signatures(self, container: str, logs: ContainerLogs) -> Explanation:
+        """The known signatures a container logged, in the order they first appeared: a controller that is
+        throttled and then loses its lease needs both said."""
+        shown = list(logs.signatures.items())[:SIGNATURES_EXPLAINED]
+        parts, lines, terms = [], [], []
+        for rule, hits in logs.signatures.items():
+            self.used_signatures.add((container, rule))
+        for rule, hits in shown:
+            part = f'{hits.signature.cause}{pod_note(self.facts, rule)}: "{readable(hits.first.text)[:200]}"'
+            if hits.context and not lines:
+                part += f', after "{readable(hits.context.text)[:160]}"'
+                lines.append(hits.context)
+            parts.append(part)
+            lines += hits.distinct
+            terms += hits.signature.terms
+        return Explanation("; ".join(parts), tuple(dict.fromkeys(lines)), tuple(dict.fromkeys(terms)),
+                           shown[0][1].signature.fix)
 
     def _start_error(self) -> Explanation:
         """The kubelet's `Failed` event (`Error: failed to create containerd task: ...`), read for a signature."""
@@ -136,7 +150,7 @@ class PodRules:
             return Explanation()
         message = events[-1].text.split(": ", 1)[-1]
         detail = [line for line in message.splitlines() if line.strip()][-1]  # runtimes put the real error last
-        signature = next((sig for sig in LOG_SIGNATURES if sig.pattern.search(message)), None)
+        signature = next(iter(matching(message, LOG_SIGNATURES)), None)
         if signature is None:
             return Explanation(f'it fails to start: "{detail[:240]}"', (events[-1],), _key_words(detail))
         return Explanation(f'it fails to start: {signature.cause}: "{detail[:200]}"', (events[-1],), signature.terms,
@@ -188,7 +202,9 @@ class PodRules:
             and not evicted
         )
         if not crashing:
-            return None
+            restarted = container.state == "running" and container.restarts and container.last_reason not in (
+                "", "Completed") and (container.last_exit_code or 0) != 0
+            return self._restarted(container) if restarted else None
         code = container.last_exit_code if reason == "CrashLoopBackOff" else container.exit_code
         explained = self._explanation(container.name)
         if container.init:
@@ -221,6 +237,27 @@ class PodRules:
         finding.add_evidence(self._status_evidence(container.text))
         for event in self._events("BackOff"):
             finding.add_evidence(event)
+        return finding
+
+    def _restarted(self, container: ContainerStatus) -> Finding | None:
+        """A container running again after failing: worth a finding while its back-off events are recent or its
+        logs say why it failed."""
+        explained = self._explanation(container.name)
+        backoff = self._events("BackOff")
+        if not (backoff or explained.why):
+            return None
+        finding = self._new(
+            "container-restarts",
+            WARNING,
+            f"{container.label} restarted {container.restarts} times (last exit code {container.last_exit_code}, "
+            f"{container.last_reason}) and runs again" + (f": {explained.why}" if explained.why else ""),
+            "the container exits with an error and the kubelet restarts it; between failures it runs",
+            f"{explained.fix}" if explained.fix else "fix what the log line reports",
+            (*explained.terms, "restart")[:6],
+            container.name,
+        )
+        for item in [*explained.lines, self._status_evidence(container.text), *backoff[-1:]]:
+            finding.add_evidence(item)
         return finding
 
     def _image_pull(self, container: ContainerStatus) -> Finding:
@@ -260,9 +297,30 @@ class PodRules:
             for event in self._events("Evicted"):
                 finding.add_evidence(event)
             found.append(finding)
+        elif status.phase == "Failed" and status.reason:
+            found.append(self._pod_failed(status))
         if not status.scheduled and status.phase == "Pending":
             found.append(self._unschedulable(status))
         return found
+
+    def _pod_failed(self, status: PodStatus) -> Finding:
+        """A pod the kubelet failed as a whole (SysctlForbidden, UnexpectedAdmissionError, NodeAffinity, OutOfcpu):
+        its reason and message, read for a known signature."""
+        stated = f"{status.reason}: {status.message}"
+        signature = next(iter(matching(stated)), None)
+        finding = self._new(
+            "pod-failed",
+            CRITICAL,
+            f"the pod failed ({status.reason})" + (f": {signature.cause}" if signature else "")
+            + (f": {status.message}" if status.message else ""),
+            signature.meaning if signature else "the kubelet stopped or rejected the pod before its containers ran",
+            signature.fix if signature else "read the reason and message; they name what the node refused",
+            signature.terms if signature else (status.reason, "failed"),
+        )
+        finding.add_evidence(self._status_evidence(stated))
+        for event in self._events(status.reason)[-1:]:
+            finding.add_evidence(event)
+        return finding
 
     def _unschedulable(self, status: PodStatus) -> Finding:
         events = self._events("FailedScheduling")
@@ -281,6 +339,9 @@ class PodRules:
             terms = tuple(reason.split()[-1] for _, reason in placement.reasons[:2]) or terms
         else:
             cause = "the pod is Pending and not scheduled to any node" + (f": {events[-1].text}" if events else "")
+        declined = self._events("NotTriggerScaleUp")
+        if declined:
+            cause += f"; the cluster autoscaler adds no node for it ({declined[-1].text})"
         finding = self._new(
             "unschedulable",
             WARNING,
@@ -289,7 +350,7 @@ class PodRules:
             "free or add capacity, fix the requests, tolerations or node selector, or bind the volume claims",
             terms,
         )
-        for event in events[-1:]:
+        for event in [*events[-1:], *declined[-1:]]:
             finding.add_evidence(event)
         if self.facts.status:
             finding.add_evidence(self._status_evidence(self.facts.status.text.split("; ")[0]))
@@ -328,16 +389,18 @@ class PodRules:
         return out
 
 
+SIGNATURES_EXPLAINED = 2  # known signatures a container's finding states, in order of appearance
 _WORD = re.compile(r"[A-Za-z][\w.-]{3,}")
 _STOP = frozenset(
     {"error", "failed", "fatal", "with", "from", "that", "this", "cannot", "could", "would", "level", "unable"}
 )
 
 
-def _key_words(message: str) -> tuple[str, ...]:
-    """Distinctive words of an error message, which a correct paraphrase keeps."""
+def _key_words(message: str, most: int = 4) -> tuple[str, ...]:
+    """Distinctive words of an error message, which a correct paraphrase keeps. A line with fewer than two
+    (`Error Code : 0` under a Flyway or JDBC error) is a detail of a nearby line, not worth quoting alone."""
     words = [word.strip(".,:;\"'") for word in _WORD.findall(message)]
-    return tuple(dict.fromkeys(word for word in words if word.lower() not in _STOP))[:4]
+    return tuple(dict.fromkeys(word for word in words if word.lower() not in _STOP))[:most]
 
 
 def _short_name(resource: str) -> str:

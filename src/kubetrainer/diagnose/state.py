@@ -61,7 +61,7 @@ def _facts_json(facts: ObjectFacts) -> dict[str, Any]:
             "status": _evidence(facts.status), "events": [item.to_json() for item in facts.events],
             "reasons": facts.reasons, "counts": facts.counts,
             "logs": {container: _logs_json(logs) for container, logs in facts.logs.items()},
-            "gpu_metrics": facts.gpu_metrics}
+            "gpu_metrics": facts.gpu_metrics, "zone": facts.zone}
 
 
 def _facts(value: dict[str, Any]) -> ObjectFacts:
@@ -69,7 +69,8 @@ def _facts(value: dict[str, Any]) -> ObjectFacts:
     return ObjectFacts(value["kind"], value["namespace"], value["name"], value["node"],
                        Evidence.from_json(status) if status else None,
                        [Evidence.from_json(item) for item in value["events"]], value["reasons"], value["counts"],
-                       {container: _logs(logs) for container, logs in value["logs"].items()}, value["gpu_metrics"])
+                       {container: _logs(logs) for container, logs in value["logs"].items()}, value["gpu_metrics"],
+                       value.get("zone"))
 
 
 def save_collector(directory: Path, collector: Collector) -> None:

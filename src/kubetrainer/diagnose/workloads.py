@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from kubetrainer.diagnose.collect import ObjectFacts
 from kubetrainer.diagnose.finding import Evidence, Finding
-from kubetrainer.diagnose.knowledge import CRITICAL, INFO, SIGNATURE_BY_RULE, SIGNATURES, WARNING
+from kubetrainer.diagnose.knowledge import CRITICAL, INFO, SIGNATURE_BY_RULE, WARNING, matching
 from kubetrainer.diagnose.status import claim_phase, job_counts, workload_counts
 
 CONTROLLERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
@@ -192,7 +192,7 @@ def event_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
             continue
         reason = facts.reasons.get(event.text, "")
         count = facts.counts.get(event.text, 1)
-        known = next((signature for signature in SIGNATURES if signature.pattern.search(event.text)), None)
+        known = next(iter(matching(event.text)), None)
         if known is not None:
             # A one-off event of a known kind is noted; a repeated (or critical) one is a problem.
             severity = known.severity if count >= 3 or known.severity == CRITICAL else INFO
