@@ -370,11 +370,13 @@ def test_saved_facts_give_the_same_findings_after_loading(tmp_path):
                log("api-1", "ERROR boot: dial tcp: lookup db.data.svc.cluster.local on 10.96.0.10:53: no such host"),
                event("Pod", "api-1", "web", "BackOff", "Back-off restarting failed container app", count=7),
                log("ledger-0", "WARN  [ledger] fsync of /data/snap-27.tmp took 41s, disk may be failing", "finance"),
-               log("ledger-0", "ERROR [ledger] snapshot aborted", "finance")]
+               log("ledger-0", "ERROR [ledger] snapshot aborted", "finance"),
+               log("api-1", "INFO:     Uvicorn running on http://127.0.0.1:8000 (Press CTRL+C to quit)")]
     collector = Collector().add_all(records)
     save_collector(tmp_path, collector)
     loaded = load_collector(tmp_path)
     assert loaded is not None and loaded.previous == collector.previous
+    assert loaded.objects[("Pod", "web", "api-1")].logs["app"].listening == collector.objects[("Pod", "web", "api-1")].logs["app"].listening != {}
     assert any("fsync of /data/snap-27.tmp took 41s" in f.cause for f in findings_of(loaded))
     assert [f.to_json() for f in findings_of(loaded)] == [f.to_json() for f in findings_of(collector)]
     assert load_collector(tmp_path / "absent") is None
@@ -653,6 +655,11 @@ def test_a_container_running_again_after_failing_is_explained_by_what_it_logged(
     assert not [f for f in found if f.rule in ("client-throttling", "leader-election-lost", "event-BackOff")]
     quiet = diagnose([pod("op-2", "ops", containers=[container("manager", last=("Error", 1), restarts=1, ready=True)])])
     assert quiet == [], "an old restart with no events and no logged reason is history, not a finding"
+    probed = diagnose([pod("op-3", "ops", containers=[container("manager", last=("Error", 137), restarts=3, ready=True)]),
+                       event("Pod", "op-3", "ops", "Unhealthy", 'Liveness probe failed: Get "http://10.0.0.9:8080/healthz": '
+                             "context deadline exceeded", count=12),
+                       event("Pod", "op-3", "ops", "BackOff", "Back-off restarting failed container manager", count=3)])
+    assert [f.rule for f in probed] == ["liveness-probe"], "the probe that kills the container is the finding"
 
 
 def test_a_pod_the_kubelet_rejects_is_one_finding_with_its_reason():
@@ -663,3 +670,30 @@ def test_a_pod_the_kubelet_rejects_is_one_finding_with_its_reason():
     assert "the pod failed (SysctlForbidden): the pod sets a sysctl the kubelet does not allow" in finding.cause
     assert "net.core.somaxconn" in finding.cause and "allowed-unsafe-sysctls" in finding.fix
     assert [f.rule for f in found] == ["pod-failed"], "its event is part of the finding"
+
+
+def test_a_refusal_on_a_loopback_port_names_the_sidecar_that_serves_it_and_when_it_came_up():
+    refused = ('psycopg.OperationalError: connection failed: connection to server at "127.0.0.1", port 6432 failed: '
+               "Connection refused")
+    started = "2026-03-14 09:41:52.900 UTC [1] LOG listening on 0.0.0.0:6432"
+    running = container("app", last=("Error", 1), restarts=1, ready=True)
+    found = diagnose([pod("tw-1", "pay", containers=[running, container("pgbouncer", ready=True)]),
+                      log("tw-1", refused, "pay", "app", ts="2026-03-14T09:41:01Z"),
+                      log("tw-1", started, "pay", "pgbouncer", ts="2026-03-14T09:41:52Z"),
+                      event("Pod", "tw-1", "pay", "BackOff", "Back-off restarting failed container app")])
+    finding = only(found, "container-restarts")
+    assert "port 6432 is served by the pod's own pgbouncer container" in finding.cause
+    assert "which was not listening yet" in finding.cause and finding.evidence[-1].text == started
+
+
+def test_a_server_listening_on_localhost_only_explains_its_failing_probe():
+    probe = 'Readiness probe failed: Get "http://10.244.1.7:8000/healthz": dial tcp 10.244.1.7:8000: connect: connection refused'
+    found = diagnose([pod("risk-1", "uw", containers=[container("app", ready=False)]),
+                      log("risk-1", "INFO:     Uvicorn running on http://127.0.0.1:8000 (Press CTRL+C to quit)", "uw"),
+                      event("Pod", "risk-1", "uw", "Unhealthy", probe, count=40)])
+    finding = only(found, "readiness-probe")
+    assert "its app container listens on 127.0.0.1:8000 only" in finding.cause
+    plain = diagnose([pod("risk-2", "uw", containers=[container("app", ready=False)]),
+                      log("risk-2", "INFO:     Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)", "uw"),
+                      event("Pod", "risk-2", "uw", "Unhealthy", probe, count=40)])
+    assert "listens on" not in only(plain, "readiness-probe").cause

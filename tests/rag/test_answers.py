@@ -229,3 +229,25 @@ def test_a_failure_shared_by_several_workloads_is_quoted_once_and_never_loops() 
     text = compose(order([findings[0]], findings), Sources([])).text
     assert not loops(text) and text.count(line) == 1
     assert "The same on Pod " in text and "scorer-1" in text and "batch-1" in text
+
+
+def test_a_pending_pod_leads_its_answer_and_a_node_that_may_explain_it_follows() -> None:
+    """A GPU node that registers no GPUs is one possible reason a GPU pod finds no node, not a certain one."""
+    from kubetrainer.answer.compose import compose, order
+    from kubetrainer.sources.kube import event_record, object_record
+
+    node = object_record({"kind": "Node", "metadata": {"name": "gpu-0", "labels": {
+        "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB"}}, "spec": {}, "status": {
+        "conditions": [{"type": "Ready", "status": "True"}], "allocatable": {"cpu": "32"}, "capacity": {"cpu": "32"}}},
+        "dump")
+    pod = object_record({"kind": "Pod", "metadata": {"name": "train-1", "namespace": "ml"}, "spec": {"containers": [
+        {"name": "t", "resources": {"limits": {"nvidia.com/gpu": "4"}}}]}, "status": {"phase": "Pending"}}, "dump")
+    pending = event_record({"kind": "Event", "metadata": {"name": "e", "namespace": "ml"}, "involvedObject": {
+        "kind": "Pod", "name": "train-1", "namespace": "ml"}, "reason": "FailedScheduling", "type": "Warning",
+        "message": "0/3 nodes are available: 1 Insufficient nvidia.com/gpu, 2 node(s) didn't match Pod's node "
+                   "affinity/selector."}, "dump")
+    findings = diagnose([node, pod, pending])
+    asked = next(finding for finding in findings if finding.rule == "unschedulable")
+    ordered = order([asked], findings)
+    assert [finding.rule for finding in ordered] == ["unschedulable", "gpu-missing"]
+    assert compose(ordered, Sources([])).text.startswith("Pod ml/train-1")

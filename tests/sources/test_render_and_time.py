@@ -55,3 +55,24 @@ def test_node_workload_configmap_and_event_text() -> None:
     assert "DB_PASSWORD (value withheld)" in config and "mode='fast'" in config and "=x" not in config
     event = render_event({"type": "Warning", "reason": "BackOff", "message": "Back-off", "count": 4, "involvedObject": {"kind": "Pod", "namespace": "web", "name": "api-1"}})
     assert event == "Warning event on Pod web/api-1: BackOff: Back-off (seen 4 times)"
+
+
+def test_a_container_running_again_keeps_its_failed_runs_termination_message_as_log_records():
+    from kubetrainer.sources.kube import records_from_list
+
+    message = ("I0314 11:43:53.931740 1 request.go:697] Waited for 9.35s due to client-side throttling\n"
+               "password=hunter2-is-not-a-secret-anymore\n\n"
+               "E0314 11:44:10.000000 1 leaderelection.go:308] leader election lost\n")
+    ended = {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": "2026-03-14T11:44:10Z", "message": message}}
+    running = {"name": "manager", "state": {"running": {"startedAt": "2026-03-14T11:44:23Z"}}, "lastState": ended,
+               "restartCount": 6, "ready": True}
+    waiting = {"name": "sidecar", "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": ended,
+               "restartCount": 3, "ready": False}
+    pod = {"kind": "Pod", "metadata": {"name": "op-1", "namespace": "ops"}, "spec": {"nodeName": "cpu-0"},
+           "status": {"phase": "Running", "containerStatuses": [running, waiting]}}
+    records = records_from_list({"kind": "PodList", "items": [pod]}, "dump")
+    logs = [r for r in records if r["kind"] == "log"]
+    assert [r["container"] for r in logs] == ["manager"] * 3, "a waiting container's logs already are that run"
+    assert logs[0]["ts"].startswith("2026-03-14T11:44:10") and logs[2]["message"].endswith("leader election lost")
+    assert all(r["pod"] == "op-1" and r["node"] == "cpu-0" and r["namespace"] == "ops" for r in logs)
+    assert "hunter2" not in logs[1]["message"], "termination messages are redacted like any log line"

@@ -33,13 +33,16 @@ EXPLAINED_BY: dict[str, frozenset[str]] = {
             "failed-create",
         }
     ),
-    "unschedulable": frozenset({"pvc-unbound", "gpu-missing"}),
+    "unschedulable": frozenset({"pvc-unbound"}),
     "pod-evicted": frozenset({"node-pressure"}),
     "gpu-withheld": frozenset({"gpu-xid"}),
     "gpu-missing": frozenset({"kernel-module-missing", "crash-loop", "container-failed", "init-container-failed"}),
     "node-cordoned": frozenset({"eviction-blocked"}),
     **SERVER_RULES,
 }
+# Related findings that may explain the key's rule without the data to be sure: stated right after it. A node
+# without GPUs is one reason a GPU pod finds no node, but the scheduler does not say the pod would fit there.
+MAY_EXPLAIN: dict[str, frozenset[str]] = {"unschedulable": frozenset({"gpu-missing"})}
 _TIMES = re.compile(r" \(\d+ times\)")
 PEERS_SHOWN = 3  # findings of the same rule in other pods of the namespace, named after the one chosen
 MAX_QUOTES = 3
@@ -54,14 +57,16 @@ class Composed:
 
 
 def order(findings: Sequence[Finding], everything: Sequence[Finding]) -> list[Finding]:
-    """The chosen findings with causes before the symptoms they explain (related causes are pulled in)."""
+    """The chosen findings with causes before the symptoms they explain (related causes are pulled in), and
+    possible causes right after them."""
     by_id = {finding.id: finding for finding in everything}
     ordered: list[Finding] = []
     for finding in findings:
         related = [by_id[related] for related in finding.related if related in by_id]
         causes = [item for item in related if item.rule in EXPLAINED_BY.get(finding.rule, ())]
+        possible = [item for item in related if item.rule in MAY_EXPLAIN.get(finding.rule, ())]
         peers = [item for item in related if item.rule == finding.rule and item.kind == finding.kind][:PEERS_SHOWN]
-        for item in [*causes, finding, *peers]:
+        for item in [*causes, finding, *possible, *peers]:
             if item not in ordered:
                 ordered.append(item)
     return ordered

@@ -35,6 +35,13 @@ ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io
 BELOW_ERROR_LEVEL = re.compile(
     r'^I\d{4} |"level"\s*:\s*(?:"(?:info|debug|trace)"|[123]0\b)|\blevel=(?:info|debug|trace)\b', re.IGNORECASE
 )
+# A server's start-up line naming the address it listens on: `listening on 0.0.0.0:6432` (PgBouncer, PostgreSQL),
+# `Uvicorn running on http://127.0.0.1:8000`, `Listening at: http://0.0.0.0:8000` (gunicorn).
+LISTENING = re.compile(
+    r"(?:listening on|listening at:?|running on|serving on|listening on address)\s+(?:\w+://)?"
+    r"(?P<host>\[[0-9a-f:]*\]|[\w.-]*):(?P<port>\d{2,5})\b",
+    re.IGNORECASE,
+)
 KEEP_ERRORS = 3  # last error-level lines per container
 MAX_VARIANTS = 3  # distinct message shapes kept per signature and container
 _VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
@@ -76,6 +83,7 @@ class ContainerLogs:
     error_context: dict[str, Evidence] = field(default_factory=dict)
     signatures: dict[str, SignatureHits] = field(default_factory=dict)  # rule -> hits
     xids: dict[tuple[int, str], SignatureHits] = field(default_factory=dict)  # (code, device) -> hits
+    listening: dict[int, Evidence] = field(default_factory=dict)  # port -> the line saying the program listens on it
 
 
 @dataclass
@@ -213,6 +221,8 @@ class Collector:
         line = record["message"]
         pod = record.get("pod")
         key = (record.get("namespace"), pod, record.get("node"), record.get("container") or "")
+        if pod and ("isten" in line or "unning on" in line or "erving on" in line):
+            self._listening(record, pod, line)
         if not is_problem_line(line) and "NCCL" not in line:
             if not TRACE_LINE.match(line):
                 self.previous[key] = record
@@ -244,6 +254,13 @@ class Collector:
             self.previous[key] = record  # a warning the program gave before failing is the best context there is
         elif not TRACE_LINE.match(line):
             self.previous.pop(key, None)
+
+    def _listening(self, record: dict, pod: str, line: str) -> None:
+        match = LISTENING.search(line)
+        if match:
+            logs = self.facts("Pod", record.get("namespace"), pod).logs.setdefault(record.get("container") or "",
+                                                                                  ContainerLogs())
+            logs.listening.setdefault(int(match["port"]), _evidence(record, line, name=pod))
 
     def _gpu(self, record: dict) -> None:
         facts = self.facts("Node", None, record["node"])

@@ -15,6 +15,7 @@ from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER
 from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules
+from kubetrainer.diagnose.ports import explain_ports
 from kubetrainer.diagnose.workloads import event_findings, name_active_jobs, object_findings
 from kubetrainer.diagnose.zones import name_closed_zones
 
@@ -43,6 +44,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     merged = [finding for finding in merge(found) if not _repeats_its_owner(finding, found)]
     name_active_jobs(merged, collector.objects)
     name_closed_zones(merged, collector.objects)
+    explain_ports(merged, collector.objects)
     link(merged)
     return sorted(merged, key=Finding.sort_key)
 

@@ -241,7 +241,11 @@ class PodRules:
 
     def _restarted(self, container: ContainerStatus) -> Finding | None:
         """A container running again after failing: worth a finding while its back-off events are recent or its
-        logs say why it failed."""
+        logs say why it failed. A failing liveness probe restarts containers too; its own finding says so."""
+        if any(self.facts.reasons.get(e.text) == "Unhealthy" and "Liveness probe failed" in e.text
+               for e in self.facts.events):
+            self._events("BackOff")  # the restarts the probe causes
+            return None
         explained = self._explanation(container.name)
         backoff = self._events("BackOff")
         if not (backoff or explained.why):

@@ -44,7 +44,8 @@ def _logs_json(logs: ContainerLogs) -> dict[str, Any]:
             "error_variants": {shape: item.to_json() for shape, item in logs.error_variants.items()},
             "error_context": {shape: item.to_json() for shape, item in logs.error_context.items()},
             "signatures": {rule: _hits_json(hits) for rule, hits in logs.signatures.items()},
-            "xids": [[code, device, _hits_json(hits)] for (code, device), hits in logs.xids.items()]}
+            "xids": [[code, device, _hits_json(hits)] for (code, device), hits in logs.xids.items()],
+            "listening": {str(port): item.to_json() for port, item in logs.listening.items()}}
 
 
 def _logs(value: dict[str, Any]) -> ContainerLogs:
@@ -53,7 +54,8 @@ def _logs(value: dict[str, Any]) -> ContainerLogs:
         error_variants={shape: Evidence.from_json(item) for shape, item in value["error_variants"].items()},
         error_context={shape: Evidence.from_json(item) for shape, item in (value.get("error_context") or {}).items()},
         signatures={rule: _hits(hits) for rule, hits in value["signatures"].items() if rule in SIGNATURE_BY_RULE},
-        xids={(code, device): _hits(hits) for code, device, hits in value["xids"]})
+        xids={(code, device): _hits(hits) for code, device, hits in value["xids"]},
+        listening={int(port): Evidence.from_json(item) for port, item in (value.get("listening") or {}).items()})
 
 
 def _facts_json(facts: ObjectFacts) -> dict[str, Any]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from kubetrainer.records import parse_ts
-from kubetrainer.sources.base import emit
+from kubetrainer.redact_keys import KeyBlock
+from kubetrainer.sources.base import emit, emit_line
 from kubetrainer.sources.render import RENDERERS, render_event
 
 NEVER_READ = frozenset({"Secret"})
+TERMINATION_LINES = 80  # the kubelet keeps at most 80 lines (or 2048 bytes) of a FallbackToLogsOnError message
 _TIME_KEYS = ("lastTransitionTime", "startedAt", "finishedAt", "lastProbeTime", "lastHeartbeatTime", "startTime", "completionTime")
 
 
@@ -99,4 +101,32 @@ def records_from_list(document: dict, source: str) -> list[dict]:
             record = object_record(item, source)
             if record:
                 records.append(record)
+            if item.get("kind") == "Pod":
+                records += previous_run_records(item, source)
+    return records
+
+
+def previous_run_records(pod: dict, source: str) -> list[dict]:
+    """Log records from the termination messages of containers that failed and now run again.
+
+    The kubelet keeps the end of a failed run's log in `lastState.terminated.message`
+    (terminationMessagePolicy FallbackToLogsOnError, or what the program wrote to
+    /dev/termination-log). A dump's logs are the current run's, so for a container
+    running again this is the only record of why it failed. A waiting or terminated
+    container's logs already are that run's, so its message would repeat them.
+    """
+    meta, spec = pod.get("metadata", {}), pod.get("spec", {})
+    status = pod.get("status", {})
+    records = []
+    for container in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        ended = ((container.get("lastState") or {}).get("terminated") or {})
+        if "running" not in (container.get("state") or {}) or not str(ended.get("message") or "").strip():
+            continue
+        block = KeyBlock()
+        for line in str(ended["message"]).splitlines()[-TERMINATION_LINES:]:
+            if line.strip():
+                records.append(emit_line(block, "log", ended.get("finishedAt") or observed_at(pod) or "1970-01-01T00:00:00Z",
+                                         source, line, namespace=meta.get("namespace"), node=spec.get("nodeName"),
+                                         pod=meta.get("name"), container=container.get("name"),
+                                         labels={"run": "previous"}))
     return records

@@ -1,0 +1,75 @@
+"""Who listens where inside a pod: refusals from a sidecar not yet up, servers reachable only on localhost.
+
+Containers of a pod share one network namespace. Two common failures follow and show only
+when the pod's containers are read together:
+
+- an app that dials `127.0.0.1:6432` is refused because the sidecar serving that port
+  (PgBouncer, a proxy) is not listening yet: containers start together, in no order;
+- a server that listens on `127.0.0.1` only is unreachable from outside the pod: the
+  kubelet's probes, its Service and a mesh sidecar (Istio sends to the pod IP since 1.10)
+  all dial the pod IP.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from kubetrainer.diagnose.collect import LISTENING, ObjectFacts
+from kubetrainer.diagnose.finding import Evidence, Finding
+
+# `127.0.0.1:6432`, `localhost:6432`, libpq's `server at "127.0.0.1", port 6432`.
+LOOPBACK_TARGET = re.compile(r'(?:127\.0\.0\.1|localhost|\[::1\])"?(?::|,? port )(?P<port>\d{2,5})\b')
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+# Findings a server unreachable on the pod IP explains.
+UNREACHABLE_RULES = frozenset({"readiness-probe", "liveness-probe", "startup-probe", "no-healthy-upstream",
+                               "connection-refused"})
+
+
+def explain_ports(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
+    for finding in findings:
+        if finding.kind != "Pod":
+            continue
+        facts = objects.get(("Pod", finding.namespace, finding.name))
+        if facts is None:
+            continue
+        _sidecar_not_ready(finding, facts)
+        if finding.rule in UNREACHABLE_RULES:
+            _loopback_only(finding, facts)
+
+
+def _listeners(facts: ObjectFacts) -> list[tuple[str, int, Evidence]]:
+    return [(container, port, line) for container, logs in sorted(facts.logs.items())
+            for port, line in sorted(logs.listening.items())]
+
+
+def _sidecar_not_ready(finding: Finding, facts: ObjectFacts) -> None:
+    """A refused dial to a loopback port another container of the pod listens on."""
+    for item in list(finding.evidence):
+        target = LOOPBACK_TARGET.search(item.text)
+        if not target:
+            continue
+        for container, port, line in _listeners(facts):
+            if port != int(target["port"]) or container == (item.container or finding.container):
+                continue
+            early = bool(item.ts and line.ts and item.ts < line.ts)
+            finding.cause += (f"; port {port} is served by the pod's own {container} container "
+                              f'("{line.text.strip()[:120]}")'
+                              + (", which was not listening yet: the containers start together, so the app must "
+                                 "wait for it (or run it as a sidecar init container)" if early else ""))
+            finding.terms = (*finding.terms, container, "sidecar")
+            finding.add_evidence(line)
+            return
+
+
+def _loopback_only(finding: Finding, facts: ObjectFacts) -> None:
+    """A server of the pod bound to localhost, which nothing dialling the pod IP reaches."""
+    for container, port, line in _listeners(facts):
+        match = LISTENING.search(line.text)
+        if match and match["host"] in LOOPBACK_HOSTS:
+            finding.cause += (f"; its {container} container listens on {match['host']}:{port} only "
+                              f'("{line.text.strip()[:120]}"), which probes, Services and a mesh sidecar dialling '
+                              "the pod IP cannot reach")
+            finding.terms = (*finding.terms, "127.0.0.1", "localhost")
+            finding.add_evidence(line)
+            return
