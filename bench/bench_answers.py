@@ -32,6 +32,8 @@ KUBETRAINER = ROOT / ".venv" / "bin" / "kubetrainer"
 SCENARIOS = (
     ("unseen", "held-out: written by an engineer who never opened the diagnosis, answer, retrieval, eval or bench "
                "code; measured once, failures never inspected"),
+    ("drill", "written blind as a development set; first measured at 0.20 cause + citation (after a rule batch "
+              "written before it was seen, from a list of failure classes it shares), failures inspected since"),
     ("sealed", "written blind; held-out measurement 0.50 cause + citation at f7af265; failures inspected since "
                "(no longer held-out)"),
     ("blind", "written blind; held-out measurements 0.16 (d96a82c) and 0.20 (f7af265); failures inspected since "
