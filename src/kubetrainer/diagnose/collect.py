@@ -36,9 +36,10 @@ BELOW_ERROR_LEVEL = re.compile(
     r'^I\d{4} |"level"\s*:\s*(?:"(?:info|debug|trace)"|[123]0\b)|\blevel=(?:info|debug|trace)\b', re.IGNORECASE
 )
 # A server's start-up line naming the address it listens on: `listening on 0.0.0.0:6432` (PgBouncer, PostgreSQL),
-# `Uvicorn running on http://127.0.0.1:8000`, `Listening at: http://0.0.0.0:8000` (gunicorn).
+# `Uvicorn running on http://127.0.0.1:8000`, `Listening at: http://0.0.0.0:8000` (gunicorn), go-kit's
+# `msg="Listening on" address=[::]:9100` (Prometheus exporters).
 LISTENING = re.compile(
-    r"(?:listening on|listening at:?|running on|serving on|listening on address)\s+(?:\w+://)?"
+    r"(?:listening on|listening at:?|running on|serving on)\"?\s+(?:address=)?(?:\w+://)?"
     r"(?P<host>\[[0-9a-f:]*\]|[\w.-]*):(?P<port>\d{2,5})\b",
     re.IGNORECASE,
 )
