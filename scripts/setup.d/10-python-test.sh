@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python extras only the tests and benchmarks use, into the .venv the core set made:
-# `test` (pytest, hypothesis, playwright, schemathesis, kubernetes-validate, ruff, openai, detect-secrets),
+# `test` (pytest, hypothesis, playwright, schemathesis, kubernetes-validate, ruff, openai, detect-secrets, trl),
 # `chroma` (the optional Chroma index backend, tested) and DeepSpeed (ZeRO, tested on the CPU).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
