@@ -697,3 +697,19 @@ def test_a_server_listening_on_localhost_only_explains_its_failing_probe():
                       log("risk-2", "INFO:     Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)", "uw"),
                       event("Pod", "risk-2", "uw", "Unhealthy", probe, count=40)])
     assert "listens on" not in only(plain, "readiness-probe").cause
+
+
+def test_a_python_traceback_is_explained_by_the_line_before_it_not_by_its_own_frames():
+    lines = ["INFO 03-14 09:12:01 config.py:1020 Loading model meta-llama/Llama-3.1-8B-Instruct, max_model_len=131072",
+             "Traceback (most recent call last):",
+             '  File "/usr/lib/python3/site-packages/vllm/engine/llm_engine.py", line 451, in _initialize_kv_caches',
+             "    raise ValueError(",
+             "ValueError: The model's max seq len (131072) is larger than the maximum number of tokens that can be "
+             "stored in KV cache (29648). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when "
+             "initializing the engine."]
+    found = diagnose([pod("llm-1", "ai", containers=[container(waiting=("CrashLoopBackOff", "back-off"),
+                                                                last=("Error", 1), restarts=3)]),
+                      *(log("llm-1", line, "ai") for line in lines)])
+    crash = only(found, "crash-loop")
+    assert 'after "INFO 03-14 09:12:01 config.py:1020 Loading model meta-llama/Llama-3.1-8B-Instruct' in crash.cause
+    assert "max seq len (131072)" in crash.cause

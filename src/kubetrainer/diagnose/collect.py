@@ -251,7 +251,7 @@ class Collector:
         for signature in matching(line, LOG_SIGNATURES):
             _hit(logs.signatures, signature.rule, signature, item, context)
             known = True
-        if not error and not known:
+        if not error and not known and not TRACE_LINE.match(line):
             self.previous[key] = record  # a warning the program gave before failing is the best context there is
         elif not TRACE_LINE.match(line):
             self.previous.pop(key, None)
