@@ -101,6 +101,8 @@ FOREIGN_FLAGS = {
     "--run-dir",  # kubetrainer.train.worker, the process torchrun starts
     "--node-name", "--once", "--state-dir", "--redact-pattern",  # kubetrainer-agent
     "--showallinfo", "--showmeminfo",  # rocm-smi
+    "--allowed-unsafe-sysctls",  # kubelet
+    "--gpu-memory-utilization", "--max-model-len",  # vllm serve
 }
 
 
