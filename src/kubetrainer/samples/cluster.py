@@ -9,8 +9,9 @@ incidents on other objects, with scoreable facts, for evaluation only), `fresh`
 (fresh.py: a third such set, for evaluation only), `blind` (blind.py: a fourth,
 kept for a final held-out score), `sealed` (sealed.py: a fifth, kept only for
 honest evaluation of the on-call answers), `unseen` (unseen.py: a sixth, written
-blind for a held-out answer score) and `drill` (drill.py: a seventh, a development
-set for the answers).
+blind for a held-out answer score), `drill` (drill.py: a seventh, a development
+set for the answers) and `reserve` (reserve.py: an eighth, written blind for a
+held-out answer score).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def _startup_events(cluster: SampleCluster, pod: SamplePod) -> None:
         cluster.event(ref, "Started", f"Started container {container.spec.name}", at, host=pod.node)
 
 
-SCENARIOS = ("default", "heldout", "fresh", "blind", "sealed", "unseen", "drill")
+SCENARIOS = ("default", "heldout", "fresh", "blind", "sealed", "unseen", "reserve", "drill")
 
 
 def _scenario(name: str):
@@ -158,6 +159,10 @@ def _scenario(name: str):
         from kubetrainer.samples import drill
 
         return drill.apply_all, drill.scenario_nodes, WORKLOADS + drill.WORKLOADS
+    if name == "reserve":
+        from kubetrainer.samples import reserve
+
+        return reserve.apply_all, reserve.scenario_nodes, WORKLOADS + reserve.WORKLOADS
     raise ValueError(f"unknown sample scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
 
 
@@ -167,7 +172,8 @@ def build_cluster(seed: int = 0, nodes: list[dict] | None = None, scenario: str 
     `default` plants the incidents of incidents.py; `heldout` (heldout.py), `fresh`
     (fresh.py), `blind` (blind.py), `sealed` (sealed.py) and `unseen` (unseen.py) plant
     different incidents on different objects, kept for honest evaluation only; `drill`
-    (drill.py: a seventh, a development set for the answers) does the same. `nodes` replaces the
+    (drill.py: a seventh, a development set for the answers) does the same, and so does
+    `reserve` (reserve.py: an eighth, written blind for a held-out answer score). `nodes` replaces the
     scenario's own nodes (the other scenarios' incidents need those of their
     `scenario_nodes()`).
     Unknown scenario names raise ValueError.
