@@ -38,7 +38,7 @@ OPTIONAL_FIELDS = (
     "redactions",
 )
 REQUIRED_FIELDS = ("v", "id", "kind", "ts", "source", "message")
-OBJECT_FIELDS = ("apiVersion", "kind", "name", "namespace", "summary")
+OBJECT_FIELDS = ("apiVersion", "kind", "name", "namespace", "uid", "summary")  # uid: events name pods by it
 _ID_SEPARATOR = "\x1f"  # ASCII unit separator: cannot collide with ordinary text
 ID_HEX_CHARS = 32
 # Already in the one form records carry: up to microseconds, no trailing zeros.

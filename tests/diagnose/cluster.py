@@ -11,7 +11,8 @@ TS = "2026-03-14T11:00:00Z"
 
 def pod(name: str, namespace: str = "web", *, node: str | None = "node-1", phase: str = "Running",
         containers: list[dict] | None = None, init: list[dict] | None = None, reason: str | None = None,
-        message: str | None = None, claims: tuple[str, ...] = (), gpus: int = 0, conditions: list[dict] | None = None) -> dict:
+        message: str | None = None, claims: tuple[str, ...] = (), gpus: int = 0, conditions: list[dict] | None = None,
+        uid: str | None = None) -> dict:
     spec: dict = {"containers": [{"name": "app", "image": "registry.example.com/app:1.0",
                                   **({"resources": {"limits": {"nvidia.com/gpu": str(gpus)}}} if gpus else {})}]}
     if node:
@@ -24,7 +25,8 @@ def pod(name: str, namespace: str = "web", *, node: str | None = "node-1", phase
     if reason:
         status["reason"], status["message"] = reason, message or ""
     obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace,
-                                                          "creationTimestamp": "2026-03-14T08:00:00Z"},
+                                                          "creationTimestamp": "2026-03-14T08:00:00Z",
+                                                          **({"uid": uid} if uid else {})},
            "spec": spec, "status": status}
     return object_record(obj, "dump")
 
@@ -74,11 +76,11 @@ def claim(name: str, namespace: str, phase: str = "Pending", storage_class: str 
 
 
 def event(kind: str, name: str, namespace: str | None, reason: str, message: str, *, warning: bool = True,
-          count: int = 1, host: str | None = None) -> dict:
+          count: int = 1, host: str | None = None, ts: str = TS) -> dict:
     involved = {"kind": kind, "name": name, **({"namespace": namespace} if namespace else {})}
     return event_record({"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{name}.1", "namespace": namespace or "default"},
                          "involvedObject": involved, "reason": reason, "message": message, "count": count,
-                         "type": "Warning" if warning else "Normal", "lastTimestamp": TS,
+                         "type": "Warning" if warning else "Normal", "lastTimestamp": ts,
                          "source": {"component": "kubelet", **({"host": host} if host else {})}}, "dump")
 
 

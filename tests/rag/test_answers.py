@@ -15,7 +15,7 @@ from kubetrainer import versions
 from kubetrainer.answer import AnswerEngine
 from kubetrainer.answer.guard import check, invented_names, loops
 from kubetrainer.answer.sources import Sources
-from kubetrainer.diagnose import diagnose
+from kubetrainer.diagnose import Evidence, diagnose
 from kubetrainer.diagnose.store import read_findings
 from kubetrainer.rag import Retriever
 from kubetrainer.rag.retriever import Hit
@@ -107,6 +107,17 @@ def test_guard(text: str, failure: str | None) -> None:
         assert verdict.accepted, verdict.failures
     else:
         assert not verdict.accepted and any(item.startswith(failure) for item in verdict.failures), verdict.failures
+
+
+def test_guard_accepts_a_citation_of_what_changed_before_the_failure() -> None:
+    finding, sources = _finding_and_sources()
+    scaled = Evidence("ScalingReplicaSet: Scaled up replica set mailer-7f to 12 from 2", "event", "web", "mailer")
+    finding.changes = [scaled]
+    number = sources.cite(scaled)
+    text = f"The mail worker cannot resolve the relay: no such host [1], after mailer was scaled to 12 [{number}]."
+    assert check(text, [finding], sources, given=f"{OOM_LOG}\nmailer-1").accepted
+    finding.changes = []
+    assert not check(text, [finding], sources, given=f"{OOM_LOG}\nmailer-1").accepted
 
 
 def test_a_grounded_phrasing_is_used_and_a_bad_one_falls_back(sample_index: Path) -> None:

@@ -169,6 +169,10 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     quoted: set[str] = set()  # shapes of the lines quoted so far: a line is quoted once, cited by number after
     for item in _quotable(lead.evidence[:MAX_QUOTES], quoted):
         lines.append(f"- {quote(item.text)} [{sources.cite(item)}]")
+    if lead.changes:
+        lines += ["", "What changed shortly before:"]
+        lines += [f"- {_clock(item.ts)}{item.name}: {quote(item.text)} [{sources.cite(item)}]"
+                  + (f", {item.about}" if item.about else "") for item in lead.changes]
     lines += ["", f"What it means: {_sentence(lead.meaning)}", f"What to do: {_sentence(lead.fix)}"]
     if others:
         lines += ["", "Related:"]
@@ -178,6 +182,11 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
             for item in _quotable(finding.evidence[:1], quoted):
                 lines.append(f"  {quote(item.text)} [{sources.cite(item)}]")
     return Composed("\n".join(lines), list(findings), cited)
+
+
+def _clock(ts: str | None) -> str:
+    """`10:18 UTC, ` from a record's RFC 3339 time (records carry UTC); "" when unknown."""
+    return f"{ts[11:16]} UTC, " if ts and len(ts) >= 16 and ts[10] == "T" else ""
 
 
 def brief(composed: Composed) -> str:

@@ -61,6 +61,9 @@ def _table(findings, explanations: dict[str, str]) -> None:
         body = Text(finding.cause)
         for item in finding.evidence[:2]:
             body.append(f'\n  "{item.text[:300]}"')
+        for item in finding.changes:
+            about = f" ({item.about})" if item.about else ""
+            body.append(f'\n  changed before: {item.ts or ""} {item.name}: "{item.text[:200]}"{about}', style="cyan")
         body.append(f"\nfix: {finding.fix}", style="dim")
         if finding.id in explanations:
             body.append(f"\n{explanations[finding.id]}", style="italic")

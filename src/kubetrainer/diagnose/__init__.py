@@ -3,8 +3,9 @@
 `diagnose(records)` runs every rule over schema-v1 records from any source and returns
 `Finding`s (knowledge.py holds the catalogue of failure signatures; pods.py, nodes.py,
 workloads.py and logs.py the rules per object; zones.py and ports.py read objects together
-(a volume's zone against the nodes, a pod's containers against each other); engine.py
-merges and links).
+(a volume's zone against the nodes, a pod's containers against each other); changes.py
+attaches what changed shortly before each failure (scale-ups, rollouts, preemptions, slow
+pulls, rotated Secrets); engine.py merges and links).
 """
 
 from kubetrainer.diagnose.engine import diagnose

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubetrainer.diagnose.changes import KEEP, Change, event_change, log_change
 from kubetrainer.diagnose.finding import Evidence
 from kubetrainer.diagnose.knowledge import GPU_DEVICE, LOG_SIGNATURES, XID, Signature, is_problem_line, matching
 
@@ -168,6 +170,8 @@ class Collector:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str | None, str], ObjectFacts] = {}
         self.previous: dict[tuple, dict] = {}  # container -> its last ordinary or warning log record
+        self.changes: deque[Change] = deque(maxlen=KEEP)  # scale-ups, rollouts, preemptions... (changes.py)
+        self.pods_by_uid: dict[str, str] = {}  # uid -> namespace/name: kube-scheduler names preemptors by uid
 
     def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
         key = (kind, namespace or None, name)
@@ -198,6 +202,8 @@ class Collector:
             return
         facts = self.facts(obj.get("kind", "Object"), obj.get("namespace") or record.get("namespace"), obj["name"])
         facts.node = record.get("node") or facts.node
+        if facts.kind == "Pod" and obj.get("uid"):
+            self.pods_by_uid[obj["uid"]] = f"{facts.namespace}/{facts.name}"
         labels = record.get("labels") or {}
         facts.zone = next((labels[key] for key in ZONE_LABELS if labels.get(key)), facts.zone)
         if facts.status is None or (record.get("ts") or "") >= (facts.status.ts or ""):
@@ -205,10 +211,12 @@ class Collector:
 
     def _event(self, record: dict) -> None:
         labels = record.get("labels") or {}
+        kind = labels.get("involved_kind") or "Object"
+        if labels.get("type") != "Warning" and labels.get("involved_name"):
+            self._change(record, kind, labels)
         notable = labels.get("type") == "Warning" or labels.get("reason") in NOTABLE_NORMAL_REASONS
         if not notable or not labels.get("involved_name"):
             return
-        kind = labels.get("involved_kind") or "Object"
         facts = self.facts(kind, None if kind == "Node" else record.get("namespace"), labels["involved_name"])
         text = event_text(record)
         seen = _SEEN.search(record["message"])
@@ -218,10 +226,20 @@ class Collector:
         facts.events.append(_evidence(record, text, name=labels["involved_name"]))
         facts.node = facts.node or (record.get("node") if labels.get("involved_kind") == "Pod" else None)
 
+    def _change(self, record: dict, kind: str, labels: dict) -> None:
+        text = event_text(record)
+        lasted = event_change(labels.get("reason", ""), kind, text)
+        if lasted is not None:
+            namespace = None if kind == "Node" else record.get("namespace")
+            evidence = _evidence(record, text, name=labels["involved_name"])
+            self.changes.append(Change(evidence, kind, labels["involved_name"], namespace, lasted))
+
     def _log(self, record: dict) -> None:
         line = record["message"]
         pod = record.get("pod")
         key = (record.get("namespace"), pod, record.get("node"), record.get("container") or "")
+        if "Changes detected" in line and (change := log_change(line, _evidence(record, line, name=pod))):
+            self.changes.append(change)
         if pod and ("isten" in line or "unning on" in line or "erving on" in line):
             self._listening(record, pod, line)
         if not is_problem_line(line) and "NCCL" not in line:

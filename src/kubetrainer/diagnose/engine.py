@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from kubetrainer.diagnose.changes import name_changes
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER
@@ -45,6 +46,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     name_active_jobs(merged, collector.objects)
     name_closed_zones(merged, collector.objects)
     explain_ports(merged, collector.objects)
+    name_changes(merged, list(collector.changes), collector.pods_by_uid)
     link(merged)
     return sorted(merged, key=Finding.sort_key)
 

@@ -25,6 +25,7 @@ class Evidence:
     node: str | None = None
     ts: str | None = None
     record: str | None = None  # the record id
+    about: str | None = None  # what the line names only by id, resolved: `by pod shop/web-7d9f-x2` for a pod uid
 
     def to_json(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -40,7 +41,9 @@ class Finding:
 
     `terms`: words any correct statement of the cause contains (at least one), which the
     answer guard checks a model's text against. `related`: ids of findings this one
-    explains or is explained by (pod -> node -> GPU, pending pod -> claim).
+    explains or is explained by (pod -> node -> GPU, pending pod -> claim). `changes`: what
+    changed shortly before it nearby (a scale-up, a rollout, a preemption), stated as such,
+    never as its cause.
     """
 
     rule: str
@@ -58,6 +61,7 @@ class Finding:
     gpu: str | None = None
     count: int = 1  # how many times the evidence was seen
     related: list[str] = field(default_factory=list)
+    changes: list[Evidence] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -83,6 +87,7 @@ class Finding:
         body = asdict(self)
         body["terms"] = list(self.terms)
         body["evidence"] = [item.to_json() for item in self.evidence]
+        body["changes"] = [item.to_json() for item in self.changes]
         return {"id": self.id, **body}
 
     @classmethod
@@ -90,5 +95,6 @@ class Finding:
         fields = {key: value.get(key) for key in cls.__dataclass_fields__ if key in value}
         fields["terms"] = tuple(value.get("terms") or ())
         fields["evidence"] = [Evidence.from_json(item) for item in value.get("evidence") or []]
+        fields["changes"] = [Evidence.from_json(item) for item in value.get("changes") or []]
         fields["related"] = list(value.get("related") or [])
         return cls(**fields)

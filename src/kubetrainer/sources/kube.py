@@ -54,7 +54,8 @@ def object_record(obj: dict, source: str) -> dict | None:
         namespace=meta.get("namespace"),
         node=node,
         pod=meta.get("name") if kind == "Pod" else None,
-        object={"apiVersion": obj.get("apiVersion", "v1"), "kind": kind, "name": meta.get("name", ""), "namespace": meta.get("namespace"), "summary": summary},
+        object={"apiVersion": obj.get("apiVersion", "v1"), "kind": kind, "name": meta.get("name", ""),
+                "namespace": meta.get("namespace"), "uid": meta.get("uid"), "summary": summary},
         labels=meta.get("labels") or None,
     )
 

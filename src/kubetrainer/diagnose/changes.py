@@ -1,0 +1,150 @@
+"""What changed before a failure: scale-ups, rollouts, preemptions, slow image pulls, restarts, rotated config.
+
+The first question of every incident review is "what changed?". Kubernetes records most
+changes as Normal events (the deployment controller's ScalingReplicaSet, the HPA's
+SuccessfulRescale, the scheduler's Preempted on its victim, the kubelet's Pulled with how
+long the pull took, a node's Starting/RegisteredNode), and controllers such as Stakater's
+Reloader log the ConfigMaps and Secrets whose change made them roll a workload. None of
+these is a failure, so no rule reports them; but a connection limit exhausted right after
+a client was scaled from 2 to 12, or a training worker that missed its rendezvous because
+its image took 17 minutes to pull, is explained only by them. This pass attaches to each
+failure the few changes that came shortly before it and touch the same workload,
+namespace or node. It states them as what changed, never as the cause: the correlation is
+the reader's to judge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from kubetrainer.diagnose.finding import Evidence, Finding
+from kubetrainer.diagnose.knowledge import INFO
+from kubetrainer.records import parse_ts
+
+# Normal event reasons that record a change, by the kind of object they are written on ("" for any kind).
+CHANGE_REASONS: dict[str, str] = {
+    "ScalingReplicaSet": "",  # deployment controller: `Scaled up replica set web-7d9f to 12 from 2`
+    "SuccessfulRescale": "",  # HPA: `New size: 5; reason: cpu resource utilization (percentage of request) above target`
+    "Preempted": "Pod",  # kube-scheduler, on the victim: `Preempted by pod <uid> on node gpu-3`
+    "Starting": "Node",  # kubelet: `Starting kubelet.` (a kubelet restart, or a node that came up)
+    "RegisteredNode": "Node",  # node controller: `Node gpu-9 event: Registered Node gpu-9 in Controller`
+}
+# The kubelet's Pulled event says how long the pull took: `Successfully pulled image "x" in 16m48.221s (...)`.
+PULL_TIME = re.compile(r'Successfully pulled image "[^"]+" in (?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>[\d.]+)s)?')
+SLOW_PULL = timedelta(minutes=1)  # a pull this long delays a pod's start noticeably (a cold node, a huge image)
+# Stakater Reloader: `Changes detected in 'db-credentials' of type 'SECRET' in namespace 'loyalty', Updated
+# 'loyalty-api' of type 'Deployment' in namespace 'loyalty'`.
+RELOADER = re.compile(r"Changes detected in '(?P<what>[^']+)' of type '\w+' in namespace '(?P<namespace>[^']+)'")
+# kube-scheduler on the victim, since Kubernetes 1.27: `Preempted by pod 68e72010-... on node gpu-3` (the preemptor's
+# uid; older releases wrote its namespace/name).
+PREEMPTOR = re.compile(r"Preempted by pod (?P<uid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+WINDOW = timedelta(hours=3)  # changes this long before a failure's first evidence are still "before it"
+SLACK = timedelta(minutes=1)  # event and log clocks differ a little: a change this soon after still counts
+MAX_CHANGES = 2  # per finding, the most closely related
+KEEP = 2000  # changes remembered per diagnosis (the newest), so a long history stays bounded
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change: the line that records it, the object it happened to and the namespace it touched."""
+
+    evidence: Evidence
+    kind: str  # the kind of object changed (Deployment, Pod, Node, Secret...)
+    name: str
+    namespace: str | None
+    lasted: timedelta = timedelta(0)  # how long it took before its line was written (an image pull)
+
+    @property
+    def when(self) -> datetime | None:
+        """When it began: a slow pull was under way long before the kubelet reported it done."""
+        moment = _moment(self.evidence.ts)
+        return moment - self.lasted if moment else None
+
+
+def event_change(reason: str, kind: str, text: str) -> timedelta | None:
+    """How long the change a Normal event records took (0 for an instant one), or None when the event (its reason,
+    the kind of object it is on, its `Reason: message` text) records no change."""
+    if reason == "Pulled":
+        took = _pull_time(text)
+        return took if took >= SLOW_PULL else None
+    wanted = CHANGE_REASONS.get(reason)
+    return timedelta(0) if wanted is not None and wanted in ("", kind) else None
+
+
+def log_change(line: str, evidence: Evidence) -> Change | None:
+    """A controller's log line that records a change to another object (Reloader's rotated Secret), else None."""
+    match = RELOADER.search(line)
+    if match is None:
+        return None
+    return Change(evidence, "ConfigMap/Secret", match["what"], match["namespace"])
+
+
+def _pull_time(text: str) -> timedelta:
+    match = PULL_TIME.search(text)
+    if match is None or not any(match.groupdict().values()):
+        return timedelta(0)
+    return timedelta(hours=int(match["h"] or 0), minutes=int(match["m"] or 0), seconds=float(match["s"] or 0))
+
+
+def _moment(ts: str | None) -> datetime | None:
+    try:
+        return parse_ts(ts) if ts else None
+    except ValueError:
+        return None
+
+
+def _closeness(change: Change, finding: Finding) -> int:
+    """How closely a change touches a finding: 3 its object or its owner, 2 named by it or naming it, 1 its
+    namespace or node, 0 unrelated."""
+    owner = finding.name.startswith(f"{change.name}-") or change.name.startswith(f"{finding.name}-")
+    if change.name == finding.name or (owner and change.namespace == finding.namespace):
+        return 3
+    texts = " ".join(item.text for item in finding.evidence)
+    if (len(change.name) >= 4 and change.name in texts) or f"'{finding.name}'" in change.evidence.text:
+        return 2
+    if finding.namespace and change.namespace == finding.namespace:
+        return 1
+    node = finding.name if finding.kind == "Node" else finding.node
+    return int(bool(node) and (change.evidence.node == node or (change.kind == "Node" and change.name == node)))
+
+
+def changes_before(finding: Finding, changes: list[Change]) -> list[Evidence]:
+    """The changes shortly before `finding`'s evidence that touch it, most closely related first."""
+    moments = [moment for item in finding.evidence if (moment := _moment(item.ts))]
+    if not moments:
+        return []
+    start, end = min(moments) - WINDOW, max(moments) + SLACK
+    first = min(moments)
+    scored = []
+    for change in changes:
+        when = change.when
+        if when is None or not start <= when <= end or change.evidence in finding.evidence:
+            continue
+        closeness = _closeness(change, finding)
+        if closeness:
+            scored.append((-closeness, abs((first - when).total_seconds()), change))
+    scored.sort(key=lambda row: row[:2])
+    chosen: dict[tuple[str, str], Evidence] = {}  # one per changed object: a rollout's two scalings are one change
+    for _, _, change in scored:
+        chosen.setdefault((change.kind, change.name), change.evidence)
+    return sorted(list(chosen.values())[:MAX_CHANGES], key=lambda item: _moment(item.ts) or first)
+
+
+def name_changes(findings: list[Finding], changes: list[Change], pods_by_uid: Mapping[str, str]) -> None:
+    """Attach to each failure (not to notes) the changes that came shortly before it, a preemptor named by uid
+    resolved to its pod (`pods_by_uid`: uid -> namespace/name)."""
+    if not changes:
+        return
+    for finding in findings:
+        if finding.severity != INFO:
+            finding.changes = [_resolved(item, pods_by_uid) for item in changes_before(finding, changes)]
+
+
+def _resolved(item: Evidence, pods_by_uid: Mapping[str, str]) -> Evidence:
+    match = PREEMPTOR.search(item.text)
+    if match is None or match["uid"] not in pods_by_uid:
+        return item
+    return replace(item, about=f"by pod {pods_by_uid[match['uid']]}")

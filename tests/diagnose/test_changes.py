@@ -1,0 +1,94 @@
+"""What changed before a failure, from the Normal events and controller logs that record changes."""
+
+from __future__ import annotations
+
+from kubetrainer.answer.compose import compose
+from kubetrainer.answer.sources import Sources
+from kubetrainer.diagnose import diagnose
+from kubetrainer.diagnose.finding import Finding
+
+from .cluster import event, log, pod
+
+# PostgreSQL's refusal once max_connections is used up, as a psycopg client logs it.
+SCORER_UID = "68e72010-1978-4e28-a0f7-1863ebc295a2"
+REFUSED = ('psycopg.OperationalError: connection failed: connection to server at "10.0.4.12", port 5432 failed: '
+           "FATAL:  sorry, too many clients already")
+
+
+def _finding(found: list[Finding], name: str) -> Finding:
+    return next(finding for finding in found if finding.name == name)
+
+
+def test_a_failure_names_the_scale_up_just_before_it_in_its_namespace_and_nothing_unrelated():
+    # The deployment controller's Normal event when a Deployment is scaled by hand or by an autoscaler.
+    scaled = "Scaled up replica set sync-worker-9wc69 to 12 from 2"
+    found = diagnose([
+        event("Deployment", "sync-worker", "stock", "ScalingReplicaSet", scaled, warning=False, ts="2026-03-14T10:18:00Z"),
+        event("Deployment", "billing", "other", "ScalingReplicaSet", "Scaled up replica set billing-5f to 3 from 1",
+              warning=False, ts="2026-03-14T10:19:00Z"),
+        event("Deployment", "sync-worker", "stock", "ScalingReplicaSet", "Scaled down replica set sync-worker-9wc69 "
+              "to 2 from 12", warning=False, ts="2026-03-14T11:30:00Z"),
+        *(log("stock-api-1", REFUSED, "stock", ts=f"2026-03-14T10:2{i}:00Z") for i in range(3)),
+    ])
+    finding = _finding(found, "stock-api-1")
+    assert [item.text for item in finding.changes] == [f"ScalingReplicaSet: {scaled}"], "another namespace's, or a " \
+        "later, change is not what came before it"
+    assert Finding.from_json(finding.to_json()).changes == finding.changes
+
+
+def test_slow_image_pulls_and_preemptions_are_changes_and_quick_pulls_are_not():
+    # The kubelet's Pulled event carries the pull's duration; kube-scheduler writes Preempted on its victim.
+    slow = ('Successfully pulled image "registry.example.com/asr/train:2026.03" in 16m48.221s (16m48.221s including '
+            'waiting). Image size: 24187262976 bytes.')
+    quick = 'Successfully pulled image "registry.example.com/asr/train:2026.03" in 2.874s (2.874s including waiting).'
+    timeout = ("torch.distributed.elastic.rendezvous.api.RendezvousTimeoutError: The node 'train-0_1_0' has failed to "
+               "join the rendezvous 'pretrain' within the timeout")
+    found = diagnose([
+        event("Pod", "train-1", "asr", "Pulled", slow, warning=False, ts="2026-03-14T11:25:00Z"),
+        event("Pod", "train-2", "asr", "Pulled", quick, warning=False, ts="2026-03-14T11:08:30Z"),
+        event("Pod", "finetune-a", "ads", "Preempted", f"Preempted by pod {SCORER_UID} on node gpu-a100-5",
+              warning=False, ts="2026-03-14T10:48:00Z"),
+        pod("scorer-5", "serving", node="gpu-a100-5", uid=SCORER_UID),
+        log("train-0", timeout, "asr", ts="2026-03-14T11:18:00Z"),
+        log("train-0", timeout, "asr", ts="2026-03-14T11:25:30Z"),
+        event("Pod", "finetune-b", "ads", "FailedScheduling", "0/9 nodes are available: 1 Insufficient nvidia.com/gpu. "
+              "preemption: 0/9 nodes are available: 1 No preemption victims found for incoming pod.", count=40,
+              ts="2026-03-14T11:50:00Z"),
+        pod("finetune-b", "ads", node=None, phase="Pending"),
+    ])
+    assert [item.text for item in _finding(found, "train-0").changes] == [f"Pulled: {slow}"]
+    preempted = _finding(found, "finetune-b").changes
+    assert [(item.name, item.about) for item in preempted] == [("finetune-a", "by pod serving/scorer-5")], \
+        "the preemptor, named by uid, is resolved to its pod"
+    text = compose([_finding(found, "finetune-b")], Sources([])).text
+    assert 'finetune-a: "Preempted: Preempted by pod 68e72010-' in text and "], by pod serving/scorer-5" in text
+
+
+def test_a_rotated_secret_that_reloader_rolled_out_is_named_before_the_failures_in_its_namespace():
+    # Stakater Reloader logs the ConfigMap/Secret change and the workload it rolled, in another namespace's pod.
+    rotated = ("time=\"2026-03-14T08:12:04Z\" level=info msg=\"Changes detected in 'db-credentials' of type 'SECRET' in "
+               "namespace 'loyalty', Updated 'loyalty-api' of type 'Deployment' in namespace 'loyalty'\"")
+    denied = 'FATAL: password authentication failed for user "loyalty_app"'
+    records = [log("reloader-1", rotated, "platform", "reloader", ts="2026-03-14T08:12:04Z"),
+               *(log("loyalty-api-7f-x2", f"ERROR {denied}", "loyalty", ts=f"2026-03-14T08:1{i}:30Z") for i in (3, 4, 5))]
+    found = diagnose(records)
+    finding = _finding(found, "loyalty-api-7f-x2")
+    assert [item.text for item in finding.changes] == [rotated]
+    text = compose([finding], Sources([])).text
+    assert "What changed shortly before:\n- 08:12 UTC, reloader-1: " in text and "'db-credentials'" in text
+    assert not _finding(found, "loyalty-api-7f-x2").changes[0].namespace == "loyalty", "cited where it was logged"
+
+
+def test_the_diagnose_table_shows_what_changed_before_a_failure(tmp_path, capsys) -> None:
+    from kubetrainer.cli import main
+    from kubetrainer.records import write_jsonl
+
+    scaled = "Scaled up replica set sync-worker-9wc69 to 12 from 2"
+    records = tmp_path / "records.jsonl"
+    write_jsonl(records, [
+        event("Deployment", "sync-worker", "stock", "ScalingReplicaSet", scaled, warning=False, ts="2026-03-14T10:18:00Z"),
+        *(log("stock-api-1", REFUSED, "stock", ts=f"2026-03-14T10:2{i}:00Z") for i in range(3)),
+    ])
+    assert main(["diagnose", "--from", str(records)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "changed before: 2026-03-14T10:18:00Z sync-worker:" in out and "to 12 from 2" in out
