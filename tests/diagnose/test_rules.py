@@ -503,7 +503,60 @@ SIGNATURE_LINES = [
     ("client-throttling", "I0314 11:43:53.931740 1 request.go:697] Waited for 9.352578s due to client-side throttling, not "
                           "priority and fairness, request: PATCH:https://10.96.0.1:443/apis/coordination.k8s.io/v1/"
                           "namespaces/ops/leases/op"),
+    ("privileged-port", "listen tcp :80: bind: permission denied"),
+    ("privileged-port", 'failed to bind 0.0.0.0:80: Os { code: 13, kind: PermissionDenied, message: "Permission denied" }'),
+    ("privileged-port", "2026/03/14 10:00:00 [emerg] 1#1: bind() to 0.0.0.0:80 failed (13: Permission denied)"),
+    ("privileged-port", "Error: listen EACCES: permission denied 0.0.0.0:443"),
+    ("privileged-port", "ERROR:    [Errno 13] error while attempting to bind on address ('0.0.0.0', 80): permission denied"),
+    ("dataprotection-keys", "      ---> System.Security.Cryptography.CryptographicException: The key "
+                            "{fe8b7972-2c11-426c-8cd4-cf06adfdc3e4} was not found in the key ring. For more information "
+                            "go to https://aka.ms/aspnet/dataprotectionwarning"),
+    ("dataprotection-keys", "      Storing keys in a directory '/home/app/.aspnet/DataProtection-Keys' that may not be "
+                            "persisted outside of the container. Protected data will be unavailable when container is "
+                            "destroyed. For more information go to https://aka.ms/aspnet/dataprotectionwarning"),
+    ("pg-wal-removed", "2026-03-14 11:59:58.077 UTC [3804] FATAL:  could not receive data from WAL stream: ERROR:  "
+                       "requested WAL segment 000000010000002A0000003F has already been removed"),
+    ("pg-checkpoints-frequent", "2026-03-14 11:40:12.001 UTC [61] LOG:  checkpoints are occurring too frequently (9 "
+                                "seconds apart)"),
+    ("vpc-cni-ip-exhaustion", '{"level":"error","ts":"2026-03-14T10:41:07.221Z","caller":"ipamd/ipamd.go:874","msg":'
+                              '"Failed to increase pool size due to not able to allocate ENI AllocENI: failed to create '
+                              'ENI: failed to create network interface: InsufficientFreeAddressesInSubnet: The specified '
+                              'subnet does not have enough free addresses to satisfy the request."}'),
 ]
+
+
+def test_an_unprivileged_port_is_not_a_privileged_port_failure():
+    assert not [f for f in diagnose([log("app-1", "listen tcp 0.0.0.0:8080: bind: permission denied")])
+                if f.rule == "privileged-port"]
+
+
+def test_failures_are_linked_to_what_explains_them_on_the_same_node_namespace_or_object():
+    # The VPC CNI's ipamd on the node, the primary's checkpoint warning, the kubelet's slow fsGroup chown.
+    sandbox = ('Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox '
+               '"4f1c": plugin type="aws-cni" name="aws-cni" failed (add): add cmd: failed to assign an IP address to '
+               'container')
+    ipamd = "InsufficientFreeAddressesInSubnet: The specified subnet does not have enough free addresses"
+    chown = ("Setting volume ownership for /var/lib/kubelet/pods/baf0/volumes/kubernetes.io~csi/pvc-d0a2/mount is taking "
+             "longer than expected, consider using OnRootMismatch - https://kubernetes.io/docs/tasks/configure-pod-"
+             "container/security-context/#configure-volume-permission-and-ownership-change-policy-for-pods")
+    found = diagnose([
+        event("Pod", "bid-1", "ads", "FailedCreatePodSandBox", sandbox, count=20, host="spot-1"),
+        pod("bid-1", "ads", node="spot-1", phase="Pending"),
+        log("aws-node-x", f"E0314 10:41:07 ipamd.go:874] {ipamd}", "kube-system", "aws-node", "spot-1"),
+        log("aws-node-y", f"E0314 10:41:07 ipamd.go:874] {ipamd}", "kube-system", "aws-node", "spot-2"),
+        log("pg-1", "ERROR:  requested WAL segment 000000010000002A0000003F has already been removed", "db", "postgres"),
+        log("pg-0", "LOG:  checkpoints are occurring too frequently (9 seconds apart)", "db", "postgres"),
+        pod("calling-1", "genomics", phase="Pending"),
+        event("Pod", "calling-1", "genomics", "VolumePermissionChangeInProgress", chown, count=3),
+        event("Pod", "calling-1", "genomics", "FailedMount", "Unable to attach or mount volumes: unmounted volumes=[data], "
+              "unattached volumes=[], failed to process volumes=[]: context deadline exceeded", count=5),
+    ])
+    cni = {f.name: f for f in found if f.rule == "vpc-cni-ip-exhaustion"}
+    assert cni["aws-node-x"].id in only(found, "sandbox-network").related
+    assert cni["aws-node-y"].id not in only(found, "sandbox-network").related, "another node's CNI is not its cause"
+    assert only(found, "pg-checkpoints-frequent").id in only(found, "pg-wal-removed").related
+    assert only(found, "volume-ownership-slow").id in only(found, "volume-attach").related
+    assert "OnRootMismatch" in only(found, "volume-ownership-slow").fix
 
 
 @pytest.mark.parametrize(("rule", "line"), SIGNATURE_LINES)
@@ -713,3 +766,35 @@ def test_a_python_traceback_is_explained_by_the_line_before_it_not_by_its_own_fr
     crash = only(found, "crash-loop")
     assert 'after "INFO 03-14 09:12:01 config.py:1020 Loading model meta-llama/Llama-3.1-8B-Instruct' in crash.cause
     assert "max seq len (131072)" in crash.cause
+
+
+def test_a_rust_panic_is_explained_by_the_message_on_the_line_after_it():
+    # Rust (1.73+) prints the panic location, then the message on its own line.
+    lines = ["2026-03-14T11:59:05.111810Z  INFO tile_server::tiles: 48211904 tiles indexed (zoom 0-14)",
+             "thread 'main' panicked at src/main.rs:88:10:",
+             'failed to bind 0.0.0.0:80: Os { code: 13, kind: PermissionDenied, message: "Permission denied" }',
+             "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace"]
+    found = diagnose([pod("tiles-1", "maps", containers=[container(waiting=("CrashLoopBackOff", "back-off"),
+                                                                   last=("Error", 101), restarts=21)]),
+                      *(log("tiles-1", line, "maps") for line in lines)])
+    crash = only(found, "crash-loop")
+    assert "cannot listen on a port below 1024" in crash.cause and "0.0.0.0:80" in crash.cause
+
+
+def test_a_failing_new_version_names_the_previous_version_that_still_serves():
+    # A Deployment mid-rollout: the new ReplicaSet's pod crash-loops, the old one's pods run (sources.render's status).
+    old = [pod(f"tiles-wg2jxh9dxt-{suffix}", "maps", containers=[container(ready=True)],
+               conditions=[{"type": "Ready", "status": "True"}]) for suffix in ("mlljq", "4b2cv")]
+    for record in old:
+        record["object"]["summary"] = record["object"]["summary"].rstrip(".") + "; images registry.example.com/tiles:1.8.3."
+    new = pod("tiles-7bsqz8s5s9-j2qx4", "maps", containers=[container(waiting=("CrashLoopBackOff", "back-off"),
+                                                                      last=("Error", 101), restarts=21)])
+    new["object"]["summary"] = new["object"]["summary"].rstrip(".") + "; images registry.example.com/tiles:1.9.0."
+    found = diagnose([*old, new, log("tiles-7bsqz8s5s9-j2qx4", "listen tcp :80: bind: permission denied", "maps")])
+    crash = only(found, "crash-loop")
+    assert ("the previous version of tiles still serves (registry.example.com/tiles:1.8.3: pods tiles-wg2jxh9dxt-4b2cv, "
+            "tiles-wg2jxh9dxt-mlljq), this pod runs registry.example.com/tiles:1.9.0") in crash.cause
+    assert "tiles:1.8.3" in crash.evidence[1].text
+    same = diagnose([*old, pod("tiles-wg2jxh9dxt-zzzzz", "maps", containers=[container(waiting=("CrashLoopBackOff", "b"),
+                                                                                       last=("Error", 1), restarts=5)])])
+    assert "previous version" not in only(same, "crash-loop").cause, "a sibling of the same ReplicaSet is no older version"

@@ -262,3 +262,18 @@ def test_a_pending_pod_leads_its_answer_and_a_node_that_may_explain_it_follows()
     ordered = order([asked], findings)
     assert [finding.rule for finding in ordered] == ["unschedulable", "gpu-missing"]
     assert compose(ordered, Sources([])).text.startswith("Pod ml/train-1")
+
+
+def test_a_question_naming_the_namespace_or_a_longer_form_of_a_name_finds_its_object() -> None:
+    from kubetrainer.answer.match import rank_findings
+    from kubetrainer.diagnose import Finding
+
+    def finding(kind: str, namespace: str | None, name: str) -> Finding:
+        return Finding("r", "critical", kind, namespace, name, "cause", "meaning", "fix", ())
+
+    findings = [finding("Node", None, f"gpu-{kind}-0") for kind in ("t4-notready", "v100-cordoned", "a100-mig")]
+    findings.append(finding("Job", "translation", "nmt-distill"))
+    question = "The 8-GPU distillation run in translation failed at about 11:22. What happened to it?"
+    ranked = rank_findings(question, [], findings)
+    assert ranked[0].finding.name == "nmt-distill" and ranked[0].name == 1.0, [(m.finding.name, m.name) for m in ranked]
+    assert ranked[1].name < 0.5, "a word every GPU node's name shares says little about which one is meant"

@@ -165,3 +165,18 @@ def test_logs_added_in_batches_join_their_open_windows(backend: str, embedder: E
     assert replaced > 0 and batches.dense.describe()["vectors"] == len(batches.chunks) < 25
     for i in range(3):  # the dense rows moved up with their chunks
         assert batches.search(_text("pod", i), top_k=1, mode="dense")[0].source["name"] == f"pod-{i}"
+
+
+def test_answering_a_question_embeds_only_the_question(embedder: Embedder, tmp_path: Path) -> None:
+    from kubetrainer.answer import AnswerEngine
+    from kubetrainer.diagnose.store import read_findings
+
+    crash = 'psycopg.OperationalError: connection failed: FATAL:  password authentication failed for user "app"'
+    records = _records("delta", 5) + [make_record("log", f"2026-03-14T10:0{i}:00Z", "dump", crash, namespace="web",
+                                                  pod="api-1", container="app", node="cpu-0") for i in range(3)]
+    build_index(tmp_path / "index", records, embedder)
+    retriever = Retriever.open(tmp_path / "index", embedder=embedder)
+    engine = AnswerEngine(retriever, read_findings(retriever.directory))
+    computed = embedder.computed
+    assert engine.answer("why does the api fail to log in to its database?").findings
+    assert embedder.computed == computed + 1, "the chunks and the findings' descriptions were embedded when indexed"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose.collect import json_message, readable, shape
-from kubetrainer.diagnose.engine import SERVER_RULES
+from kubetrainer.diagnose.engine import NODE_AGENT_RULES, SERVER_RULES
 from kubetrainer.diagnose.finding import Evidence, Finding
 
 # A finding of the key's rule is a symptom when a related finding of one of these rules is present: lead with the cause.
@@ -38,7 +38,9 @@ EXPLAINED_BY: dict[str, frozenset[str]] = {
     "gpu-withheld": frozenset({"gpu-xid"}),
     "gpu-missing": frozenset({"kernel-module-missing", "crash-loop", "container-failed", "init-container-failed"}),
     "node-cordoned": frozenset({"eviction-blocked"}),
+    "volume-attach": frozenset({"volume-ownership-slow"}),
     **SERVER_RULES,
+    **NODE_AGENT_RULES,
 }
 # Related findings that may explain the key's rule without the data to be sure: stated right after it. A node
 # without GPUs is one reason a GPU pod finds no node, but the scheduler does not say the pod would fit there.

@@ -11,6 +11,7 @@ that none of them ties to a finding gets no finding: the answer then says so.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ HIT_WEIGHT, NAME_WEIGHT, MEANING_WEIGHT = 2.0, 1.0, 1.0
 # sentence pairs under 0.15 and paraphrases above 0.4.
 RELATED_SIMILARITY = 0.2
 CLOSE_TO_BEST = 0.75  # findings scoring this close to the best are stated too
+NAMESPACE_SHARE = 0.5  # a question naming the namespace points at its objects half as much as naming the object
+SHARED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+STEM_CHARS = 5  # a name word this long also matches a longer form of it in the question (replica -> replicas)
 
 
 @dataclass(frozen=True)
@@ -59,16 +63,37 @@ def _looks_generated(token: str) -> bool:
     return len(token) >= 5 and vowels == 0
 
 
-def _name_score(question_tokens: set[str], finding: Finding) -> float:
-    tokens = name_tokens(finding.name)
-    if not tokens:
+def _name_score(question_tokens: set[str], finding: Finding, spread: Counter[str]) -> float:
+    """How much of the object's name the question says (a word may be said in a longer form: "distillation" for
+    nmt-distill), plus half as much for its namespace ("the run in translation"; shared namespaces do not count).
+
+    A name word counts less the more objects share it (`spread`: word -> how many distinct names hold it): "gpu"
+    in a dozen node names says little about which one a question means, "copilot" in one says a lot.
+    """
+    own = _said(name_tokens(finding.name), question_tokens, spread)
+    namespace = finding.namespace or ""
+    if namespace in SHARED_NAMESPACES:
+        return own
+    return min(1.0, own + NAMESPACE_SHARE * _said(name_tokens(namespace), question_tokens, Counter()))
+
+
+def _said(tokens: set[str], question_tokens: set[str], spread: Counter[str]) -> float:
+    weights = {token: 1.0 / max(spread[token], 1) for token in tokens}
+    total = sum(weights.values())
+    if not total:
         return 0.0
-    return len(tokens & question_tokens) / len(tokens)
+    said = sum(weight for token, weight in weights.items() if any(_same_word(token, word) for word in question_tokens))
+    return said / total
+
+
+def _same_word(token: str, word: str) -> bool:
+    shorter, longer = sorted((token, word), key=len)
+    return token == word or (len(shorter) >= STEM_CHARS and longer.startswith(shorter))
 
 
 def _holding(hits: Sequence[Hit], finding: Finding) -> list[int]:
-    """Positions of the hits that hold one of the finding's evidence lines or are about its object."""
-    evidence = [normalized(item.text) for item in finding.evidence]
+    """Positions of the hits that hold one of the finding's evidence or change lines or are about its object."""
+    evidence = [normalized(item.text) for item in (*finding.evidence, *finding.changes)]
     held = []
     for position, hit in enumerate(hits):
         text = normalized(hit.text)
@@ -76,12 +101,6 @@ def _holding(hits: Sequence[Hit], finding: Finding) -> list[int]:
         if about or any(line and line in text for line in evidence):
             held.append(position)
     return held
-
-
-def describe(finding: Finding) -> str:
-    """The text a question is compared with: what is wrong, what it means, and its first evidence line."""
-    first = f" {finding.evidence[0].text}" if finding.evidence else ""
-    return f"{finding.subject}: {finding.cause}. {finding.meaning}.{first}"
 
 
 def rank_findings(question: str, hits: Sequence[Hit], findings: Sequence[Finding],
@@ -93,15 +112,17 @@ def rank_findings(question: str, hits: Sequence[Hit], findings: Sequence[Finding
     described = np.zeros(len(findings))
     closeness = np.ones(len(hits))
     if embed is not None:
-        vectors = embed([question, *(hit.text for hit in hits), *(describe(finding) for finding in findings)])
+        vectors = embed([question, *(hit.text for hit in hits), *(finding.description for finding in findings)])
         closeness = np.clip(vectors[1:len(hits) + 1] @ vectors[0], 0.0, 1.0)
         described = vectors[len(hits) + 1:] @ vectors[0]
+    # The pods of one workload share its name's words: each set of words counts once.
+    spread = Counter(token for words in {frozenset(name_tokens(finding.name)) for finding in findings} for token in words)
     matches = []
     for finding, own in zip(findings, described):
         held = _holding(hits, finding)
         hit = sum(float(closeness[position]) / (position + 1) for position in held)
         similarity = max([float(own), *(float(closeness[position]) for position in held)])
-        name = _name_score(tokens, finding)
+        name = _name_score(tokens, finding, spread)
         score = HIT_WEIGHT * hit + NAME_WEIGHT * name + MEANING_WEIGHT * similarity
         matches.append(Match(finding, score, hit, name, similarity))
     return sorted(matches, key=lambda match: (-match.score, match.finding.sort_key()))

@@ -2,8 +2,9 @@
 
 `diagnose(records)` runs every rule over schema-v1 records from any source and returns
 `Finding`s (knowledge.py holds the catalogue of failure signatures; pods.py, nodes.py,
-workloads.py and logs.py the rules per object; zones.py and ports.py read objects together
-(a volume's zone against the nodes, a pod's containers against each other); changes.py
+workloads.py and logs.py the rules per object; zones.py, ports.py and rollouts.py read objects
+together (a volume's zone against the nodes, a pod's containers against each other, a failing
+new version against the previous one still serving); changes.py
 attaches what changed shortly before each failure (scale-ups, rollouts, preemptions, slow
 pulls, rotated Secrets); engine.py merges and links).
 """

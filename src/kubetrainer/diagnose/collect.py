@@ -20,10 +20,11 @@ from kubetrainer.diagnose.finding import Evidence
 from kubetrainer.diagnose.knowledge import GPU_DEVICE, LOG_SIGNATURES, XID, Signature, is_problem_line, matching
 
 # A line written at error level or worse, in the common layouts (klog, logfmt/JSON, Python logging; pino and
-# bunyan write levels as numbers: 50 error, 60 fatal).
+# bunyan write levels as numbers: 50 error, 60 fatal; .NET's console logger writes `fail:` and `crit:`; Rust's
+# panic handler `thread 'main' panicked at src/main.rs:88:10:`).
 ERROR_LEVEL = re.compile(
     r'^[EF]\d{4} |\b(?:FATAL|ERROR|CRITICAL|PANIC)\b|"level"\s*:\s*"(?:error|fatal|panic|critical)"|level=(?:error|fatal)'
-    r'|"level"\s*:\s*[56]0\b'
+    r'|"level"\s*:\s*[56]0\b|^(?:\S+ )?(?:fail|crit): [\w.]+\[\d+\]|^thread \'[^\']*\' panicked at '
     r"|^Traceback|^\w+(?:\.\w+)*(?:Error|Exception): |^panic: ",
     re.IGNORECASE,
 )

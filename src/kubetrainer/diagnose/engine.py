@@ -17,6 +17,7 @@ from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules
 from kubetrainer.diagnose.ports import explain_ports
+from kubetrainer.diagnose.rollouts import name_previous_versions
 from kubetrainer.diagnose.workloads import event_findings, name_active_jobs, object_findings
 from kubetrainer.diagnose.zones import name_closed_zones
 
@@ -46,6 +47,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     name_active_jobs(merged, collector.objects)
     name_closed_zones(merged, collector.objects)
     explain_ports(merged, collector.objects)
+    name_previous_versions(merged, collector.objects)
     name_changes(merged, list(collector.changes), collector.pods_by_uid)
     link(merged)
     return sorted(merged, key=Finding.sort_key)
@@ -98,14 +100,20 @@ def _owned(pod: Finding, owner: Finding) -> bool:
 OWNER_RULES = ("job-failed", "replicas-short", "quota-exceeded", "failed-create", "cronjob-skipped")
 LOG_RULES = frozenset(signature.rule for signature in LOG_SIGNATURES)
 # A client's error that reports its server's failure -> the server-side rules that explain it, in the same namespace.
-SERVER_RULES: dict[str, frozenset[str]] = {"redis-misconf": frozenset({"redis-bgsave", "disk-full"})}
+SERVER_RULES: dict[str, frozenset[str]] = {
+    "redis-misconf": frozenset({"redis-bgsave", "disk-full"}),
+    "pg-wal-removed": frozenset({"pg-checkpoints-frequent"}),  # the standby's gap <- the primary's WAL churn
+}
+# A pod's failure -> the node agent's failure on the same node that explains it.
+NODE_AGENT_RULES: dict[str, frozenset[str]] = {"sandbox-network": frozenset({"vpc-cni-ip-exhaustion"})}
 
 
 def link(findings: list[Finding]) -> None:
     """Relate findings that explain each other: pod -> node -> GPU, pending pod -> claim or shortage, job -> pod,
     a GPU node without GPUs -> the failing driver pods on it, a stuck drain -> the eviction it retries, the
-    pods of one namespace failing with the same signature (one shared dependency), and a client's report of its
-    server's failure -> the server's own finding."""
+    pods of one namespace failing with the same signature (one shared dependency), a client's report of its
+    server's failure -> the server's own finding, a pod's sandbox -> the CNI agent's failure on its node, and
+    findings about one object to each other."""
     nodes = [f for f in findings if f.kind == "Node"]
     for finding in findings:
         for other in _related(finding, findings, nodes):
@@ -133,6 +141,10 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
         yield from (o for o in findings if o.rule == rule and o.kind == "Pod" and o.namespace == finding.namespace)
     if rule in SERVER_RULES:
         yield from (o for o in findings if o.rule in SERVER_RULES[rule] and o.namespace == finding.namespace)
+    if rule in NODE_AGENT_RULES and finding.node:
+        yield from (o for o in findings if o.rule in NODE_AGENT_RULES[rule] and o.node == finding.node)
+    yield from (o for o in findings if o.kind == finding.kind and o.namespace == finding.namespace
+                and o.name == finding.name)  # two findings about one object explain each other
 
 
 _GPU_SHORTAGE = re.compile(r"Insufficient [\w.-]+/gpu\b")

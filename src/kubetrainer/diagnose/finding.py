@@ -76,6 +76,13 @@ class Finding:
         on = f" on node {self.node}" if self.node and self.kind == "Pod" else ""
         return f"{self.kind} {where}{on}"
 
+    @property
+    def description(self) -> str:
+        """The text a question is compared with: what is wrong, what it means, and its first evidence line (the
+        index embeds it next to its chunks, so answering a question does not)."""
+        first = f" {self.evidence[0].text}" if self.evidence else ""
+        return f"{self.subject}: {self.cause}. {self.meaning}.{first}"
+
     def sort_key(self) -> tuple:
         return (SEVERITY_ORDER.get(self.severity, 9), self.kind, self.namespace or "", self.name, self.rule)
 

@@ -95,6 +95,7 @@ PROBLEM_WORDS = (
     "no healthy upstream",
     "fallen off the bus",
     "client-side throttling",
+    "too frequently",  # PostgreSQL's `LOG:  checkpoints are occurring too frequently`
 )
 KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
 
@@ -161,6 +162,9 @@ class Signature:
         if self.detail is None:
             return []
         return list(dict.fromkeys(match.group(0) for text in texts for match in self.detail.finditer(text)))
+
+
+_PRIVILEGED_PORT = r"(?:[1-9]\d?|[1-9]\d\d|10[01]\d|102[0-3])"  # 1-1023
 
 
 def _sig(rule: str, pattern: str, cause: str, meaning: str, fix: str, terms: tuple[str, ...], *,
@@ -597,6 +601,18 @@ SIGNATURES: tuple[Signature, ...] = (
         ("attach", "volume"),
     ),
     _sig(
+        "volume-ownership-slow",
+        r"Setting volume ownership for \S+ is taking longer than expected",
+        "the kubelet is still changing the owner of every file in the volume to the pod's fsGroup (a recursive "
+        "chown), so mounting it takes very long",
+        "with fsGroup set and the default fsGroupChangePolicy (Always), the kubelet walks the whole volume on every "
+        "mount; a volume holding millions of files takes minutes to hours, and the pod waits in ContainerCreating",
+        "set securityContext.fsGroupChangePolicy: OnRootMismatch (or drop fsGroup for volumes already owned right)",
+        ("volume ownership", "fsGroup", "OnRootMismatch", "chown"),
+        severity=WARNING,
+        in_logs=False,
+    ),
+    _sig(
         "sandbox-network",
         r"failed to (?:setup|set up) network for sandbox|NetworkPluginNotReady|cni plugin not initialized"
         r"|networkPlugin cni failed to set up pod",
@@ -674,6 +690,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "set securityContext.fsGroup or runAsUser to match the volume's owner, or fix the path's ownership",
         ("permission denied", "fsGroup", "runAsUser", "permission"),
         detail=r"Permission denied: '[^']+'|(?:open|mkdir|create|write) \S+: permission denied",
+        generic=True,  # a more specific reason on the same line (a privileged port) says more
     ),
     _sig(
         "address-in-use",
@@ -685,6 +702,76 @@ SIGNATURES: tuple[Signature, ...] = (
         ("address already in use", "port"),
         severity=CRITICAL,
         detail=r"listen tcp \S+|bind to \S+",
+    ),
+    _sig(
+        "privileged-port",
+        # Go `listen tcp :80: bind: permission denied`, Rust `failed to bind 0.0.0.0:80: Os { code: 13, kind:
+        # PermissionDenied ...`, nginx `bind() to 0.0.0.0:80 failed (13: Permission denied)`, Node.js `listen EACCES:
+        # permission denied 0.0.0.0:80`, uvicorn `[Errno 13] error while attempting to bind on address ('0.0.0.0', 80)`.
+        rf"listen tcp [\w.\[\]:]*:{_PRIVILEGED_PORT}: bind: permission denied"
+        rf"|bind\S* (?:to )?[\w.\[\]:]*:{_PRIVILEGED_PORT}:? (?:failed \(13: |Os \{{ code: 13)"
+        rf"|listen EACCES: permission denied [\w.\[\]:]*:{_PRIVILEGED_PORT}\b"
+        rf"|\[Errno 13\] error while attempting to bind on address \('[^']*', {_PRIVILEGED_PORT}\)",
+        "the program runs as a non-root user and cannot listen on a port below 1024 (permission denied)",
+        "ports below 1024 are privileged: only root, or a process with the NET_BIND_SERVICE capability, may bind "
+        "them; images that run as non-root (distroless :nonroot, USER in the Dockerfile) cannot",
+        "listen on a port of 1024 or above (the Service can still expose port 80 through targetPort), or add the "
+        "NET_BIND_SERVICE capability to the container's securityContext",
+        ("port", "privileged", "non-root", "nonroot", "NET_BIND_SERVICE", "permission denied"),
+        severity=CRITICAL,
+        detail=rf"[\w.\[\]]*:{_PRIVILEGED_PORT}\b|address \('[^']*', {_PRIVILEGED_PORT}\)",
+    ),
+    _sig(
+        "dataprotection-keys",
+        # ASP.NET Core Data Protection: a cookie or antiforgery token protected by another replica's key.
+        r"was not found in the key ring|Unprotect ticket failed|The antiforgery token could not be decrypted"
+        r"|Storing keys in a directory '[^']+' that may not be persisted outside of the container",
+        "ASP.NET Core cannot decrypt cookies or tokens that another replica protected: its Data Protection key ring "
+        "is not shared between the pods",
+        "each pod keeps its own Data Protection keys in a directory inside its container, so a request that lands on "
+        "another replica cannot be decrypted: users are logged out and antiforgery-protected posts fail with 400",
+        "persist the key ring where every replica reads it (PersistKeysToStackExchangeRedis, a shared volume, a "
+        "cloud key store) with one SetApplicationName, then restart the pods",
+        ("key ring", "Data Protection", "DataProtection", "Unprotect ticket failed", "could not be decrypted"),
+        severity=CRITICAL,
+        detail=r"The key \{[0-9a-f-]+\}|Storing keys in a directory '[^']+'",
+    ),
+    _sig(
+        "pg-wal-removed",
+        r"requested WAL segment \S+ has already been removed",
+        "the PostgreSQL standby needs WAL that its primary has already recycled, so streaming replication stopped "
+        "and the standby cannot catch up on its own",
+        "the primary keeps only max_wal_size/wal_keep_size of WAL unless a replication slot holds it; a standby that "
+        "fell further behind than that can never stream the missing segments",
+        "re-seed the standby (pg_basebackup, or the operator's reinit) and keep WAL for it: a physical replication "
+        "slot, or a larger wal_keep_size/max_wal_size on the primary",
+        ("WAL", "already been removed", "replication", "standby"),
+        severity=CRITICAL,
+        detail=r"WAL segment \S+",
+    ),
+    _sig(
+        "pg-checkpoints-frequent",
+        r"checkpoints are occurring too frequently",
+        "PostgreSQL checkpoints come too often for the write load (max_wal_size is too small)",
+        "each checkpoint lets the primary recycle older WAL, so a burst of writes removes WAL quickly: slow standbys "
+        "and archivers lose segments they still need",
+        "raise max_wal_size (and checkpoint_timeout) on the primary, as its HINT says",
+        ("max_wal_size", "checkpoints", "too frequently"),
+        severity=WARNING,
+        detail=r"\(\d+ seconds apart\)",
+    ),
+    _sig(
+        "vpc-cni-ip-exhaustion",
+        r"InsufficientFreeAddressesInSubnet|does not have enough free addresses|failed to assign an IP address to "
+        r"container|AssignPodIPv4Address: no available IP",
+        "the subnet has no free IP addresses left for pods, so the AWS VPC CNI cannot give new pods an address",
+        "with the AWS VPC CNI every pod takes an address from the node's subnet; when the subnet is used up, ipamd "
+        "cannot grow its pool (InsufficientFreeAddressesInSubnet) and pods on those nodes stay in ContainerCreating",
+        "add address space (a larger or additional subnet, custom networking / secondary CIDR, prefix delegation) or "
+        "lower WARM_IP_TARGET/WARM_ENI_TARGET so nodes hold fewer spare addresses",
+        ("free addresses", "InsufficientFreeAddressesInSubnet", "IP address", "subnet"),
+        severity=CRITICAL,
+        detail=r"subnet-[0-9a-f]+",
     ),
     _sig(
         "python-module-missing",

@@ -74,7 +74,9 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def open_retriever(index: Path | None):
+def open_retriever(index: Path | None, cache_dir: Path | None = None):
+    """The index's retriever, its embedder sharing the data home's embedding cache (`cache_dir`): the chunks it
+    retrieves were embedded when indexed and each finding's description is embedded once, not once per question."""
     if index is None:
         return None
     if not index.is_dir():
@@ -83,7 +85,7 @@ def open_retriever(index: Path | None):
         from kubetrainer.rag import Retriever
     except ImportError as error:
         raise Unavailable("the RAG stage is not part of this build, so --index cannot be used") from error
-    return Retriever.open(index)
+    return Retriever.open(index, cache_dir=cache_dir)
 
 
 def measure_retrieval(questions: Path | None, retriever) -> dict | None:
@@ -145,7 +147,7 @@ def run_eval(request: EvalRequest, settings: Settings, track: Tracker = silent) 
     tuned_ref, run_dir = resolve_tuned(request.model, runs_dir) if request.model else (None, None)
     wants_held_out = request.model is not None and (questions is None or request.dataset is not None)
     eval_set = held_out(request, run_dir) if wants_held_out else None  # inputs are checked before any model is loaded
-    retriever = open_retriever(request.index)
+    retriever = open_retriever(request.index, settings.dir("cache"))
     retrieval = measure_retrieval(request.retrieval_questions, retriever)
     candidates = load_candidates(request, tuned_ref, run_dir, settings.dir("models")) if tuned_ref else []
     results = evaluate_variants(candidates, eval_set, request.settings, retriever, track) if eval_set else []

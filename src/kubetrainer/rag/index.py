@@ -252,6 +252,8 @@ def _add(writer: versions.Writer, records: Iterable[dict], embedder: Embedder, b
         if manifest and held.collector is None:
             findings = combined(read_findings(writer.base), findings)
         write_findings(staging, findings)
+        if embedder.cache and findings:  # what `ask` compares each question with, embedded now, not on a first question
+            embedder.embed([finding.description for finding in findings])
         save_collector(staging, change.collector)
         stats.findings = len(findings)
         known = np.sort(np.concatenate([held.known, np.array(change.new_ids, dtype=np.uint64)]))

@@ -1,0 +1,58 @@
+"""A rollout whose new pods fail while the previous version's pods still serve: name the difference.
+
+A Deployment's pods are named `<deployment>-<ReplicaSet hash>-<suffix>`. When a failing pod
+belongs to one ReplicaSet and pods of another ReplicaSet of the same Deployment run and are
+ready with other images, the failure came with the new version, and the previous version is
+what still serves users: the first thing an on-call engineer checks ("1.9.0 crash-loops, 1.8.3
+still runs"). The running pod's status line, with its images, becomes evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from kubetrainer.diagnose.collect import ObjectFacts
+from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.knowledge import INFO
+
+# `checkout-api-7d9f8c6b5d-x2lqp`: the ReplicaSet's pod-template hash, then the pod's own suffix.
+POD_OF_REPLICASET = re.compile(r"^(?P<deployment>[a-z0-9][a-z0-9-]*?)-(?P<hash>[a-z0-9]{6,10})-[a-z0-9]{5}$")
+IMAGES = re.compile(r"; images (?P<images>[^;]+?)\.?$")  # how sources.render ends a pod's status
+SHOWN = 2  # running pods of the previous version named per finding
+MAX_EVIDENCE = 5
+
+
+def _images(facts: ObjectFacts | None) -> str | None:
+    match = IMAGES.search(facts.status.text) if facts and facts.status else None
+    return match["images"] if match else None
+
+
+def _serving(facts: ObjectFacts) -> bool:
+    text = facts.status.text if facts.status else ""
+    return "phase Running" in text and "waiting:" not in text and "Ready=False" not in text
+
+
+def name_previous_versions(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
+    """A failing pod of a Deployment names the pods of its other ReplicaSet that still serve, with their images."""
+    serving: dict[tuple[str | None, str], list[tuple[str, ObjectFacts]]] = {}
+    for facts in objects.values():
+        match = POD_OF_REPLICASET.match(facts.name) if facts.kind == "Pod" else None
+        if match and _serving(facts):
+            serving.setdefault((facts.namespace, match["deployment"]), []).append((match["hash"], facts))
+    for finding in findings:
+        match = POD_OF_REPLICASET.match(finding.name) if finding.kind == "Pod" else None
+        if match is None or finding.severity == INFO:
+            continue
+        own = _images(objects.get(("Pod", finding.namespace, finding.name)))
+        others = sorted((facts for rs_hash, facts in serving.get((finding.namespace, match["deployment"]), [])
+                         if rs_hash != match["hash"] and _images(facts) not in (None, own)), key=lambda f: f.name)
+        if not others:
+            continue
+        names = ", ".join(facts.name for facts in others[:SHOWN]) + (f" and {len(others) - SHOWN} more" if len(others) > SHOWN else "")
+        finding.cause += (f"; the previous version of {match['deployment']} still serves ({_images(others[0])}: pods "
+                          f"{names}), this pod runs {own or 'other images'}")
+        status = others[0].status
+        if status and all(item.text != status.text for item in finding.evidence):
+            finding.evidence.insert(1, status)  # quoted right after the failure it is compared with
+            del finding.evidence[MAX_EVIDENCE:]
