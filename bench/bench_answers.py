@@ -30,8 +30,10 @@ RESULTS = ROOT / "bench" / "results"
 KUBETRAINER = ROOT / ".venv" / "bin" / "kubetrainer"
 # Reported in this order; the labels say what each number may be trusted for.
 SCENARIOS = (
-    ("unseen", "held-out: written by an engineer who never opened the diagnosis, answer, retrieval, eval or bench "
-               "code; failures never inspected; first measured at 0.25 cause + citation (3b6c2a7)"),
+    ("reserve", "held-out: written (83d9ed9) by an engineer who never opened the diagnosis, answer, retrieval, eval "
+                "or bench code; failures never inspected; first measured at 0.20 cause + citation (045c165)"),
+    ("unseen", "written blind; held-out measurements 0.25 (3b6c2a7) and 0.25 (e38d29f); failures inspected since "
+               "045c165 (no longer held-out)"),
     ("drill", "written blind as a development set; first measured at 0.20 cause + citation (after a rule batch "
               "written before it was seen, from a list of failure classes it shares), failures inspected since"),
     ("sealed", "written blind; held-out measurement 0.50 cause + citation at f7af265; failures inspected since "
