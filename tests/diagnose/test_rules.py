@@ -371,11 +371,15 @@ def test_saved_facts_give_the_same_findings_after_loading(tmp_path):
                event("Pod", "api-1", "web", "BackOff", "Back-off restarting failed container app", count=7),
                log("ledger-0", "WARN  [ledger] fsync of /data/snap-27.tmp took 41s, disk may be failing", "finance"),
                log("ledger-0", "ERROR [ledger] snapshot aborted", "finance"),
-               log("api-1", "INFO:     Uvicorn running on http://127.0.0.1:8000 (Press CTRL+C to quit)")]
+               log("api-1", "INFO:     Uvicorn running on http://127.0.0.1:8000 (Press CTRL+C to quit)"),
+               event("Deployment", "api", "web", "ScalingReplicaSet", "Scaled up replica set api-5f to 3 from 1",
+                     warning=False)]
     collector = Collector().add_all(records)
     save_collector(tmp_path, collector)
     loaded = load_collector(tmp_path)
     assert loaded is not None and loaded.previous == collector.previous
+    assert loaded.opening == collector.opening != {}
+    assert list(loaded.changes) == list(collector.changes) != []
     assert loaded.objects[("Pod", "web", "api-1")].logs["app"].listening == collector.objects[("Pod", "web", "api-1")].logs["app"].listening != {}
     assert any("fsync of /data/snap-27.tmp took 41s" in f.cause for f in findings_of(loaded))
     assert [f.to_json() for f in findings_of(loaded)] == [f.to_json() for f in findings_of(collector)]

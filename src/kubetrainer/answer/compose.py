@@ -175,6 +175,10 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
         lines += ["", "What changed shortly before:"]
         lines += [f"- {_clock(item.ts)}{item.name}: {quote(item.text)} [{sources.cite(item)}]"
                   + (f", {item.about}" if item.about else "") for item in lead.changes]
+    if lead.startup:
+        lines += ["", "What it reported when it started:"]
+        lines += [f"- {item.name}{'' if item.name == lead.name else ' (the previous version)'}: {quote(item.text)} "
+                  f"[{sources.cite(item)}]" for item in lead.startup]
     lines += ["", f"What it means: {_sentence(lead.meaning)}", f"What to do: {_sentence(lead.fix)}"]
     if others:
         lines += ["", "Related:"]

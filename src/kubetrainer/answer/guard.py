@@ -67,7 +67,7 @@ def check(text: str, findings: Sequence[Finding], sources: Sources, given: str) 
     numbers = [int(n) for n in CITATION.findall(text)]
     if not numbers:
         failures.append("no citation")
-    evidence = [item.text for finding in findings for item in (*finding.evidence, *finding.changes)]
+    evidence = [item.text for finding in findings for item in finding.lines]
     for number in numbers:
         if not any(sources.holds(number, line) for line in evidence):
             failures.append(f"citation [{number}] holds no evidence")

@@ -92,8 +92,8 @@ def _same_word(token: str, word: str) -> bool:
 
 
 def _holding(hits: Sequence[Hit], finding: Finding) -> list[int]:
-    """Positions of the hits that hold one of the finding's evidence or change lines or are about its object."""
-    evidence = [normalized(item.text) for item in (*finding.evidence, *finding.changes)]
+    """Positions of the hits that hold one of the finding's lines or are about its object."""
+    evidence = [normalized(item.text) for item in finding.lines]
     held = []
     for position, hit in enumerate(hits):
         text = normalized(hit.text)

@@ -64,6 +64,8 @@ def _table(findings, explanations: dict[str, str]) -> None:
         for item in finding.changes:
             about = f" ({item.about})" if item.about else ""
             body.append(f'\n  changed before: {item.ts or ""} {item.name}: "{item.text[:200]}"{about}', style="cyan")
+        for item in finding.startup:
+            body.append(f'\n  at start, {item.name}: "{item.text[:200]}"', style="green")
         body.append(f"\nfix: {finding.fix}", style="dim")
         if finding.id in explanations:
             body.append(f"\n{explanations[finding.id]}", style="italic")

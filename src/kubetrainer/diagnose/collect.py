@@ -17,7 +17,15 @@ from typing import Any
 
 from kubetrainer.diagnose.changes import KEEP, Change, event_change, log_change
 from kubetrainer.diagnose.finding import Evidence
-from kubetrainer.diagnose.knowledge import GPU_DEVICE, LOG_SIGNATURES, XID, Signature, is_problem_line, matching
+from kubetrainer.diagnose.knowledge import (
+    GPU_DEVICE,
+    LOG_SIGNATURES,
+    STATED_SETTING,
+    XID,
+    Signature,
+    is_problem_line,
+    matching,
+)
 
 # A line written at error level or worse, in the common layouts (klog, logfmt/JSON, Python logging; pino and
 # bunyan write levels as numbers: 50 error, 60 fatal; .NET's console logger writes `fail:` and `crit:`; Rust's
@@ -47,6 +55,8 @@ LISTENING = re.compile(
     re.IGNORECASE,
 )
 KEEP_ERRORS = 3  # last error-level lines per container
+OPENING_LINES = 40  # first lines kept per container (diagnose.startup)
+STATED_LINES = 10  # and later lines that state a setting a signature is governed by (a JVM's limits at a crash)
 MAX_VARIANTS = 3  # distinct message shapes kept per signature and container
 _VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
 
@@ -173,6 +183,9 @@ class Collector:
         self.previous: dict[tuple, dict] = {}  # container -> its last ordinary or warning log record
         self.changes: deque[Change] = deque(maxlen=KEEP)  # scale-ups, rollouts, preemptions... (changes.py)
         self.pods_by_uid: dict[str, str] = {}  # uid -> namespace/name: kube-scheduler names preemptors by uid
+        # (namespace, pod, container) -> the first OPENING_LINES lines of its log (what it said as it started), then
+        # lines stating a setting (STATED_SETTING)
+        self.opening: dict[tuple[str | None, str, str], list[Evidence]] = {}
 
     def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
         key = (kind, namespace or None, name)
@@ -241,6 +254,8 @@ class Collector:
         key = (record.get("namespace"), pod, record.get("node"), record.get("container") or "")
         if "Changes detected" in line and (change := log_change(line, _evidence(record, line, name=pod))):
             self.changes.append(change)
+        if pod:
+            self._opening(record, pod, line)
         if pod and ("isten" in line or "unning on" in line or "erving on" in line):
             self._listening(record, pod, line)
         if not is_problem_line(line) and "NCCL" not in line:
@@ -274,6 +289,14 @@ class Collector:
             self.previous[key] = record  # a warning the program gave before failing is the best context there is
         elif not TRACE_LINE.match(line):
             self.previous.pop(key, None)
+
+    def _opening(self, record: dict, pod: str, line: str) -> None:
+        lines = self.opening.setdefault((record.get("namespace"), pod, record.get("container") or ""), [])
+        if ERROR_LEVEL.search(line) or len(lines) >= OPENING_LINES + STATED_LINES:
+            return
+        stated = STATED_SETTING.search(line)  # also in an indented block (the JVM's container limits at a crash)
+        if stated or (len(lines) < OPENING_LINES and not TRACE_LINE.match(line)):
+            lines.append(_evidence(record, line, name=pod))
 
     def _listening(self, record: dict, pod: str, line: str) -> None:
         match = LISTENING.search(line)

@@ -17,7 +17,8 @@ from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules
 from kubetrainer.diagnose.ports import explain_ports
-from kubetrainer.diagnose.rollouts import name_previous_versions
+from kubetrainer.diagnose.rollouts import name_previous_versions, previous_versions
+from kubetrainer.diagnose.startup import attach_startup
 from kubetrainer.diagnose.workloads import event_findings, name_active_jobs, object_findings
 from kubetrainer.diagnose.zones import name_closed_zones
 
@@ -47,7 +48,9 @@ def findings_of(collector: Collector) -> list[Finding]:
     name_active_jobs(merged, collector.objects)
     name_closed_zones(merged, collector.objects)
     explain_ports(merged, collector.objects)
-    name_previous_versions(merged, collector.objects)
+    versions = previous_versions(merged, collector.objects)
+    name_previous_versions(merged, collector.objects, versions)
+    attach_startup(merged, collector.opening, versions)
     name_changes(merged, list(collector.changes), collector.pods_by_uid)
     link(merged)
     return sorted(merged, key=Finding.sort_key)

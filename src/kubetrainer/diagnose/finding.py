@@ -43,7 +43,8 @@ class Finding:
     answer guard checks a model's text against. `related`: ids of findings this one
     explains or is explained by (pod -> node -> GPU, pending pod -> claim). `changes`: what
     changed shortly before it nearby (a scale-up, a rollout, a preemption), stated as such,
-    never as its cause.
+    never as its cause. `startup`: what the program (and the previous version still serving)
+    reported as it started that bears on the failure (`diagnose.startup`).
     """
 
     rule: str
@@ -62,6 +63,7 @@ class Finding:
     count: int = 1  # how many times the evidence was seen
     related: list[str] = field(default_factory=list)
     changes: list[Evidence] = field(default_factory=list)
+    startup: list[Evidence] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -83,6 +85,11 @@ class Finding:
         first = f" {self.evidence[0].text}" if self.evidence else ""
         return f"{self.subject}: {self.cause}. {self.meaning}.{first}"
 
+    @property
+    def lines(self) -> list[Evidence]:
+        """Every line the finding may quote: its evidence, what changed before it, what it reported at start."""
+        return [*self.evidence, *self.changes, *self.startup]
+
     def sort_key(self) -> tuple:
         return (SEVERITY_ORDER.get(self.severity, 9), self.kind, self.namespace or "", self.name, self.rule)
 
@@ -95,6 +102,7 @@ class Finding:
         body["terms"] = list(self.terms)
         body["evidence"] = [item.to_json() for item in self.evidence]
         body["changes"] = [item.to_json() for item in self.changes]
+        body["startup"] = [item.to_json() for item in self.startup]
         return {"id": self.id, **body}
 
     @classmethod
@@ -103,5 +111,6 @@ class Finding:
         fields["terms"] = tuple(value.get("terms") or ())
         fields["evidence"] = [Evidence.from_json(item) for item in value.get("evidence") or []]
         fields["changes"] = [Evidence.from_json(item) for item in value.get("changes") or []]
+        fields["startup"] = [Evidence.from_json(item) for item in value.get("startup") or []]
         fields["related"] = list(value.get("related") or [])
         return cls(**fields)

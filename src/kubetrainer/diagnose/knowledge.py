@@ -142,7 +142,9 @@ class Signature:
     ("connection refused") that a more specific signature on the same line explains
     ("failed calling webhook ...: connection refused" is about the webhook); `detail`
     finds the specifics a finding names (the verb and resource RBAC denied, the missing
-    table), so "which permission is missing?" is answered by the finding itself.
+    table), so "which permission is missing?" is answered by the finding itself; `settings`
+    finds the start-up line that states what governs the failure (the -Xmx a heap exhaustion
+    hit, the GPU a TensorRT engine was loaded on), which `diagnose.startup` quotes with it.
     """
 
     rule: str
@@ -156,6 +158,7 @@ class Signature:
     in_logs: bool = True
     generic: bool = False
     detail: re.Pattern[str] | None = None
+    settings: re.Pattern[str] | None = None
 
     def details(self, texts: list[str]) -> list[str]:
         """The specifics the lines name (which permission, which table), verbatim, each once."""
@@ -168,9 +171,10 @@ _PRIVILEGED_PORT = r"(?:[1-9]\d?|[1-9]\d\d|10[01]\d|102[0-3])"  # 1-1023
 
 
 def _sig(rule: str, pattern: str, cause: str, meaning: str, fix: str, terms: tuple[str, ...], *,
-         detail: str | None = None, **options) -> Signature:
+         detail: str | None = None, settings: str | None = None, **options) -> Signature:
     return Signature(rule, re.compile(pattern, re.IGNORECASE), cause, meaning, fix, terms,
-                     detail=re.compile(detail, re.IGNORECASE) if detail else None, **options)
+                     detail=re.compile(detail, re.IGNORECASE) if detail else None,
+                     settings=re.compile(settings, re.IGNORECASE) if settings else None, **options)
 
 
 SIGNATURES: tuple[Signature, ...] = (
@@ -203,6 +207,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "raise -Xmx (or -XX:MaxRAMPercentage) within the container's memory limit, or cut the work's memory use",
         ("OutOfMemoryError", "heap", "Xmx"),
         severity=CRITICAL,
+        settings=r"-Xmx\d|MaxRAMPercentage=|JAVA_TOOL_OPTIONS|JAVA_OPTS|JDK_JAVA_OPTIONS",
     ),
     _sig(
         "x509-expired",
@@ -441,6 +446,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "raise the limit (ulimit -n) or fix the descriptor leak",
         ("too many open files",),
         explain=False,
+        settings=r"open file limit|max open files|nofile|RLIMIT_NOFILE|ulimit -n",
     ),
     _sig(
         "db-auth",
@@ -539,6 +545,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "built for",
         ("TensorRT", "engine", "rebuild", "compute"),
         severity=CRITICAL,
+        settings=r"GPU \d+: (?:NVIDIA|Tesla)|compute capability|\bsm_\d{2,3}\b",
     ),
     _sig(
         "exec-format",
@@ -719,6 +726,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "NET_BIND_SERVICE capability to the container's securityContext",
         ("port", "privileged", "non-root", "nonroot", "NET_BIND_SERVICE", "permission denied"),
         severity=CRITICAL,
+        settings=r"\bnon-?root\b|runAsUser|running as (?:user|uid)|\buid=\d+",
         detail=rf"[\w.\[\]]*:{_PRIVILEGED_PORT}\b|address \('[^']*', {_PRIVILEGED_PORT}\)",
     ),
     _sig(
@@ -917,6 +925,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "if the count is legitimate",
         ("native thread", "thread", "PID limit", "pids"),
         severity=CRITICAL,
+        settings=r"processes limit|pids\.max|pids limit|max user processes|ulimit -u",
     ),
     _sig(
         "vllm-kv-cache",
@@ -931,6 +940,7 @@ SIGNATURES: tuple[Signature, ...] = (
         ("KV cache", "max_model_len", "max-model-len", "context length"),
         severity=CRITICAL,
         detail=r"max seq len \(\d+\)|KV cache \(\d+\)",
+        settings=r"max_seq_len=|max_model_len|gpu_memory_utilization|# GPU blocks",
     ),
     _sig(
         "sysctl-forbidden",
@@ -978,6 +988,11 @@ SIGNATURES: tuple[Signature, ...] = (
 )
 SIGNATURE_BY_RULE = {signature.rule: signature for signature in SIGNATURES}
 LOG_SIGNATURES = tuple(signature for signature in SIGNATURES if signature.in_logs)
+
+# Any line that states a setting some signature is governed by (collected beyond a log's first lines).
+STATED_SETTING = re.compile(
+    "|".join(f"(?:{signature.settings.pattern})" for signature in LOG_SIGNATURES if signature.settings), re.IGNORECASE
+)
 
 
 def matching(text: str, signatures: tuple[Signature, ...] = SIGNATURES) -> list[Signature]:

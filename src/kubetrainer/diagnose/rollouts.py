@@ -33,24 +33,38 @@ def _serving(facts: ObjectFacts) -> bool:
     return "phase Running" in text and "waiting:" not in text and "Ready=False" not in text
 
 
-def name_previous_versions(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
-    """A failing pod of a Deployment names the pods of its other ReplicaSet that still serve, with their images."""
+def previous_versions(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> dict[str, list[ObjectFacts]]:
+    """Finding id -> the serving pods of another ReplicaSet of its Deployment, by name (the same images when only
+    the pod template's arguments or settings changed)."""
     serving: dict[tuple[str | None, str], list[tuple[str, ObjectFacts]]] = {}
     for facts in objects.values():
         match = POD_OF_REPLICASET.match(facts.name) if facts.kind == "Pod" else None
         if match and _serving(facts):
             serving.setdefault((facts.namespace, match["deployment"]), []).append((match["hash"], facts))
+    found = {}
     for finding in findings:
         match = POD_OF_REPLICASET.match(finding.name) if finding.kind == "Pod" else None
         if match is None or finding.severity == INFO:
             continue
-        own = _images(objects.get(("Pod", finding.namespace, finding.name)))
         others = sorted((facts for rs_hash, facts in serving.get((finding.namespace, match["deployment"]), [])
-                         if rs_hash != match["hash"] and _images(facts) not in (None, own)), key=lambda f: f.name)
+                         if rs_hash != match["hash"]), key=lambda f: f.name)
+        if others:
+            found[finding.id] = others
+    return found
+
+
+def name_previous_versions(findings: list[Finding], objects: Mapping[tuple, ObjectFacts],
+                           versions: Mapping[str, list[ObjectFacts]]) -> None:
+    """A failing pod of a Deployment names the pods of its other ReplicaSet that still serve (`versions`) with
+    other images, and their images."""
+    for finding in findings:
+        own = _images(objects.get(("Pod", finding.namespace, finding.name)))
+        others = [facts for facts in versions.get(finding.id, []) if _images(facts) not in (None, own)]
         if not others:
             continue
+        deployment = POD_OF_REPLICASET.match(finding.name)["deployment"]
         names = ", ".join(facts.name for facts in others[:SHOWN]) + (f" and {len(others) - SHOWN} more" if len(others) > SHOWN else "")
-        finding.cause += (f"; the previous version of {match['deployment']} still serves ({_images(others[0])}: pods "
+        finding.cause += (f"; the previous version of {deployment} still serves ({_images(others[0])}: pods "
                           f"{names}), this pod runs {own or 'other images'}")
         status = others[0].status
         if status and all(item.text != status.text for item in finding.evidence):

@@ -9,16 +9,18 @@ one batch of all the records would give. JSON, not pickle: an index directory is
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from kubetrainer import atomic
+from kubetrainer.diagnose.changes import Change
 from kubetrainer.diagnose.collect import Collector, ContainerLogs, ObjectFacts, SignatureHits
 from kubetrainer.diagnose.finding import Evidence
 from kubetrainer.diagnose.knowledge import SIGNATURE_BY_RULE
 
 COLLECTED = "collected.json"
-FORMAT = 1
+FORMAT = 2  # 2: start-up lines, changes and pod uids are kept too
 
 
 def _evidence(item: Evidence | None) -> dict[str, Any] | None:
@@ -75,9 +77,22 @@ def _facts(value: dict[str, Any]) -> ObjectFacts:
                        value.get("zone"))
 
 
+def _change_json(change: Change) -> dict[str, Any]:
+    return {"evidence": change.evidence.to_json(), "kind": change.kind, "name": change.name,
+            "namespace": change.namespace, "lasted": change.lasted.total_seconds()}
+
+
+def _change(value: dict[str, Any]) -> Change:
+    return Change(Evidence.from_json(value["evidence"]), value["kind"], value["name"], value["namespace"],
+                  timedelta(seconds=value["lasted"]))
+
+
 def save_collector(directory: Path, collector: Collector) -> None:
     body = {"format": FORMAT, "objects": [_facts_json(facts) for facts in collector.objects.values()],
-            "previous": [[list(key), record] for key, record in collector.previous.items()]}
+            "previous": [[list(key), record] for key, record in collector.previous.items()],
+            "opening": [[list(key), [item.to_json() for item in lines]] for key, lines in collector.opening.items()],
+            "changes": [_change_json(change) for change in collector.changes],
+            "pods_by_uid": collector.pods_by_uid}
     atomic.write_text(Path(directory) / COLLECTED, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
 
@@ -94,4 +109,7 @@ def load_collector(directory: Path) -> Collector | None:
         facts = _facts(value)
         collector.objects[(facts.kind, facts.namespace, facts.name)] = facts
     collector.previous.update((tuple(key), record) for key, record in body["previous"])
+    collector.opening.update((tuple(key), [Evidence.from_json(item) for item in lines]) for key, lines in body["opening"])
+    collector.changes.extend(_change(value) for value in body["changes"])
+    collector.pods_by_uid.update(body["pods_by_uid"])
     return collector

@@ -90,7 +90,7 @@ def score(question: dict, text: str, answered_by: str, sources: list[dict], evid
 
 def score_engine_answer(question: dict, answer: Answer) -> Scored:
     sources = answer.sources_json()
-    lines = [item.text for finding in answer.findings for item in (*finding.evidence, *finding.changes)]
+    lines = [item.text for finding in answer.findings for item in finding.lines]
     return score(question, answer.text, answer.answered_by, sources, lines, answer.seconds)
 
 

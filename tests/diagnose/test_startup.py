@@ -1,0 +1,127 @@
+"""What a failing program said as it started: the setting its failure names, its version, and the previous version's
+line of the same kind. Each test uses the real start-up and failure lines of the program it names."""
+
+from __future__ import annotations
+
+from kubetrainer.answer.compose import compose
+from kubetrainer.answer.sources import Sources
+from kubetrainer.diagnose import diagnose
+from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.startup import tokens
+
+from .cluster import container, log, pod
+
+CRASHING = dict(containers=[container(waiting=("CrashLoopBackOff", "back-off"), last=("Error", 1), restarts=9)])
+# vLLM 0.6's start-up lines, then the engine's refusal when the model's context does not fit the KV cache.
+VLLM_START = [
+    "INFO 03-14 11:56:20 api_server.py:528] vLLM API server version 0.6.3.post1",
+    "INFO 03-14 11:56:26 llm_engine.py:237] Initializing an LLM engine (v0.6.3.post1) with config: "
+    "model='meta-llama/Llama-3.1-8B-Instruct', dtype=torch.bfloat16, max_seq_len=131072, download_dir=None",
+    "INFO 03-14 11:56:27 model_runner.py:1056] Starting to load model meta-llama/Llama-3.1-8B-Instruct...",
+    "INFO 03-14 11:58:45 gpu_executor.py:113] # GPU blocks: 1853, # CPU blocks: 2048",
+]
+VLLM_FAILS = ("ValueError: The model's max seq len (131072) is larger than the maximum number of tokens that can be "
+              "stored in KV cache (29648). Try increasing `gpu_memory_utilization` or decreasing `max_model_len` when "
+              "initializing the engine.")
+
+
+def _ran(name: str, lines: list[str], namespace: str = "web", **status) -> list[dict]:
+    return [pod(name, namespace, **(status or CRASHING)),
+            *(log(name, line, namespace, ts=f"2026-03-14T11:{index:02d}:00Z") for index, line in enumerate(lines))]
+
+
+def _about(found: list[Finding], name: str, rule: str = "crash-loop") -> Finding:
+    return next(finding for finding in found if finding.name == name and finding.rule == rule)
+
+
+def test_tokens_drop_clock_times_and_common_words_and_split_settings():
+    line = "I0314 11:58:38.001626       1 llm_engine.py:237] Initializing with config: max_seq_len=131072, the error"
+    assert tokens(line) == {"llm", "engine", "initializing", "config", "max", "seq", "len", "131072"}
+
+
+def test_a_signature_names_the_start_up_line_that_states_its_setting():
+    # The JVM echoes JAVA_TOOL_OPTIONS as its first line; -XX:+ExitOnOutOfMemoryError then ends it on a heap OOM.
+    lines = ["Picked up JAVA_TOOL_OPTIONS: -Xmx512m -XX:+ExitOnOutOfMemoryError",
+             "2026-03-14 11:54:31.911  INFO 1 --- [           main] c.a.claims.AdjudicatorApplication        : "
+             "Starting AdjudicatorApplication v6.2.0 using Java 17.0.10 with PID 1",
+             "2026-03-14 11:54:42.911  INFO 1 --- [       intake-2] c.a.claims.intake.BatchIntake            : "
+             "Resuming batch 61 (61000 claims)",
+             "Terminating due to java.lang.OutOfMemoryError: Java heap space"]
+    crash = _about(diagnose(_ran("claims-1", lines)), "claims-1")
+    assert [item.text for item in crash.startup] == lines[:2], "the -Xmx first, then the version banner"
+    assert Finding.from_json(crash.to_json()).startup == crash.startup
+    assert crash.lines == [*crash.evidence, *crash.changes, *crash.startup]
+
+
+def test_a_setting_stated_in_an_indented_block_after_the_start_is_found():
+    # The JVM prints the container's limits (indented) when it cannot start a thread; the 40 opening lines are long past.
+    lines = [f"2026-03-14 10:{i:02d}:00.000  INFO 1 --- [refresh-1] c.e.RatesRefresher : Rates refreshed" for i in range(45)]
+    lines += ["container (cgroupv2) information:", "    Memory Limit: 2.00G", "    Maximum Processes Limit: 1024",
+              "java.lang.OutOfMemoryError: unable to create native thread: possibly out of memory or process/resource "
+              "limits reached"]
+    found = diagnose(_ran("rates-1", lines))
+    assert "    Maximum Processes Limit: 1024" in [item.text for finding in found for item in finding.startup]
+
+
+def test_the_settings_a_failure_is_governed_by_are_quoted_with_the_version():
+    lines = [*VLLM_START, VLLM_FAILS]
+    crash = _about(diagnose(_ran("llm-1", lines)), "llm-1")
+    assert [item.text for item in crash.startup] == [VLLM_START[1], VLLM_START[0]], "max_seq_len=131072, the version"
+    assert VLLM_START[3] in [item.text for item in crash.evidence], "the KV cache's blocks, quoted as the line before"
+
+
+def test_the_previous_version_still_serving_shows_its_line_of_the_same_kind():
+    # A rollout that only changed vLLM's arguments: both ReplicaSets run the same image; the old one serves.
+    old_lines = [VLLM_START[0], VLLM_START[1].replace("Llama-3.1-8B", "Llama-3-8B").replace("131072", "8192")]
+    serving = dict(containers=[container("vllm", ready=True)], conditions=[{"type": "Ready", "status": "True"}])
+    records = [*_ran("llm-qntmsgt9m8-5np2z", old_lines, **serving),
+               *_ran("llm-9pfrln5zwv-2lfww", [*VLLM_START, VLLM_FAILS])]
+    crash = _about(diagnose(records), "llm-9pfrln5zwv-2lfww")
+    theirs = [item.text for item in crash.startup if item.name == "llm-qntmsgt9m8-5np2z"]
+    assert old_lines[1] in theirs, "the old version's max_seq_len=8192 next to the new one's 131072"
+    assert "previous version" not in crash.cause, "the same images: no version to name in the cause"
+
+
+def test_the_previous_version_serving_on_the_port_the_new_one_cannot_bind():
+    # tile-server (Rust, tracing) 1.8.3 ran as root and served on :80; 1.9.0's distroless :nonroot image cannot bind it.
+    serving = dict(containers=[container(ready=True)], conditions=[{"type": "Ready", "status": "True"}])
+    old = ["2026-03-12T15:04:01.379705Z  INFO tile_server: tile-server 1.8.3 (rustc 1.75.0, base image debian:bookworm-slim)",
+           "2026-03-12T15:04:02.756912Z  INFO tile_server::tiles: 47960211 tiles indexed (zoom 0-14)",
+           "2026-03-12T15:04:03.379705Z  INFO tile_server: listening on 0.0.0.0:80"]
+    new = ["2026-03-14T11:59:03.837525Z  INFO tile_server: tile-server 1.9.0 (rustc 1.77.2, base image "
+           "gcr.io/distroless/cc-debian12:nonroot)",
+           'failed to bind 0.0.0.0:80: Os { code: 13, kind: PermissionDenied, message: "Permission denied" }']
+    found = diagnose([*_ran("tiles-wg2jxh9dxt-mlljq", old, "maps", **serving), *_ran("tiles-7bsqz8s5s9-j2qx4", new, "maps")])
+    crash = _about(found, "tiles-7bsqz8s5s9-j2qx4")
+    assert new[0] in [item.text for item in crash.evidence], "its :nonroot banner, quoted as the line before the failure"
+    assert [item.text for item in crash.startup] == [old[2], old[0]], "the old version's listening line and banner"
+    text = compose([crash], Sources([])).text
+    assert "What it reported when it started:" in text
+    assert "- tiles-wg2jxh9dxt-mlljq (the previous version): " in text
+
+
+def test_a_pod_that_never_logged_gets_no_lines_from_the_previous_version():
+    serving = dict(containers=[container(ready=True)], conditions=[{"type": "Ready", "status": "True"}])
+    records = [*_ran("gw-dhk2t98k8g-s87hf", ["gw 2.9.4 listening on :9000"], **serving),
+               pod("gw-7bsqz8s5s9-66z4r", phase="Failed", reason="Evicted", message="The node was low on memory.")]
+    assert all(not finding.startup for finding in diagnose(records))
+
+
+def test_a_healthy_line_sharing_only_common_words_is_not_quoted():
+    lines = ["2026-03-14 10:00:00,000 INFO worker: connected to the queue", "2026-03-14 10:00:01,000 INFO worker: ready",
+             "2026-03-14 10:05:00,000 ERROR worker: failed to write the report: disk quota exceeded"]
+    found = diagnose(_ran("worker-1", lines))
+    assert all(not finding.startup for finding in found)
+
+
+def test_without_a_known_setting_the_line_sharing_the_failures_rarest_words_is_chosen():
+    # The AWS VPC CNI logs the subnet it allocates from at start; its failure names the same subnet.
+    lines = ['{"level":"info","ts":"2026-03-14T10:40:32.410Z","caller":"aws-k8s-agent/main.go:42","msg":"Starting '
+             'L-IPAMD v1.18.2 ..."}',
+             '{"level":"info","ts":"2026-03-14T10:41:13.456Z","caller":"awsutils/awsutils.go:505","msg":"Found '
+             'subnet-id: subnet-0a1b2c3d4e5f67890"}',
+             '{"level":"info","ts":"2026-03-14T10:41:14.456Z","caller":"ipamd/ipamd.go:600","msg":"Synced ENIs"}',
+             '{"level":"error","ts":"2026-03-14T11:20:01.802Z","caller":"ipamd/ipamd.go:874","msg":"Failed to allocate a '
+             'private IP address from subnet-0a1b2c3d4e5f67890: no free addresses"}']
+    found = diagnose(_ran("aws-node-1", lines, "kube-system"))
+    assert lines[1] in [item.text for finding in found for item in finding.startup]
