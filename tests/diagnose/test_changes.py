@@ -92,3 +92,19 @@ def test_the_diagnose_table_shows_what_changed_before_a_failure(tmp_path, capsys
     assert main(["diagnose", "--from", str(records)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "changed before: 2026-03-14T10:18:00Z sync-worker:" in out and "to 12 from 2" in out
+
+
+def test_a_scheduled_scale_to_zero_is_named_before_the_failure_of_a_service_in_its_namespace():
+    # kube-downscaler scales the Gatekeeper controller to 0 for the weekend; the API server then cannot call its webhook.
+    scaled = ("2026-03-14 07:00:00,000 INFO: Scaling down Deployment gatekeeper-system/gatekeeper-controller-manager "
+              "from 3 to 0 replicas (uptime: always, downtime: Sat-Sun 08:00-24:00 Europe/Berlin)")
+    refused = ('Error creating: Internal error occurred: failed calling webhook "validation.gatekeeper.sh": failed to call '
+               'webhook: Post "https://gatekeeper-webhook-service.gatekeeper-system.svc:443/v1/admit?timeout=3s": no '
+               'endpoints available for service "gatekeeper-webhook-service"')
+    found = diagnose([log("kube-downscaler-7f-5cbqj", scaled, "platform", ts="2026-03-14T07:00:00Z"),
+                      event("ReplicaSet", "push-dispatcher-9td7", "notifications", "FailedCreate", refused,
+                            ts="2026-03-14T11:20:00Z")])
+    failing = _finding(found, "push-dispatcher-9td7")
+    assert [item.text for item in failing.changes] == [scaled], \
+        "the webhook's namespace is named in its address; a scale to zero lasts past the usual window"
+    assert diagnose([log("w-1", "INFO scaling up the worker pool from 2 to 4 threads")]) == [], "no workload, no change"

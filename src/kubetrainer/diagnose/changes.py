@@ -5,7 +5,8 @@ changes as Normal events (the deployment controller's ScalingReplicaSet, the HPA
 SuccessfulRescale, the scheduler's Preempted on its victim, the kubelet's Pulled with how
 long the pull took, a node's Starting/RegisteredNode), and controllers such as Stakater's
 Reloader log the ConfigMaps and Secrets whose change made them roll a workload. None of
-these is a failure, so no rule reports them; but a connection limit exhausted right after
+these is a failure, so no rule reports them (nor the scalings that schedulers such as
+kube-downscaler log); but a connection limit exhausted right after
 a client was scaled from 2 to 12, or a training worker that missed its rendezvous because
 its image took 17 minutes to pull, is explained only by them. This pass attaches to each
 failure the few changes that came shortly before it and touch the same workload,
@@ -38,6 +39,10 @@ SLOW_PULL = timedelta(minutes=1)  # a pull this long delays a pod's start notice
 # Stakater Reloader: `Changes detected in 'db-credentials' of type 'SECRET' in namespace 'loyalty', Updated
 # 'loyalty-api' of type 'Deployment' in namespace 'loyalty'`.
 RELOADER = re.compile(r"Changes detected in '(?P<what>[^']+)' of type '\w+' in namespace '(?P<namespace>[^']+)'")
+# A controller's log line that scales a workload by schedule or load: kube-downscaler `Scaling down Deployment
+# gatekeeper-system/gatekeeper-controller-manager from 3 to 0 replicas (uptime: always, downtime: Sat-Sun 08:00-24:00)`.
+SCALED = re.compile(r"\b[Ss]cal(?:ing|ed) (?:up|down) (?P<kind>Deployment|StatefulSet|ReplicaSet|Rollout|CronJob) "
+                    r"(?P<namespace>[a-z0-9][a-z0-9-]*)/(?P<name>[a-z0-9][a-z0-9.-]*) from \d+ to \d+")
 # kube-scheduler on the victim, since Kubernetes 1.27: `Preempted by pod 68e72010-... on node gpu-3` (the preemptor's
 # uid; older releases wrote its namespace/name).
 PREEMPTOR = re.compile(r"Preempted by pod (?P<uid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
@@ -56,6 +61,7 @@ class Change:
     name: str
     namespace: str | None
     lasted: timedelta = timedelta(0)  # how long it took before its line was written (an image pull)
+    lasting: bool = False  # in effect until undone (a workload scaled to zero), so WINDOW does not end it
 
     @property
     def when(self) -> datetime | None:
@@ -75,11 +81,15 @@ def event_change(reason: str, kind: str, text: str) -> timedelta | None:
 
 
 def log_change(line: str, evidence: Evidence) -> Change | None:
-    """A controller's log line that records a change to another object (Reloader's rotated Secret), else None."""
+    """A controller's log line that records a change to another object (Reloader's rotated Secret, a scheduled
+    scale-down), else None."""
     match = RELOADER.search(line)
+    if match is not None:
+        return Change(evidence, "ConfigMap/Secret", match["what"], match["namespace"])
+    match = SCALED.search(line)
     if match is None:
         return None
-    return Change(evidence, "ConfigMap/Secret", match["what"], match["namespace"])
+    return Change(evidence, match["kind"], match["name"], match["namespace"], lasting=match[0].endswith(" to 0"))
 
 
 def _pull_time(text: str) -> timedelta:
@@ -97,13 +107,15 @@ def _moment(ts: str | None) -> datetime | None:
 
 
 def _closeness(change: Change, finding: Finding) -> int:
-    """How closely a change touches a finding: 3 its object or its owner, 2 named by it or naming it, 1 its
-    namespace or node, 0 unrelated."""
+    """How closely a change touches a finding: 3 its object or its owner, 2 named by it or naming it (or its
+    namespace named in a Service address, `webhook.gatekeeper-system.svc`), 1 its namespace or node, 0 unrelated."""
     owner = finding.name.startswith(f"{change.name}-") or change.name.startswith(f"{finding.name}-")
     if change.name == finding.name or (owner and change.namespace == finding.namespace):
         return 3
     texts = " ".join(item.text for item in finding.evidence)
     if (len(change.name) >= 4 and change.name in texts) or f"'{finding.name}'" in change.evidence.text:
+        return 2
+    if change.namespace and change.namespace != finding.namespace and f".{change.namespace}.svc" in texts:
         return 2
     if finding.namespace and change.namespace == finding.namespace:
         return 1
@@ -121,7 +133,7 @@ def changes_before(finding: Finding, changes: list[Change]) -> list[Evidence]:
     scored = []
     for change in changes:
         when = change.when
-        if when is None or not start <= when <= end or change.evidence in finding.evidence:
+        if when is None or not (start <= when or change.lasting) or when > end or change.evidence in finding.evidence:
             continue
         closeness = _closeness(change, finding)
         if closeness:

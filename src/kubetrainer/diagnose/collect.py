@@ -252,7 +252,7 @@ class Collector:
         line = record["message"]
         pod = record.get("pod")
         key = (record.get("namespace"), pod, record.get("node"), record.get("container") or "")
-        if "Changes detected" in line and (change := log_change(line, _evidence(record, line, name=pod))):
+        if ("Changes detected" in line or "caling" in line) and (change := log_change(line, _evidence(record, line, name=pod))):
             self.changes.append(change)
         if pod:
             self._opening(record, pod, line)

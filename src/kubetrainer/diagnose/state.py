@@ -79,12 +79,12 @@ def _facts(value: dict[str, Any]) -> ObjectFacts:
 
 def _change_json(change: Change) -> dict[str, Any]:
     return {"evidence": change.evidence.to_json(), "kind": change.kind, "name": change.name,
-            "namespace": change.namespace, "lasted": change.lasted.total_seconds()}
+            "namespace": change.namespace, "lasted": change.lasted.total_seconds(), "lasting": change.lasting}
 
 
 def _change(value: dict[str, Any]) -> Change:
     return Change(Evidence.from_json(value["evidence"]), value["kind"], value["name"], value["namespace"],
-                  timedelta(seconds=value["lasted"]))
+                  timedelta(seconds=value["lasted"]), bool(value.get("lasting")))
 
 
 def save_collector(directory: Path, collector: Collector) -> None:
