@@ -733,14 +733,23 @@ def test_a_refusal_on_a_loopback_port_names_the_sidecar_that_serves_it_and_when_
     refused = ('psycopg.OperationalError: connection failed: connection to server at "127.0.0.1", port 6432 failed: '
                "Connection refused")
     started = "2026-03-14 09:41:52.900 UTC [1] LOG listening on 0.0.0.0:6432"
+    # Bitnami's PgBouncer image waits for its backend before it starts PgBouncer.
+    setup = ["pgbouncer 09:41:24.36 INFO  ==> Initializing PgBouncer...",
+             "pgbouncer 09:41:24.38 INFO  ==> Waiting for PostgreSQL backend to be accessible",
+             "pgbouncer 09:41:37.66 INFO  ==> Backend db.example.internal:5432 accessible"]
     running = container("app", last=("Error", 1), restarts=1, ready=True)
     found = diagnose([pod("tw-1", "pay", containers=[running, container("pgbouncer", ready=True)]),
+                      *(log("tw-1", line, "pay", "pgbouncer", ts="2026-03-14T09:41:00Z") for line in setup),
                       log("tw-1", refused, "pay", "app", ts="2026-03-14T09:41:01Z"),
                       log("tw-1", started, "pay", "pgbouncer", ts="2026-03-14T09:41:52Z"),
                       event("Pod", "tw-1", "pay", "BackOff", "Back-off restarting failed container app")])
     finding = only(found, "container-restarts")
     assert "port 6432 is served by the pod's own pgbouncer container" in finding.cause
-    assert "which was not listening yet" in finding.cause and finding.evidence[-1].text == started
+    assert "which was not listening yet" in finding.cause
+    refusal = [item.text for item in finding.evidence].index(refused)
+    assert [item.text for item in finding.evidence[refusal + 1:refusal + 3]] == [setup[1], started], \
+        "quoted right after the refusal: what it was waiting for, and when it " \
+        "listened"
 
 
 def test_a_server_listening_on_localhost_only_explains_its_failing_probe():

@@ -47,7 +47,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     merged = [finding for finding in merge(found) if not _repeats_its_owner(finding, found)]
     name_active_jobs(merged, collector.objects)
     name_closed_zones(merged, collector.objects)
-    explain_ports(merged, collector.objects)
+    explain_ports(merged, collector.objects, collector.opening)
     versions = previous_versions(merged, collector.objects)
     name_previous_versions(merged, collector.objects, versions)
     attach_startup(merged, collector.opening, versions)

@@ -4,7 +4,9 @@ Containers of a pod share one network namespace. Two common failures follow and 
 when the pod's containers are read together:
 
 - an app that dials `127.0.0.1:6432` is refused because the sidecar serving that port
-  (PgBouncer, a proxy) is not listening yet: containers start together, in no order;
+  (PgBouncer, a proxy) is not listening yet: containers start together, in no order; what
+  the sidecar was waiting for meanwhile (`Waiting for PostgreSQL backend to be accessible`)
+  is quoted with its listening line;
 - a server that listens on `127.0.0.1` only is unreachable from outside the pod: the
   kubelet's probes, its Service and a mesh sidecar (Istio sends to the pod IP since 1.10)
   all dial the pod IP.
@@ -13,27 +15,33 @@ when the pod's containers are read together:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from kubetrainer.diagnose.collect import LISTENING, ObjectFacts
 from kubetrainer.diagnose.finding import Evidence, Finding
+from kubetrainer.diagnose.knowledge import is_problem_line
 
 # `127.0.0.1:6432`, `localhost:6432`, libpq's `server at "127.0.0.1", port 6432`.
 LOOPBACK_TARGET = re.compile(r'(?:127\.0\.0\.1|localhost|\[::1\])"?(?::|,? port )(?P<port>\d{2,5})\b')
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 # Findings a server unreachable on the pod IP explains.
+WAITING = re.compile(r"\bwait(?:ing)?\b", re.IGNORECASE)  # a sidecar's `Waiting for <its backend>` as it starts
+MAX_EVIDENCE = 5
 UNREACHABLE_RULES = frozenset({"readiness-probe", "liveness-probe", "startup-probe", "no-healthy-upstream",
                                "connection-refused"})
 
 
-def explain_ports(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
+def explain_ports(findings: list[Finding], objects: Mapping[tuple, ObjectFacts],
+                  opening: Mapping[tuple, Sequence[Evidence]]) -> None:
+    """Explain refusals and unreachable servers by who listens where in the pod; `opening`: (namespace, pod,
+    container) -> the first lines of its log (`Collector.opening`)."""
     for finding in findings:
         if finding.kind != "Pod":
             continue
         facts = objects.get(("Pod", finding.namespace, finding.name))
         if facts is None:
             continue
-        _sidecar_not_ready(finding, facts)
+        _sidecar_not_ready(finding, facts, opening)
         if finding.rule in UNREACHABLE_RULES:
             _loopback_only(finding, facts)
 
@@ -43,9 +51,10 @@ def _listeners(facts: ObjectFacts) -> list[tuple[str, int, Evidence]]:
             for port, line in sorted(logs.listening.items())]
 
 
-def _sidecar_not_ready(finding: Finding, facts: ObjectFacts) -> None:
-    """A refused dial to a loopback port another container of the pod listens on."""
-    for item in list(finding.evidence):
+def _sidecar_not_ready(finding: Finding, facts: ObjectFacts, opening: Mapping[tuple, Sequence[Evidence]]) -> None:
+    """A refused dial to a loopback port another container of the pod listens on, and what that container was
+    waiting for before it listened."""
+    for item in sorted(finding.evidence, key=lambda entry: not is_problem_line(entry.text)):  # the refusal first
         target = LOOPBACK_TARGET.search(item.text)
         if not target:
             continue
@@ -58,7 +67,14 @@ def _sidecar_not_ready(finding: Finding, facts: ObjectFacts) -> None:
                               + (", which was not listening yet: the containers start together, so the app must "
                                  "wait for it (or run it as a sidecar init container)" if early else ""))
             finding.terms = (*finding.terms, container, "sidecar")
-            finding.add_evidence(line)
+            started = list(opening.get((facts.namespace, facts.name, container), ()))
+            before = started[:started.index(line)] if line in started else []
+            waited = [entry for entry in before if WAITING.search(entry.text)][-1:] if early else []
+            after = finding.evidence.index(item) + 1  # quoted right after the refusal they explain
+            for position, entry in enumerate([*waited, line], start=after):  # the listening line is in the cause
+                if all(existing.text != entry.text for existing in finding.evidence):
+                    finding.evidence.insert(position, entry)
+            del finding.evidence[MAX_EVIDENCE:]
             return
 
 
