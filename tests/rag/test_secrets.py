@@ -11,10 +11,10 @@ from kubetrainer import versions
 from kubetrainer.answer import AnswerEngine
 from kubetrainer.answer.phrase import phrasing_messages
 from kubetrainer.diagnose.store import read_findings
+from kubetrainer.generation.chat import render
 from kubetrainer.rag import Retriever
 from kubetrainer.rag.embed import Embedder
 from kubetrainer.rag.index import build_index
-from kubetrainer.rag.prompt import render_chat
 from kubetrainer.records import make_record
 from kubetrainer.samples.secrets import planted_secrets
 from kubetrainer.sources.auto import records_from_path
@@ -101,4 +101,4 @@ def test_no_secret_in_query_results_answers_or_prompts(planted_index: tuple[Path
         assert _leaks(json.dumps([hit.to_json() for hit in hits])) == []
         answer = AnswerEngine(retriever, read_findings(planted_index[0])).answer(query)
         assert _leaks(json.dumps(answer.to_json())) == []
-        assert _leaks(render_chat(tokenizer, phrasing_messages(query, answer.text))) == []
+        assert _leaks(render(tokenizer, phrasing_messages(query, answer.text))) == []

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kubetrainer.rag.prompt import FENCE_CLOSE, FENCE_OPEN, render_chat
+from kubetrainer.generation.chat import render
+from kubetrainer.rag.prompt import FENCE_CLOSE, FENCE_OPEN
 
 Phraser = Callable[[list[dict[str, str]]], str]
 SYSTEM = (
@@ -49,7 +50,7 @@ def hf_phraser(model: Any, tokenizer: Any, max_new_tokens: int = 96) -> Phraser:
     def phrase(messages: list[dict[str, str]]) -> str:
         import torch
 
-        encoded = tokenizer(render_chat(tokenizer, messages), add_special_tokens=False, return_tensors="pt")
+        encoded = tokenizer(render(tokenizer, messages), add_special_tokens=False, return_tensors="pt")
         if encoded["input_ids"].shape[1] + max_new_tokens > window:
             return ""
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from kubetrainer.evaluate.dataset import Question
+from kubetrainer.generation.chat import render
 
 
 @dataclass(frozen=True)
@@ -29,18 +30,6 @@ class Answer:
 
     def to_json(self) -> dict:
         return {"question": self.question, "prediction": self.prediction, "references": self.references, "sources": self.sources}
-
-
-def render_conversation(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool = False) -> str:
-    """The model's chat template applied to `messages`; without a template, the turns one per line."""
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
-    return "\n".join(message["content"] for message in messages) + ("\n" if add_generation_prompt else "")
-
-
-def render_prompt(tokenizer, messages: list[dict[str, str]]) -> str:
-    """The prompt that asks the model for the next assistant turn."""
-    return render_conversation(tokenizer, messages, add_generation_prompt=True)
 
 
 def generate(model, tokenizer, prompt: str, max_new_tokens: int) -> str:
@@ -82,7 +71,7 @@ def answer_questions(
             answer = engine.answer(question.text)
             prediction, sources = answer.text, answer.sources_json()
         else:
-            prediction, sources = generate(model, tokenizer, render_prompt(tokenizer, question.messages), settings.max_new_tokens), []
+            prediction, sources = generate(model, tokenizer, render(tokenizer, question.messages), settings.max_new_tokens), []
         answers.append(Answer(question=question.text, prediction=prediction, references=question.references, sources=sources))
         if on_answer:
             on_answer()

@@ -37,10 +37,11 @@ class EvalSet:
 
 
 def render_texts(eval_set: EvalSet, tokenizer) -> list[str]:
-    """The perplexity documents as strings: conversations through the chat template when there is one."""
-    from kubetrainer.evaluate.answers import render_conversation
+    """The perplexity documents as strings: conversations rendered as training renders them (`generation.chat`)."""
+    from kubetrainer.generation.chat import render
 
-    return [text if isinstance(text, str) else render_conversation(tokenizer, text) for text in eval_set.texts]
+    return [text if isinstance(text, str) else render(tokenizer, text, add_generation_prompt=False)
+            for text in eval_set.texts]
 
 
 def from_examples(format_name: str, examples: list[dict], limit: int | None = None) -> EvalSet:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetrainer.errors import UserError
+from kubetrainer.generation.chat import carry_template
 from kubetrainer.models import bundled, hub
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -134,7 +135,8 @@ def _load_tokenizer(path: Path) -> Any:
     if tokenizer.pad_token is None:
         # Batched generation and training need a pad token; EOS is the usual stand-in.
         tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    # A tokenizer without a chat template gets the one fallback every stage renders (and saves) with.
+    return carry_template(tokenizer)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""How excerpts are named and fenced, and how a chat is rendered for a model.
+"""How excerpts are named and fenced for a model (the chat itself is rendered by `generation.chat`).
 
 Cluster text is attacker-reachable (any pod can log "ignore previous instructions"),
 so whatever quotes it to a model fences it between FENCE_OPEN and FENCE_CLOSE, and
@@ -6,8 +6,6 @@ the system message says never to follow it (`answer.phrase`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 FENCE_OPEN, FENCE_CLOSE = "<<<", ">>>"
 
@@ -26,9 +24,3 @@ def describe_source(source: dict) -> str:
         parts.append(f"{start}" + (f" to {end}" if end and not source["ts_start"].startswith(source["ts_end"][:19]) else "") + " UTC")
     return ", ".join(parts)
 
-
-def render_chat(tokenizer: Any, messages: list[dict]) -> str:
-    """The exact text the model sees (its chat template, or a plain transcript without one)."""
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"

@@ -23,6 +23,7 @@ from transformers import (
     TextIteratorStreamer,
 )
 
+from kubetrainer.generation import chat
 from kubetrainer.serve.errors import APIError
 from kubetrainer.serve.registry import LoadedModel
 from kubetrainer.serve.stops import StopTrimmer, trim_at_stop
@@ -69,12 +70,8 @@ class _Cancelled(StoppingCriteria):
 
 
 def chat_input_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
-    """The prompt token ids for chat `messages`, through the model's own chat template."""
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    else:
-        text = "".join(f"{message['role']}: {message['content']}\n" for message in messages) + "assistant:"
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    """The prompt token ids for chat `messages`, rendered as training renders them (`generation.chat`)."""
+    return chat.chat_ids(tokenizer, messages)
 
 
 def text_input_ids(tokenizer: Any, text: str) -> list[int]:

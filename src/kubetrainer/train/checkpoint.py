@@ -29,6 +29,7 @@ from torch.distributed.checkpoint.state_dict import (
 )
 
 from kubetrainer import atomic
+from kubetrainer.generation.chat import carry_template
 from kubetrainer.train import paths, zero
 
 _FULL_TRAINABLE = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
@@ -98,9 +99,10 @@ def save(run_dir: Path, *, model, unwrapped, tokenizer, optimizer, scheduler, pr
 
 
 def save_model(unwrapped, tokenizer, out_dir: Path, trainable_weights: dict[str, torch.Tensor]) -> None:
-    """An adapter directory for PEFT models (they keep only the adapter's keys), else a full HF model; the tokenizer beside it."""
+    """An adapter directory for PEFT models (they keep only the adapter's keys), else a full HF model; the tokenizer beside it,
+    with the chat template it was trained in (`generation.chat`), so serve and eval render that format."""
     unwrapped.save_pretrained(out_dir, state_dict=trainable_weights)
-    tokenizer.save_pretrained(out_dir)
+    carry_template(tokenizer).save_pretrained(out_dir)
 
 
 def load(checkpoint: Path, *, model, optimizer, scheduler) -> Progress:

@@ -1,7 +1,8 @@
 """Export a run's output: the adapter as is, or merged into its base as a plain model directory.
 
 A merged model needs neither PEFT nor the base at load time, so the loader, the server and
-llama.cpp-style converters read it like any Hugging Face checkpoint.
+llama.cpp-style converters read it like any Hugging Face checkpoint. Either way the tokenizer
+carries its chat template (the fallback of `generation.chat` for a base model without one).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from kubetrainer import atomic
 from kubetrainer.errors import UserError
+from kubetrainer.generation.chat import carry_template
 from kubetrainer.train.paths import resolve_checkpoint
 
 
@@ -25,7 +27,22 @@ def export(source: str | Path, out_dir: Path, *, runs_dir: Path, models_dir: Pat
             _merge(model_dir, models_dir, staging)
         else:
             shutil.copytree(model_dir, staging, dirs_exist_ok=True)
+            _carry_template(staging)
     return out_dir
+
+
+def _carry_template(directory: Path) -> None:
+    """A copy of a checkpoint saved before the chat template travelled with it gets the fallback written in
+    (`generation.chat`), so the exported model is rendered in the format it was trained in wherever it goes."""
+    from kubetrainer.models.loader import TOKENIZER_FILES
+
+    if not any((directory / name).is_file() for name in TOKENIZER_FILES):
+        return  # an adapter without its own tokenizer: its base's is loaded (and given the template) with it
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    if not tokenizer.chat_template:
+        carry_template(tokenizer).save_pretrained(directory)
 
 
 def _merge(adapter_dir: Path, models_dir: Path, out_dir: Path) -> None:

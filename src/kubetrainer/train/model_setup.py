@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from kubetrainer.errors import Unavailable, UserError
+from kubetrainer.generation.chat import carry_template
 from kubetrainer.train.config import TrainConfig
 
 LLAMA_LIKE = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -83,7 +84,8 @@ def load_model_and_tokenizer(config: TrainConfig, models_dir: Path, device: torc
     model_dir = resolve_model_dir(config.model, models_dir)
     if not (model_dir / "config.json").exists():
         raise UserError("the model directory has no config.json", where=model_dir, expected="a Hugging Face model directory")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    # the fallback chat template of a base model travels with the tokenizer into every checkpoint
+    tokenizer = carry_template(AutoTokenizer.from_pretrained(model_dir))
     model = AutoModelForCausalLM.from_pretrained(
         model_dir,
         dtype=torch.float32 if quantization is None else torch.bfloat16,

@@ -1,7 +1,8 @@
 """Examples to token ids and labels: loss on the response tokens only (unless asked otherwise).
 
 Labels are found by character offsets, not by tokenizing pieces separately: the whole
-conversation is rendered once with the model's chat template, the character span of each
+conversation is rendered once with the model's chat template (or the fallback of
+`generation.chat`, the same text serve and eval render), the character span of each
 assistant turn is located by rendering the prefix up to it, and a token is a target when
 its first character falls inside one. Tokenizing pieces separately would change tokens
 at the seams (BPE merges across them) and train the model on text it never sees.
@@ -16,15 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubetrainer.generation.chat import render
 from kubetrainer.train.formats import Example
 
 IGNORE = -100
-
-# ChatML, the template SmolLM2 and many small models use, for tokenizers that have none.
-FALLBACK_CHAT_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 
 
 @dataclass(frozen=True)
@@ -37,22 +33,15 @@ class TokenizedExample:
         return sum(label != IGNORE for label in self.labels)
 
 
-def _render(tokenizer, messages: list[dict[str, str]], *, add_generation_prompt: bool) -> str:
-    template = tokenizer.chat_template or FALLBACK_CHAT_TEMPLATE
-    return tokenizer.apply_chat_template(
-        messages, chat_template=template, tokenize=False, add_generation_prompt=add_generation_prompt
-    )
-
-
 def _chat_text_and_spans(tokenizer, messages: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
     """The rendered conversation and the character spans of its assistant turns."""
-    text = _render(tokenizer, messages, add_generation_prompt=False)
+    text = render(tokenizer, messages, add_generation_prompt=False)
     spans = []
     for index, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        start = len(_render(tokenizer, messages[:index], add_generation_prompt=True)) if index else 0
-        end = len(_render(tokenizer, messages[: index + 1], add_generation_prompt=False))
+        start = len(render(tokenizer, messages[:index], add_generation_prompt=True)) if index else 0
+        end = len(render(tokenizer, messages[: index + 1], add_generation_prompt=False))
         spans.append((start, end))
     return text, spans
 
