@@ -27,3 +27,12 @@ def bare_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert not (directory / "chat_template.jinja").exists()
     return directory
 
+
+@pytest.fixture(scope="session")
+def hf_engine(bare_model_dir: Path):
+    """The transformers engine over the bare model, loaded as every stage loads it."""
+    from kubetrainer.generation.hf import TransformersEngine
+    from kubetrainer.models.loader import load_causal_lm
+
+    model, tokenizer = load_causal_lm(bare_model_dir, bare_model_dir.parent)
+    return TransformersEngine(model, tokenizer)

@@ -14,10 +14,10 @@ from kubetrainer.config import Settings
 from kubetrainer.evaluate.answers import AnswerSettings, answer_questions
 from kubetrainer.evaluate.dataset import EvalSet, Question, render_texts
 from kubetrainer.generation.chat import FALLBACK_CHAT_TEMPLATE, carry_template, render
+from kubetrainer.generation.params import NO_REPEAT_NGRAM, REPETITION_PENALTY
 from kubetrainer.models.loader import load_causal_lm
 from kubetrainer.serve.app import create_app
 from kubetrainer.serve.config import ServeConfig
-from kubetrainer.serve.generate import chat_input_ids
 from kubetrainer.train import engine as train_engine
 from kubetrainer.train.config import TrainConfig
 from kubetrainer.train.export import export
@@ -69,13 +69,14 @@ def test_train_serve_and_eval_render_one_prompt_for_a_model_without_a_template(b
     client = TestClient(create_app(ServeConfig(home=tmp_path, model=str(bare_model_dir))))
     served = client.post("/v1/chat/completions", json={"model": bare_model_dir.name, "messages": PROMPT,
                                                         "max_tokens": 6, "temperature": 0}).json()
-    assert chat_input_ids(client.app.state.serve.lm.tokenizer, PROMPT) == prompt_ids
+    assert client.app.state.serve.lm.engine.chat_ids(PROMPT) == prompt_ids
     assert served["usage"]["prompt_tokens"] == len(prompt_ids)
     model = AutoModelForCausalLM.from_pretrained(bare_model_dir).eval()
     assert served["choices"][0]["message"]["content"] == _greedy(model, tokenizer, prompt_ids, 6)
 
     [answer] = answer_questions(model, tokenizer, [Question(PROMPT, ["OOMKilled"])], AnswerSettings(max_new_tokens=6))
-    assert answer.prediction == _greedy(model, tokenizer, prompt_ids, 6).strip()
+    guard = {"no_repeat_ngram_size": NO_REPEAT_NGRAM, "repetition_penalty": REPETITION_PENALTY}
+    assert answer.prediction == _greedy(model, tokenizer, prompt_ids, 6, **guard).strip()
     [document] = render_texts(EvalSet("chat", texts=[CONVERSATION]), tokenizer)
     trained = tokenize_example(tokenizer, {"messages": CONVERSATION}, max_seq_len=512).input_ids
     assert tokenizer(document, add_special_tokens=False)["input_ids"] == trained

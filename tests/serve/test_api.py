@@ -10,9 +10,9 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
+from kubetrainer.generation.params import SamplingParams
 from kubetrainer.serve.app import create_app
 from kubetrainer.serve.config import ServeConfig
-from kubetrainer.serve.generate import text_input_ids
 
 KEY = "k" * 32
 
@@ -96,7 +96,7 @@ def test_completion_logprobs_are_the_models_log_softmax(client: TestClient) -> N
     logprobs = choice["logprobs"]
     assert logprobs["token_logprobs"][0] is None and "".join(logprobs["tokens"]) == prompt
     lm = client.app.state.serve.lm
-    ids = text_input_ids(lm.tokenizer, prompt)
+    ids = lm.engine.encode(prompt)
     with torch.no_grad(), lm.model.disable_adapter():  # the base model, not the loaded LoRA
         expected = torch.log_softmax(lm.model(torch.tensor([ids])).logits[0], dim=-1)
     for position, token_id in enumerate(ids[1:], start=1):
@@ -129,8 +129,8 @@ def test_completion_stream_and_token_prompts(client: TestClient) -> None:
     ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
     ({"logit_bias": {"1": 5}}, "logit_bias"),
     ({"response_format": {"type": "json_object"}}, "response_format"),
-    ({"frequency_penalty": 0.5}, "frequency_penalty"),
     ({"temperature": 5}, "temperature"),
+    ({"frequency_penalty": 0.5}, "frequency_penalty"),
     ({"messages": []}, "messages"),
     ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
 ])
@@ -227,14 +227,11 @@ def test_max_tokens_beyond_the_context_or_the_limit_is_refused(client: TestClien
 
 
 def test_a_seeded_answer_is_cached_as_its_seed_generates_it(client: TestClient) -> None:
-    import threading
-
-    from kubetrainer.serve.generate import SamplingParams, chat_input_ids, generate
-
     first, second = (chat(client, max_tokens=8, temperature=0.8, seed=11) for _ in range(2))
     assert (first.headers["x-kubetrainer-cache"], second.headers["x-kubetrainer-cache"]) == ("miss", "hit")
     lm = client.app.state.serve.lm
-    ids = chat_input_ids(lm.tokenizer, [{"role": "user", "content": "Why is my pod pending?"}])
+    ids = lm.engine.chat_ids([{"role": "user", "content": "Why is my pod pending?"}])
     params = SamplingParams(8, temperature=0.8, seed=11)
-    fresh = generate(lm, ids, params, lm.adapter_for("tiny-llama"), threading.Event())
+    fresh = lm.engine.generate(ids, params, adapter=lm.adapter_for("tiny-llama"))
     assert second.json()["choices"][0]["message"]["content"] == fresh.text
+

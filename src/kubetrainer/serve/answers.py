@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from kubetrainer.serve.generate import Generation, TokenLogprob
+from kubetrainer.generation.engine import Generation, TokenLogprob
 
 FINGERPRINT = "kubetrainer"
 

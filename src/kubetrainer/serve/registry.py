@@ -12,11 +12,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubetrainer.errors import UserError
 from kubetrainer.serve.errors import APIError
+
+if TYPE_CHECKING:
+    from kubetrainer.generation.hf import TransformersEngine
 
 BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 
@@ -42,10 +46,12 @@ class LoadedModel:
     adapters: tuple[str, ...] = ()
     created: int = field(default_factory=lambda: int(time.time()))
 
-    @property
-    def context_length(self) -> int:
-        config = getattr(self.model, "config", None)
-        return int(getattr(config, "max_position_embeddings", 2048) or 2048)
+    @cached_property
+    def engine(self) -> TransformersEngine:
+        """The generation engine every route and the phrasing step use (`generation.hf`)."""
+        from kubetrainer.generation.hf import TransformersEngine
+
+        return TransformersEngine(self.model, self.tokenizer)
 
     @property
     def model_ids(self) -> list[str]:

@@ -13,18 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from kubetrainer.generation.engine import Generation, TokenStream
+from kubetrainer.generation.params import SamplingParams
+from kubetrainer.generation.respond import responder
 from kubetrainer.serve import answers
+from kubetrainer.serve.budget import fit_budget
 from kubetrainer.serve.errors import APIError
-from kubetrainer.serve.generate import (
-    Generation,
-    SamplingParams,
-    TokenStream,
-    chat_input_ids,
-    fit_budget,
-    generate,
-    prompt_logprobs,
-    text_input_ids,
-)
 from kubetrainer.serve.retrieval import answer_sources, citation_footer
 from kubetrainer.serve.schemas import ChatRequest, CompletionRequest, EmbeddingRequest, _Sampling
 from kubetrainer.serve.state import ServeState, sse
@@ -42,6 +36,7 @@ def serve_state(request: Request) -> ServeState:
 
 
 def _params(body: _Sampling, max_new_tokens: int, top_logprobs: int | None) -> SamplingParams:
+    """The request's own decoding parameters (OpenAI's defaults where it sent none; no repetition guard)."""
     temperature = 1.0 if body.temperature is None else body.temperature
     return SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=body.top_p or 1.0,
                           stop=body.stops(), seed=body.seed, top_logprobs=top_logprobs)
@@ -86,7 +81,8 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
     if state.rag is not None and body.rag and any(m["role"] == "user" for m in messages):
         return await _rag_answer(state, body, key, messages, adapter)
-    input_ids = chat_input_ids(state.lm.tokenizer, messages)
+    engine = state.lm.engine
+    input_ids = engine.chat_ids(messages)
     field = "max_completion_tokens" if body.max_completion_tokens is not None else "max_tokens"
     max_new = _budget(state, len(input_ids), getattr(body, field), field, DEFAULT_CHAT_TOKENS)
     params = _params(body, max_new, (body.top_logprobs or 0) if body.logprobs else None)
@@ -94,10 +90,11 @@ async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse 
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         stack = await state.hold_slot()
         cancel = threading.Event()
-        stream = TokenStream(state.lm, input_ids, params, adapter, cancel)
+        stream = engine.stream(input_ids, params, adapter=adapter, cancel=cancel)
         events = _chat_events(state, stream, cancel, stack, arrived, body.model, include_usage)
         return StreamingResponse(events, media_type="text/event-stream", headers={"cache-control": "no-cache"})
-    generation = await state.run(lambda cancel: generate(state.lm, input_ids, params, adapter, cancel), request)
+    generation = await state.run(lambda cancel: engine.generate(input_ids, params, adapter=adapter, cancel=cancel),
+                                 request)
     state.record_tokens(generation.prompt_tokens, generation.completion_tokens, time.monotonic() - arrived)
     return _fresh(state, key, answers.chat_response(body.model, generation, generation.text, None))
 
@@ -107,11 +104,11 @@ def _budget(state: ServeState, prompt_tokens: int, asked: int | None, field: str
     context (OpenAI's answer, where a quiet cut would hide the mistake); without one, `default` cut to fit."""
     limit = state.config.max_new_tokens_limit
     if asked is None:
-        return fit_budget(state.lm, prompt_tokens, min(default, limit))
+        return fit_budget(state.lm.engine, prompt_tokens, min(default, limit))
     if asked > limit:
         raise APIError(400, f"{field} is too large: {asked}. This server allows at most {limit} completion tokens.",
                        param=field, code="invalid_value")
-    return fit_budget(state.lm, prompt_tokens, asked, requested=field)
+    return fit_budget(state.lm.engine, prompt_tokens, asked, requested=field)
 
 
 def _completion_budget(state: ServeState, body: CompletionRequest, prompt_tokens: int) -> int:
@@ -119,26 +116,17 @@ def _completion_budget(state: ServeState, body: CompletionRequest, prompt_tokens
     return _budget(state, prompt_tokens, asked, "max_tokens", DEFAULT_COMPLETION_TOKENS)
 
 
-def _phraser(state: ServeState, adapter: str | None) -> Callable[[list[dict[str, str]]], str]:
-    """The served model, greedy, as the answer engine's phrasing step (its text is kept only if grounded)."""
-    def phrase(messages: list[dict[str, str]]) -> str:
-        input_ids = chat_input_ids(state.lm.tokenizer, messages)
-        params = SamplingParams(max_new_tokens=fit_budget(state.lm, len(input_ids), PHRASING_TOKENS), temperature=0)
-        return generate(state.lm, input_ids, params, adapter, threading.Event()).text
-
-    return phrase
-
-
 async def _rag_answer(state: ServeState, body: ChatRequest, key: str | None, messages: list[dict[str, str]],
                       adapter: str | None) -> JSONResponse | StreamingResponse:
     """A chat turn answered by the answer engine: the diagnosis decides, the model only phrases (`rag_phrase`)."""
     question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
-    phraser = _phraser(state, adapter) if body.rag_phrase else None
+    # the served model as the answer engine's phrasing step, decoded as every answer is (greedy, repetition guard)
+    phraser = responder(state.lm.engine, PHRASING_TOKENS, adapter=adapter) if body.rag_phrase else None
     answer = await asyncio.to_thread(state.rag.answer, question, body.rag_top_k, phraser)
     sources = answer_sources(answer)
     content = answer.text + citation_footer(sources)
-    tokenizer = state.lm.tokenizer
-    generation = Generation(content, len(tokenizer(question)["input_ids"]), len(tokenizer(content)["input_ids"]), "stop")
+    engine = state.lm.engine
+    generation = Generation(content, engine.count_tokens(question), engine.count_tokens(content), "stop")
     extra = {"answered_by": answer.answered_by, "findings": [finding.to_json() for finding in answer.findings]}
     if not body.stream:
         return _fresh(state, key, {**answers.chat_response(body.model, generation, content, sources), **extra})
@@ -203,12 +191,12 @@ def _chat_events(state: ServeState, stream: TokenStream, cancel: threading.Event
 
 
 def _prompt_ids(state: ServeState, prompt: str | list[int]) -> tuple[list[int], str]:
-    tokenizer = state.lm.tokenizer
+    engine = state.lm.engine
     if isinstance(prompt, str):
-        return text_input_ids(tokenizer, prompt), prompt
-    if not prompt or any(not 0 <= token < len(tokenizer) for token in prompt):
-        raise APIError(400, f"token ids must be in 0..{len(tokenizer) - 1}", param="prompt", code="invalid_value")
-    return prompt, tokenizer.decode(prompt)
+        return engine.encode(prompt), prompt
+    if not prompt or any(not 0 <= token < engine.vocab_size for token in prompt):
+        raise APIError(400, f"token ids must be in 0..{engine.vocab_size - 1}", param="prompt", code="invalid_value")
+    return prompt, engine.decode(prompt)
 
 
 def _complete_one(state: ServeState, body: CompletionRequest, input_ids: list[int], prompt_text: str,
@@ -217,13 +205,13 @@ def _complete_one(state: ServeState, body: CompletionRequest, input_ids: list[in
     max_new = _completion_budget(state, body, len(input_ids))
     params = _params(body, max_new, body.logprobs)
     if max_new:
-        generation = generate(state.lm, input_ids, params, adapter, cancel)
+        generation = state.lm.engine.generate(input_ids, params, adapter=adapter, cancel=cancel)
     else:
         generation = Generation("", len(input_ids), 0, "length", [] if body.logprobs is not None else None)
     echoed = prompt_text if body.echo else ""
     logprobs = None
     if body.logprobs is not None:
-        scored = prompt_logprobs(state.lm, input_ids, body.logprobs, adapter) if body.echo else []
+        scored = state.lm.engine.prompt_logprobs(input_ids, body.logprobs, adapter=adapter) if body.echo else []
         logprobs = answers.completion_logprobs([*scored, *(generation.logprobs or [])])
     choice = {"text": echoed + generation.text, "index": 0, "logprobs": logprobs, "finish_reason": generation.finish_reason}
     return choice, generation
@@ -243,7 +231,7 @@ async def completions(body: CompletionRequest, request: Request) -> JSONResponse
         max_new = _completion_budget(state, body, len(input_ids))
         stack = await state.hold_slot()
         cancel = threading.Event()
-        stream = TokenStream(state.lm, input_ids, _params(body, max_new, None), adapter, cancel)
+        stream = state.lm.engine.stream(input_ids, _params(body, max_new, None), adapter=adapter, cancel=cancel)
         events = _completion_events(state, stream, cancel, stack, arrived, body.model)
         return StreamingResponse(events, media_type="text/event-stream", headers={"cache-control": "no-cache"})
     choices, prompt_tokens, completion_tokens = [], 0, 0

@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from kubetrainer.generation.engine import TokenStream
 from kubetrainer.investigate.store import InvestigationStore
 from kubetrainer.serve.cache import Cache, content_key
 from kubetrainer.serve.config import ServeConfig
 from kubetrainer.serve.embeddings import EmbeddingService
 from kubetrainer.serve.errors import APIError
-from kubetrainer.serve.generate import TokenStream
 from kubetrainer.serve.ingest import IngestResult, IngestStore
 from kubetrainer.serve.limits import Gate
 from kubetrainer.serve.metrics import ServeMetrics
