@@ -811,3 +811,19 @@ def test_a_failing_new_version_names_the_previous_version_that_still_serves():
     same = diagnose([*old, pod("tiles-wg2jxh9dxt-zzzzz", "maps", containers=[container(waiting=("CrashLoopBackOff", "b"),
                                                                                        last=("Error", 1), restarts=5)])])
     assert "previous version" not in only(same, "crash-loop").cause, "a sibling of the same ReplicaSet is no older version"
+
+
+def test_a_crash_explained_by_a_signature_also_quotes_the_programs_last_error():
+    # aws-ebs-csi-driver's node plugin: the IMDS timeout (a signature), then its own verdict at error level, then a panic.
+    lines = ['I0314 11:58:35.036937       1 ec2.go:40] "Retrieving EC2 instance identity metadata" regionFromSession=""',
+             'I0314 11:58:40.035849       1 metadata.go:52] "failed to retrieve instance data from ec2 metadata; retrieving '
+             'instance data from kubernetes api" err="could not get EC2 instance identity metadata: operation error ec2imds: '
+             'GetInstanceIdentityDocument, request canceled, context deadline exceeded"',
+             'E0314 11:59:10.035910       1 main.go:154] "Could not determine region from any metadata service. The region '
+             'can be manually supplied via the AWS_REGION environment variable." err="error getting instance data from ec2 '
+             'metadata or kubernetes api"']
+    found = diagnose([pod("ebs-csi-node-h69mt", "kube-system", containers=[container(
+        "ebs-plugin", waiting=("CrashLoopBackOff", "back-off"), last=("Error", 2), restarts=48)]),
+        *(log("ebs-csi-node-h69mt", line, "kube-system", "ebs-plugin") for line in lines)])
+    crash = only(found, "crash-loop")
+    assert lines[2] in [item.text for item in crash.evidence], "the final error line names what to set (AWS_REGION)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kubetrainer.diagnose.collect import ContainerLogs, ObjectFacts, readable
+from kubetrainer.diagnose.collect import ContainerLogs, ObjectFacts, readable, shape
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import CRITICAL, LOG_SIGNATURES, SIGNATURE_BY_RULE, WARNING, matching
 from kubetrainer.diagnose.notes import pod_note
@@ -140,8 +140,11 @@ class PodRules:
             parts.append(part)
             lines += hits.distinct
             terms += hits.signature.terms
-        return Explanation("; ".join(parts), tuple(dict.fromkeys(lines)), tuple(dict.fromkeys(terms)),
-                           shown[0][1].signature.fix)
+        lines = list(dict.fromkeys(lines))
+        final = logs.errors[-1] if logs.errors else None  # its last error-level line: often the program's own verdict
+        if final is not None and all(shape(readable(item.text)) != shape(readable(final.text)) for item in lines):
+            lines = [*lines[:FINAL_AFTER], final]
+        return Explanation("; ".join(parts), tuple(lines), tuple(dict.fromkeys(terms)), shown[0][1].signature.fix)
 
     def _start_error(self) -> Explanation:
         """The kubelet's `Failed` event (`Error: failed to create containerd task: ...`), read for a signature."""
@@ -394,6 +397,7 @@ class PodRules:
 
 
 SIGNATURES_EXPLAINED = 2  # known signatures a container's finding states, in order of appearance
+FINAL_AFTER = 2  # signature lines kept before a distinct last error line (the finding quotes up to 4 lines)
 _WORD = re.compile(r"[A-Za-z][\w.-]{3,}")
 _STOP = frozenset(
     {"error", "failed", "fatal", "with", "from", "that", "this", "cannot", "could", "would", "level", "unable"}
