@@ -1,5 +1,5 @@
-"""The transformers engine against transformers itself: greedy output, stops, cancellation, sampling
-and log-probabilities, and the repetition guard answers get by default."""
+"""The transformers engine against transformers itself: greedy output, stops, cancellation, sampling,
+penalties and log-probabilities, and the repetition guard answers get by default."""
 
 from __future__ import annotations
 
@@ -91,6 +91,21 @@ def test_a_seed_repeats_its_sample(hf_engine: TransformersEngine) -> None:
     first, again, other = (hf_engine.generate(prompt, SamplingParams(16, temperature=1.0, top_p=0.9, seed=seed)).text
                            for seed in (5, 5, 6))
     assert first == again != other
+
+
+def test_frequency_and_presence_penalties_are_openais(hf_engine: TransformersEngine) -> None:
+    """logit - count * frequency - (count > 0) * presence, counted over the completion only."""
+    prompt = hf_engine.chat_ids(MESSAGES)
+    frequency, presence, tokens = 1.0, 0.5, []
+    with torch.no_grad():
+        for _ in range(20):
+            logits = hf_engine.model(torch.tensor([prompt + tokens])).logits[0, -1]
+            counts = torch.bincount(torch.tensor(tokens, dtype=torch.long), minlength=logits.shape[0]).float()
+            tokens.append(int(torch.argmax(logits - counts * frequency - (counts > 0).float() * presence)))
+    generation = hf_engine.generate(prompt, SamplingParams(20, temperature=0, frequency_penalty=frequency,
+                                                           presence_penalty=presence))
+    assert generation.text == hf_engine.tokenizer.decode(tokens, skip_special_tokens=True)
+    assert generation.text != hf_engine.generate(prompt, SamplingParams(20, temperature=0)).text
 
 
 def test_log_probabilities_are_the_models_log_softmax(hf_engine: TransformersEngine) -> None:

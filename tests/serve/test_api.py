@@ -130,7 +130,7 @@ def test_completion_stream_and_token_prompts(client: TestClient) -> None:
     ({"logit_bias": {"1": 5}}, "logit_bias"),
     ({"response_format": {"type": "json_object"}}, "response_format"),
     ({"temperature": 5}, "temperature"),
-    ({"frequency_penalty": 0.5}, "frequency_penalty"),
+    ({"frequency_penalty": 2.5}, "frequency_penalty"),
     ({"messages": []}, "messages"),
     ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
 ])
@@ -235,3 +235,14 @@ def test_a_seeded_answer_is_cached_as_its_seed_generates_it(client: TestClient) 
     fresh = lm.engine.generate(ids, params, adapter=lm.adapter_for("tiny-llama"))
     assert second.json()["choices"][0]["message"]["content"] == fresh.text
 
+
+def test_openai_penalties_are_the_requests_own(client: TestClient) -> None:
+    """frequency_penalty and presence_penalty reach the engine as sent (negative ones make this model repeat itself)."""
+    messages = [{"role": "user", "content": "Why is my pod pending?"}]
+    penalised = chat(client, max_tokens=12, temperature=0, frequency_penalty=-1.0, presence_penalty=-2.0)
+    assert penalised.status_code == 200
+    lm = client.app.state.serve.lm
+    params = SamplingParams(12, temperature=0, frequency_penalty=-1.0, presence_penalty=-2.0)
+    expected = lm.engine.generate(lm.engine.chat_ids(messages), params, adapter=lm.adapter_for("tiny-llama"))
+    plain = chat(client, max_tokens=12, temperature=0).json()["choices"][0]["message"]["content"]
+    assert penalised.json()["choices"][0]["message"]["content"] == expected.text != plain

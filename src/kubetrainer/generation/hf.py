@@ -2,7 +2,8 @@
 
 Stop sequences that never leak, cancellation between two tokens (timeouts, a client gone),
 token counts, sampling from each request's own random generator (so a seed gives the same
-text however many requests run beside it), the repetition guard of `params.answer_params`, and log-probabilities from the model's
+text however many requests run beside it), OpenAI's frequency and presence penalties,
+the repetition guard of `params.answer_params`, and log-probabilities from the model's
 own log-softmax so evaluation harnesses can score text through the server.
 """
 
@@ -48,6 +49,23 @@ class _Cancelled(StoppingCriteria):
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **_: Any) -> torch.Tensor:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class _Penalties(LogitsProcessor):
+    """OpenAI's frequency and presence penalties over the completion's own tokens (not the prompt's),
+    as OpenAI and vLLM count them: logit - count * frequency - (count > 0) * presence."""
+
+    def __init__(self, prompt_length: int, frequency: float, presence: float) -> None:
+        self.prompt_length = prompt_length
+        self.frequency = frequency
+        self.presence = presence
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        generated = input_ids[:, self.prompt_length:]
+        if generated.shape[1] == 0:
+            return scores
+        counts = torch.zeros_like(scores).scatter_add_(-1, generated, torch.ones_like(generated, dtype=scores.dtype))
+        return scores - counts * self.frequency - (counts > 0).to(scores.dtype) * self.presence
 
 
 class _Sampler(LogitsProcessor):
@@ -152,6 +170,8 @@ class TransformersEngine:
                          cancel: threading.Event) -> dict[str, Any]:
         """`model.generate`'s arguments: every decoding choice explicit, so a model's generation_config adds none."""
         processors: list[LogitsProcessor] = []
+        if params.frequency_penalty or params.presence_penalty:
+            processors.append(_Penalties(len(prompt_ids), params.frequency_penalty, params.presence_penalty))
         if params.temperature > 0:
             processors.append(_Sampler(params.temperature, params.top_p, params.seed))
         kwargs: dict[str, Any] = {

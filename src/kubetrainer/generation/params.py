@@ -4,8 +4,9 @@ Small models (SmolLM2 135M, a LoRA on it) loop when decoded greedily: the same c
 again and again until the token budget runs out. Answers (phrasing a diagnosis, the
 eval's answers) are therefore decoded with a repetition guard on by default: no
 repeated 4-grams and a repetition penalty of 1.15 (`answer_params`). The OpenAI routes
-keep the request's own parameters, because a client that sends them expects exactly
-what it asked for.
+keep the request's own parameters (no guard unless the client asks for one with
+`frequency_penalty` / `presence_penalty`), because a client that sends them expects
+exactly what it asked for.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ class SamplingParams:
 
     temperature 0 is greedy; above 0, tokens are drawn (top-p when below 1) from the
     request's own random generator seeded by `seed` (None: a fresh seed). `top_logprobs`
-    None means no log-probabilities at all. `repetition_penalty` (divides the logit
-    of every token already in prompt or completion, 1.0 = off) and `no_repeat_ngram_size`
+    None means no log-probabilities at all. `frequency_penalty` and `presence_penalty`
+    are OpenAI's (subtracted from a token's logit per earlier occurrence in the
+    completion, and once if it occurred at all); `repetition_penalty` (scales down the
+    logit of every token already in prompt or completion, 1.0 = off) and `no_repeat_ngram_size`
     (0 = off) are the guard small models need. An engine that cannot honour a parameter
     refuses the request rather than ignoring it.
     """
@@ -35,6 +38,8 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     top_logprobs: int | None = None
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
 

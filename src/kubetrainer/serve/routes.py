@@ -39,7 +39,8 @@ def _params(body: _Sampling, max_new_tokens: int, top_logprobs: int | None) -> S
     """The request's own decoding parameters (OpenAI's defaults where it sent none; no repetition guard)."""
     temperature = 1.0 if body.temperature is None else body.temperature
     return SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=body.top_p or 1.0,
-                          stop=body.stops(), seed=body.seed, top_logprobs=top_logprobs)
+                          stop=body.stops(), seed=body.seed, top_logprobs=top_logprobs,
+                          frequency_penalty=body.frequency_penalty or 0.0, presence_penalty=body.presence_penalty or 0.0)
 
 
 def _cacheable(body: _Sampling) -> bool:

@@ -53,6 +53,7 @@ class _Sampling(BaseModel):
     stream_options: StreamOptions | None = None
     stop: Union[str, list[str], None] = None
     seed: int | None = Field(default=None, ge=-(2**63), le=2**64 - 1)  # what torch.manual_seed takes
+    # OpenAI's penalties, over the completion's own tokens (`generation.hf`); the request's own, no server default
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     logit_bias: dict[str, float] | None = None
@@ -67,9 +68,6 @@ class _Sampling(BaseModel):
     def check_common(self) -> None:
         if (self.n or 1) > 1:
             raise unsupported("n", "one choice per request; send n requests")
-        for name in ("presence_penalty", "frequency_penalty"):
-            if getattr(self, name):
-                raise unsupported(name, "only 0")
         if self.logit_bias:
             raise unsupported("logit_bias", "no logit bias")
 
