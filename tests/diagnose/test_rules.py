@@ -380,6 +380,7 @@ def test_saved_facts_give_the_same_findings_after_loading(tmp_path):
     assert loaded is not None and loaded.previous == collector.previous
     assert loaded.opening == collector.opening != {}
     assert list(loaded.changes) == list(collector.changes) != []
+    assert loaded.last == collector.last != {}
     assert loaded.objects[("Pod", "web", "api-1")].logs["app"].listening == collector.objects[("Pod", "web", "api-1")].logs["app"].listening != {}
     assert any("fsync of /data/snap-27.tmp took 41s" in f.cause for f in findings_of(loaded))
     assert [f.to_json() for f in findings_of(loaded)] == [f.to_json() for f in findings_of(collector)]
@@ -632,6 +633,14 @@ def test_a_cronjob_that_skips_runs_behind_a_hung_job_is_a_finding_though_its_eve
     finished = pod("nightly-export-29553180-x2k4q", "crm", phase="Succeeded")
     by_pod = only(diagnose([skipped, running, finished]), "cronjob-skipped")
     assert by_pod.cause.endswith("; its run's pod nightly-export-29554620-6zq49 is still running")
+    # pg_dump -v's progress lines: the run hangs on one table.
+    dumping = 'pg_dump: dumping contents of table "public.activities"'
+    progress = [log("nightly-export-29554620-6zq49", 'pg_dump: dumping contents of table "public.accounts"', "crm",
+                    ts="2026-03-12T01:02:00Z"),
+                log("nightly-export-29554620-6zq49", dumping, "crm", ts="2026-03-12T01:09:00Z")]
+    stuck = only(diagnose([skipped, running, finished, *progress]), "cronjob-skipped")
+    assert stuck.cause.endswith(f', and the last line it logged, at 2026-03-12T01:09:00Z, is "{dumping}"')
+    assert dumping in [item.text for item in stuck.evidence]
 
 
 def test_a_jvm_out_of_heap_names_its_heap_cap_and_no_other_env_value():

@@ -186,6 +186,7 @@ class Collector:
         # (namespace, pod, container) -> the first OPENING_LINES lines of its log (what it said as it started), then
         # lines stating a setting (STATED_SETTING)
         self.opening: dict[tuple[str | None, str, str], list[Evidence]] = {}
+        self.last: dict[tuple[str | None, str], dict] = {}  # (namespace, pod) -> its newest log record
 
     def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
         key = (kind, namespace or None, name)
@@ -256,6 +257,9 @@ class Collector:
             self.changes.append(change)
         if pod:
             self._opening(record, pod, line)
+            key_pod = (record.get("namespace"), pod)
+            if (record.get("ts") or "") >= (self.last.get(key_pod, {}).get("ts") or ""):
+                self.last[key_pod] = record
         if pod and ("isten" in line or "unning on" in line or "erving on" in line):
             self._listening(record, pod, line)
         if not is_problem_line(line) and "NCCL" not in line:
@@ -289,6 +293,11 @@ class Collector:
             self.previous[key] = record  # a warning the program gave before failing is the best context there is
         elif not TRACE_LINE.match(line):
             self.previous.pop(key, None)
+
+    def last_line(self, namespace: str | None, pod: str) -> Evidence | None:
+        """The newest line the pod logged: what a process that hangs was doing when it stopped."""
+        record = self.last.get((namespace, pod))
+        return _evidence(record, record["message"], name=pod) if record else None
 
     def _opening(self, record: dict, pod: str, line: str) -> None:
         lines = self.opening.setdefault((record.get("namespace"), pod, record.get("container") or ""), [])

@@ -45,7 +45,7 @@ def findings_of(collector: Collector) -> list[Finding]:
         found += log_findings(facts, explained, quoted)
         found += event_findings(facts, used)
     merged = [finding for finding in merge(found) if not _repeats_its_owner(finding, found)]
-    name_active_jobs(merged, collector.objects)
+    name_active_jobs(merged, collector.objects, collector.last_line)
     name_closed_zones(merged, collector.objects)
     explain_ports(merged, collector.objects, collector.opening)
     versions = previous_versions(merged, collector.objects)

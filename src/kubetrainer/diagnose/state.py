@@ -20,7 +20,7 @@ from kubetrainer.diagnose.finding import Evidence
 from kubetrainer.diagnose.knowledge import SIGNATURE_BY_RULE
 
 COLLECTED = "collected.json"
-FORMAT = 2  # 2: start-up lines, changes and pod uids are kept too
+FORMAT = 2  # 2: start-up and last lines, changes and pod uids are kept too
 
 
 def _evidence(item: Evidence | None) -> dict[str, Any] | None:
@@ -92,7 +92,8 @@ def save_collector(directory: Path, collector: Collector) -> None:
             "previous": [[list(key), record] for key, record in collector.previous.items()],
             "opening": [[list(key), [item.to_json() for item in lines]] for key, lines in collector.opening.items()],
             "changes": [_change_json(change) for change in collector.changes],
-            "pods_by_uid": collector.pods_by_uid}
+            "pods_by_uid": collector.pods_by_uid,
+            "last": [[list(key), record] for key, record in collector.last.items()]}
     atomic.write_text(Path(directory) / COLLECTED, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
 
 
@@ -112,4 +113,5 @@ def load_collector(directory: Path) -> Collector | None:
     collector.opening.update((tuple(key), [Evidence.from_json(item) for item in lines]) for key, lines in body["opening"])
     collector.changes.extend(_change(value) for value in body["changes"])
     collector.pods_by_uid.update(body["pods_by_uid"])
+    collector.last.update((tuple(key), record) for key, record in body["last"])
     return collector

@@ -9,9 +9,9 @@ read the event reasons those controllers write.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from kubetrainer.diagnose.collect import ObjectFacts
+from kubetrainer.diagnose.collect import ObjectFacts, readable
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import CRITICAL, INFO, SIGNATURE_BY_RULE, WARNING, matching
 from kubetrainer.diagnose.status import claim_phase, job_counts, workload_counts
@@ -219,9 +219,11 @@ _STARTED = re.compile(r"started (\S+?)\.?$")
 _RUNNING = re.compile(r": phase (?:Running|Pending)\b")
 
 
-def name_active_jobs(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
+def name_active_jobs(findings: list[Finding], objects: Mapping[tuple, ObjectFacts],
+                     last_line: Callable[[str | None, str], Evidence | None]) -> None:
     """A CronJob skipping its runs names what it waits for: its Jobs still active, with when they started, or
-    (in a dump without Jobs) the pods of its runs that are still running."""
+    (in a dump without Jobs) the pods of its runs that are still running, and what such a pod logged last
+    (`last_line(namespace, pod)`): a run that hangs shows where it stopped."""
     for finding in findings:
         if finding.rule != "cronjob-skipped":
             continue
@@ -234,6 +236,10 @@ def name_active_jobs(findings: list[Finding], objects: Mapping[tuple, ObjectFact
                 finding.cause += f"; its Job {facts.name} is still active" + (f", started {started[1]}" if started else "")
             elif facts.kind == "Pod" and _RUNNING.search(facts.status.text):
                 finding.cause += f"; its run's pod {facts.name} is still running"
+                last = last_line(facts.namespace, facts.name)
+                if last is not None:
+                    finding.cause += f', and the last line it logged, at {last.ts}, is "{readable(last.text)[:160]}"'
+                    finding.add_evidence(last)
             else:
                 continue
             finding.add_evidence(facts.status)
