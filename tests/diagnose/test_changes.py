@@ -108,3 +108,16 @@ def test_a_scheduled_scale_to_zero_is_named_before_the_failure_of_a_service_in_i
     assert [item.text for item in failing.changes] == [scaled], \
         "the webhook's namespace is named in its address; a scale to zero lasts past the usual window"
     assert diagnose([log("w-1", "INFO scaling up the worker pool from 2 to 4 threads")]) == [], "no workload, no change"
+
+
+def test_objects_a_gitops_apply_created_are_changes_before_failures_in_their_namespace():
+    # Flux's kustomize-controller logs each apply with the objects it created, configured or left unchanged.
+    applied = ('{"level":"info","ts":"2026-03-14T10:38:00.000Z","msg":"server-side apply completed","name":"warehouse",'
+               '"output":{"Deployment/warehouse/inventory":"unchanged","NetworkPolicy/warehouse/default-deny-ingress":'
+               '"created"}}')
+    refused = "ERROR picker: GET http://inventory.warehouse.svc:8080/stock: context deadline exceeded"
+    found = diagnose([log("kustomize-controller-1", applied, "flux-system", "manager", ts="2026-03-14T10:38:00Z"),
+                      *(log("picker-1", refused, "warehouse", ts=f"2026-03-14T14:0{i}:00Z") for i in range(3))])
+    (change,) = _finding(found, "picker-1").changes
+    assert change.text == applied and change.about == "NetworkPolicy warehouse/default-deny-ingress created", \
+        "an applied object lasts: hours later it is still what changed"

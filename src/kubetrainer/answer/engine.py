@@ -15,7 +15,10 @@ from kubetrainer.answer.guard import Verdict, check
 from kubetrainer.answer.match import chosen, rank_findings
 from kubetrainer.answer.phrase import Phraser, phrasing_messages
 from kubetrainer.answer.sources import Sources
+from kubetrainer.answer.timeline import asks_what_changed, compose_changes, in_scope
+from kubetrainer.diagnose.changes import Change
 from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.store import read_changes
 from kubetrainer.rag.prompt import describe_source
 from kubetrainer.rag.retriever import Hit
 
@@ -26,7 +29,8 @@ CLOSEST_SHOWN = 3
 class Answer:
     question: str
     text: str
-    answered_by: str  # model (its phrasing passed the guard) | diagnosis (the composed answer) | none (no finding)
+    # model (its phrasing passed the guard) | diagnosis (the composed answer) | changes (what changed) | none
+    answered_by: str
     sources: list[Hit] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     model_text: str | None = None
@@ -52,10 +56,10 @@ class Answer:
         }
 
 
-def _in_scope(finding: Finding, filters: dict | None) -> bool:
+def _in_scope(namespace: str | None, node: str | None, filters: dict | None) -> bool:
     if not filters:
         return True
-    for key, value in (("namespace", finding.namespace), ("node", finding.node)):
+    for key, value in (("namespace", namespace), ("node", node)):
         wanted = filters.get(key)
         if wanted and value not in ([wanted] if isinstance(wanted, str) else wanted):
             return False
@@ -71,21 +75,34 @@ def _with_model(
 
 
 class AnswerEngine:
-    """Answers questions over one index (its retriever and the findings stored with it)."""
+    """Answers questions over one index (its retriever, and the findings and changes stored with it).
 
-    def __init__(self, retriever: Any, findings: list[Finding], phraser: Phraser | None = None, top_k: int = 5) -> None:
+    `changes` defaults to those stored in the retriever's index directory (none for a retriever without one).
+    """
+
+    def __init__(self, retriever: Any, findings: list[Finding], phraser: Phraser | None = None, top_k: int = 5,
+                 changes: list[Change] | None = None) -> None:
         self.retriever = retriever
         self.findings = findings
         self.phraser = phraser
         self.top_k = top_k
+        directory = getattr(retriever, "directory", None)
+        self.changes = changes if changes is not None else read_changes(directory) if directory else []
 
     def answer(self, question: str, filters: dict | None = None, top_k: int | None = None) -> Answer:
         started = time.perf_counter()
         hits = self.retriever.search(question, top_k=top_k or self.top_k, filters=filters)
-        findings = [finding for finding in self.findings if _in_scope(finding, filters)]
+        findings = [finding for finding in self.findings if _in_scope(finding.namespace, finding.node, filters)]
         matches = rank_findings(question, hits, findings, self.retriever.embedder.embed)
         picked = order(chosen(matches), self.findings)
         sources = Sources(hits, self.retriever.chunks)
+        allowed = [change for change in self.changes if _in_scope(change.namespace, change.evidence.node, filters)]
+        known = {name for finding in findings for name in (finding.namespace, finding.name)}
+        changed = in_scope(question, allowed, known) if asks_what_changed(question) else []
+        if changed:
+            text = compose_changes(changed, picked[:2], sources)
+            sources.add_retrieved()
+            return Answer(question, text, "changes", sources.listed, picked[:2], seconds=time.perf_counter() - started)
         if not picked:
             text = nothing_found([match.finding for match in matches[:CLOSEST_SHOWN]], sources)
             sources.add_retrieved()

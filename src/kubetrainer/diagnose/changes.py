@@ -6,7 +6,7 @@ SuccessfulRescale, the scheduler's Preempted on its victim, the kubelet's Pulled
 long the pull took, a node's Starting/RegisteredNode), and controllers such as Stakater's
 Reloader log the ConfigMaps and Secrets whose change made them roll a workload. None of
 these is a failure, so no rule reports them (nor the scalings that schedulers such as
-kube-downscaler log); but a connection limit exhausted right after
+kube-downscaler log, nor the objects a GitOps controller such as Flux creates or reconfigures); but a connection limit exhausted right after
 a client was scaled from 2 to 12, or a training worker that missed its rendezvous because
 its image took 17 minutes to pull, is explained only by them. This pass attaches to each
 failure the few changes that came shortly before it and touch the same workload,
@@ -16,10 +16,12 @@ the reader's to judge.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import INFO
@@ -43,6 +45,10 @@ RELOADER = re.compile(r"Changes detected in '(?P<what>[^']+)' of type '\w+' in n
 # gatekeeper-system/gatekeeper-controller-manager from 3 to 0 replicas (uptime: always, downtime: Sat-Sun 08:00-24:00)`.
 SCALED = re.compile(r"\b[Ss]cal(?:ing|ed) (?:up|down) (?P<kind>Deployment|StatefulSet|ReplicaSet|Rollout|CronJob) "
                     r"(?P<namespace>[a-z0-9][a-z0-9-]*)/(?P<name>[a-z0-9][a-z0-9.-]*) from \d+ to \d+")
+# Flux's kustomize-controller after each apply: `{"msg":"server-side apply completed", ..., "output":
+# {"NetworkPolicy/warehouse/default-deny-ingress":"created", "Deployment/warehouse/inventory":"unchanged"}}`.
+APPLIED = "server-side apply completed"
+APPLIED_CHANGES = frozenset({"created", "configured", "deleted"})
 # kube-scheduler on the victim, since Kubernetes 1.27: `Preempted by pod 68e72010-... on node gpu-3` (the preemptor's
 # uid; older releases wrote its namespace/name).
 PREEMPTOR = re.compile(r"Preempted by pod (?P<uid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
@@ -69,6 +75,15 @@ class Change:
         moment = _moment(self.evidence.ts)
         return moment - self.lasted if moment else None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"evidence": self.evidence.to_json(), "kind": self.kind, "name": self.name, "namespace": self.namespace,
+                "lasted": self.lasted.total_seconds(), "lasting": self.lasting}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Change:
+        return cls(Evidence.from_json(value["evidence"]), value["kind"], value["name"], value["namespace"],
+                   timedelta(seconds=value["lasted"]), bool(value.get("lasting")))
+
 
 def event_change(reason: str, kind: str, text: str) -> timedelta | None:
     """How long the change a Normal event records took (0 for an instant one), or None when the event (its reason,
@@ -80,16 +95,35 @@ def event_change(reason: str, kind: str, text: str) -> timedelta | None:
     return timedelta(0) if wanted is not None and wanted in ("", kind) else None
 
 
-def log_change(line: str, evidence: Evidence) -> Change | None:
-    """A controller's log line that records a change to another object (Reloader's rotated Secret, a scheduled
-    scale-down), else None."""
+def log_changes(line: str, evidence: Evidence) -> list[Change]:
+    """The changes to other objects a controller's log line records (Reloader's rotated Secret, a scheduled
+    scale-down, the objects a GitOps apply created or reconfigured)."""
     match = RELOADER.search(line)
     if match is not None:
-        return Change(evidence, "ConfigMap/Secret", match["what"], match["namespace"])
+        return [Change(evidence, "ConfigMap/Secret", match["what"], match["namespace"])]
     match = SCALED.search(line)
-    if match is None:
-        return None
-    return Change(evidence, match["kind"], match["name"], match["namespace"], lasting=match[0].endswith(" to 0"))
+    if match is not None:
+        return [Change(evidence, match["kind"], match["name"], match["namespace"], lasting=match[0].endswith(" to 0"))]
+    return _applied(line, evidence) if APPLIED in line else []
+
+
+def _applied(line: str, evidence: Evidence) -> list[Change]:
+    """Flux's apply summary: one change per object created, configured or deleted (`Kind/namespace/name`)."""
+    try:
+        output = json.loads(line).get("output")
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(output, dict):
+        return []
+    changes = []
+    for target, outcome in output.items():
+        kind, _, rest = str(target).partition("/")
+        namespace, _, name = rest.rpartition("/")
+        if outcome in APPLIED_CHANGES and name:
+            where = f"{namespace}/{name}" if namespace else name
+            changes.append(Change(replace(evidence, about=f"{kind} {where} {outcome}"), kind, name, namespace or None,
+                                  lasting=True))
+    return changes
 
 
 def _pull_time(text: str) -> timedelta:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubetrainer.diagnose.changes import KEEP, Change, event_change, log_change
+from kubetrainer.diagnose.changes import APPLIED, KEEP, Change, event_change, log_changes
 from kubetrainer.diagnose.finding import Evidence
 from kubetrainer.diagnose.knowledge import (
     GPU_DEVICE,
@@ -253,8 +253,8 @@ class Collector:
         line = record["message"]
         pod = record.get("pod")
         key = (record.get("namespace"), pod, record.get("node"), record.get("container") or "")
-        if ("Changes detected" in line or "caling" in line) and (change := log_change(line, _evidence(record, line, name=pod))):
-            self.changes.append(change)
+        if "Changes detected" in line or "caling" in line or APPLIED in line:
+            self.changes.extend(log_changes(line, _evidence(record, line, name=pod)))
         if pod:
             self._opening(record, pod, line)
             key_pod = (record.get("namespace"), pod)

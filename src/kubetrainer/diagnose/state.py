@@ -9,7 +9,6 @@ one batch of all the records would give. JSON, not pickle: an index directory is
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,21 +76,11 @@ def _facts(value: dict[str, Any]) -> ObjectFacts:
                        value.get("zone"))
 
 
-def _change_json(change: Change) -> dict[str, Any]:
-    return {"evidence": change.evidence.to_json(), "kind": change.kind, "name": change.name,
-            "namespace": change.namespace, "lasted": change.lasted.total_seconds(), "lasting": change.lasting}
-
-
-def _change(value: dict[str, Any]) -> Change:
-    return Change(Evidence.from_json(value["evidence"]), value["kind"], value["name"], value["namespace"],
-                  timedelta(seconds=value["lasted"]), bool(value.get("lasting")))
-
-
 def save_collector(directory: Path, collector: Collector) -> None:
     body = {"format": FORMAT, "objects": [_facts_json(facts) for facts in collector.objects.values()],
             "previous": [[list(key), record] for key, record in collector.previous.items()],
             "opening": [[list(key), [item.to_json() for item in lines]] for key, lines in collector.opening.items()],
-            "changes": [_change_json(change) for change in collector.changes],
+            "changes": [change.to_json() for change in collector.changes],
             "pods_by_uid": collector.pods_by_uid,
             "last": [[list(key), record] for key, record in collector.last.items()]}
     atomic.write_text(Path(directory) / COLLECTED, json.dumps(body, ensure_ascii=False, separators=(",", ":")))
@@ -111,7 +100,7 @@ def load_collector(directory: Path) -> Collector | None:
         collector.objects[(facts.kind, facts.namespace, facts.name)] = facts
     collector.previous.update((tuple(key), record) for key, record in body["previous"])
     collector.opening.update((tuple(key), [Evidence.from_json(item) for item in lines]) for key, lines in body["opening"])
-    collector.changes.extend(_change(value) for value in body["changes"])
+    collector.changes.extend(Change.from_json(value) for value in body["changes"])
     collector.pods_by_uid.update(body["pods_by_uid"])
     collector.last.update((tuple(key), record) for key, record in body["last"])
     return collector

@@ -32,7 +32,7 @@ from kubetrainer import atomic, versions
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.engine import findings_of
 from kubetrainer.diagnose.state import COLLECTED, load_collector, save_collector
-from kubetrainer.diagnose.store import FINDINGS, combined, read_findings, write_findings
+from kubetrainer.diagnose.store import CHANGES, FINDINGS, combined, read_findings, write_changes, write_findings
 from kubetrainer.errors import UserError
 from kubetrainer.rag.chunk import Chunk, chunk_more
 from kubetrainer.rag.dense import ChromaStore, DenseStore, FaissStore
@@ -48,7 +48,7 @@ RECORD_IDS = "record_ids.npy"
 FOLDING = "folding.json"  # each container's log folding state (`rag.logfold`), so later records join its window
 BACKENDS = ("faiss", "chroma")
 # The files of an index from before versions, at the top level of its directory.
-LEGACY = (MANIFEST, CHUNKS, RECORD_IDS, FINDINGS, COLLECTED, FaissStore.FILE, LEXICAL_DIR, "chroma-*")
+LEGACY = (MANIFEST, CHUNKS, RECORD_IDS, FINDINGS, CHANGES, COLLECTED, FaissStore.FILE, LEXICAL_DIR, "chroma-*")
 
 
 ADDED = ("records_added", "records_skipped", "chunks_added", "chunks_replaced", "embedded")  # per build, summed
@@ -255,6 +255,7 @@ def _add(writer: versions.Writer, records: Iterable[dict], embedder: Embedder, b
         if embedder.cache and findings:  # what `ask` compares each question with, embedded now, not on a first question
             embedder.embed([finding.description for finding in findings])
         save_collector(staging, change.collector)
+        write_changes(staging, list(change.collector.changes))
         stats.findings = len(findings)
         known = np.sort(np.concatenate([held.known, np.array(change.new_ids, dtype=np.uint64)]))
         np.save(staging / RECORD_IDS, known)
@@ -269,6 +270,7 @@ def _add(writer: versions.Writer, records: Iterable[dict], embedder: Embedder, b
             "dense": store.describe(),
             "lexical": "bm25s",
             "findings": FINDINGS,
+            "changes": CHANGES,
             "fusion": "reciprocal rank fusion (k=60)",
             "chunks": stats.chunks_total,
             "records": len(known),

@@ -1,0 +1,64 @@
+"""What changed: for questions that ask it, the changes recorded in the cluster's data, quoted and cited.
+
+"What changed in warehouse this morning?" names no failure, so no finding answers it. The
+diagnosis records changes anyway (`diagnose.changes`: scale-ups, rollouts, preemptions, slow
+pulls, kubelet restarts, rotated Secrets, scheduled scale-downs, GitOps applies), and they are
+stored with the index. Such a question gets them, oldest first, within the namespaces or
+objects it names (every change when it names none), each line quoted and cited; failures that
+match the question follow, as in any answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from kubetrainer.answer.compose import quote
+from kubetrainer.answer.match import name_tokens
+from kubetrainer.answer.sources import Sources
+from kubetrainer.diagnose.changes import Change
+from kubetrainer.diagnose.finding import Finding
+
+ASKS_WHAT_CHANGED = re.compile(
+    r"\bwhat (?:has |have |was |were |got )?(?:changed|changes|deployed|applied|rolled out)\b"
+    r"|\b(?:any|recent) changes?\b|\bwho changed\b",
+    re.IGNORECASE,
+)
+MAX_SHOWN = 8  # the newest changes in scope
+_WORD = re.compile(r"[a-z][a-z0-9]*")
+
+
+def asks_what_changed(question: str) -> bool:
+    return bool(ASKS_WHAT_CHANGED.search(question))
+
+
+def in_scope(question: str, changes: Sequence[Change], known: Iterable[str | None] = ()) -> list[Change]:
+    """The changes about the namespaces or objects the question names, newest MAX_SHOWN; every change when it names
+    none of them nor any other `known` name (the namespaces and objects of the findings): a question about a
+    namespace where nothing changed gets none."""
+    said = set(_WORD.findall(question.lower()))
+
+    def named(name: str | None) -> bool:
+        words = name_tokens(name or "")
+        return bool(words) and words <= said
+
+    names = {name for change in changes for name in (change.namespace, change.name) if named(name)}
+    if names:
+        return [change for change in changes if change.namespace in names or change.name in names][-MAX_SHOWN:]
+    return [] if any(named(name) for name in known) else list(changes)[-MAX_SHOWN:]
+
+
+def compose_changes(changes: Sequence[Change], failures: Sequence[Finding], sources: Sources) -> str:
+    """The changes as a cited list, oldest first, then the failures that match the question."""
+    lines = ["What changed, as the cluster's data records it (oldest first):"]
+    for change in changes:
+        item = change.evidence
+        when = f"{item.ts[:16].replace('T', ' ')} UTC, " if item.ts and len(item.ts) >= 16 else ""
+        about = f" ({item.about})" if item.about else ""
+        lines.append(f"- {when}{item.name}: {quote(item.text)} [{sources.cite(item)}]{about}")
+    if failures:
+        lines += ["", "Failures that match the question:"]
+        for finding in failures:
+            numbers = "".join(f" [{sources.cite(item)}]" for item in finding.evidence[:1])
+            lines.append(f"- {finding.subject}: {finding.cause}{numbers}")
+    return "\n".join(lines)

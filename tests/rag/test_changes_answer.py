@@ -1,0 +1,61 @@
+"""'What changed?' answered from the changes the diagnosis recorded and the index stored, quoted and cited."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubetrainer.answer import AnswerEngine
+from kubetrainer.diagnose.store import read_changes, read_findings
+from kubetrainer.rag import Retriever
+from kubetrainer.rag.embed import Embedder
+from kubetrainer.rag.index import build_index
+from kubetrainer.records import make_record
+
+# Flux's kustomize-controller after an apply (v1.x JSON logging).
+APPLIED = json.dumps({"level": "info", "ts": "2026-03-14T10:38:00.000Z", "msg": "server-side apply completed",
+                      "controller": "kustomization", "name": "warehouse", "namespace": "flux-system",
+                      "output": {"Deployment/warehouse/inventory": "unchanged",
+                                 "NetworkPolicy/warehouse/default-deny-ingress": "created"}})
+SCALED = ("2026-03-14 07:00:00,000 INFO: Scaling down Deployment gatekeeper-system/gatekeeper-controller-manager "
+          "from 3 to 0 replicas (uptime: always, downtime: Sat-Sun 08:00-24:00 Europe/Berlin)")
+FAILED = "ERROR orders: dial tcp 10.96.4.7:5432: connect: connection refused"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> AnswerEngine:
+    root = tmp_path_factory.mktemp("changes-index")
+    records = [make_record("log", "2026-03-14T10:38:00Z", "dump", APPLIED, namespace="flux-system",
+                           pod="kustomize-controller-7f-49vj6", container="manager", node="cpu-0"),
+               make_record("log", "2026-03-14T07:00:00Z", "dump", SCALED, namespace="platform",
+                           pod="kube-downscaler-5c-x2", container="app", node="cpu-1"),
+               *(make_record("log", f"2026-03-14T11:0{i}:00Z", "dump", FAILED, namespace="billing", pod="orders-1",
+                             container="app", node="cpu-1") for i in range(3))]
+    embedder = Embedder(tiny_model, cache_dir=root / "cache")
+    build_index(root / "index", records, embedder, source="test")
+    return AnswerEngine(Retriever.open(root / "index", embedder=embedder), read_findings(root / "index"))
+
+
+def test_the_index_stores_the_changes_it_saw(engine: AnswerEngine) -> None:
+    stored = read_changes(engine.retriever.directory)
+    assert [(change.kind, change.namespace, change.name) for change in stored] == [
+        ("Deployment", "gatekeeper-system", "gatekeeper-controller-manager"),
+        ("NetworkPolicy", "warehouse", "default-deny-ingress")], "oldest first; an unchanged object is no change"
+
+
+def test_what_changed_in_a_namespace_lists_its_changes_with_citations(engine: AnswerEngine) -> None:
+    answer = engine.answer("What changed in the warehouse namespace this morning?")
+    assert answer.answered_by == "changes"
+    assert "(NetworkPolicy warehouse/default-deny-ingress created)" in answer.text
+    assert "gatekeeper" not in answer.text, "another namespace's change is not what was asked"
+    assert f'{APPLIED}" [1]' in answer.text and APPLIED in answer.sources[0].text, "quoted and cited verbatim"
+
+
+def test_a_question_naming_nothing_gets_every_change_and_one_naming_a_quiet_namespace_none(engine) -> None:
+    everything = engine.answer("What has changed recently?")
+    assert "gatekeeper-controller-manager" in everything.text and "default-deny-ingress" in everything.text
+    quiet = engine.answer("What changed in billing?")
+    assert quiet.answered_by != "changes", "billing is named and nothing changed there: its failures answer"
+    assert engine.answer("Why is orders-1 failing?").answered_by != "changes"
