@@ -17,30 +17,32 @@ CHANGES = "changes.jsonl"
 
 def read_findings(directory: Path) -> list[Finding]:
     """The findings stored in an index directory's current version (none for an index built before findings existed)."""
-    path = versions.current(directory) / FINDINGS
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8") as handle:
-        return [Finding.from_json(json.loads(line)) for line in handle if line.strip()]
+    return [Finding.from_json(value) for value in _read(directory, FINDINGS)]
 
 
 def write_findings(directory: Path, findings: list[Finding]) -> None:
-    lines = "".join(json.dumps(finding.to_json(), ensure_ascii=False) + "\n" for finding in findings)
-    atomic.write_text(Path(directory) / FINDINGS, lines)
+    _write(directory, FINDINGS, [finding.to_json() for finding in findings])
 
 
 def read_changes(directory: Path) -> list[Change]:
     """The changes stored in an index directory's current version, oldest first (none before they were stored)."""
-    path = versions.current(directory) / CHANGES
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8") as handle:
-        return [Change.from_json(json.loads(line)) for line in handle if line.strip()]
+    return [Change.from_json(value) for value in _read(directory, CHANGES)]
 
 
 def write_changes(directory: Path, changes: list[Change]) -> None:
-    ordered = sorted(changes, key=lambda change: change.evidence.ts or "")
-    atomic.write_text(Path(directory) / CHANGES, "".join(json.dumps(change.to_json()) + "\n" for change in ordered))
+    _write(directory, CHANGES, [change.to_json() for change in sorted(changes, key=lambda c: c.evidence.ts or "")])
+
+
+def _read(directory: Path, name: str) -> list[dict]:
+    path = versions.current(directory) / name
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _write(directory: Path, name: str, values: list[dict]) -> None:
+    atomic.write_text(Path(directory) / name, "".join(json.dumps(value, ensure_ascii=False) + "\n" for value in values))
 
 
 def combined(held: list[Finding], fresh: list[Finding]) -> list[Finding]:
