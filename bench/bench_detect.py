@@ -1,10 +1,11 @@
 """Detect at scale: the inventory of a generated 5,000-node cluster-info dump (~20 pods per node).
 
 Ours: `inventory_from_path` (read every file, index pods by node once, apply the
-labels/allocation rules, summarise). Baseline: what a user writes after
-`kubectl get nodes -o json` + `kubectl get pods -A -o json`: the same JSON loading, then
-for every node a scan over all pods to add up GPU requests (O(nodes x pods)). Both read
-the same dump in the same run; they must agree on the allocated total. Target: ours
+labels/allocation rules, summarise). Baseline: what a competent user writes after
+`kubectl get nodes -o json` + `kubectl get pods -A -o json`: the same JSON loading, one pass
+over the pods grouping GPU requests by node, then one pass over the nodes (O(nodes + pods)).
+Both read the same dump, run in full at every size, RUNS times each with the sides
+interleaved (median and range), and must agree on the GPUs allocated per node. Target: ours
 under 2 s at 5,000 nodes. Writes bench/results/detect.{md,json,png}.
 """
 
@@ -14,6 +15,7 @@ import datetime as dt
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -32,8 +34,7 @@ SIZES = (500, 5000)
 PODS_PER_NODE = 20
 NAMESPACES = 50
 TARGET_S = 2.0
-OURS_RUNS = 3
-BASELINE_SCANNED_NODES = 500  # the full 5,000-node scan takes 5 CPU minutes (measured once: 330 s)
+RUNS = 3
 # (share of nodes, vendor, product, GPUs per node, label style)
 FLEET = (
     (0.35, "nvidia", "NVIDIA H100 80GB", 8, "gfd"),
@@ -74,70 +75,65 @@ def generate_dump(directory: Path, node_count: int, seed: int = 7) -> int:
     return sum(len(pods) for pods in pods_by_namespace.values())
 
 
-def baseline_load(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The obvious script, part 1: load the nodes and every namespace's pods."""
+def baseline(directory: Path) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """The competent script: load the nodes and every namespace's pods, group GPU requests of live pods by node in
+    one pass, then per node its GPUs allocated and a per-product [nodes, GPUs, allocated] summary (raw label)."""
     nodes = json.loads((directory / "nodes.json").read_text())["items"]
-    pods = [pod for path in sorted(directory.glob("*/pods.json")) for pod in json.loads(path.read_text())["items"]]
-    return nodes, pods
-
-
-def baseline_scan(
-    nodes: list[dict[str, Any]], pods: list[dict[str, Any]]
-) -> tuple[dict[str, int], dict[str, list[int]]]:
-    """Part 2: for each node, scan every pod for GPU requests bound there; GPUs allocated per node and
-    a per-product [nodes, GPUs, allocated] summary keyed by the raw label."""
+    used: dict[str, int] = defaultdict(int)
+    for path in sorted(directory.glob("*/pods.json")):
+        for pod in json.loads(path.read_text())["items"]:
+            node = pod["spec"].get("nodeName")
+            if node and pod["status"].get("phase") not in ("Succeeded", "Failed"):
+                for container in pod["spec"]["containers"]:
+                    requests = container.get("resources", {}).get("requests", {})
+                    used[node] += int(requests.get("nvidia.com/gpu", 0)) + int(requests.get("amd.com/gpu", 0))
     summary: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     allocated: dict[str, int] = {}
-    for node in track(nodes, description="baseline: scanning all pods per node", transient=True):
+    for node in nodes:
         name = node["metadata"]["name"]
         labels = node["metadata"].get("labels", {})
         allocatable = node["status"].get("allocatable", {})
         gpus = int(allocatable.get("nvidia.com/gpu", 0)) + int(allocatable.get("amd.com/gpu", 0))
-        used = 0
-        for pod in pods:
-            if pod["spec"].get("nodeName") == name and pod["status"].get("phase") not in ("Succeeded", "Failed"):
-                for container in pod["spec"]["containers"]:
-                    requests = container.get("resources", {}).get("requests", {})
-                    used += int(requests.get("nvidia.com/gpu", 0)) + int(requests.get("amd.com/gpu", 0))
         product = (labels.get("nvidia.com/gpu.product") or labels.get("cloud.google.com/gke-accelerator")
                    or labels.get("amd.com/gpu.product-name") or "unknown")
         if gpus:
             row = summary[product]
             row[0] += 1
             row[1] += gpus
-            row[2] += used
-        allocated[name] = used
+            row[2] += used[name]
+        allocated[name] = used[name]
     return allocated, dict(summary)
 
 
 def measure(node_count: int, workdir: Path) -> dict[str, Any]:
-    """Ours in full; the baseline's load in full and its scan over BASELINE_SCANNED_NODES nodes at most,
-    scaled to all nodes (every node scans all pods, so each costs the same; the 500-node run scans all)."""
+    """Both sides in full, RUNS times each, interleaved; CPU and wall seconds as median and range."""
     directory = workdir / f"dump-{node_count}"
     directory.mkdir()
     pod_count = generate_dump(directory, node_count)
     size_mb = sum(path.stat().st_size for path in directory.rglob("*.json")) / 1e6
-    # ours is cheap, so it runs OURS_RUNS times and the fastest counts (the usual guard against a noisy
-    # machine); the baseline runs once
-    (inventory, ours_wall, ours_cpu) = min((timed(inventory_from_path, directory) for _ in range(OURS_RUNS)),
-                                           key=lambda run: run[2])
-    ((nodes, pods), load_wall, load_cpu) = timed(baseline_load, directory)
-    scanned = nodes[:BASELINE_SCANNED_NODES]
-    ((baseline_allocated, baseline_summary), scan_wall, scan_cpu) = timed(baseline_scan, scanned, pods)
-    scale = len(nodes) / len(scanned)
+    ours_runs, baseline_runs = [], []
+    for _ in range(RUNS):
+        ours_runs.append(timed(inventory_from_path, directory))
+        baseline_runs.append(timed(baseline, directory))
+    inventory = ours_runs[0][0]
+    baseline_allocated, baseline_summary = baseline_runs[0][0]
     ours_allocated = {node.name: node.gpus.allocated if node.gpus else 0 for node in inventory.nodes}
     disagree = {name: (ours_allocated[name], used) for name, used in baseline_allocated.items()
                 if ours_allocated[name] != used}
     if disagree:
         raise SystemExit(f"ours and the baseline disagree on GPUs allocated (ours, baseline): {disagree}")
-    baseline_cpu = load_cpu + scan_cpu * scale
-    return {"nodes": node_count, "pods": pod_count, "dump_mb": round(size_mb, 1),
-            "ours_s": round(ours_wall, 3), "ours_cpu_s": round(ours_cpu, 3),
-            "baseline_s": round(load_wall + scan_wall * scale, 3), "baseline_cpu_s": round(baseline_cpu, 3),
-            "baseline_scanned_nodes": len(scanned), "speedup": round(baseline_cpu / ours_cpu, 1),
+    ours, base = _spread(ours_runs), _spread(baseline_runs)
+    return {"nodes": node_count, "pods": pod_count, "dump_mb": round(size_mb, 1), "runs": RUNS,
+            "ours": ours, "baseline": base, "speedup_cpu": round(base["cpu_s"] / ours["cpu_s"], 2),
             "allocated_gpus": sum(ours_allocated.values()), "summary_rows": len(inventory.summary),
-            "baseline_summary_rows": len(baseline_summary),
-            "load_average": round(os.getloadavg()[0], 1)}
+            "baseline_summary_rows": len(baseline_summary), "load_average": round(os.getloadavg()[0], 1)}
+
+
+def _spread(runs: list[tuple[Any, float, float]]) -> dict[str, float]:
+    walls, cpus = [run[1] for run in runs], [run[2] for run in runs]
+    return {"wall_s": round(statistics.median(walls), 3), "wall_min_s": round(min(walls), 3),
+            "wall_max_s": round(max(walls), 3), "cpu_s": round(statistics.median(cpus), 3),
+            "cpu_min_s": round(min(cpus), 3), "cpu_max_s": round(max(cpus), 3)}
 
 
 def timed(function: Any, *args: Any) -> tuple[Any, float, float]:
@@ -145,6 +141,10 @@ def timed(function: Any, *args: Any) -> tuple[Any, float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     result = function(*args)
     return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _cell(side: dict[str, float]) -> str:
+    return f"{side['cpu_s']:.2f} [{side['cpu_min_s']:.2f}-{side['cpu_max_s']:.2f}] ({side['wall_s']:.2f})"
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -156,9 +156,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     figure, axis = plt.subplots(figsize=(6, 3.5))
     labels = [f"{row['nodes']} nodes" for row in rows]
     positions = range(len(rows))
-    axis.bar([p - 0.2 for p in positions], [row["ours_cpu_s"] for row in rows], 0.4, label="ours (inventory_from_path)")
-    axis.bar([p + 0.2 for p in positions], [row["baseline_cpu_s"] for row in rows], 0.4,
-             label="baseline (scan pods per node)")
+    axis.bar([p - 0.2 for p in positions], [row["ours"]["cpu_s"] for row in rows], 0.4, label="ours (inventory_from_path)")
+    axis.bar([p + 0.2 for p in positions], [row["baseline"]["cpu_s"] for row in rows], 0.4,
+             label="baseline (one pass, pods grouped by node)")
     axis.axhline(TARGET_S, color="red", linestyle="--", linewidth=1, label=f"target {TARGET_S:.0f} s")
     axis.set_xticks(list(positions), labels)
     axis.set_yscale("log")
@@ -175,26 +175,26 @@ def main() -> int:
         rows = [measure(size, Path(workdir)) for size in SIZES]
     largest = rows[-1]
     # Judged on CPU seconds: the 2-core machine is shared, and wall time there measures the neighbours.
-    passed = largest["ours_cpu_s"] < TARGET_S
+    passed = largest["ours"]["cpu_s"] < TARGET_S
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic.write_json(RESULTS / "detect.json", {"date": dt.date.today().isoformat(), "target_s": TARGET_S,
                                                 "passed": passed, "runs": rows})
     plot(rows, RESULTS / "detect.png")
     table = "\n".join(
-        f"| {row['nodes']:,} | {row['pods']:,} | {row['dump_mb']} MB | {row['ours_cpu_s']:.2f} s ({row['ours_s']:.2f} s) "
-        f"| {row['baseline_cpu_s']:.2f} s ({row['baseline_s']:.2f} s) | {row['speedup']}x | {row['load_average']} |"
-        for row in rows)
+        f"| {row['nodes']:,} | {row['pods']:,} | {row['dump_mb']} MB | {_cell(row['ours'])} | {_cell(row['baseline'])} "
+        f"| {row['speedup_cpu']:.2f}x | {row['load_average']} |" for row in rows)
     atomic.write_text(RESULTS / "detect.md", f"""## Detect: cluster inventory at scale ({dt.date.today().isoformat()})
 
 `inventory_from_path` on a generated `kubectl cluster-info dump` directory ({PODS_PER_NODE} pods per node,
-H100/A100/L4/MI300X and CPU nodes, finished and unbound pods mixed in), against the obvious script that
-loads the same JSON and scans every pod for every node. Both include reading the files and agree on the
-GPUs allocated per node. The baseline scans at most {BASELINE_SCANNED_NODES} nodes and is scaled to all of them
-(each node scans every pod, so each costs the same; at 500 nodes it scans all). Times are CPU seconds of the process (ours: the best of {OURS_RUNS} runs), wall seconds in brackets (the machine is shared;
-the load average at the time is listed). Target: under {TARGET_S:.0f} s at 5,000 nodes:
-**{"met" if passed else "missed"}** ({largest['ours_cpu_s']:.2f} s CPU). Plot: `bench/results/detect.png`.
+H100/A100/L4/MI300X and CPU nodes, finished and unbound pods mixed in), against what a competent user writes: load
+the same JSON, group the live pods' GPU requests by node in one pass, then walk the nodes. Both include reading the
+files, run in full at every size ({RUNS} runs each, sides interleaved) and agree on the GPUs allocated per node.
+Cells: median CPU seconds of the process [range], then median wall seconds in brackets (the machine is shared; the
+load average at the end is listed). Ours also reads vendors, products, MIG and sharing labels and summarises them,
+which the script does not. Target: under {TARGET_S:.0f} s at 5,000 nodes:
+**{"met" if passed else "missed"}** ({largest['ours']['cpu_s']:.2f} s CPU). Plot: `bench/results/detect.png`.
 
-| nodes | pods | dump | ours | baseline | speedup | load avg |
+| nodes | pods | dump | ours: CPU s [range] (wall s) | baseline: CPU s [range] (wall s) | CPU ratio | load avg |
 |---|---|---|---|---|---|---|
 {table}
 """)
