@@ -15,6 +15,9 @@ from kubetrainer.cli.state import STATE
 def serve(
     model: Annotated[Optional[str], typer.Option("--model", help="Model id or directory (default: bundled SmolLM2).")] = None,
     adapter: Annotated[Optional[list[Path]], typer.Option("--adapter", help="PEFT adapter directory; repeatable.")] = None,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="auto | transformers | llamacpp. auto: llama.cpp when llama-cpp-python is installed, the model "
+        "has a GGUF (the bundled one does), no GPU and no --adapter; else transformers.")] = "auto",
     rag: Annotated[Optional[str], typer.Option(
         "--rag", help="Index NAME under <home>/index/ (default) or a DIR made by `kubetrainer index`.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to bind; beyond loopback needs --api-key-file.")] = "127.0.0.1",
@@ -38,7 +41,7 @@ def serve(
     from kubetrainer.serve.config import ServeConfig, read_api_keys
 
     config = ServeConfig(
-        home=STATE.settings.home, model=model, adapters=tuple(adapter or ()), rag_index=_index(rag), host=host,
+        home=STATE.settings.home, model=model, engine=engine, adapters=tuple(adapter or ()), rag_index=_index(rag), host=host,
         port=port, api_keys=read_api_keys(api_key_file) if api_key_file else frozenset(), redis_url=redis,
         max_concurrency=max_concurrency, max_queue=max_queue, timeout_s=timeout, metrics_public=metrics_public,
         alert_webhook_url=alert_webhook_url,
@@ -46,7 +49,7 @@ def serve(
     config.validate()
     application = create_app(config)
     state = application.state.serve
-    render.note(f"serving {', '.join(state.lm.model_ids)} on http://{host}:{port}/v1 "
+    render.note(f"serving {', '.join(state.lm.model_ids)} with {state.lm.engine_name} on http://{host}:{port}/v1 "
                 f"(cache: {state.cache.backend}, RAG: {rag or 'off'}, keys: {'on' if config.api_keys else 'off'})")
     uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 

@@ -11,6 +11,9 @@ through here, so a model sees the same prompt text wherever it runs:
 - `engine`: the interface an inference engine implements (`Engine`): generate, stream,
   log-probabilities, token counting, stop sequences and cancellation.
 - `hf`: the transformers implementation (`TransformersEngine`), the reference engine.
+- `llamacpp`: the llama.cpp implementation (`LlamaCppEngine`) over a GGUF, when the optional
+  llama-cpp-python wheel is installed.
+- `engines`: the one place that chooses the engine (`kubetrainer serve --engine auto|transformers|llamacpp`).
 - `respond`: a model's reply to chat messages with the answer defaults (what phrasing and
   the eval's answers use).
 - `stops`: stop sequences cut out of whole texts and streams without leaking them.

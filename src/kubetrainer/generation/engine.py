@@ -9,8 +9,9 @@ per request, a vLLM LoRA module served under its own model name). Cancellation i
 `threading.Event` the engine checks between two tokens (a llama.cpp loop checks it, a
 vLLM client closes its stream).
 
-`TransformersEngine` (`generation.hf`) is the implementation today; llama.cpp and vLLM
-engines are meant to implement the same Protocol.
+`TransformersEngine` (`generation.hf`) and `LlamaCppEngine` (`generation.llamacpp`) implement
+it; which one serves is chosen in one place, `generation.engines`. A request an engine cannot
+honour raises `Unsupported` (the server answers 400) rather than being quietly changed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from typing import Protocol
 
 from kubetrainer.generation.chat import Messages
 from kubetrainer.generation.params import SamplingParams
+
+
+class Unsupported(ValueError):
+    """A request this engine cannot honour (the message names what); the server answers it with a 400."""
 
 
 @dataclass

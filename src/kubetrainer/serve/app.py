@@ -62,7 +62,7 @@ def build_state(config: ServeConfig) -> ServeState:
     settings = Settings(home=config.home)
     metrics = ServeMetrics()
     cache = make_cache(config.redis_url, config.cache_entries, config.cache_ttl_s)
-    lm = load_model(config.model, config.adapters, settings.dir("models"))
+    lm = load_model(config.model, config.adapters, settings.dir("models"), config.engine)
     rag = RagContext(config.rag_index, config.rag_top_k, settings.dir("cache")) if config.rag_index else None
     gate = Gate(config.max_concurrency, config.max_queue, config.timeout_s, metrics)
     return ServeState(config, lm, cache, metrics, gate, EmbeddingService(cache, metrics), rag,

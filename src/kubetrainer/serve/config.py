@@ -56,6 +56,7 @@ class ServeConfig:
 
     home: Path
     model: str | None = None  # None: the bundled default (SmolLM2-135M-Instruct)
+    engine: str = "transformers"  # auto | transformers | llamacpp (`generation.engines`); the CLI says auto
     adapters: tuple[Path, ...] = ()
     rag_index: Path | None = None
     host: str = "127.0.0.1"
@@ -78,6 +79,10 @@ class ServeConfig:
     def validate(self) -> None:
         """Refuse unsafe or impossible settings before anything is loaded."""
         require_keys_beyond_loopback(self.host, self.api_keys)
+        from kubetrainer.generation.engines import ENGINES
+
+        if self.engine not in ENGINES:
+            raise UserError(f"unknown engine {self.engine!r}", where="--engine", expected=" | ".join(ENGINES))
         if not 0 < self.port < 65536:
             raise UserError(f"port {self.port} is out of range", where="--port", expected="1..65535")
         for name in ("max_concurrency", "timeout_s", "max_body_bytes", "max_ingest_bytes", "max_investigations"):

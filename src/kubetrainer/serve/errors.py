@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kubetrainer.generation.engine import Unsupported
+
 log = logging.getLogger(__name__)
 
 TYPE_BY_STATUS = {
@@ -92,6 +94,11 @@ def install_error_handlers(app: FastAPI, on_error: Any = None) -> None:
         count(f"http_{error.status_code}")
         api_error = APIError(error.status_code, str(error.detail))
         return error_response(api_error, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Unsupported)
+    async def _unsupported(_: Request, error: Unsupported) -> JSONResponse:
+        count("unsupported")
+        return error_response(APIError(400, f"not supported by this engine: {error}", code="unsupported"))
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, error: Exception) -> JSONResponse:

@@ -4,7 +4,8 @@ Weights dominate a server's memory, so two apps (or two requests) asking for the
 same model and adapters share one `LoadedModel`. Adapters are PEFT LoRA adapters
 attached to the same base under their own names and picked per request with
 PEFT's `adapter_names` (no global "active adapter" that concurrent requests
-would fight over).
+would fight over). Which engine runs the model is decided by `generation.engines`;
+the llama.cpp engine holds no transformers model, and refuses adapters with a 400.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from kubetrainer.errors import UserError
 from kubetrainer.serve.errors import APIError
 
 if TYPE_CHECKING:
-    from kubetrainer.generation.hf import TransformersEngine
+    from kubetrainer.generation.engine import Engine
 
 BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 
-_LOADED: dict[tuple[str | None, tuple[str, ...]], "LoadedModel"] = {}
+_LOADED: dict[tuple[str | None, tuple[str, ...], str], "LoadedModel"] = {}
 _LOCK = threading.Lock()
 
 
@@ -45,10 +46,17 @@ class LoadedModel:
     tokenizer: Any
     adapters: tuple[str, ...] = ()
     created: int = field(default_factory=lambda: int(time.time()))
+    engine_name: str = "transformers"  # or "llamacpp" (then `model` is None and `gguf` is what runs)
+    gguf: Path | None = None
 
     @cached_property
-    def engine(self) -> TransformersEngine:
-        """The generation engine every route and the phrasing step use (`generation.hf`)."""
+    def engine(self) -> Engine:
+        """The generation engine every route and the phrasing step use (`generation.hf` or `generation.llamacpp`)."""
+        if self.engine_name == "llamacpp":
+            from kubetrainer.generation.llamacpp import LlamaCppEngine
+
+            assert self.gguf is not None
+            return LlamaCppEngine.load(self.gguf, self.tokenizer)
         from kubetrainer.generation.hf import TransformersEngine
 
         return TransformersEngine(self.model, self.tokenizer)
@@ -60,7 +68,11 @@ class LoadedModel:
     def adapter_for(self, requested: str) -> str | None:
         """The adapter a request's `model` names: None for the base, 404 for an unknown id."""
         if requested == self.model_id:
-            return BASE_ADAPTER if self.adapters else None
+            return BASE_ADAPTER if self.adapters and self.engine_name != "llamacpp" else None
+        if requested in self.adapters and self.engine_name == "llamacpp":
+            raise APIError(400, f"The model '{requested}' is a PEFT LoRA adapter, and the llama.cpp engine applies "
+                           "GGUF adapters only (converting adapters to GGUF is a later step); serve it with "
+                           "--engine transformers", param="model", code="adapter_unsupported")
         if requested in self.adapters:
             return requested
         raise APIError(404, f"The model '{requested}' does not exist; served: {', '.join(self.model_ids)}",
@@ -93,14 +105,25 @@ def model_display_id(ref: str | None) -> str:
 
     if ref is None:
         return DEFAULT_LLM_ID
-    return Path(ref).name if Path(ref).is_dir() else ref
+    return Path(ref).name if Path(ref).exists() else ref
 
 
-def load_model(ref: str | None, adapters: tuple[Path, ...], models_dir: Path) -> LoadedModel:
-    """The process-wide `LoadedModel` for this base and adapters, loading it on first use."""
-    key = (ref, tuple(str(Path(path).resolve()) for path in adapters))
+def load_model(ref: str | None, adapters: tuple[Path, ...], models_dir: Path, engine: str = "transformers") -> LoadedModel:
+    """The process-wide `LoadedModel` for this base, adapters and engine (`generation.engines`), loaded on first use."""
+    from kubetrainer.generation.engines import choose_engine, gguf_tokenizer
+
+    name, gguf = choose_engine(engine, ref, adapters=tuple(adapters))
+    key = (ref, tuple(str(Path(path).resolve()) for path in adapters), name)
     with _LOCK:
-        if key not in _LOADED:
+        if key in _LOADED:
+            return _LOADED[key]
+        if gguf is not None:
+            names = tuple(adapter_name(path) for path in adapters)
+            loaded = LoadedModel(model_display_id(ref), None, gguf_tokenizer(ref, gguf, models_dir), names,
+                                 engine_name=name, gguf=gguf)
+            loaded.engine  # noqa: B018 - load the weights now, so a bad GGUF fails at start-up
+            _LOADED[key] = loaded
+        else:
             model, tokenizer = _load_base(ref, models_dir)
             model, names = _attach_adapters(model, tuple(adapters)) if adapters else (model, ())
             model.eval()

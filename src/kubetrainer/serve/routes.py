@@ -70,7 +70,10 @@ def _fresh(state: ServeState, key: str | None, body: dict[str, Any]) -> JSONResp
 @router.get("/models")
 async def list_models(request: Request) -> dict[str, Any]:
     state = serve_state(request)
-    return answers.model_list([*state.lm.model_ids, state.embeddings.model_id], state.lm.created)
+    listing = answers.model_list([*state.lm.model_ids, state.embeddings.model_id], state.lm.created)
+    for entry in listing["data"][: len(state.lm.model_ids)]:
+        entry["engine"] = state.lm.engine_name  # which inference engine generates for this id
+    return listing
 
 
 @router.post("/chat/completions", response_model=None)
