@@ -127,6 +127,9 @@ def test_log_probabilities(engine) -> None:
 def test_an_adapter_is_refused_by_the_engine(engine) -> None:
     with pytest.raises(Unsupported, match="GGUF"):
         engine.generate(engine.chat_ids(QUESTION), greedy(2), adapter="ops-lora")
+    stream = engine.stream(engine.chat_ids(QUESTION), greedy(2), adapter="ops-lora")
+    with pytest.raises(Unsupported, match="--engine transformers"):
+        list(stream)
 
 
 def test_the_engine_is_chosen_in_one_place(tmp_path: Path) -> None:

@@ -271,7 +271,7 @@ class LlamaCppTokenStream:
 
     def __init__(self, engine: LlamaCppEngine, prompt_ids: list[int], params: SamplingParams, adapter: str | None,
                  cancel: threading.Event) -> None:
-        _refuse_adapter(adapter)
+        # an adapter is refused when iteration starts (`_decode`), not here: the server holds a slot by now
         self.prompt_tokens = len(prompt_ids)
         self.completion_tokens = 0
         self.finish_reason = "length"
