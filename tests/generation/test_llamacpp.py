@@ -191,3 +191,17 @@ def test_an_adapter_request_gets_a_clear_400_with_llamacpp(served) -> None:
     error = reply.json()["error"]
     assert error["code"] == "adapter_unsupported" and error["param"] == "model"
     assert "llama.cpp" in error["message"] and "GGUF" in error["message"] and "--engine transformers" in error["message"]
+
+
+def test_the_openai_client_talks_to_the_llamacpp_engine(served, engine) -> None:
+    import openai
+
+    client = openai.OpenAI(base_url="http://testserver/v1", api_key="unused", http_client=served, max_retries=0)
+    base = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    expected = engine.generate(engine.chat_ids(QUESTION), greedy(5)).text
+    reply = client.chat.completions.create(model=base, messages=QUESTION, max_tokens=5, temperature=0)
+    assert reply.choices[0].message.content == expected and reply.choices[0].finish_reason == "length"
+    chunks = client.chat.completions.create(model=base, messages=QUESTION, max_tokens=5, temperature=0, stream=True)
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices) == expected
+    with pytest.raises(openai.BadRequestError, match="GGUF"):
+        client.chat.completions.create(model="ops-lora", messages=QUESTION, max_tokens=2)
