@@ -83,7 +83,7 @@ impl Assembler {
 }
 
 /// Decoded message text and what was unusual about it.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Message {
     pub text: String,
     pub invalid_utf8: bool,
@@ -92,7 +92,14 @@ pub struct Message {
 
 impl Message {
     /// Lossy UTF-8 (never fails), with a marker saying how many bytes were cut off.
-    pub fn from_bytes(mut bytes: &[u8], dropped: u64) -> Message {
+    pub fn from_bytes(bytes: &[u8], dropped: u64) -> Message {
+        let mut message = Message { text: String::new(), invalid_utf8: false, truncated: false };
+        message.fill(bytes, dropped);
+        message
+    }
+
+    /// `from_bytes` into this message, reusing its text's buffer.
+    pub fn fill(&mut self, mut bytes: &[u8], dropped: u64) {
         if dropped > 0 {
             // The cap may have split a character: drop its incomplete start.
             if let Err(e) = std::str::from_utf8(bytes) {
@@ -101,14 +108,22 @@ impl Message {
                 }
             }
         }
-        let (mut text, invalid_utf8) = match std::str::from_utf8(bytes) {
-            Ok(valid) => (valid.to_string(), false),
-            Err(_) => (String::from_utf8_lossy(bytes).into_owned(), true),
+        self.text.clear();
+        self.invalid_utf8 = match std::str::from_utf8(bytes) {
+            Ok(valid) => {
+                self.text.push_str(valid);
+                false
+            }
+            Err(_) => {
+                self.text.push_str(&String::from_utf8_lossy(bytes));
+                true
+            }
         };
         if dropped > 0 {
-            text.push_str(&format!(" [TRUNCATED: {dropped} more bytes]"));
+            use std::fmt::Write;
+            let _ = write!(self.text, " [TRUNCATED: {dropped} more bytes]");
         }
-        Message { text, invalid_utf8, truncated: dropped > 0 }
+        self.truncated = dropped > 0;
     }
 }
 

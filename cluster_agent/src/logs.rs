@@ -3,7 +3,7 @@
 //! remembers where each was read to.
 
 use crate::checkpoint::FileEntry;
-use crate::tailer::{LineCounts, LogFile, LogLine};
+use crate::tailer::{LineCounts, Lines, LogFile, LogLine};
 use crate::tracker::{self, Candidate, Filters};
 use std::collections::HashMap;
 use std::fs::File;
@@ -28,6 +28,8 @@ pub struct LogSource {
     /// Files drained after being deleted or moved away; closed on the next call, once
     /// the caller has taken their last lines.
     drained: Vec<Key>,
+    /// Reused between reads (no allocation per call).
+    lines: Lines,
     pub counts: LineCounts,
 }
 
@@ -41,7 +43,7 @@ pub fn fingerprint_hex(fp: u64) -> String {
 
 impl LogSource {
     pub fn new(pods_dir: PathBuf, filters: Filters, max_line_bytes: usize, known: Vec<FileEntry>) -> LogSource {
-        LogSource { pods_dir, filters, max_line_bytes, open: HashMap::new(), known, buf: vec![0; 64 * 1024], turn: 0, drained: Vec::new(), counts: LineCounts::default() }
+        LogSource { pods_dir, filters, max_line_bytes, open: HashMap::new(), known, buf: vec![0; 64 * 1024], turn: 0, drained: Vec::new(), lines: Lines::default(), counts: LineCounts::default() }
     }
 
     pub fn open_files(&self) -> usize {
@@ -115,12 +117,11 @@ impl LogSource {
     }
 
     /// Read up to `per_file` bytes from each open file, taking turns, until about
-    /// `total_budget` bytes are read; finished messages go to `out` with the key of
-    /// their file. Returns the bytes read.
-    pub fn read(&mut self, per_file: usize, total_budget: usize, out: &mut Vec<(Key, LogLine)>) -> usize {
+    /// `total_budget` bytes are read; each finished message goes to `each` with its
+    /// file. Returns the bytes read.
+    pub fn read(&mut self, per_file: usize, total_budget: usize, mut each: impl FnMut(&mut LogFile, &LogLine)) -> usize {
         self.close_drained();
         let mut total = 0;
-        let mut lines = Vec::new();
         let mut keys: Vec<Key> = self.open.keys().copied().collect();
         keys.sort_unstable();
         if !keys.is_empty() {
@@ -133,16 +134,19 @@ impl LogSource {
                 break;
             }
             let file = self.open.get_mut(&key).expect("listed");
-            let n = file.read(&mut self.buf, per_file, &mut lines, &mut self.counts).unwrap_or_else(|e| {
+            let n = file.read(&mut self.buf, per_file, &mut self.lines, &mut self.counts).unwrap_or_else(|e| {
                 eprintln!("kubetrainer-agent: reading {}: {e}", file.path.display());
                 0
             });
             total += n;
             if file.gone && n == 0 && !self.drained.contains(&key) {
-                file.finish(&mut lines, &mut self.counts);
+                file.finish(&mut self.lines, &mut self.counts);
                 self.drained.push(key);
             }
-            out.extend(lines.drain(..).map(|line| (key, line)));
+            for line in self.lines.iter() {
+                each(file, line);
+            }
+            self.lines.clear();
         }
         total
     }
@@ -153,10 +157,6 @@ impl LogSource {
                 self.retire(&mut file);
             }
         }
-    }
-
-    pub fn file_mut(&mut self, key: &Key) -> Option<&mut LogFile> {
-        self.open.get_mut(key)
     }
 
     /// Checkpoint entries for everything delivered so far: open files at their

@@ -5,10 +5,10 @@
 use crate::checkpoint::{self, State};
 use crate::config::{Config, Output};
 use crate::metrics::METRICS;
-use crate::record::{record_id, Record, Text};
+use crate::record::{record_id, record_id_joined, FileFields, LogRecord, Record};
 use crate::redact::{Redactor, Tally};
 use crate::sink::{FileSink, HttpOptions, HttpSink, Sink, StdoutSink};
-use crate::tailer::LogLine;
+use crate::tailer::{LogFile, LogLine};
 use crate::telemetry::{gpu::Gpus, kmsg::KernelLog, node};
 use crate::{logs::LogSource, timefmt};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -39,7 +39,7 @@ pub struct Pipeline {
     batch: Vec<u8>,
     batch_kinds: KindCounts,
     delivered: KindCounts,
-    lines: Vec<((u64, u64), LogLine)>,
+    id_buf: Vec<u8>,
 }
 
 impl Pipeline {
@@ -81,7 +81,7 @@ impl Pipeline {
             batch: Vec::new(),
             batch_kinds: KindCounts::default(),
             delivered: KindCounts::default(),
-            lines: Vec::new(),
+            id_buf: Vec::new(),
         })
     }
 
@@ -123,7 +123,7 @@ impl Pipeline {
     /// Read everything present, take one sample, deliver, publish, exit.
     fn run_once(&mut self, stop: &AtomicBool) -> Result<(), String> {
         self.logs.scan();
-        while self.read_logs() > 0 || !self.lines.is_empty() {
+        while self.read_logs() > 0 {
             if self.batch.len() >= self.cfg.batch_bytes {
                 self.flush_until(Instant::now() + Duration::from_secs(86_400), stop)?;
             }
@@ -147,50 +147,14 @@ impl Pipeline {
     }
 
     fn read_logs(&mut self) -> usize {
-        let mut lines = std::mem::take(&mut self.lines);
         let per_file = READ_PER_FILE.min(self.cfg.batch_bytes);
-        let n = self.logs.read(per_file, self.cfg.batch_bytes, &mut lines);
-        for (key, line) in lines.drain(..) {
-            self.push_log(key, line);
-        }
-        self.lines = lines;
+        let Pipeline { logs, redactor, tally, batch, batch_kinds, cfg, id_buf, .. } = self;
+        let n = logs.read(per_file, cfg.batch_bytes, |file, line| {
+            push_log(file, line, redactor, tally, batch, id_buf, &cfg.node_name);
+            batch_kinds.log += 1;
+        });
         METRICS.bytes_read.fetch_add(n as u64, Relaxed);
         n
-    }
-
-    fn push_log(&mut self, key: (u64, u64), line: LogLine) {
-        let Pipeline { logs, redactor, tally, batch, batch_kinds, cfg, .. } = self;
-        let Some(file) = logs.file_mut(&key) else { return };
-        let meta = &*file.meta;
-        let id = record_id(&[
-            b"log",
-            meta.uid.as_bytes(),
-            meta.container.as_bytes(),
-            &file.fingerprint.to_le_bytes(),
-            &line.offset.to_le_bytes(),
-        ]);
-        let before: u64 = tally.by_type.iter().sum();
-        let in_key = &mut file.in_key[line.stream.map_or(0, |s| s.index())];
-        let text = match redactor.redact_line(&line.message.text, in_key, tally) {
-            Some(redacted) => Text::Owned(redacted),
-            None => Text::Borrowed(line.message.text.as_str()),
-        };
-        let mut record = Record::new("log", id, line.ts.as_str(), text);
-        record.redactions = (tally.by_type.iter().sum::<u64>() - before) as u32;
-        record.node = Some(cfg.node_name.as_str().into());
-        record.namespace = Some(meta.namespace.as_str().into());
-        record.pod = Some(meta.pod.as_str().into());
-        record.container = Some(meta.container.as_str().into());
-        record.stream = line.stream.map(|s| s.as_str());
-        record.labels.insert("pod_uid", meta.uid.as_str());
-        for (flag, set) in [("malformed", line.malformed), ("truncated", line.message.truncated), ("invalid_utf8", line.message.invalid_utf8)] {
-            if set {
-                record.labels.insert(flag, "true");
-            }
-        }
-        record.encode_into(batch);
-        batch.push(b'\n');
-        batch_kinds.log += 1;
     }
 
     fn push(&mut self, record: &Record) {
@@ -280,4 +244,41 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// One log line as a record: redacted (the file carries the stream's key-block state)
+/// and encoded into `batch`.
+fn push_log(file: &mut LogFile, line: &LogLine, redactor: &Redactor, tally: &mut Tally, batch: &mut Vec<u8>, id_buf: &mut Vec<u8>, node: &str) {
+    let meta = &*file.meta;
+    // The record id of parts "log", uid, container, fingerprint, offset (see `record_id`).
+    id_buf.clear();
+    for part in [&b"log"[..], meta.uid.as_bytes(), meta.container.as_bytes(), &file.fingerprint.to_le_bytes(), &line.offset.to_le_bytes()] {
+        id_buf.extend_from_slice(part);
+        id_buf.push(0);
+    }
+    let id = record_id_joined(id_buf);
+    let before: u64 = tally.by_type.iter().sum();
+    let in_key = &mut file.in_key[line.stream.map_or(0, |s| s.index())];
+    let redacted = redactor.redact_line(&line.message.text, in_key, tally);
+    let redactions = (tally.by_type.iter().sum::<u64>() - before) as u32;
+    let mut flags = [""; 3];
+    let mut n_flags = 0;
+    for (flag, set) in [("malformed", line.malformed), ("truncated", line.message.truncated), ("invalid_utf8", line.message.invalid_utf8)] {
+        if set {
+            flags[n_flags] = flag;
+            n_flags += 1;
+        }
+    }
+    let fields = file.record_fields.get_or_insert_with(|| Box::new(FileFields::new(node, &meta.namespace, &meta.pod, &meta.container, &meta.uid)));
+    LogRecord {
+        id: &id,
+        ts: &line.ts,
+        fields,
+        stream: line.stream.map(|s| s.as_str()),
+        message: redacted.as_deref().unwrap_or(&line.message.text),
+        flags: &flags[..n_flags],
+        redactions,
+    }
+    .encode_into(batch);
+    batch.push(b'\n');
 }

@@ -67,6 +67,9 @@ pub struct Redactor {
     keys: KeyBlock,
     key_type: usize,
     entropy: Option<(Entropy, usize)>,
+    /// Whether the keywords hold the key block's END_TAIL (case-insensitively, so any line
+    /// that holds it matches a keyword).
+    end_tail_is_keyword: bool,
 }
 
 impl Redactor {
@@ -130,7 +133,8 @@ impl Redactor {
             .build(&words)
             .map_err(|e| format!("redaction keywords: {e}"))?;
         let key_type = Self::type_index(&mut type_names, KEY_TYPE);
-        Ok(Redactor { patterns, type_names, keywords, keyword_pattern, always, keys: KeyBlock::new(), key_type, entropy })
+        let end_tail_is_keyword = keywords.is_match(keyblock::END_TAIL);
+        Ok(Redactor { patterns, type_names, keywords, keyword_pattern, always, keys: KeyBlock::new(), key_type, entropy, end_tail_is_keyword })
     }
 
     fn type_index(type_names: &mut Vec<String>, name: &str) -> usize {
@@ -149,6 +153,11 @@ impl Redactor {
         if self.always.is_empty() && !self.keywords.is_match(text) {
             return None;
         }
+        self.redact_matched(text, tally)
+    }
+
+    /// `redact` once the keyword scan has found a keyword (or patterns must always run).
+    fn redact_matched(&self, text: &str, tally: &mut Tally) -> Option<String> {
         let mut flags = vec![false; self.patterns.len()];
         let mut backstop = false;
         for hit in self.keywords.find_overlapping_iter(text) {
@@ -217,13 +226,17 @@ impl Redactor {
     /// One log line of a stream, keeping `in_key` across lines: a private key printed
     /// line by line, behind any prefix, is redacted from its BEGIN line through its END line.
     pub fn redact_line(&self, text: &str, in_key: &mut bool, tally: &mut Tally) -> Option<String> {
-        let (stepped, keys) = self.keys.step(text, in_key);
+        // One keyword scan serves both steps: a line without any keyword (they include
+        // the key block's `PRIVATE KEY-----`) cannot open a key block either.
+        let hit = self.keywords.is_match(text);
+        let (stepped, keys) = self.keys.step(text, in_key, hit || !self.end_tail_is_keyword);
         for _ in 0..keys {
             tally.add(self.key_type);
         }
         match stepped {
             Some(stepped) => Some(self.redact(&stepped, tally).unwrap_or(stepped)),
-            None => self.redact(text, tally),
+            None if hit || !self.always.is_empty() => self.redact_matched(text, tally),
+            None => None,
         }
     }
 }

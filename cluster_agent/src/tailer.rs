@@ -3,6 +3,7 @@
 //! says up to where everything has been turned into records (`boundary`).
 
 use crate::cri::{self, Assembler, Message, Stream};
+use crate::record::FileFields;
 use crate::timefmt;
 use crate::tracker::{Candidate, PodMeta};
 use std::fs::File;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 const HEADER_ROOM: usize = 128;
 
 /// One log message, ready to become a record.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct LogLine {
     /// File offset of its first byte: with the file's fingerprint, its stable identity.
     pub offset: u64,
@@ -22,6 +23,45 @@ pub struct LogLine {
     pub stream: Option<Stream>,
     pub message: Message,
     pub malformed: bool,
+}
+
+/// Finished messages, handed out as a slice; their buffers are reused by the next
+/// read, so a steady stream of lines allocates nothing per line.
+#[derive(Debug, Default)]
+pub struct Lines {
+    all: Vec<LogLine>,
+    len: usize,
+}
+
+/// A reused message buffer larger than this is given back after use (bounded memory).
+const KEEP_CAPACITY: usize = 16 * 1024;
+
+impl Lines {
+    /// A slot for one more line, holding whatever an earlier line left in it.
+    fn slot(&mut self) -> &mut LogLine {
+        if self.len == self.all.len() {
+            self.all.push(LogLine::default());
+        }
+        self.len += 1;
+        &mut self.all[self.len - 1]
+    }
+
+    /// Forget the lines (keeping modest buffers for the next ones).
+    pub fn clear(&mut self) {
+        for line in &mut self.all[..self.len] {
+            if line.message.text.capacity() > KEEP_CAPACITY {
+                line.message.text = String::new();
+            }
+        }
+        self.len = 0;
+    }
+}
+
+impl std::ops::Deref for Lines {
+    type Target = [LogLine];
+    fn deref(&self) -> &[LogLine] {
+        &self.all[..self.len]
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -40,6 +80,8 @@ pub struct LogFile {
     pub fingerprint: u64,
     pub in_key: [bool; 2],
     pub last_ts: String,
+    /// The record fields every line of this file shares, encoded at its first line.
+    pub record_fields: Option<Box<FileFields>>,
     /// The path no longer leads to this file (deleted or moved away): drain and close.
     pub gone: bool,
     file: File,
@@ -71,6 +113,7 @@ impl LogFile {
             fingerprint,
             in_key: [false; 2],
             last_ts: fallback_ts,
+            record_fields: None,
             gone: false,
             file,
             offset,
@@ -92,7 +135,7 @@ impl LogFile {
     }
 
     /// Read at most `budget` bytes, appending finished messages to `out`; returns bytes read.
-    pub fn read(&mut self, buf: &mut [u8], budget: usize, out: &mut Vec<LogLine>, counts: &mut LineCounts) -> io::Result<usize> {
+    pub fn read(&mut self, buf: &mut [u8], budget: usize, out: &mut Lines, counts: &mut LineCounts) -> io::Result<usize> {
         let mut total = 0;
         while total < budget {
             let want = buf.len().min(budget - total);
@@ -110,7 +153,7 @@ impl LogFile {
         Ok(total)
     }
 
-    fn split(&mut self, chunk: &[u8], out: &mut Vec<LogLine>, counts: &mut LineCounts) {
+    fn split(&mut self, chunk: &[u8], out: &mut Lines, counts: &mut LineCounts) {
         let mut rest = chunk;
         while let Some(newline) = memchr::memchr(b'\n', rest) {
             let end = self.offset + newline as u64 + 1;
@@ -140,46 +183,52 @@ impl LogFile {
         self.line_dropped += (bytes.len() - keep) as u64;
     }
 
-    fn finish_line(&mut self, line: &[u8], dropped: u64, out: &mut Vec<LogLine>, counts: &mut LineCounts) {
+    fn finish_line(&mut self, line: &[u8], dropped: u64, out: &mut Lines, counts: &mut LineCounts) {
         counts.lines += 1;
         let start = self.line_start;
-        let parsed = cri::parse(line).and_then(|l| timefmt::normalize(l.ts).map(|ts| (l, ts)));
+        let parsed = cri::parse(line).and_then(|l| timefmt::normalize_cow(l.ts).map(|ts| (l, ts)));
         let Some((cri_line, ts)) = parsed else {
             counts.malformed += 1;
-            let message = Message::from_bytes(&line[..line.len().min(self.max_bytes)], dropped + line.len().saturating_sub(self.max_bytes) as u64);
-            self.emit(out, counts, LogLine { offset: start, ts: self.last_ts.clone(), stream: None, message, malformed: true });
+            let slot = out.slot();
+            slot.message.fill(&line[..line.len().min(self.max_bytes)], dropped + line.len().saturating_sub(self.max_bytes) as u64);
+            slot.ts.clone_from(&self.last_ts);
+            (slot.offset, slot.stream, slot.malformed) = (start, None, true);
+            Self::count(slot, counts);
             return;
         };
+        self.last_ts.clear();
+        self.last_ts.push_str(&ts);
         let part = &mut self.parts[cri_line.stream.index()];
         if !cri_line.partial && part.start.is_none() {
-            // The common case, a whole line: no joining, one copy.
+            // The common case, a whole line: no joining, one copy into a reused buffer.
             let keep = cri_line.text.len().min(self.max_bytes);
-            let message = Message::from_bytes(&cri_line.text[..keep], dropped + (cri_line.text.len() - keep) as u64);
-            self.last_ts.clone_from(&ts);
-            let stream = Some(cri_line.stream);
-            self.emit(out, counts, LogLine { offset: start, ts, stream, message, malformed: false });
+            let slot = out.slot();
+            slot.message.fill(&cri_line.text[..keep], dropped + (cri_line.text.len() - keep) as u64);
+            slot.ts.clone_from(&self.last_ts);
+            (slot.offset, slot.stream, slot.malformed) = (start, Some(cri_line.stream), false);
+            Self::count(slot, counts);
             return;
         }
         part.push(start, &ts, cri_line.text, self.max_bytes);
         part.dropped += dropped;
-        self.last_ts = ts;
         if !cri_line.partial {
             let offset = part.start.unwrap_or(start);
             let ts = std::mem::take(&mut part.ts);
             let message = part.take();
-            self.emit(out, counts, LogLine { offset, ts, stream: Some(cri_line.stream), message, malformed: false });
+            let slot = out.slot();
+            *slot = LogLine { offset, ts, stream: Some(cri_line.stream), message, malformed: false };
+            Self::count(slot, counts);
         }
     }
 
-    fn emit(&self, out: &mut Vec<LogLine>, counts: &mut LineCounts, line: LogLine) {
+    fn count(line: &LogLine, counts: &mut LineCounts) {
         counts.invalid_utf8 += u64::from(line.message.invalid_utf8);
         counts.truncated += u64::from(line.message.truncated);
-        out.push(line);
     }
 
     /// The file will not grow any more (gone and drained): hand out what is still
     /// open, a trailing line without newline and unfinished partial messages.
-    pub fn finish(&mut self, out: &mut Vec<LogLine>, counts: &mut LineCounts) {
+    pub fn finish(&mut self, out: &mut Lines, counts: &mut LineCounts) {
         if !self.line.is_empty() || self.line_dropped > 0 {
             let line = std::mem::take(&mut self.line);
             let dropped = std::mem::take(&mut self.line_dropped);
@@ -190,7 +239,9 @@ impl LogFile {
             if let Some(offset) = part.start {
                 let ts = std::mem::take(&mut part.ts);
                 let message = part.take();
-                self.emit(out, counts, LogLine { offset, ts, stream: Some(stream), message, malformed: false });
+                let slot = out.slot();
+                *slot = LogLine { offset, ts, stream: Some(stream), message, malformed: false };
+                Self::count(slot, counts);
             }
         }
         self.line_start = self.offset;
@@ -212,8 +263,8 @@ mod tests {
         (dir, file)
     }
 
-    fn read_all(file: &mut LogFile) -> (Vec<LogLine>, LineCounts) {
-        let (mut out, mut counts, mut buf) = (Vec::new(), LineCounts::default(), vec![0u8; 7]);
+    fn read_all(file: &mut LogFile) -> (Lines, LineCounts) {
+        let (mut out, mut counts, mut buf) = (Lines::default(), LineCounts::default(), vec![0u8; 7]);
         while file.read(&mut buf, 1 << 20, &mut out, &mut counts).unwrap() > 0 {}
         (out, counts)
     }

@@ -53,7 +53,13 @@ fn digits(text: &str) -> Option<i64> {
 }
 
 /// A CRI timestamp (`RFC3339Nano`, any offset) in UTC with `Z`, or None if it is not one.
+#[cfg(test)]
 pub fn normalize(ts: &str) -> Option<String> {
+    normalize_cow(ts).map(std::borrow::Cow::into_owned)
+}
+
+/// `normalize`, borrowing the timestamp when it is already UTC with `Z` (the usual case).
+pub fn normalize_cow(ts: &str) -> Option<std::borrow::Cow<'_, str>> {
     let b = ts.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
         return None;
@@ -76,7 +82,7 @@ pub fn normalize(ts: &str) -> Option<String> {
     let offset_secs = match rest {
         "Z" | "z" => {
             if ts.ends_with('Z') && b[10] == b'T' {
-                return Some(ts.to_string());
+                return Some(std::borrow::Cow::Borrowed(ts));
             }
             0
         }
@@ -90,7 +96,7 @@ pub fn normalize(ts: &str) -> Option<String> {
         }
     };
     let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Some(format_utc(secs, fraction))
+    Some(std::borrow::Cow::Owned(format_utc(secs, fraction)))
 }
 
 #[cfg(test)]

@@ -4,29 +4,32 @@
 //! Loggers prefix every line (timestamp, level, logger, container, a JSON envelope),
 //! so a body line is recognised by its last token, not by the whole line.
 
+use memchr::memmem::Finder;
 use regex::Regex;
 
 pub const MARKER: &str = "[REDACTED:private_key]";
 const END: &str = "-----END ";
-const END_TAIL: &str = "PRIVATE KEY-----";
+pub const END_TAIL: &str = "PRIVATE KEY-----";
 const HEADERS: [&str; 2] = ["Proc-Type:", "DEK-Info:"];
 const ESCAPES: [&str; 3] = ["\\n", "\\r", "\\t"];
 const MIN_PREFIXED: usize = 16;
 
 pub struct KeyBlock {
     begin: Regex,
+    end_tail: Finder<'static>,
 }
 
 impl KeyBlock {
     pub fn new() -> KeyBlock {
-        KeyBlock { begin: Regex::new(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----").expect("static regex") }
+        KeyBlock { begin: Regex::new(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----").expect("static regex"), end_tail: Finder::new(END_TAIL) }
     }
 
     /// `line` with its key material replaced (None when unchanged) and the markers added;
     /// `in_key` is the stream's state. The patterns run on the result afterwards.
-    pub fn step(&self, line: &str, in_key: &mut bool) -> (Option<String>, u64) {
+    /// `may_open` false promises that `line` does not hold END_TAIL (the caller knows).
+    pub fn step(&self, line: &str, in_key: &mut bool, may_open: bool) -> (Option<String>, u64) {
         let out = if *in_key { inside(line, in_key) } else { (None, 0) };
-        if line.contains(END_TAIL) {
+        if may_open && self.end_tail.find(line.as_bytes()).is_some() {
             if let Some(begin) = self.begin.find_iter(line).last() {
                 *in_key = !line[begin.end()..].contains(END);
             }
