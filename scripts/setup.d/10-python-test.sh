@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Python extras only the tests and benchmarks use, into the .venv the core set made:
-# `test` (pytest, hypothesis, playwright, schemathesis, kubernetes-validate, ruff, openai, detect-secrets, trl),
+# `test` (pytest, hypothesis, playwright, schemathesis, kubernetes-validate, ruff, openai, detect-secrets, trl,
+# langchain-text-splitters for the RAG benchmark's file-chunk baseline),
 # `chroma` (the optional Chroma index backend, tested) and DeepSpeed (ZeRO, tested on the CPU).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
