@@ -27,6 +27,25 @@ def test_a_thousand_identical_access_lines_fold_into_one_chunk() -> None:
     assert chunk.ts_start < chunk.ts_end
 
 
+def test_a_line_said_once_is_kept_verbatim_with_its_values_while_repeated_lines_fold() -> None:
+    startup = ["INFO vLLM API server version 0.6.3", "INFO # GPU blocks: 1747, # CPU blocks: 2048",
+               "INFO Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)"]
+    access = [f'INFO 10.0.0.{i % 9}:4{i % 7}12 - "POST /v1/completions HTTP/1.1" 200 OK' for i in range(300)]
+    chunks = list(chunk_records([_log(i, line) for i, line in enumerate(startup + access)]))
+    assert len(chunks) == 1 and not chunks[0].problem
+    text = chunks[0].text
+    assert text.count("/completions") == 1 and '300x INFO <*> - "POST /v<*>/completions' in text
+    assert "Said once:" in text and all(line in text for line in startup)
+
+
+def test_lines_said_once_are_shown_up_to_a_limit_and_the_rest_counted() -> None:
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+    lines = [f"{a}{b}{c} ready" for a in words for b in words[:3] for c in words[:2]]  # 60 distinct first words
+    text = "\n".join(chunk.text for chunk in chunk_records([_log(i, line) for i, line in enumerate(lines)]))
+    assert "... and 20 more lines said once" in text
+    assert lines[0] in text and lines[-1] not in text
+
+
 def test_errors_and_stack_traces_stay_verbatim_with_context() -> None:
     lines = ["INFO step 1 loss=2.1", "INFO step 2 loss=2.0", "Traceback (most recent call last):", '  File "/app/train.py", line 3, in main', "    loss.backward()",
              "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.50 GiB", "INFO shutting down", "INFO step 3 loss=1.9"]

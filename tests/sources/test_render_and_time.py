@@ -57,6 +57,27 @@ def test_node_workload_configmap_and_event_text() -> None:
     assert event == "Warning event on Pod web/api-1: BackOff: Back-off (seen 4 times)"
 
 
+def test_a_node_says_where_it_runs_its_gpu_driver_and_its_system_and_its_taints_still_parse():
+    from kubetrainer.diagnose.status import parse_node
+
+    labels = {"topology.kubernetes.io/zone": "us-east-1d", "node.kubernetes.io/instance-type": "p5.48xlarge",
+              "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "nvidia.com/cuda.driver.major": "470",
+              "nvidia.com/cuda.driver.minor": "223", "nvidia.com/cuda.driver.rev": "02"}
+    info = {"osImage": "Ubuntu 24.04.1 LTS", "kernelVersion": "6.8.0-1016-aws", "kubeletVersion": "v1.30.4",
+            "containerRuntimeVersion": "containerd://1.7.20"}
+    node = {"metadata": {"name": "gpu-1", "labels": labels},
+            "spec": {"taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": info,
+                       "allocatable": {"cpu": "8", "memory": "1Gi", "nvidia.com/gpu": "8"}}}
+    text = render_node(node)
+    for phrase in ("zone us-east-1d, instance type p5.48xlarge", "driver 470.223.02", "Ubuntu 24.04.1 LTS",
+                   "kernel 6.8.0-1016-aws", "kubelet v1.30.4", "containerd://1.7.20"):
+        assert phrase in text
+    assert parse_node(text).taints == ["nvidia.com/gpu:NoSchedule"]
+    legacy = render_node({"metadata": {"name": "n", "labels": {"failure-domain.beta.kubernetes.io/zone": "eu-west-1a"}}})
+    assert "zone eu-west-1a" in legacy and "driver" not in legacy
+
+
 def test_a_container_running_again_keeps_its_failed_runs_termination_message_as_log_records():
     from kubetrainer.sources.kube import records_from_list
 

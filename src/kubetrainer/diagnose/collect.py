@@ -26,6 +26,7 @@ from kubetrainer.diagnose.knowledge import (
     is_problem_line,
     matching,
 )
+from kubetrainer.sources.render import ZONE_LABELS
 
 # A line written at error level or worse, in the common layouts (klog, logfmt/JSON, Python logging; pino and
 # bunyan write levels as numbers: 50 error, 60 fatal; .NET's console logger writes `fail:` and `crit:`; Rust's
@@ -40,7 +41,6 @@ ERROR_LEVEL = re.compile(
 # predecessor is still active (concurrencyPolicy: Forbid), the cluster autoscaler declining to add a node for a
 # pending pod.
 NOTABLE_NORMAL_REASONS = frozenset({"JobAlreadyActive", "NotTriggerScaleUp"})
-ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
 # A line that states a level below error: its level wins over an "error" word in its text (klog's
 # `I0313 ... RegistrationStatus{PluginRegistered:true,Error:,}` reports success).
 BELOW_ERROR_LEVEL = re.compile(

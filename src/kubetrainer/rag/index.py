@@ -42,6 +42,7 @@ from kubetrainer.rag.lexical import Lexical
 from kubetrainer.rag.logfold import LogFolder
 
 FORMAT = 1
+FOLDING_FORMAT = 2  # of the saved log-folding state; 2: windows keep each template's first line verbatim
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 RECORD_IDS = "record_ids.npy"
@@ -204,7 +205,7 @@ def _read_folding(directory: Path) -> dict[str, dict]:
         body = json.loads((directory / FOLDING).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}  # an index from before: its containers' next records start new windows
-    return body["containers"] if body.get("format") == FORMAT else {}
+    return body["containers"] if body.get("format") == FOLDING_FORMAT else {}
 
 
 def _change(held: _Held, records: Iterable[dict], stats: BuildStats, source: str | None,
@@ -259,7 +260,7 @@ def _add(writer: versions.Writer, records: Iterable[dict], embedder: Embedder, b
         stats.findings = len(findings)
         known = np.sort(np.concatenate([held.known, np.array(change.new_ids, dtype=np.uint64)]))
         np.save(staging / RECORD_IDS, known)
-        folding = {"format": FORMAT, "containers": change.folding}
+        folding = {"format": FOLDING_FORMAT, "containers": change.folding}
         atomic.write_text(staging / FOLDING, json.dumps(folding, ensure_ascii=False))
         sources = sorted(set((manifest or {}).get("sources", [])) | ({source} if source else set()))
         atomic.write_json(staging / MANIFEST, {

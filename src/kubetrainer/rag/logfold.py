@@ -5,7 +5,10 @@ error. Per container and time window this yields:
 - a *problems* chunk: warning/error lines and stack traces verbatim, with a
   line of context either side; a problem that repeats is shown once and counted;
 - a *patterns* chunk: the routine lines as drain3 templates with counts, so a
-  thousand identical access-log lines become one line of one chunk.
+  thousand identical access-log lines become one line of one chunk; a line whose
+  template occurs once in the window is kept verbatim instead (start-up banners,
+  settings, versions, listening addresses, end-of-run summaries: said once, and
+  their values are what a question about them asks for).
 Both chunks name the pod, container and node, and the window's time span.
 Records stream through; only templates, counts and problem lines are kept.
 
@@ -37,6 +40,7 @@ CONTINUATION = re.compile(r"^(?:\s+\S|Traceback|Caused by|\.\.\. \d+ more)")
 VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
 CONTEXT_LINES = 1
 TOP_TEMPLATES = 20
+ONCE_SHOWN = 40  # lines said once per window kept verbatim; more are counted
 
 
 def shape(line: str) -> str:
@@ -59,19 +63,21 @@ class _Window:
     last: str
     lines: int = 0
     routine: Counter = field(default_factory=Counter)  # drain cluster id -> count
+    firsts: dict[int, str] = field(default_factory=dict)  # drain cluster id -> its first line in the window, verbatim
     problems: list[list[str]] = field(default_factory=list)  # verbatim blocks
     repeats: dict[int, list] = field(default_factory=dict)  # cluster id -> [count, last ts] of repeated problems
     emitted: list[str] = field(default_factory=list)  # ids of the chunks made for it while it was open
 
     def to_json(self) -> dict:
         return {"first": self.first, "last": self.last, "lines": self.lines,
-                "routine": [[cluster, count] for cluster, count in self.routine.items()], "problems": self.problems,
+                "routine": [[cluster, count] for cluster, count in self.routine.items()],
+                "firsts": [[cluster, line] for cluster, line in self.firsts.items()], "problems": self.problems,
                 "repeats": [[cluster, *value] for cluster, value in self.repeats.items()], "emitted": self.emitted}
 
     @classmethod
     def from_json(cls, value: dict) -> _Window:
         return cls(parse_ts(value["first"]), value["first"], value["last"], value["lines"],
-                   Counter(dict(value["routine"])), value["problems"],
+                   Counter(dict(value["routine"])), dict(value["firsts"]), value["problems"],
                    {cluster: [count, ts] for cluster, count, ts in value["repeats"]}, value["emitted"])
 
 
@@ -134,7 +140,9 @@ class _ContainerLog:
             self.after -= 1
             self.in_trace = False
         else:
-            window.routine[self.cluster_of(line)] += 1
+            cluster = self.cluster_of(line)
+            window.routine[cluster] += 1
+            window.firsts.setdefault(cluster, line)
             self.context.append(line)
             self.in_trace = False
         return closed
@@ -215,10 +223,16 @@ class LogFolder:
             for text in split_text(f"Errors and warnings from {who}{where}, {span}:", body):
                 yield explained(Chunk(text=text, problem=True, **base))
         if window.routine:
-            ranked = window.routine.most_common()
+            ranked = [(cluster, count) for cluster, count in window.routine.most_common() if count > 1]
             lines = [f"{count}x {state.template(cluster)}" for cluster, count in ranked[:TOP_TEMPLATES]]
             if len(ranked) > TOP_TEMPLATES:
                 lines.append(f"... and {len(ranked) - TOP_TEMPLATES} rarer patterns ({sum(c for _, c in ranked[TOP_TEMPLATES:])} lines)")
+            once = [window.firsts[cluster] for cluster, count in window.routine.items() if count == 1]
+            if once:
+                lines.append("Said once:")
+                lines += once[:ONCE_SHOWN]
+                if len(once) > ONCE_SHOWN:
+                    lines.append(f"... and {len(once) - ONCE_SHOWN} more lines said once")
             header = f"Routine log patterns of {who}{where}, {span} ({window.lines} lines):"
             for text in split_text(header, "\n".join(lines)):
                 yield Chunk(text=text, **base)

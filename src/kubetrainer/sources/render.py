@@ -17,6 +17,8 @@ from kubetrainer.hardware.cluster import GPU_RESOURCES
 from kubetrainer.hardware.labels import labelled_vendor, read_gpu_labels
 
 NONE_REGISTERED = "none registered"
+ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")  # current first
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 _HEAP_FLAG = re.compile(r"-Xmx\d+[kKmMgG]?\b|-XX:MaxRAMPercentage=[\d.]+")
 
 SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "credential", "apikey", "api_key", "api-key", "access_key", "accesskey", "private", "auth", "dsn", "tls.key", "signing")
@@ -123,10 +125,27 @@ def render_node(node: dict) -> str:
         text += ", " + ", ".join(_gpu_count(key, allocatable.get(key, "0"), capacity.get(key)) for key in sorted(gpus))
     else:
         text += _gpus_missing(node.get("metadata", {}).get("labels") or {})
+    text += "".join(f"; {part}" for part in _node_identity(node) if part)
     taints = [f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}" for t in spec.get("taints", [])]
     if taints:
         text += "; taints " + ", ".join(taints)
     return text + "."
+
+
+def _node_identity(node: dict) -> list[str]:
+    """Where the node runs, its GPUs' product and driver, and its system: what `kubectl describe node` shows and what a
+    failure that started with a new node group, zone, node image or driver is explained by."""
+    labels = node.get("metadata", {}).get("labels") or {}
+    info = node.get("status", {}).get("nodeInfo") or {}
+    zone = next((labels[key] for key in ZONE_LABELS if labels.get(key)), None)
+    place = [f"zone {zone}" if zone else "", f"instance type {labels[INSTANCE_TYPE_LABEL]}"
+             if labels.get(INSTANCE_TYPE_LABEL) else ""]
+    vendor = labelled_vendor(labels)
+    gpu = read_gpu_labels(labels, vendor) if vendor else None
+    gpu_text = [f"GPU {gpu.product}", f"driver {gpu.driver_version}" if gpu.driver_version else ""] if gpu else []
+    system = [info.get("osImage"), f"kernel {info['kernelVersion']}" if info.get("kernelVersion") else "",
+              f"kubelet {info['kubeletVersion']}" if info.get("kubeletVersion") else "", info.get("containerRuntimeVersion")]
+    return [", ".join(part for part in parts if part) for parts in (place, gpu_text, system)]
 
 
 def _gpus_missing(labels: dict[str, str]) -> str:
