@@ -12,7 +12,7 @@ TS = "2026-03-14T11:00:00Z"
 def pod(name: str, namespace: str = "web", *, node: str | None = "node-1", phase: str = "Running",
         containers: list[dict] | None = None, init: list[dict] | None = None, reason: str | None = None,
         message: str | None = None, claims: tuple[str, ...] = (), gpus: int = 0, conditions: list[dict] | None = None,
-        uid: str | None = None) -> dict:
+        uid: str | None = None, ip: str | None = None) -> dict:
     spec: dict = {"containers": [{"name": "app", "image": "registry.example.com/app:1.0",
                                   **({"resources": {"limits": {"nvidia.com/gpu": str(gpus)}}} if gpus else {})}]}
     if node:
@@ -22,6 +22,8 @@ def pod(name: str, namespace: str = "web", *, node: str | None = "node-1", phase
     status: dict = {"phase": phase, "containerStatuses": containers or [], "conditions": conditions or []}
     if init:
         status["initContainerStatuses"] = init
+    if ip:
+        status["podIP"] = ip
     if reason:
         status["reason"], status["message"] = reason, message or ""
     obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace,

@@ -170,7 +170,7 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     lines += ["", "Evidence:"]
     quoted: set[str] = set()  # shapes of the lines quoted so far: a line is quoted once, cited by number after
     for item in _quotable(lead.evidence[:MAX_QUOTES], quoted):
-        lines.append(f"- {quote(item.text)} [{sources.cite(item)}]")
+        lines.append(f"- {quote(item.text)} [{sources.cite(item)}]" + (f" ({item.about})" if item.about else ""))
     if lead.changes:
         lines += ["", "What changed shortly before:"]
         lines += [f"- {_clock(item.ts)}{item.name}: {quote(item.text)} [{sources.cite(item)}]"

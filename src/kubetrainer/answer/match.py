@@ -28,6 +28,7 @@ HIT_WEIGHT, NAME_WEIGHT, MEANING_WEIGHT = 2.0, 1.0, 1.0
 RELATED_SIMILARITY = 0.2
 CLOSE_TO_BEST = 0.75  # findings scoring this close to the best are stated too
 NAMESPACE_SHARE = 0.5  # a question naming the namespace points at its objects half as much as naming the object
+ADDRESSED_SHARE = 0.5  # naming the app a proxy's failing line addresses points at that finding half as much
 SHARED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 STEM_CHARS = 5  # a name word this long also matches a longer form of it in the question (replica -> replicas)
 
@@ -71,6 +72,9 @@ def _name_score(question_tokens: set[str], finding: Finding, spread: Counter[str
     in a dozen node names says little about which one a question means, "copilot" in one says a lot.
     """
     own = _said(name_tokens(finding.name), question_tokens, spread)
+    addressed = max((_said(name_tokens(where.rpartition("/")[2]), question_tokens, spread)
+                     for where in finding.addressed), default=0.0)
+    own = max(own, ADDRESSED_SHARE * addressed)
     namespace = finding.namespace or ""
     if namespace in SHARED_NAMESPACES:
         return own
@@ -92,12 +96,14 @@ def _same_word(token: str, word: str) -> bool:
 
 
 def _holding(hits: Sequence[Hit], finding: Finding) -> list[int]:
-    """Positions of the hits that hold one of the finding's lines or are about its object."""
+    """Positions of the hits that hold one of the finding's lines or are about its object (or one its evidence
+    addresses by IP)."""
     evidence = [normalized(item.text) for item in finding.lines]
+    objects = {f"{finding.namespace}/{finding.name}", *finding.addressed}
     held = []
     for position, hit in enumerate(hits):
         text = normalized(hit.text)
-        about = hit.source.get("name") == finding.name and hit.source.get("namespace") == finding.namespace
+        about = f"{hit.source.get('namespace')}/{hit.source.get('name')}" in objects
         if about or any(line and line in text for line in evidence):
             held.append(position)
     return held

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from kubetrainer.diagnose.addresses import name_addresses
 from kubetrainer.diagnose.changes import name_changes
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.finding import Finding
@@ -52,6 +53,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     name_previous_versions(merged, collector.objects, versions)
     attach_startup(merged, collector.opening, versions)
     name_changes(merged, list(collector.changes), collector.pods_by_uid)
+    name_addresses(merged, collector.objects)
     link(merged)
     return sorted(merged, key=Finding.sort_key)
 

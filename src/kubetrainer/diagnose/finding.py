@@ -44,7 +44,8 @@ class Finding:
     explains or is explained by (pod -> node -> GPU, pending pod -> claim). `changes`: what
     changed shortly before it nearby (a scale-up, a rollout, a preemption), stated as such,
     never as its cause. `startup`: what the program (and the previous version still serving)
-    reported as it started that bears on the failure (`diagnose.startup`).
+    reported as it started that bears on the failure (`diagnose.startup`). `addressed`: the pods and
+    Services (`namespace/name`) its evidence names by IP, such as a proxy's upstream (`diagnose.addresses`).
     """
 
     rule: str
@@ -64,6 +65,7 @@ class Finding:
     related: list[str] = field(default_factory=list)
     changes: list[Evidence] = field(default_factory=list)
     startup: list[Evidence] = field(default_factory=list)
+    addressed: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:

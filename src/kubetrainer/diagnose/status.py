@@ -56,6 +56,7 @@ class PodStatus:
     images: list[str] = field(default_factory=list)
     gpu_limits: str = ""
     jvm_heap: str = ""  # `-Xmx512m`
+    ip: str = ""
 
 
 def _int(text: str | None) -> int | None:
@@ -108,6 +109,8 @@ def parse_pod(summary: str) -> PodStatus:
             status.gpu_limits = clause.removeprefix("GPU limits ")
         elif clause.startswith("JVM heap "):
             status.jvm_heap = clause.removeprefix("JVM heap ")
+        elif clause.startswith("pod IP "):
+            status.ip = clause.removeprefix("pod IP ")
     return status
 
 

@@ -94,6 +94,8 @@ def render_pod(pod: dict) -> str:
     claims = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", []) if "persistentVolumeClaim" in v]
     if claims:
         text += "; volume claims " + ", ".join(claims)
+    if status.get("podIP"):
+        text += f"; pod IP {status['podIP']}"  # what other pods' logs name it by (kubectl get pods -o wide)
     images = sorted({c.get("image", "") for c in spec.get("containers", [])})
     return text + "; images " + ", ".join(images) + "."
 
@@ -191,7 +193,9 @@ def render_pvc(claim: dict) -> str:
 def render_service(service: dict) -> str:
     spec = service.get("spec", {})
     ports = ", ".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports", []))
-    return f"Service {_where(service)}: {spec.get('type', 'ClusterIP')} ports {ports or 'none'}."
+    address = spec.get("clusterIP") if spec.get("clusterIP") not in (None, "", "None") else None
+    kind = spec.get("type", "ClusterIP") + (f" {address}" if address else "")
+    return f"Service {_where(service)}: {kind} ports {ports or 'none'}."
 
 
 def looks_secret(key: str) -> bool:

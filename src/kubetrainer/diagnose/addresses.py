@@ -1,0 +1,62 @@
+"""IP addresses in evidence lines, resolved to the pods and Services that hold them.
+
+A proxy or client logs whom it failed to reach by address: nginx `upstream:
+"http://10.244.3.245:8080/..."`, Go `dial tcp 10.96.12.7:5432: connect: connection refused`,
+Envoy's upstream host. An engineer reads those with `kubectl get pods -o wide`; this does the
+same from the rendered statuses (`sources.render`: "pod IP ...", "ClusterIP ..."), so a finding
+in the ingress controller is also about the app behind it: the answer names the app, and a
+question about the app finds the finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+
+from kubetrainer.diagnose.collect import ObjectFacts
+from kubetrainer.diagnose.finding import Evidence, Finding
+from kubetrainer.diagnose.status import parse_pod
+
+IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
+SERVICE_IP = re.compile(r"^Service [^:]+: \w+ (?P<ip>(?:\d{1,3}\.){3}\d{1,3}) ports ")
+
+
+def address_book(objects: Mapping[tuple, ObjectFacts]) -> dict[str, tuple[str, str]]:
+    """IP -> (kind, `namespace/name`) of the pods and Services the statuses give an address."""
+    book: dict[str, tuple[str, str]] = {}
+    for facts in objects.values():
+        if facts.status is None or facts.kind not in ("Pod", "Service"):
+            continue
+        if facts.kind == "Pod":
+            ip = parse_pod(facts.status.text).ip
+        else:
+            match = SERVICE_IP.match(facts.status.text)
+            ip = match["ip"] if match else ""
+        if ip:
+            book[ip] = (facts.kind, f"{facts.namespace}/{facts.name}")
+    return book
+
+
+def name_addresses(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
+    """Each evidence line naming another object's IP says whose it is (`Evidence.about`), and the finding lists
+    that object in `addressed`."""
+    book = address_book(objects)
+    if not book:
+        return
+    for finding in findings:
+        own = f"{finding.namespace}/{finding.name}"
+        finding.evidence = [_resolved(item, book, own, finding.addressed) for item in finding.evidence]
+
+
+def _resolved(item: Evidence, book: Mapping[str, tuple[str, str]], own: str, addressed: list[str]) -> Evidence:
+    """The item naming whose each IP in it is; an object's own address (in its status line, or the finding's
+    object's) names nothing new."""
+    named = []
+    for ip in dict.fromkeys(IPV4.findall(item.text)):
+        kind, where = book.get(ip, ("", ""))
+        if where and where not in (own, f"{item.namespace}/{item.name}"):
+            named.append(f"{ip} is {kind.lower() if kind == 'Pod' else kind} {where}")
+            if where not in addressed:
+                addressed.append(where)
+    return replace(item, about="; ".join(named)) if named and not item.about else item

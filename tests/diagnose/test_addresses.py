@@ -1,0 +1,75 @@
+"""IP addresses in evidence lines resolved to the pods and Services holding them, from real proxy and client lines."""
+
+from __future__ import annotations
+
+from kubetrainer.answer.compose import compose
+from kubetrainer.answer.match import rank_findings
+from kubetrainer.answer.sources import Sources
+from kubetrainer.diagnose import diagnose
+from kubetrainer.diagnose.addresses import IPV4
+from kubetrainer.sources.kube import object_record
+
+from .cluster import container, log, pod
+
+# ingress-nginx's error log line when the upstream's response headers exceed proxy_buffer_size.
+NGINX_BIG_HEADER = (
+    '2026/03/14 09:08:34 [error] 812#812: *2252604 upstream sent too big header while reading response header from '
+    'upstream, client: 10.0.0.60, server: login.example.com, request: "GET /oauth2/callback?code=4 HTTP/2.0", '
+    'upstream: "http://10.244.3.245:8080/oauth2/callback?code=4", host: "login.example.com"')
+# A Go client's dial error against a Service's ClusterIP.
+DIAL_REFUSED = 'level=error msg="query failed" err="dial tcp 10.96.12.7:5432: connect: connection refused"'
+RUNNING = dict(containers=[container(ready=True)])
+
+
+def _service(name: str, namespace: str, ip: str) -> dict:
+    return object_record({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+                          "spec": {"type": "ClusterIP", "clusterIP": ip, "ports": [{"port": 5432}]}}, "dump")
+
+
+def _records() -> list[dict]:
+    return [
+        pod("ingress-nginx-controller-7d9f-x2lq4", "ingress-nginx", ip="10.244.1.17", **RUNNING),
+        log("ingress-nginx-controller-7d9f-x2lq4", NGINX_BIG_HEADER, "ingress-nginx", "controller"),
+        pod("sso-portal-4lrp4ql6d7-hxk6j", "accounts", ip="10.244.3.245", **RUNNING),
+        pod("billing-api-5c8d-q7w2e", "billing", ip="10.244.2.9", **RUNNING),
+        log("billing-api-5c8d-q7w2e", DIAL_REFUSED, "billing"),
+        _service("ledger-db", "ledger", "10.96.12.7"),
+    ]
+
+
+def test_an_upstream_named_by_ip_is_resolved_to_its_pod_and_a_dialled_cluster_ip_to_its_service():
+    found = diagnose(_records())
+    nginx = next(finding for finding in found if finding.rule == "nginx-big-header")
+    assert nginx.addressed == ["accounts/sso-portal-4lrp4ql6d7-hxk6j"]  # the client 10.0.0.60 is no pod: not named
+    assert nginx.evidence[0].about == "10.244.3.245 is pod accounts/sso-portal-4lrp4ql6d7-hxk6j"
+    refused = next(finding for finding in found if finding.name == "billing-api-5c8d-q7w2e")
+    assert refused.addressed == ["ledger/ledger-db"]
+    assert "10.96.12.7 is Service ledger/ledger-db" in refused.evidence[0].about
+
+
+def test_the_answer_says_whose_address_it_is_and_a_question_naming_the_app_finds_the_proxys_finding():
+    found = diagnose(_records())
+    nginx = next(finding for finding in found if finding.rule == "nginx-big-header")
+    text = compose([nginx], Sources([])).text
+    assert "(10.244.3.245 is pod accounts/sso-portal-4lrp4ql6d7-hxk6j)" in text
+    ranked = rank_findings("Why do people get a 502 from the sso portal after they log in?", [], found)
+    assert ranked[0].finding is nginx and ranked[0].name > 0
+
+
+def test_an_ip_is_only_a_whole_dotted_quad():
+    assert IPV4.findall("upstream: \"http://10.244.3.245:8080/x\", version 1.2.3.4.5, at 10.0.0.1.") == [
+        "10.244.3.245", "10.0.0.1"]
+
+
+def test_a_status_line_quoted_as_evidence_does_not_name_its_own_pod_by_its_address():
+    from kubetrainer.diagnose.addresses import name_addresses
+    from kubetrainer.diagnose.collect import Collector
+    from kubetrainer.diagnose.finding import Evidence, Finding
+
+    records = _records()
+    collector = Collector().add_all(records)
+    status = next(facts.status for facts in collector.objects.values() if facts.name == "sso-portal-4lrp4ql6d7-hxk6j")
+    finding = Finding("replicas-short", "warning", "Deployment", "accounts", "sso-portal", "1/2 ready", "m", "f", ("ready",),
+                      [status, Evidence("dialled 10.244.2.9:80", "log", "accounts", "sso-portal")])
+    name_addresses([finding], collector.objects)
+    assert finding.evidence[0].about is None and finding.addressed == ["billing/billing-api-5c8d-q7w2e"]
