@@ -51,3 +51,26 @@ def chat_ids(tokenizer: Any, messages: Messages) -> list[int]:
     included), and training tokenizes its documents the same way.
     """
     return list(tokenizer(render(tokenizer, messages), add_special_tokens=False)["input_ids"])
+
+
+class TokenizerText:
+    """The text side of an engine that holds the model's HF tokenizer (`self.tokenizer`): chats rendered here,
+    plain text encoded, ids decoded. The transformers and vLLM engines share it, so they count and decode alike."""
+
+    tokenizer: Any
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokenizer)
+
+    def chat_ids(self, messages: Messages) -> list[int]:
+        return chat_ids(self.tokenizer, messages)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text)["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def decode(self, token_ids: list[int]) -> str:
+        return self.tokenizer.decode(token_ids)

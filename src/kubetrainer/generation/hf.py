@@ -22,8 +22,7 @@ from transformers import (
     TextIteratorStreamer,
 )
 
-from kubetrainer.generation import chat
-from kubetrainer.generation.chat import Messages
+from kubetrainer.generation.chat import TokenizerText
 from kubetrainer.generation.engine import Generation, TokenLogprob
 from kubetrainer.generation.params import SamplingParams
 from kubetrainer.generation.stops import StopTrimmer, trim_at_stop
@@ -99,7 +98,7 @@ class _Sampler(LogitsProcessor):
         return torch.full_like(scores, float("-inf")).scatter(-1, choice, 0.0)
 
 
-class TransformersEngine:
+class TransformersEngine(TokenizerText):
     """`Engine` over a transformers causal LM (optionally a PEFT model with named adapters) and its tokenizer.
 
     Holds no per-request state, so one instance serves concurrent requests from several threads.
@@ -111,25 +110,9 @@ class TransformersEngine:
         self.context_length = context_length(model, tokenizer)
 
     @property
-    def vocab_size(self) -> int:
-        return len(self.tokenizer)
-
-    @property
     def pad_token_id(self) -> int | None:
         pad = self.tokenizer.pad_token_id
         return pad if pad is not None else self.tokenizer.eos_token_id
-
-    def chat_ids(self, messages: Messages) -> list[int]:
-        return chat.chat_ids(self.tokenizer, messages)
-
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text)["input_ids"])
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.encode(text))
-
-    def decode(self, token_ids: list[int]) -> str:
-        return self.tokenizer.decode(token_ids)
 
     def generate(self, prompt_ids: list[int], params: SamplingParams, *, adapter: str | None = None,
                  cancel: threading.Event | None = None) -> Generation:
