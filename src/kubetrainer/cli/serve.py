@@ -16,8 +16,10 @@ def serve(
     model: Annotated[Optional[str], typer.Option("--model", help="Model id or directory (default: bundled SmolLM2).")] = None,
     adapter: Annotated[Optional[list[Path]], typer.Option("--adapter", help="PEFT adapter directory; repeatable.")] = None,
     engine: Annotated[str, typer.Option(
-        "--engine", help="auto | transformers | llamacpp. auto: llama.cpp when llama-cpp-python is installed, the model "
-        "has a GGUF (the bundled one does), no GPU and no --adapter; else transformers.")] = "auto",
+        "--engine", help="auto | transformers | llamacpp | vllm. auto: vLLM when vllm is installed and a CUDA GPU is "
+        "present; else llama.cpp when llama-cpp-python is installed, the model has a GGUF (the bundled one does), no "
+        "GPU and no --adapter; else transformers. vllm runs vLLM's OpenAI server as a child process "
+        "($KUBETRAINER_VLLM_COMMAND replaces its command).")] = "auto",
     rag: Annotated[Optional[str], typer.Option(
         "--rag", help="Index NAME under <home>/index/ (default) or a DIR made by `kubetrainer index`.")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to bind; beyond loopback needs --api-key-file.")] = "127.0.0.1",
@@ -51,7 +53,18 @@ def serve(
     state = application.state.serve
     render.note(f"serving {', '.join(state.lm.model_ids)} with {state.lm.engine_name} on http://{host}:{port}/v1 "
                 f"(cache: {state.cache.backend}, RAG: {rag or 'off'}, keys: {'on' if config.api_keys else 'off'})")
+    _exit_cleanly_on_sigterm()
     uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """After a graceful shutdown uvicorn raises the SIGTERM it caught again, under the handler it found: this one
+    ends the process through Python's exit rather than the signal's, so exit handlers run (the vLLM engine stops
+    its server and process group there)."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda number, _frame: sys.exit(128 + number))
 
 
 @app.command()

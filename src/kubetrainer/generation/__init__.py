@@ -13,7 +13,9 @@ through here, so a model sees the same prompt text wherever it runs:
 - `hf`: the transformers implementation (`TransformersEngine`), the reference engine.
 - `llamacpp`: the llama.cpp implementation (`LlamaCppEngine`) over a GGUF, when the optional
   llama-cpp-python wheel is installed.
-- `engines`: the one place that chooses the engine (`kubetrainer serve --engine auto|transformers|llamacpp`).
+- `vllm`: the vLLM implementation (`VLLMEngine`): vLLM's OpenAI server as a child process
+  (`vllm_process` starts, health-checks and stops it), spoken to over HTTP with token ids.
+- `engines`: the one place that chooses the engine (`kubetrainer serve --engine auto|transformers|llamacpp|vllm`).
 - `respond`: a model's reply to chat messages with the answer defaults (what phrasing and
   the eval's answers use).
 - `stops`: stop sequences cut out of whole texts and streams without leaking them.

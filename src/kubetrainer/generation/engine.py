@@ -5,12 +5,13 @@ one rendering home stays ours whichever engine runs the model, and every engine 
 takes token ids (transformers' `generate`, llama-cpp-python's `Llama.generate` /
 `create_completion(prompt=[...])`, vLLM's OpenAI server's `/v1/completions` with a list
 of ids). Adapters are named per request (PEFT's `adapter_names`, a llama.cpp LoRA applied
-per request, a vLLM LoRA module served under its own model name). Cancellation is a
-`threading.Event` the engine checks between two tokens (a llama.cpp loop checks it, a
-vLLM client closes its stream).
+per request, a vLLM LoRA module served under its own model name); `BASE_ADAPTER` names the base
+where adapters are served beside it. Cancellation is a `threading.Event` the engine checks
+between two tokens (a llama.cpp loop checks it, the vLLM client closes its stream).
 
-`TransformersEngine` (`generation.hf`) and `LlamaCppEngine` (`generation.llamacpp`) implement
-it; which one serves is chosen in one place, `generation.engines`. A request an engine cannot
+`TransformersEngine` (`generation.hf`), `LlamaCppEngine` (`generation.llamacpp`) and `VLLMEngine`
+(`generation.vllm`, vLLM's OpenAI server as a child process, spoken to over HTTP) implement it;
+which one serves is chosen in one place, `generation.engines`. A request an engine cannot
 honour raises `Unsupported` (the server answers 400) rather than being quietly changed.
 """
 
@@ -23,6 +24,8 @@ from typing import Protocol
 
 from kubetrainer.generation.chat import Messages
 from kubetrainer.generation.params import SamplingParams
+
+BASE_ADAPTER = "__base__"  # the base model, named in a request where adapters are served beside it (PEFT's name)
 
 
 class Unsupported(ValueError):

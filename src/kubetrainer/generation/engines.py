@@ -3,9 +3,12 @@
 - `transformers`: the reference engine (`generation.hf`), every model, PEFT adapters per request.
 - `llamacpp`: llama.cpp (`generation.llamacpp`) over the model's GGUF: the bundled SmolLM2 GGUF for
   the default model, a `.gguf` file, or a directory holding one. Needs llama-cpp-python.
-- `auto`: llama.cpp when llama-cpp-python is importable, the model has a GGUF, no CUDA GPU is
-  present (llama.cpp here is a CPU build) and no adapter is served (llama.cpp does not apply PEFT
-  adapters); else transformers.
+- `vllm`: vLLM's OpenAI server as a child process (`generation.vllm`), for CUDA GPUs: the model's
+  directory with every adapter as a LoRA module. Needs vllm importable, or `KUBETRAINER_VLLM_COMMAND`
+  naming another way to start it (`generation.vllm_process`).
+- `auto`: vLLM when vllm is importable and a CUDA GPU is present; else llama.cpp when
+  llama-cpp-python is importable, the model has a GGUF, no CUDA GPU is present (llama.cpp here is a
+  CPU build) and no adapter is served (llama.cpp does not apply PEFT adapters); else transformers.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ from typing import Any
 
 from kubetrainer.errors import Unavailable, UserError
 
-ENGINES = ("auto", "transformers", "llamacpp")
-TRANSFORMERS, LLAMACPP = "transformers", "llamacpp"
+ENGINES = ("auto", "transformers", "llamacpp", "vllm")
+TRANSFORMERS, LLAMACPP, VLLM = "transformers", "llamacpp", "vllm"
 
 
 def llamacpp_installed() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
+
+
+def vllm_installed() -> bool:
+    return importlib.util.find_spec("vllm") is not None
 
 
 def _cuda() -> bool:
@@ -50,11 +57,18 @@ def find_gguf(ref: str | None) -> Path | None:
 
 
 def choose_engine(requested: str, ref: str | None, *, adapters: tuple[Any, ...] = ()) -> tuple[str, Path | None]:
-    """The engine that serves `ref` (`transformers` or `llamacpp`) and, for llama.cpp, the GGUF it runs."""
+    """The engine that serves `ref` (`transformers`, `llamacpp` or `vllm`) and, for llama.cpp, the GGUF it runs."""
     if requested not in ENGINES:
         raise UserError(f"unknown engine {requested!r}", where="--engine", expected=" | ".join(ENGINES))
     if requested == TRANSFORMERS:
         return TRANSFORMERS, None
+    if requested == VLLM:
+        from kubetrainer.generation.vllm_process import COMMAND_ENV, command_override
+
+        if not vllm_installed() and command_override() is None:
+            raise UserError(f"vLLM is not installed here (it needs a CUDA GPU: pip install vllm there), and "
+                            f"{COMMAND_ENV} names no other command that starts it", where="--engine vllm")
+        return VLLM, None
     if requested == LLAMACPP:
         if not llamacpp_installed():
             from kubetrainer.generation.llamacpp import MISSING_WHEEL
@@ -66,6 +80,8 @@ def choose_engine(requested: str, ref: str | None, *, adapters: tuple[Any, ...] 
                             expected="the bundled model, a .gguf file, or a directory holding one",
                             hint="or serve it with --engine transformers")
         return LLAMACPP, gguf
+    if vllm_installed() and _cuda():
+        return VLLM, None
     gguf = find_gguf(ref) if llamacpp_installed() and not adapters else None
     if gguf is not None and not _cuda():
         return LLAMACPP, gguf

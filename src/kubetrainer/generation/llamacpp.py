@@ -40,13 +40,12 @@ import numpy as np
 
 from kubetrainer.generation import chat
 from kubetrainer.generation.chat import Messages
-from kubetrainer.generation.engine import Generation, TokenLogprob, Unsupported
+from kubetrainer.generation.engine import BASE_ADAPTER, Generation, TokenLogprob, Unsupported
 from kubetrainer.generation.params import SamplingParams
 from kubetrainer.generation.stops import StopTrimmer
 
 MISSING_WHEEL = ("llama-cpp-python is not installed: `make setup-test` installs the cached wheel from "
                  "$KUBETRAINER_CACHE/wheels (or starts building it in the background)")
-BASE_ADAPTER = "__base__"  # the server's name for "no adapter"
 _END = object()
 
 

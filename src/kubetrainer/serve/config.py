@@ -56,7 +56,7 @@ class ServeConfig:
 
     home: Path
     model: str | None = None  # None: the bundled default (SmolLM2-135M-Instruct)
-    engine: str = "transformers"  # auto | transformers | llamacpp (`generation.engines`); the CLI says auto
+    engine: str = "transformers"  # auto | transformers | llamacpp | vllm (`generation.engines`); the CLI says auto
     adapters: tuple[Path, ...] = ()
     rag_index: Path | None = None
     host: str = "127.0.0.1"

@@ -5,7 +5,9 @@ same model and adapters share one `LoadedModel`. Adapters are PEFT LoRA adapters
 attached to the same base under their own names and picked per request with
 PEFT's `adapter_names` (no global "active adapter" that concurrent requests
 would fight over). Which engine runs the model is decided by `generation.engines`;
-the llama.cpp engine holds no transformers model, and refuses adapters with a 400.
+the llama.cpp engine holds no transformers model, and refuses adapters with a 400. The vLLM
+engine holds no model in this process either: it starts vLLM's server on the model's directory,
+with every adapter as a LoRA module picked per request by name, and stops it when we exit.
 """
 
 from __future__ import annotations
@@ -18,12 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubetrainer.errors import UserError
+from kubetrainer.generation.engine import BASE_ADAPTER
 from kubetrainer.serve.errors import APIError
 
 if TYPE_CHECKING:
     from kubetrainer.generation.engine import Engine
-
-BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 
 _LOADED: dict[tuple[str | None, tuple[str, ...], str], "LoadedModel"] = {}
 _LOCK = threading.Lock()
@@ -46,12 +47,20 @@ class LoadedModel:
     tokenizer: Any
     adapters: tuple[str, ...] = ()
     created: int = field(default_factory=lambda: int(time.time()))
-    engine_name: str = "transformers"  # or "llamacpp" (then `model` is None and `gguf` is what runs)
+    engine_name: str = "transformers"  # or "llamacpp" / "vllm" (then `model` is None; `gguf` / `weights` is what runs)
     gguf: Path | None = None
+    weights: Path | None = None  # vllm: the model directory vLLM loads
+    adapter_dirs: tuple[Path, ...] = ()  # vllm: each adapter's directory, in the order of `adapters`
 
     @cached_property
     def engine(self) -> Engine:
-        """The generation engine every route and the phrasing step use (`generation.hf` or `generation.llamacpp`)."""
+        """The generation engine every route and the phrasing step use (`generation.hf`, `.llamacpp` or `.vllm`)."""
+        if self.engine_name == "vllm":
+            from kubetrainer.generation.vllm import VLLMEngine
+
+            assert self.weights is not None
+            return VLLMEngine.start(self.weights, self.tokenizer, served_name=self.model_id,
+                                    adapters=dict(zip(self.adapters, self.adapter_dirs)))
         if self.engine_name == "llamacpp":
             from kubetrainer.generation.llamacpp import LlamaCppEngine
 
@@ -85,19 +94,39 @@ def _load_base(ref: str | None, models_dir: Path) -> tuple[Any, Any]:
     return load_causal_lm(ref, models_dir)
 
 
-def _attach_adapters(model: Any, adapters: tuple[Path, ...]) -> tuple[Any, tuple[str, ...]]:
-    from peft import PeftModel
-
+def _adapter_names(adapters: tuple[Path, ...]) -> tuple[str, ...]:
     names = tuple(adapter_name(path) for path in adapters)
     if len(set(names)) != len(names):
         raise UserError("two adapters would be served under the same name", where="--adapter",
                         expected=f"distinct directory names, got {', '.join(names)}")
+    return names
+
+
+def _attach_adapters(model: Any, adapters: tuple[Path, ...]) -> tuple[Any, tuple[str, ...]]:
+    from peft import PeftModel
+
+    names = _adapter_names(adapters)
     for path, name in zip(adapters, names):
         if isinstance(model, PeftModel):
             model.load_adapter(str(path), adapter_name=name)
         else:
             model = PeftModel.from_pretrained(model, str(path), adapter_name=name)
     return model, names
+
+
+def _load_vllm(ref: str | None, adapters: tuple[Path, ...], models_dir: Path) -> LoadedModel:
+    """The model's directory (downloaded or converted when needed) and tokenizer, served by vLLM started now."""
+    from kubetrainer.generation.vllm import model_tokenizer
+    from kubetrainer.models.loader import ADAPTER_CONFIG, resolve
+
+    weights = resolve(ref, models_dir)
+    if (weights / ADAPTER_CONFIG).is_file():
+        raise UserError("vLLM serves a base model with its adapters beside it, not an adapter as the model",
+                        where=weights, expected="--model BASE --adapter ADAPTER_DIR")
+    loaded = LoadedModel(model_display_id(ref), None, model_tokenizer(weights), _adapter_names(adapters),
+                         engine_name="vllm", weights=weights, adapter_dirs=tuple(Path(path) for path in adapters))
+    loaded.engine  # noqa: B018 - start vLLM now, so a model it cannot serve fails at start-up
+    return loaded
 
 
 def model_display_id(ref: str | None) -> str:
@@ -117,7 +146,9 @@ def load_model(ref: str | None, adapters: tuple[Path, ...], models_dir: Path, en
     with _LOCK:
         if key in _LOADED:
             return _LOADED[key]
-        if gguf is not None:
+        if name == "vllm":
+            _LOADED[key] = _load_vllm(ref, tuple(adapters), models_dir)
+        elif gguf is not None:
             names = tuple(adapter_name(path) for path in adapters)
             loaded = LoadedModel(model_display_id(ref), None, gguf_tokenizer(ref, gguf, models_dir), names,
                                  engine_name=name, gguf=gguf)
