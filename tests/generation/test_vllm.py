@@ -159,6 +159,14 @@ def test_the_answer_guard_is_refused_rather_than_dropped(engine) -> None:
         list(stream)
 
 
+def test_answers_phrased_through_vllm_use_the_repetition_penalty_alone(engine, tokenizer) -> None:
+    from kubetrainer.generation.respond import responder
+
+    assert not engine.bans_repeated_ngrams
+    reply = responder(engine, 6)(QUESTION)  # answer_params without n-gram bans: served, not refused
+    assert reply == reversed_text(tokenizer, engine.chat_ids(QUESTION), 6).strip()
+
+
 def test_an_adapter_loaded_at_run_time_is_served(engine, tokenizer, tmp_path: Path) -> None:
     ids = engine.chat_ids(QUESTION)
     engine.load_adapter("late-lora", make_adapter(tmp_path, "late", 16))

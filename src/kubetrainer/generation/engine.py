@@ -71,7 +71,10 @@ class Engine(Protocol):
 
     `adapter` names a LoRA adapter loaded on the engine's base (None: as loaded). `cancel`,
     once set, ends decoding before the next token; what was produced so far is returned.
+    `bans_repeated_ngrams`: whether it honours `no_repeat_ngram_size` (answers leave it out where not).
     """
+
+    bans_repeated_ngrams: bool
 
     @property
     def context_length(self) -> int:

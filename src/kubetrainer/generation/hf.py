@@ -104,6 +104,8 @@ class TransformersEngine(TokenizerText):
     Holds no per-request state, so one instance serves concurrent requests from several threads.
     """
 
+    bans_repeated_ngrams = True
+
     def __init__(self, model: Any, tokenizer: Any) -> None:
         self.model = model
         self.tokenizer = tokenizer

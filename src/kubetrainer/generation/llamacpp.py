@@ -73,6 +73,8 @@ def cpu_budget() -> int:
 class LlamaCppEngine:
     """`Engine` over a `llama_cpp.Llama` and the model's HF tokenizer (which renders chats)."""
 
+    bans_repeated_ngrams = True
+
     def __init__(self, llama: Any, tokenizer: Any) -> None:
         self.llama = llama
         self.tokenizer = tokenizer

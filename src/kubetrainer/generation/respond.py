@@ -21,8 +21,10 @@ def responder(engine: Engine, max_new_tokens: int, *, adapter: str | None = None
 
     A prompt that does not fit the context with room for the whole reply gives "" rather
     than a reply to a truncated prompt (a phrasing then leaves the composed answer standing).
+    An engine that cannot ban repeated n-grams (vLLM) answers with the repetition penalty alone;
+    the answer guard still refuses a reply that loops.
     """
-    params = answer_params(max_new_tokens)
+    params = answer_params(max_new_tokens, **({} if engine.bans_repeated_ngrams else {"no_repeat_ngram_size": 0}))
 
     def respond(messages: Messages) -> str:
         prompt = engine.chat_ids(messages)

@@ -15,9 +15,10 @@ its protocol:
   with `--lora-modules`, or loaded later with `load_adapter`).
 - Log-probabilities come back with token ids (`return_tokens_as_token_ids`) and are decoded here, so
   their text is the same as the other engines give; prompt log-probabilities use `prompt_logprobs`.
-- vLLM has no per-request no-repeat-n-gram guard, so a request asking for one (the answer defaults'
-  `no_repeat_ngram_size`, which a served `rag_phrase` uses) raises `Unsupported` rather than being
-  decoded without it. Anything else vLLM refuses (4xx) is `Unsupported` with vLLM's own message.
+- vLLM has no per-request no-repeat-n-gram guard (`bans_repeated_ngrams` is False): answers phrased
+  through it (`generation.respond`, a served `rag_phrase`) use the repetition penalty alone, and a
+  request that still asks for n-gram bans raises `Unsupported` rather than being decoded without them.
+  Anything else vLLM refuses (4xx) is `Unsupported` with vLLM's own message.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def model_tokenizer(model_dir: Path) -> Any:
 
 class VLLMEngine(TokenizerText):
     """`Engine` over a running vLLM OpenAI server and the model's HF tokenizer (which renders chats)."""
+
+    bans_repeated_ngrams = False
 
     def __init__(self, process: VLLMProcess, client: httpx.Client, tokenizer: Any, served_name: str,
                  context_length: int) -> None:
