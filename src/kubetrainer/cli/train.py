@@ -118,15 +118,49 @@ def dataset_build(
 
 @app.command()
 def export(
-    source: Annotated[str, typer.Argument(help="A run, checkpoint, adapter dir or ./checkpoints/latest.")],
+    source: Annotated[str, typer.Argument(help="A run, checkpoint, adapter or model dir, ./checkpoints/latest; with --gguf also a Hub id or catalog name (smollm2-135m: the bundled default).")],
     out: Annotated[Path, typer.Option(help="New or empty output directory.")],
     merge: Annotated[bool, typer.Option("--merge", help="Merge the LoRA adapter into its base model.")] = False,
+    gguf: Annotated[bool, typer.Option("--gguf", help="Write a GGUF for llama.cpp (an adapter is merged first) and score it.")] = False,
+    quant: Annotated[Optional[str], typer.Option(help="With --gguf: f16 (default) | f32 | q8_0 | q4_k_m | q4_0 (these need llama-cpp-python).")] = None,
+    eval_text: Annotated[Optional[Path], typer.Option(help="With --gguf: text to compare perplexities on; default: held-out sample cluster logs.")] = None,
+    eval_tokens: Annotated[int, typer.Option(min=0, help="With --gguf: tokens of that text to score (0: skip the comparison).")] = 2048,
     force: Force = False,
+    json_out: Annotated[bool, typer.Option("--json", help="With --gguf: print the report as JSON.")] = False,
 ) -> None:
-    """Save a run's adapter, or merge it into the base as a plain model directory."""
+    """Save a run's adapter, merge it into the base as a plain model directory, or export a (quantized) GGUF."""
     from kubetrainer.train.export import export as export_model
 
     settings = STATE.settings
+    if not gguf:
+        for flag, value in (("--quant", quant), ("--eval-text", eval_text), ("--json", json_out or None)):
+            if value is not None:
+                raise UserError(f"{flag} applies to a GGUF export", where=flag, expected="--gguf as well")
     out = outputs.claim(out, force=force)
+    if gguf:
+        _export_gguf(source, out, quant=quant or "f16", eval_text=eval_text, eval_tokens=eval_tokens, json_out=json_out)
+        return
     written = export_model(source, out, runs_dir=settings.dir("runs"), models_dir=settings.dir("models"), merge=merge)
     render.console.print(f"wrote {'merged model' if merge else 'model'} to {written}")
+
+
+def _export_gguf(source: str, out: Path, *, quant: str, eval_text: Optional[Path], eval_tokens: int, json_out: bool) -> None:
+    from rich.table import Table
+
+    from kubetrainer.train.export import export_gguf
+
+    settings = STATE.settings
+    report = export_gguf(source, out, runs_dir=settings.dir("runs"), models_dir=settings.dir("models"), quant=quant,
+                         eval_text=eval_text, eval_tokens=eval_tokens)
+    if json_out:
+        render.print_json(report.to_json())
+        return
+    render.console.print(f"wrote {report.path} ({report.size_bytes / 2**20:.1f} MiB, {report.quant})")
+    if report.hf is None or report.gguf is None:
+        render.note("perplexity not compared" + ("" if eval_tokens == 0 else ": llama-cpp-python is not installed"))
+        return
+    table = Table("Model", "Perplexity", "Tokens", title=f"Perplexity on {report.eval_text}", expand=render.expand())
+    table.add_row("transformers (float32)", f"{report.hf.perplexity:.4f}", str(report.hf.tokens))
+    table.add_row(f"GGUF {report.quant}", f"{report.gguf.perplexity:.4f}", str(report.gguf.tokens))
+    render.console.print(table)
+    render.console.print(f"GGUF / transformers perplexity: {report.ratio:.4f}")
