@@ -56,6 +56,15 @@ def test_the_answer_says_whose_address_it_is_and_a_question_naming_the_app_finds
     assert ranked[0].finding is nginx and ranked[0].name > 0
 
 
+def test_a_service_dns_name_adds_the_service_without_restating_it():
+    line = ('{"level": "error", "msg": "risk score unavailable", "status": 503, '
+            '"upstream": "http://risk-scorer.underwriting.svc.cluster.local:8000/v1/score"}')
+    found = diagnose([pod("quote-api-6d5f-z9x8k", "underwriting", ip="10.244.1.5", **RUNNING),
+                      log("quote-api-6d5f-z9x8k", line, "underwriting"), _service("risk-scorer", "underwriting", "10.96.3.3")])
+    client = next(finding for finding in found if finding.name == "quote-api-6d5f-z9x8k")
+    assert client.addressed == ["underwriting/risk-scorer"] and client.evidence[0].about is None
+
+
 def test_an_ip_is_only_a_whole_dotted_quad():
     assert IPV4.findall("upstream: \"http://10.244.3.245:8080/x\", version 1.2.3.4.5, at 10.0.0.1.") == [
         "10.244.3.245", "10.0.0.1"]

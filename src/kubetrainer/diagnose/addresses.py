@@ -1,11 +1,12 @@
-"""IP addresses in evidence lines, resolved to the pods and Services that hold them.
+"""Addresses in evidence lines, resolved to the pods and Services that hold them.
 
 A proxy or client logs whom it failed to reach by address: nginx `upstream:
 "http://10.244.3.245:8080/..."`, Go `dial tcp 10.96.12.7:5432: connect: connection refused`,
 Envoy's upstream host. An engineer reads those with `kubectl get pods -o wide`; this does the
 same from the rendered statuses (`sources.render`: "pod IP ...", "ClusterIP ..."), so a finding
 in the ingress controller is also about the app behind it: the answer names the app, and a
-question about the app finds the finding.
+question about the app finds the finding. A Service's DNS name (`risk-scorer.underwriting.svc`)
+says whose it is by itself: it only adds the Service to the finding's `addressed`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.status import parse_pod
 
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
+SERVICE_DNS = re.compile(r"\b(?P<name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.(?P<namespace>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.svc\b")
 SERVICE_IP = re.compile(r"^Service [^:]+: \w+ (?P<ip>(?:\d{1,3}\.){3}\d{1,3}) ports ")
 
 
 def address_book(objects: Mapping[tuple, ObjectFacts]) -> dict[str, tuple[str, str]]:
-    """IP -> (kind, `namespace/name`) of the pods and Services the statuses give an address."""
+    """IP and Service DNS name (`name.namespace.svc`) -> (kind, `namespace/name`) of the pods and Services."""
     book: dict[str, tuple[str, str]] = {}
     for facts in objects.values():
+        if facts.kind == "Service":
+            book[f"{facts.name}.{facts.namespace}.svc"] = (facts.kind, f"{facts.namespace}/{facts.name}")
         if facts.status is None or facts.kind not in ("Pod", "Service"):
             continue
         if facts.kind == "Pod":
@@ -53,10 +57,15 @@ def _resolved(item: Evidence, book: Mapping[str, tuple[str, str]], own: str, add
     """The item naming whose each IP in it is; an object's own address (in its status line, or the finding's
     object's) names nothing new."""
     named = []
+    itself = (own, f"{item.namespace}/{item.name}")
     for ip in dict.fromkeys(IPV4.findall(item.text)):
         kind, where = book.get(ip, ("", ""))
-        if where and where not in (own, f"{item.namespace}/{item.name}"):
+        if where and where not in itself:
             named.append(f"{ip} is {kind.lower() if kind == 'Pod' else kind} {where}")
             if where not in addressed:
                 addressed.append(where)
+    for match in SERVICE_DNS.finditer(item.text):
+        _, where = book.get(f"{match['name']}.{match['namespace']}.svc", ("", ""))
+        if where and where not in itself and where not in addressed:
+            addressed.append(where)
     return replace(item, about="; ".join(named)) if named and not item.about else item
