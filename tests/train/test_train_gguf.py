@@ -95,15 +95,15 @@ def test_uniform_logits_score_the_vocabulary_size():
 
 
 @needs_llama
-def test_a_run_exports_merged_and_quantized_q8_0_with_close_perplexity(tmp_path, tiny_model_dir, capsys):
+def test_a_run_exports_merged_and_quantized_q8_0_with_close_perplexity(tmp_path, tiny_model_dir, capfd):
     home, out = tmp_path / "home", tmp_path / "edge"
     config = TrainConfig(dataset=write_jsonl(tmp_path / "qa.jsonl", qa_records(16)), model=str(tiny_model_dir),
                          learning_rate=5e-2, max_steps=2, batch_tokens=200, warmup_steps=0, eval_every=2)
     engine.run(config, Settings(home=home))
-    capsys.readouterr()
+    capfd.readouterr()
     args = ["--home", str(home), "export", "./checkpoints/latest", "--gguf", "--quant", "q8_0", "--out", str(out)]
     assert main([*args, "--eval-tokens", "600", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(capfd.readouterr().out)
     assert report["quant"] == "q8_0" and report["size_bytes"] == (out / "model-q8_0.gguf").stat().st_size
     assert report["perplexity"]["gguf"]["tokens"] == report["perplexity"]["transformers"]["tokens"] == 599
     assert abs(report["perplexity"]["ratio"] - 1) < 0.01
@@ -111,9 +111,10 @@ def test_a_run_exports_merged_and_quantized_q8_0_with_close_perplexity(tmp_path,
                                                           "tokenizer_config.json"]
     text = tmp_path / "held-out.txt"
     text.write_text("Node gpu-a has condition MemoryPressure=True.\n" * 20)
-    assert main([*args, "--force", "--quant", "q4_0", "--eval-text", str(text)]) == 0
-    printed = capsys.readouterr().out
-    assert "model-q4_0.gguf" in printed and "GGUF q4_0" in printed and "transformers (float32)" in printed
+    assert main([*args, "--force", "--quant", "q4_k_m", "--eval-text", str(text)]) == 0
+    printed = capfd.readouterr()
+    assert "model-q4_k_m.gguf" in printed.out and "GGUF q4_k_m" in printed.out and "transformers (float32)" in printed.out
+    assert "falling back" not in printed.err  # llama.cpp's per-tensor lines (32 columns do not fit q4_K) kept aside
 
 
 def test_an_unsupported_architecture_is_one_line_and_writes_nothing(tmp_path, tiny_tokenizer, capsys):

@@ -155,7 +155,8 @@ def _export_gguf(source: str, out: Path, *, quant: str, eval_text: Optional[Path
     if json_out:
         render.print_json(report.to_json())
         return
-    render.console.print(f"wrote {report.path} ({report.size_bytes / 2**20:.1f} MiB, {report.quant})")
+    size = f"{report.size_bytes / 2**20:.1f} MiB" if report.size_bytes >= 2**20 else f"{report.size_bytes / 2**10:.0f} KiB"
+    render.console.print(f"wrote {report.path} ({size}, {report.quant})")
     if report.hf is None or report.gguf is None:
         render.note("perplexity not compared" + ("" if eval_tokens == 0 else ": llama-cpp-python is not installed"))
         return

@@ -76,9 +76,7 @@ def hf_logits(model: Any) -> Logits:
 def gguf_logits(path: Path, *, window: int = WINDOW, threads: int) -> Iterator[Logits]:
     """llama.cpp's logits for a window of ids, from a context that keeps every position's logits."""
     from kubetrainer.generation.llamacpp import import_llama
-    from kubetrainer.train.quantize import quiet_llama_cpp
 
-    quiet_llama_cpp()
     llama = import_llama()(model_path=str(path), n_ctx=window, n_batch=window, n_ubatch=window, logits_all=True,
                            n_threads=threads, n_threads_batch=threads, verbose=False)
 

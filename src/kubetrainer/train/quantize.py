@@ -9,6 +9,11 @@ so an export at those precisions works where llama-cpp-python is not installed.
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 
 from kubetrainer.errors import UserError
@@ -44,13 +49,6 @@ def require_llama_cpp(what: str) -> None:
         raise UserError(MISSING_WHEEL, where=what)
 
 
-def quiet_llama_cpp() -> None:
-    """llama.cpp logs every tensor through llama-cpp-python's logger, which prints unless told a level:
-    errors only, unless the root logger is at DEBUG (`--debug`)."""
-    debug = logging.getLogger().isEnabledFor(logging.DEBUG)
-    logging.getLogger("llama-cpp-python").setLevel(logging.DEBUG if debug else logging.ERROR)
-
-
 def quantize(source: Path, target: Path, quant: str, *, threads: int) -> None:
     """Write `source` (an f32/f16 GGUF) quantized to `quant` at `target`, with llama.cpp's defaults."""
     require_llama_cpp(f"--quant {quant}")
@@ -58,10 +56,40 @@ def quantize(source: Path, target: Path, quant: str, *, threads: int) -> None:
 
     import llama_cpp
 
-    quiet_llama_cpp()
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, QUANTS[quant])
     params.nthread = threads
-    status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), ctypes.byref(params))
+    with stderr_aside() as log:
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), ctypes.byref(params))
+        last = " | ".join(log()[-3:]) if status != 0 else ""
     if status != 0:
-        raise RuntimeError(f"llama.cpp could not quantize {source.name} to {quant} (status {status})")
+        raise RuntimeError(f"llama.cpp could not quantize {source.name} to {quant} (status {status}): {last}")
+
+
+@contextmanager
+def stderr_aside() -> Iterator[Callable[[], list[str]]]:
+    """stderr kept aside while llama.cpp quantizes, yielding what reads it back as lines (under --debug: left alone).
+
+    The quantizer logs every tensor, and warns for each whose rows do not fit a block size (576 columns
+    and q4_K's 256, for SmolLM2): through llama-cpp-python's log callback, which prints to `sys.stderr`,
+    and from native code on file descriptor 2. Both are pointed at one temporary file.
+    """
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        yield lambda: []
+        return
+    with tempfile.TemporaryFile() as kept, open(kept.fileno(), "w", encoding="utf-8", closefd=False) as text:
+
+        def lines() -> list[str]:
+            text.flush()
+            kept.seek(0)
+            return kept.read().decode("utf-8", errors="replace").splitlines()
+
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(kept.fileno(), 2)
+        try:
+            with redirect_stderr(text):
+                yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
