@@ -6,7 +6,9 @@ takes token ids (transformers' `generate`, llama-cpp-python's `Llama.generate` /
 `create_completion(prompt=[...])`, vLLM's OpenAI server's `/v1/completions` with a list
 of ids). Adapters are named per request (PEFT's `adapter_names`, a llama.cpp LoRA applied
 per request, a vLLM LoRA module served under its own model name); `BASE_ADAPTER` names the base
-where adapters are served beside it. Cancellation is a `threading.Event` the engine checks
+where adapters are served beside it. Adapters may come and go while the engine serves
+(`load_adapter` / `remove_adapter` on the transformers and vLLM engines); a request naming one that
+is gone raises `UnknownAdapter`. Cancellation is a `threading.Event` the engine checks
 between two tokens (a llama.cpp loop checks it, the vLLM client closes its stream).
 
 `TransformersEngine` (`generation.hf`), `LlamaCppEngine` (`generation.llamacpp`) and `VLLMEngine`
@@ -30,6 +32,10 @@ BASE_ADAPTER = "__base__"  # the base model, named in a request where adapters a
 
 class Unsupported(ValueError):
     """A request this engine cannot honour (the message names what); the server answers it with a 400."""
+
+
+class UnknownAdapter(Unsupported):
+    """A request naming an adapter the engine does not hold (never loaded, or removed); the server answers 404."""
 
 
 @dataclass

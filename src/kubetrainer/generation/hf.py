@@ -4,13 +4,16 @@ Stop sequences that never leak, cancellation between two tokens (timeouts, a cli
 token counts, sampling from each request's own random generator (so a seed gives the same
 text however many requests run beside it), OpenAI's frequency and presence penalties,
 the repetition guard of `params.answer_params`, and log-probabilities from the model's
-own log-softmax so evaluation harnesses can score text through the server.
+own log-softmax so evaluation harnesses can score text through the server. Adapters are added
+and removed while it serves (`load_adapter`, `remove_adapter`; `generation.peft_adapters`): each
+generation runs under the adapter lock and resolves its adapter when it starts.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,6 +28,7 @@ from transformers import (
 from kubetrainer.generation.chat import TokenizerText
 from kubetrainer.generation.engine import Generation, TokenLogprob
 from kubetrainer.generation.params import SamplingParams
+from kubetrainer.generation.peft_adapters import AdapterLock, adapter_names, attach, detach
 from kubetrainer.generation.stops import StopTrimmer, trim_at_stop
 
 DEFAULT_CONTEXT = 2048
@@ -101,7 +105,8 @@ class _Sampler(LogitsProcessor):
 class TransformersEngine(TokenizerText):
     """`Engine` over a transformers causal LM (optionally a PEFT model with named adapters) and its tokenizer.
 
-    Holds no per-request state, so one instance serves concurrent requests from several threads.
+    Holds no per-request state, so one instance serves concurrent requests from several threads; `model`
+    changes (the PEFT wrapper comes and goes) only under the adapter lock.
     """
 
     bans_repeated_ngrams = True
@@ -110,18 +115,30 @@ class TransformersEngine(TokenizerText):
         self.model = model
         self.tokenizer = tokenizer
         self.context_length = context_length(model, tokenizer)
+        self.adapter_lock = AdapterLock()
 
     @property
     def pad_token_id(self) -> int | None:
         pad = self.tokenizer.pad_token_id
         return pad if pad is not None else self.tokenizer.eos_token_id
 
+    def load_adapter(self, name: str, path: Path) -> None:
+        """Adds the PEFT adapter at `path` under `name` once the generations in flight have ended."""
+        with self.adapter_lock.changing():
+            self.model = attach(self.model, name, path)
+
+    def remove_adapter(self, name: str) -> None:
+        """Removes the adapter `name` once the generations in flight (some may use it) have ended."""
+        with self.adapter_lock.changing():
+            self.model = detach(self.model, name)
+
     def generate(self, prompt_ids: list[int], params: SamplingParams, *, adapter: str | None = None,
                  cancel: threading.Event | None = None) -> Generation:
         want_logprobs = params.top_logprobs is not None
-        kwargs = self._generate_kwargs(prompt_ids, params, adapter, cancel or threading.Event())
-        with torch.inference_mode():
-            out = self.model.generate(**kwargs, return_dict_in_generate=True, output_logits=want_logprobs)
+        kwargs = self._generate_kwargs(prompt_ids, params, cancel or threading.Event())
+        with self.adapter_lock.generating(), torch.inference_mode():
+            out = self.model.generate(**kwargs, **self._adapter_kwargs(adapter), return_dict_in_generate=True,
+                                      output_logits=want_logprobs)
         new_ids = [int(token) for token in out.sequences[0, len(prompt_ids):]]
         text, stopped = trim_at_stop(self.tokenizer.decode(new_ids, skip_special_tokens=True), list(params.stop))
         logprobs = None
@@ -135,9 +152,8 @@ class TransformersEngine(TokenizerText):
         return HFTokenStream(self, prompt_ids, params, adapter, cancel or threading.Event())
 
     def prompt_logprobs(self, prompt_ids: list[int], top_n: int, *, adapter: str | None = None) -> list[TokenLogprob]:
-        extra = {"adapter_names": [adapter]} if adapter is not None else {}
-        with torch.inference_mode():
-            logits = self.model(**self._as_tensors(prompt_ids), **extra).logits[0]
+        with self.adapter_lock.generating(), torch.inference_mode():
+            logits = self.model(**self._as_tensors(prompt_ids), **self._adapter_kwargs(adapter)).logits[0]
         scored = self._token_logprobs(prompt_ids[1:], list(logits[:-1]), top_n)
         return [TokenLogprob(self.tokenizer.decode(prompt_ids[:1]), float("nan")), *scored]
 
@@ -151,8 +167,12 @@ class TransformersEngine(TokenizerText):
         ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)
         return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
-    def _generate_kwargs(self, prompt_ids: list[int], params: SamplingParams, adapter: str | None,
-                         cancel: threading.Event) -> dict[str, Any]:
+    def _adapter_kwargs(self, adapter: str | None) -> dict[str, Any]:
+        """`adapter_names` for the model as it is now (call under the adapter lock)."""
+        names = adapter_names(self.model, adapter)
+        return {"adapter_names": names} if names is not None else {}
+
+    def _generate_kwargs(self, prompt_ids: list[int], params: SamplingParams, cancel: threading.Event) -> dict[str, Any]:
         """`model.generate`'s arguments: every decoding choice explicit, so a model's generation_config adds none."""
         processors: list[LogitsProcessor] = []
         if params.frequency_penalty or params.presence_penalty:
@@ -172,8 +192,6 @@ class TransformersEngine(TokenizerText):
         }
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
-        if adapter is not None:
-            kwargs["adapter_names"] = [adapter]
         return kwargs
 
     def _token_logprobs(self, token_ids: list[int], logits: list[torch.Tensor], top_n: int) -> list[TokenLogprob]:
@@ -205,13 +223,14 @@ class HFTokenStream:
         self._trimmer = StopTrimmer(list(params.stop))
         self._streamer = TextIteratorStreamer(engine.tokenizer, skip_prompt=True, skip_special_tokens=True)
         self._result: dict[str, Any] = {}
-        kwargs = {**engine._generate_kwargs(prompt_ids, params, adapter, cancel), "streamer": self._streamer}
-        self._thread = threading.Thread(target=self._run, args=(kwargs,), daemon=True)
+        kwargs = {**engine._generate_kwargs(prompt_ids, params, cancel), "streamer": self._streamer}
+        self._thread = threading.Thread(target=self._run, args=(kwargs, adapter), daemon=True)
 
-    def _run(self, kwargs: dict[str, Any]) -> None:
+    def _run(self, kwargs: dict[str, Any], adapter: str | None) -> None:
+        engine = self.engine
         try:
-            with torch.inference_mode():
-                self._result["sequences"] = self.engine.model.generate(**kwargs)
+            with engine.adapter_lock.generating(), torch.inference_mode():
+                self._result["sequences"] = engine.model.generate(**kwargs, **engine._adapter_kwargs(adapter))
         except BaseException as error:  # re-raised in the consumer's thread
             self._result["error"] = error
             self._streamer.end()

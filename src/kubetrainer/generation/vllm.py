@@ -12,7 +12,9 @@ its protocol:
   two tokens (vLLM aborts a request whose client has gone), and usage arrives with every chunk
   (`continuous_usage_stats`), so a cancelled completion still counts its tokens.
 - `model` is the base's served name, or an adapter's name for a per-request LoRA adapter (served
-  with `--lora-modules`, or loaded later with `load_adapter`).
+  with `--lora-modules`, or loaded later with `load_adapter` and removed with `remove_adapter`:
+  vLLM's `/v1/load_lora_adapter` and `/v1/unload_lora_adapter`). A 404 (an adapter vLLM does not
+  hold) is `UnknownAdapter`.
 - Log-probabilities come back with token ids (`return_tokens_as_token_ids`) and are decoded here, so
   their text is the same as the other engines give; prompt log-probabilities use `prompt_logprobs`.
 - vLLM has no per-request no-repeat-n-gram guard (`bans_repeated_ngrams` is False): answers phrased
@@ -35,7 +37,7 @@ import httpx
 
 from kubetrainer.generation import chat
 from kubetrainer.generation.chat import TokenizerText
-from kubetrainer.generation.engine import BASE_ADAPTER, Generation, TokenLogprob, Unsupported
+from kubetrainer.generation.engine import BASE_ADAPTER, Generation, TokenLogprob, UnknownAdapter, Unsupported
 from kubetrainer.generation.params import SamplingParams
 from kubetrainer.generation.vllm_process import VLLMProcess, free_port, server_args
 
@@ -93,6 +95,12 @@ class VLLMEngine(TokenizerText):
     def load_adapter(self, name: str, path: Path) -> None:
         """Loads a LoRA adapter into the running vLLM, served from now on under `name` (`/v1/load_lora_adapter`)."""
         reply = self._call("POST", "/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(Path(path).resolve())})
+        if reply.status_code != 200:
+            raise _refusal(reply)
+
+    def remove_adapter(self, name: str) -> None:
+        """Removes the LoRA adapter `name` from the running vLLM (`/v1/unload_lora_adapter`)."""
+        reply = self._call("POST", "/v1/unload_lora_adapter", {"lora_name": name})
         if reply.status_code != 200:
             raise _refusal(reply)
 
@@ -238,11 +246,14 @@ def _message(body: dict[str, Any]) -> str:
 
 
 def _refusal(reply: httpx.Response) -> Exception:
-    """A 4xx from vLLM as `Unsupported` (the server answers 400 with vLLM's reason); anything else as a failure."""
+    """A 4xx from vLLM as `Unsupported` (the server answers 400 with vLLM's reason; a 404, an adapter it does not
+    hold, as `UnknownAdapter`); anything else as a failure."""
     try:
         message = _message(reply.json())
     except ValueError:
         message = reply.text.strip() or reply.reason_phrase
+    if reply.status_code == 404:
+        return UnknownAdapter(f"vLLM refused the request (404): {message}")
     if 400 <= reply.status_code < 500:
         return Unsupported(f"vLLM refused the request ({reply.status_code}): {message}")
     return RuntimeError(f"vLLM answered {reply.status_code}: {message}")
