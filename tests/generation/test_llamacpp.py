@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(
            "(make setup-test installs it, or builds llama_cpp_python-*.whl in the background)")
 
 QUESTION = [{"role": "user", "content": "What is a Kubernetes pod?"}]
+ADMIN = "admin-" + "4dm1n" * 6
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +166,8 @@ def served(gguf_parts, tmp_path_factory: pytest.TempPathFactory):
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
     home = tmp_path_factory.mktemp("home")
-    return TestClient(create_app(ServeConfig(home=home, engine="llamacpp", adapters=(adapter,))))
+    return TestClient(create_app(ServeConfig(home=home, engine="llamacpp", adapters=(adapter,),
+                                             admin_keys=frozenset({ADMIN}))))
 
 
 def test_the_server_answers_with_llamacpp_and_names_it(served, engine) -> None:
@@ -191,6 +193,17 @@ def test_an_adapter_request_gets_a_clear_400_with_llamacpp(served) -> None:
     error = reply.json()["error"]
     assert error["code"] == "adapter_unsupported" and error["param"] == "model"
     assert "llama.cpp" in error["message"] and "GGUF" in error["message"] and "--engine transformers" in error["message"]
+
+
+def test_adapters_cannot_be_added_or_removed_at_run_time_with_llamacpp(served) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    adapter = served.app.state.serve.lm.adapter_dirs[0]
+    for reply in (served.post("/v1/adapters", json={"name": "late", "path": str(adapter)}, headers=admin),
+                  served.delete("/v1/adapters/ops-lora", headers=admin)):
+        error = reply.json()["error"]
+        assert reply.status_code == 400 and error["code"] == "adapter_unsupported", reply.text
+        assert "llama.cpp engine applies GGUF adapters only" in error["message"]
+    assert served.app.state.serve.lm.adapters == ("ops-lora",)
 
 
 def test_the_openai_client_talks_to_the_llamacpp_engine(served, engine) -> None:

@@ -25,6 +25,9 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind; beyond loopback needs --api-key-file.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     api_key_file: Annotated[Optional[Path], typer.Option("--api-key-file", help="Bearer tokens, one per line.")] = None,
+    admin_key_file: Annotated[Optional[Path], typer.Option(
+        "--admin-key-file", help="Admin bearer tokens, one per line (also $KUBETRAINER_ADMIN_KEY): only these may add "
+        "and remove adapters (POST /v1/adapters, DELETE /v1/adapters/NAME).")] = None,
     redis: Annotated[Optional[str], typer.Option("--redis", help="redis://HOST:PORT/DB: cache shared by replicas.")] = None,
     max_concurrency: Annotated[int, typer.Option("--max-concurrency", min=1, help="Generations running at once.")] = 2,
     max_queue: Annotated[int, typer.Option("--max-queue", help="Requests waiting beyond that (then 429).")] = 32,
@@ -40,11 +43,12 @@ def serve(
     import uvicorn
 
     from kubetrainer.serve.app import create_app
-    from kubetrainer.serve.config import ServeConfig, read_api_keys
+    from kubetrainer.serve.config import ServeConfig, read_admin_keys, read_api_keys
 
     config = ServeConfig(
         home=STATE.settings.home, model=model, engine=engine, adapters=tuple(adapter or ()), rag_index=_index(rag), host=host,
-        port=port, api_keys=read_api_keys(api_key_file) if api_key_file else frozenset(), redis_url=redis,
+        port=port, api_keys=read_api_keys(api_key_file) if api_key_file else frozenset(),
+        admin_keys=read_admin_keys(admin_key_file), redis_url=redis,
         max_concurrency=max_concurrency, max_queue=max_queue, timeout_s=timeout, metrics_public=metrics_public,
         alert_webhook_url=alert_webhook_url,
     )
@@ -52,7 +56,8 @@ def serve(
     application = create_app(config)
     state = application.state.serve
     render.note(f"serving {', '.join(state.lm.model_ids)} with {state.lm.engine_name} on http://{host}:{port}/v1 "
-                f"(cache: {state.cache.backend}, RAG: {rag or 'off'}, keys: {'on' if config.api_keys else 'off'})")
+                f"(cache: {state.cache.backend}, RAG: {rag or 'off'}, keys: {'on' if config.api_keys else 'off'}, "
+                f"admin key: {'on' if config.admin_keys else 'off'})")
     _exit_cleanly_on_sigterm()
     uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 

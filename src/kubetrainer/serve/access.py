@@ -8,6 +8,11 @@ is open to loopback clients (a sidecar, a port-forward) and needs the key from
 anywhere else unless `metrics_public` opens it, like the ecosystem's exporters.
 Without keys the server listens on loopback only (`ServeConfig.validate`), so it is open.
 
+Changing what the server serves (adding and removing adapters, `serve.adapters`) needs an admin
+key, always: one is configured with `--admin-key-file` or `KUBETRAINER_ADMIN_KEY`, an ordinary key
+is refused (403), and without an admin key configured nobody may change adapters (403), as ingest
+is refused without keys. An admin key opens every route an API key opens.
+
 Responses name where an excerpt came from without the server's file paths: a path
 becomes a stable id and its file name (`public_source`).
 """
@@ -68,6 +73,18 @@ def check_key(headers: Mapping[str, str], keys: frozenset[str], *, required: boo
     check_token(bearer_token(headers), KeyRing(keys))
 
 
+def check_admin(headers: Mapping[str, str], admin_keys: frozenset[str], api_keys: frozenset[str]) -> None:
+    """For a route that changes what is served: 401 without a good key, 403 for an ordinary key or with no admin key
+    configured."""
+    if not admin_keys:
+        raise APIError(403, "changing adapters needs an admin key: start the server with --admin-key-file FILE or "
+                       "KUBETRAINER_ADMIN_KEY", code="admin_keys_not_configured")
+    token = bearer_token(headers)
+    if token is not None and not KeyRing(admin_keys).accepts(token) and KeyRing(api_keys).accepts(token):
+        raise APIError(403, "this API key may not change adapters: send an admin key", code="admin_key_required")
+    check_token(token, KeyRing(admin_keys))
+
+
 def needs_key(path: str, client_host: str | None, metrics_public: bool) -> bool:
     """Whether a request for `path` from `client_host` must carry a key (when keys are configured)."""
     if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
@@ -78,11 +95,15 @@ def needs_key(path: str, client_host: str | None, metrics_public: bool) -> bool:
 
 
 class AccessGate:
-    """ASGI middleware: answers 401 (OpenAI error shape) before any route runs when a key is missing."""
+    """ASGI middleware: answers 401 (OpenAI error shape) before any route runs when a key is missing.
 
-    def __init__(self, app: Any, keys: frozenset[str], metrics_public: bool = False) -> None:
+    With API keys configured, an admin key passes too; admin keys alone guard only what `check_admin` guards.
+    """
+
+    def __init__(self, app: Any, keys: frozenset[str], metrics_public: bool = False,
+                 admin_keys: frozenset[str] = frozenset()) -> None:
         self.app = app
-        self.keys = KeyRing(keys)
+        self.keys = KeyRing(keys | admin_keys if keys else keys)
         self.metrics_public = metrics_public
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:

@@ -77,5 +77,5 @@ def completion_chunk(chunk_id: str, created: int, model: str, text: str, finish_
 
 def model_list(model_ids: list[str], created: int) -> dict[str, Any]:
     return {"object": "list",
-            "data": [{"id": model_id, "object": "model", "created": created, "owned_by": "kubetrainer"}
+            "data": [{"id": model_id, "object": "model", "created": created, "owned_by": "kubetrainer", "parent": None}
                      for model_id in model_ids]}

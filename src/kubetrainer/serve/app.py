@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from kubetrainer import __version__
 from kubetrainer.config import Settings
 from kubetrainer.investigate.store import InvestigationStore
-from kubetrainer.serve import alerts, ops, routes
+from kubetrainer.serve import adapters, alerts, ops, routes
 from kubetrainer.serve.access import AccessGate
 from kubetrainer.serve.cache import make_cache
 from kubetrainer.serve.config import ServeConfig
@@ -78,6 +78,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     app.state.serve = state
     install_error_handlers(app, on_error=lambda kind: state.metrics.errors.labels(kind).inc())
     app.include_router(routes.router)
+    app.include_router(adapters.router)
     app.include_router(ops.router)
     app.include_router(alerts.router)
     if importlib.util.find_spec(DASHBOARD_MODULE) is not None:
@@ -87,6 +88,7 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
     # Outside BodyLimit: a caller without a key is refused before any body is read.
-    app.add_middleware(AccessGate, keys=config.api_keys, metrics_public=config.metrics_public)
+    app.add_middleware(AccessGate, keys=config.api_keys, metrics_public=config.metrics_public,
+                       admin_keys=config.admin_keys)
     app.add_middleware(LatencyMiddleware, metrics=state.metrics)
     return app

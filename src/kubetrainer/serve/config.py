@@ -7,12 +7,15 @@ second with a clear message instead of after a minute of loading weights.
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubetrainer.errors import UserError
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+ADMIN_KEY_ENV = "KUBETRAINER_ADMIN_KEY"
+MIN_KEY_LENGTH = 16
 
 
 def is_loopback(host: str) -> bool:
@@ -36,18 +39,30 @@ def require_keys_beyond_loopback(host: str, keys: frozenset[str]) -> None:
         )
 
 
-def read_api_keys(path: Path) -> frozenset[str]:
+def read_api_keys(path: Path, kind: str = "API") -> frozenset[str]:
     """Bearer tokens, one per line; blank lines and `#` comments are ignored."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as error:
-        raise UserError(f"cannot read the API key file: {error.strerror}", where=path) from error
+        raise UserError(f"cannot read the {kind} key file: {error.strerror}", where=path) from error
     keys = frozenset(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
     if not keys:
-        raise UserError("the API key file holds no key", where=path, expected="one bearer token per line")
-    if any(len(key) < 16 for key in keys):
-        raise UserError("an API key is shorter than 16 characters", where=path, expected="long random tokens")
+        raise UserError(f"the {kind} key file holds no key", where=path, expected="one bearer token per line")
+    if any(len(key) < MIN_KEY_LENGTH for key in keys):
+        raise UserError(f"an {kind} key is shorter than {MIN_KEY_LENGTH} characters", where=path,
+                        expected="long random tokens")
     return keys
+
+
+def read_admin_keys(path: Path | None) -> frozenset[str]:
+    """Admin keys (adapter changes): those in `--admin-key-file` and `KUBETRAINER_ADMIN_KEY`, the one a Secret
+    mounts as an environment variable."""
+    keys = read_api_keys(path, "admin") if path is not None else frozenset()
+    from_env = os.environ.get(ADMIN_KEY_ENV, "").strip()
+    if from_env and len(from_env) < MIN_KEY_LENGTH:
+        raise UserError(f"the admin key is shorter than {MIN_KEY_LENGTH} characters", where=ADMIN_KEY_ENV,
+                        expected="a long random token")
+    return keys | {from_env} if from_env else keys
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: frozenset[str] = field(default_factory=frozenset)
+    admin_keys: frozenset[str] = field(default_factory=frozenset)  # adapter changes (`serve.adapters`) need one
     metrics_public: bool = False  # /metrics without a key from anywhere, not only loopback
     redis_url: str | None = None
     max_concurrency: int = 2
@@ -79,6 +95,9 @@ class ServeConfig:
     def validate(self) -> None:
         """Refuse unsafe or impossible settings before anything is loaded."""
         require_keys_beyond_loopback(self.host, self.api_keys)
+        if self.admin_keys & self.api_keys:
+            raise UserError("a key is both an API key and an admin key", where="--admin-key-file",
+                            expected="admin keys that no ordinary client holds")
         from kubetrainer.generation.engines import ENGINES
 
         if self.engine not in ENGINES:

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kubetrainer.generation.engine import Unsupported
+from kubetrainer.generation.engine import UnknownAdapter, Unsupported
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ TYPE_BY_STATUS = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    409: "invalid_request_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
     422: "invalid_request_error",
@@ -53,6 +54,11 @@ class APIError(Exception):
 def unsupported(param: str, why: str) -> APIError:
     """A parameter the OpenAI API defines but this server does not implement."""
     return APIError(400, f"'{param}' is not supported by this server: {why}", param=param, code="unsupported_parameter")
+
+
+def unknown_model(error: UnknownAdapter) -> APIError:
+    """A request whose adapter went away after it was admitted: the 404 it would have got a moment later."""
+    return APIError(404, str(error), param="model", code="model_not_found")
 
 
 def error_response(error: APIError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -94,6 +100,11 @@ def install_error_handlers(app: FastAPI, on_error: Any = None) -> None:
         count(f"http_{error.status_code}")
         api_error = APIError(error.status_code, str(error.detail))
         return error_response(api_error, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(UnknownAdapter)
+    async def _unknown_adapter(_: Request, error: UnknownAdapter) -> JSONResponse:
+        count("model_not_found")
+        return error_response(unknown_model(error))
 
     @app.exception_handler(Unsupported)
     async def _unsupported(_: Request, error: Unsupported) -> JSONResponse:

@@ -8,10 +8,16 @@ would fight over). Which engine runs the model is decided by `generation.engines
 the llama.cpp engine holds no transformers model, and refuses adapters with a 400. The vLLM
 engine holds no model in this process either: it starts vLLM's server on the model's directory,
 with every adapter as a LoRA module picked per request by name, and stops it when we exit.
+
+Adapters are also added and removed while the server runs (`add_adapter`, `remove_adapter`, behind
+`serve.adapters`' routes), one change at a time. Each adapter has a revision, a digest of the files
+PEFT reads, which the answer cache's key includes: an adapter loaded again under the same name with
+other weights never gets the answers cached for the old ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,12 +51,18 @@ class LoadedModel:
     model_id: str
     model: Any
     tokenizer: Any
-    adapters: tuple[str, ...] = ()
+    adapters: tuple[str, ...] = ()  # replaced whole on a change, so a reader always sees one consistent set
     created: int = field(default_factory=lambda: int(time.time()))
     engine_name: str = "transformers"  # or "llamacpp" / "vllm" (then `model` is None; `gguf` / `weights` is what runs)
     gguf: Path | None = None
     weights: Path | None = None  # vllm: the model directory vLLM loads
-    adapter_dirs: tuple[Path, ...] = ()  # vllm: each adapter's directory, in the order of `adapters`
+    adapter_dirs: tuple[Path, ...] = ()  # each adapter's directory, in the order of `adapters`
+    adapter_revisions: dict[str, str] = field(default_factory=dict)  # name: `adapter_revision`; replaced whole
+    _changes: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.adapter_revisions:
+            self.adapter_revisions = {name: adapter_revision(path) for name, path in zip(self.adapters, self.adapter_dirs)}
 
     @cached_property
     def engine(self) -> Engine:
@@ -74,18 +86,77 @@ class LoadedModel:
     def model_ids(self) -> list[str]:
         return [self.model_id, *self.adapters]
 
-    def adapter_for(self, requested: str) -> str | None:
-        """The adapter a request's `model` names: None for the base, 404 for an unknown id."""
+    def adapter_for(self, requested: str) -> str:
+        """The adapter a request's `model` names (`BASE_ADAPTER` for the base, whatever adapters come later), 404 for
+        an unknown id."""
+        adapters = self.adapters
         if requested == self.model_id:
-            return BASE_ADAPTER if self.adapters and self.engine_name != "llamacpp" else None
-        if requested in self.adapters and self.engine_name == "llamacpp":
-            raise APIError(400, f"The model '{requested}' is a PEFT LoRA adapter, and the llama.cpp engine applies "
-                           "GGUF adapters only (converting adapters to GGUF is a later step); serve it with "
-                           "--engine transformers", param="model", code="adapter_unsupported")
-        if requested in self.adapters:
+            return BASE_ADAPTER
+        if requested in adapters and self.engine_name == "llamacpp":
+            raise _llamacpp_refusal(f"The model '{requested}' is a PEFT LoRA adapter", "model")
+        if requested in adapters:
             return requested
         raise APIError(404, f"The model '{requested}' does not exist; served: {', '.join(self.model_ids)}",
                        param="model", code="model_not_found")
+
+    def add_adapter(self, name: str, path: Path) -> None:
+        """Loads the adapter at `path` (`serve.adapters` checked it is one) onto the base, served as `name` from now on.
+
+        The engine raises `AdapterMismatch` (transformers) or `Unsupported` (vLLM refused it) when it cannot load.
+        """
+        if self.engine_name == "llamacpp":
+            raise _llamacpp_refusal("Adapters cannot be added", "path")
+        with self._changes:
+            if name in self.model_ids:
+                raise APIError(409, f"name: '{name}' is already served; remove it first (DELETE /v1/adapters/{name})",
+                               param="name", code="adapter_exists")
+            revision = adapter_revision(path)
+            self.engine.load_adapter(name, path)
+            self.model = getattr(self.engine, "model", None)  # transformers: now a PEFT model
+            self.adapter_revisions = {**self.adapter_revisions, name: revision}
+            self.adapter_dirs = (*self.adapter_dirs, Path(path))
+            self.adapters = (*self.adapters, name)
+
+    def remove_adapter(self, name: str) -> None:
+        """Stops serving the adapter `name`: new requests for it get 404 at once, the engine drops it once the
+        generations in flight have ended."""
+        if self.engine_name == "llamacpp":
+            raise _llamacpp_refusal("Adapters cannot be removed", "name")
+        with self._changes:
+            if name == self.model_id:
+                raise APIError(400, f"name: '{name}' is the base model; only adapters can be removed", param="name",
+                               code="base_model")
+            if name not in self.adapters:
+                raise APIError(404, f"name: no adapter '{name}' is served; adapters: {', '.join(self.adapters) or 'none'}",
+                               param="name", code="adapter_not_found")
+            before = self.adapters
+            self.adapters = tuple(adapter for adapter in before if adapter != name)
+            try:
+                self.engine.remove_adapter(name)
+            except BaseException:
+                self.adapters = before
+                raise
+            self.model = getattr(self.engine, "model", None)  # transformers: the plain model once the last one is gone
+            self.adapter_dirs = tuple(path for adapter, path in zip(before, self.adapter_dirs) if adapter != name)
+            self.adapter_revisions = {key: value for key, value in self.adapter_revisions.items() if key != name}
+
+
+def adapter_revision(path: Path) -> str:
+    """A digest of the files PEFT reads (`adapter_*`: its config and weights): the same adapter gives the same one in
+    every replica, and other weights under the same name another."""
+    digest = hashlib.sha256()
+    for file in sorted(Path(path).glob("adapter_*")):
+        if file.is_file():
+            digest.update(file.name.encode() + b"\0")
+            with file.open("rb") as handle:
+                while chunk := handle.read(2**20):
+                    digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def _llamacpp_refusal(subject: str, param: str) -> APIError:
+    return APIError(400, f"{subject}, and the llama.cpp engine applies GGUF adapters only (converting adapters to GGUF "
+                    "is a later step); serve with --engine transformers", param=param, code="adapter_unsupported")
 
 
 def _load_base(ref: str | None, models_dir: Path) -> tuple[Any, Any]:
@@ -103,14 +174,14 @@ def _adapter_names(adapters: tuple[Path, ...]) -> tuple[str, ...]:
 
 
 def _attach_adapters(model: Any, adapters: tuple[Path, ...]) -> tuple[Any, tuple[str, ...]]:
-    from peft import PeftModel
+    from kubetrainer.generation.peft_adapters import AdapterMismatch, attach
 
     names = _adapter_names(adapters)
     for path, name in zip(adapters, names):
-        if isinstance(model, PeftModel):
-            model.load_adapter(str(path), adapter_name=name)
-        else:
-            model = PeftModel.from_pretrained(model, str(path), adapter_name=name)
+        try:
+            model = attach(model, name, Path(path))
+        except AdapterMismatch as error:
+            raise UserError(f"the adapter does not fit this base model: {error}", where=path) from error
     return model, names
 
 
@@ -151,7 +222,7 @@ def load_model(ref: str | None, adapters: tuple[Path, ...], models_dir: Path, en
         elif gguf is not None:
             names = tuple(adapter_name(path) for path in adapters)
             loaded = LoadedModel(model_display_id(ref), None, gguf_tokenizer(ref, gguf, models_dir), names,
-                                 engine_name=name, gguf=gguf)
+                                 engine_name=name, gguf=gguf, adapter_dirs=tuple(Path(path) for path in adapters))
             loaded.engine  # noqa: B018 - load the weights now, so a bad GGUF fails at start-up
             _LOADED[key] = loaded
         else:
@@ -160,5 +231,6 @@ def load_model(ref: str | None, adapters: tuple[Path, ...], models_dir: Path, en
             model.eval()
             if tokenizer.pad_token_id is None:
                 tokenizer.pad_token = tokenizer.eos_token
-            _LOADED[key] = LoadedModel(model_display_id(ref), model, tokenizer, names)
+            _LOADED[key] = LoadedModel(model_display_id(ref), model, tokenizer, names,
+                                       adapter_dirs=tuple(Path(path) for path in adapters))
         return _LOADED[key]

@@ -69,10 +69,14 @@ def _fresh(state: ServeState, key: str | None, body: dict[str, Any]) -> JSONResp
 
 @router.get("/models")
 async def list_models(request: Request) -> dict[str, Any]:
+    """The base, every adapter as it is now (`parent`: the base, as vLLM lists its LoRA modules), the embedder."""
     state = serve_state(request)
-    listing = answers.model_list([*state.lm.model_ids, state.embeddings.model_id], state.lm.created)
-    for entry in listing["data"][: len(state.lm.model_ids)]:
-        entry["engine"] = state.lm.engine_name  # which inference engine generates for this id
+    lm = state.lm
+    served = lm.model_ids
+    listing = answers.model_list([*served, state.embeddings.model_id], lm.created)
+    for entry in listing["data"][: len(served)]:
+        entry["engine"] = lm.engine_name  # which inference engine generates for this id
+        entry["parent"] = lm.model_id if entry["id"] != lm.model_id else None
     return listing
 
 

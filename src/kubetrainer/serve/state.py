@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
-from kubetrainer.generation.engine import TokenStream
+from kubetrainer.generation.engine import TokenStream, UnknownAdapter
 from kubetrainer.investigate.store import InvestigationStore
 from kubetrainer.serve.cache import Cache, content_key
 from kubetrainer.serve.config import ServeConfig
 from kubetrainer.serve.embeddings import EmbeddingService
-from kubetrainer.serve.errors import APIError
+from kubetrainer.serve.errors import APIError, unknown_model
 from kubetrainer.serve.ingest import IngestResult, IngestStore
 from kubetrainer.serve.limits import Gate
 from kubetrainer.serve.metrics import ServeMetrics
@@ -47,8 +47,10 @@ class ServeState:
     investigations: InvestigationStore | None = None
 
     def fingerprint(self) -> list[Any]:
-        """What makes two identical requests give different answers: model, adapters, index."""
-        return [self.lm.model_id, list(self.lm.adapters), self.rag.version() if self.rag else None]
+        """What makes two identical requests give different answers: model, adapters (with the revision of their
+        weights, so an adapter loaded again never meets answers cached for the old one), index."""
+        revisions = sorted(self.lm.adapter_revisions.items())
+        return [self.lm.model_id, revisions, self.rag.version() if self.rag else None]
 
     async def run(self, work: Callable[[threading.Event], T], request: Request | None = None) -> T:
         """`work(cancel)` in a thread holding a generation slot until it ends, times out, or `request`'s client leaves.
@@ -88,7 +90,7 @@ class ServeState:
         deadline = arrived + self.config.timeout_s
         iterator: Iterator[str] = iter(stream)
         first_at = None
-        while (delta := await asyncio.to_thread(next, iterator, _END)) is not _END:
+        while (delta := await _next(iterator)) is not _END:
             if first_at is None:
                 first_at = time.monotonic()
                 self.metrics.time_to_first_token.observe(first_at - arrived)
@@ -122,6 +124,14 @@ class ServeState:
 
     def store_answer(self, key: str, body: dict[str, Any]) -> None:
         self.cache.set(key, json.dumps(body).encode())
+
+
+async def _next(iterator: Iterator[str]) -> str | object:
+    """The stream's next delta from a worker thread; an adapter removed before the stream started is a 404."""
+    try:
+        return await asyncio.to_thread(next, iterator, _END)
+    except UnknownAdapter as error:
+        raise unknown_model(error) from error
 
 
 async def _hung_up(request: Request) -> None:
