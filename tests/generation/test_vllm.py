@@ -23,13 +23,15 @@ import pytest
 
 from kubetrainer.errors import Unavailable, UserError
 from kubetrainer.generation import chat
-from kubetrainer.generation.engine import BASE_ADAPTER, Unsupported
+from kubetrainer.generation.engine import BASE_ADAPTER, UnknownAdapter, Unsupported
 from kubetrainer.generation.params import SamplingParams, answer_params
 from kubetrainer.generation.vllm import VLLMEngine, model_tokenizer
 from kubetrainer.generation.vllm_process import COMMAND_ENV
+from kubetrainer.serve.config import ADMIN_KEY_ENV
 from tests.serve.servers import ServerProcess
 
 STANDIN = Path(__file__).with_name("vllm_standin.py")
+ADMIN = "admin-" + "4dm1n" * 6
 QUESTION = [{"role": "user", "content": "Why does the pod web-1 restart on node gpu-a?"}]
 
 
@@ -176,6 +178,11 @@ def test_an_adapter_loaded_at_run_time_is_served(engine, tokenizer, tmp_path: Pa
         engine.load_adapter("late-lora", tmp_path / "late")
     with pytest.raises(Unsupported, match="max_lora_rank 32"):  # ops-lora's r=32 set --max-lora-rank 32
         engine.load_adapter("wide-lora", make_adapter(tmp_path, "wide", 64))
+    engine.remove_adapter("late-lora")
+    with pytest.raises(UnknownAdapter, match=r"\(404\): The model `late-lora` does not exist"):
+        engine.generate(ids, greedy(3), adapter="late-lora")
+    with pytest.raises(UnknownAdapter, match="'late-lora' cannot be found"):
+        engine.remove_adapter("late-lora")
 
 
 def test_cancelling_closes_the_stream_and_vllm_stops_generating(engine) -> None:
@@ -252,7 +259,7 @@ def test_serve_with_vllm_round_trip_through_the_openai_client(bare_model_dir: Pa
 
     adapter = make_adapter(tmp_path, "ops-lora", 8)
     server = ServerProcess(["--engine", "vllm", "--model", str(bare_model_dir), "--adapter", str(adapter)],
-                           tmp_path, env={COMMAND_ENV: standin("--pid-file", str(tmp_path / "pids"))})
+                           tmp_path, env={COMMAND_ENV: standin("--pid-file", str(tmp_path / "pids")), ADMIN_KEY_ENV: ADMIN})
     try:
         server.wait_ready()
         client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="unused", max_retries=0)
@@ -273,6 +280,7 @@ def test_serve_with_vllm_round_trip_through_the_openai_client(bare_model_dir: Pa
         assert completion.choices[0].logprobs.token_logprobs == pytest.approx([-0.1, -0.2, -0.3, -0.4])
         with pytest.raises(openai.NotFoundError, match="does not exist"):
             client.chat.completions.create(model="nope", messages=QUESTION, max_tokens=4)
+        adapters_at_run_time(server.base_url, client, base, make_adapter(tmp_path, "late", 8), ids, tokenizer)
     finally:
         server.stop()
     pids = [int(pid) for pid in (tmp_path / "pids").read_text().split()]
@@ -280,3 +288,60 @@ def test_serve_with_vllm_round_trip_through_the_openai_client(bare_model_dir: Pa
     while any(alive(pid) for pid in pids):
         assert time.monotonic() < deadline, f"vLLM outlived the server: {pids}"
         time.sleep(0.1)
+
+
+def adapters_at_run_time(base_url: str, client, base: str, adapter: Path, ids: list[int], tokenizer) -> None:
+    """POST /v1/adapters and DELETE /v1/adapters/NAME of `serve --engine vllm`, through to vLLM's runtime LoRA routes."""
+    import openai
+
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    added = httpx.post(f"{base_url}/v1/adapters", json={"name": "late-lora", "path": str(adapter)}, headers=admin)
+    assert added.status_code == 201 and added.json()["engine"] == "vllm", added.text
+    parents = {entry.id: entry.parent for entry in client.models.list().data}
+    assert parents["late-lora"] == parents["ops-lora"] == base and parents[base] is None
+    reply = client.completions.create(model="late-lora", prompt=ids, max_tokens=4, temperature=0)
+    assert reply.choices[0].text == forward_text(tokenizer, ids, 4)
+    wide = make_adapter(adapter.parent, "wide", 64)  # beyond --max-lora-rank: vLLM refuses it
+    refused = httpx.post(f"{base_url}/v1/adapters", json={"name": "wide", "path": str(wide)}, headers=admin)
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "path"
+    assert "max_lora_rank" in refused.json()["error"]["message"]
+    assert httpx.delete(f"{base_url}/v1/adapters/late-lora", headers=admin).status_code == 200
+    with pytest.raises(openai.NotFoundError, match="'late-lora' does not exist"):
+        client.completions.create(model="late-lora", prompt=ids, max_tokens=4, temperature=0)
+
+
+PARENT = """
+import sys, time
+from pathlib import Path
+from kubetrainer.generation.vllm import VLLMEngine, model_tokenizer
+model = Path(sys.argv[1])
+VLLMEngine.start(model, model_tokenizer(model), served_name="tiny-base", start_timeout_s=60)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def test_vllm_does_not_outlive_a_server_killed_with_sigkill(bare_model_dir: Path, tmp_path: Path) -> None:
+    """No exit handler runs after SIGKILL: the kernel's parent-death signal stops vLLM and, through it, its children."""
+    import os
+    import signal
+    import subprocess
+
+    env = {**os.environ, COMMAND_ENV: standin("--pid-file", str(tmp_path / "pids"))}
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(bare_model_dir)], stdout=subprocess.PIPE, env=env,
+                              text=True)
+    assert parent.stdout is not None and parent.stdout.readline().strip() == "ready"
+    pids = [int(pid) for pid in (tmp_path / "pids").read_text().split()]
+    try:
+        assert all(alive(pid) for pid in pids)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in pids):
+            assert time.monotonic() < deadline, f"vLLM outlived its killed parent: {pids}"
+            time.sleep(0.1)
+    finally:
+        for pid in (parent.pid, *pids):  # whatever a failure left running
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        parent.wait()

@@ -4,8 +4,9 @@ It takes vLLM's command line (what `generation.vllm_process.server_args` passes;
 error, as vLLM's argparse makes it) and speaks vLLM's protocol for what the engine uses: `/health`,
 `/v1/models` (the base with its max_model_len, and the LoRA modules), `/v1/completions` with
 token-id prompts (streamed with continuous usage, or not), logprobs with `token_id:N` tokens,
-`prompt_logprobs`, stop strings held back while streaming, and `/v1/load_lora_adapter` (only with
-VLLM_ALLOW_RUNTIME_LORA_UPDATING, checked against --max-lora-rank). It refuses what vLLM refuses: an
+`prompt_logprobs`, stop strings held back while streaming, and `/v1/load_lora_adapter` and
+`/v1/unload_lora_adapter` (only with VLLM_ALLOW_RUNTIME_LORA_UPDATING; loads checked against
+--max-lora-rank, an unknown name to unload is a 404 as in vLLM). It refuses what vLLM refuses: an
 unknown model (404), ids outside the vocabulary and prompts beyond max_model_len (400), fields
 vLLM does not know (stricter than vLLM, which only warns: a misspelt field fails the tests).
 
@@ -17,7 +18,8 @@ request ended (all tokens sent, or aborted by a client that went away).
 
 Stand-in options, given before vLLM's in the command: --exit-with TEXT (write TEXT to stderr and
 exit 1 at once), --never-healthy (/health answers 503), --pid-file PATH (write this pid and a
-child's, which stays in the process group as vLLM's engine core does).
+child's, which stays in the process group as vLLM's engine core does, and which the stand-in stops
+when SIGTERM ends it, as vLLM's server shuts its engine core down).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +72,11 @@ class LoadLora(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lora_name: str
     lora_path: str
+
+
+class UnloadLora(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lora_name: str
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -210,6 +218,12 @@ def build(options: argparse.Namespace) -> FastAPI:
             standin.loras[body.lora_name] = body.lora_path
             return PlainTextResponse(f"Success: LoRA adapter '{body.lora_name}' added successfully.")
 
+        @app.post("/v1/unload_lora_adapter", response_model=None)
+        async def unload_lora(body: UnloadLora) -> PlainTextResponse | JSONResponse:
+            if standin.loras.pop(body.lora_name, None) is None:
+                return error(404, f"The lora adapter '{body.lora_name}' cannot be found.", "NotFoundError")
+            return PlainTextResponse(f"Success: LoRA adapter '{body.lora_name}' removed successfully.")
+
     @app.get("/standin/requests")
     async def requests() -> list[dict[str, Any]]:
         return standin.requests
@@ -264,10 +278,17 @@ def main(argv: list[str]) -> None:
         print("INFO 01-01 00:00:00 api_server.py: vLLM API server version 0.0-standin", flush=True)
         sys.stderr.write(f"Traceback (most recent call last):\nRuntimeError: {options.exit_with}\n")
         sys.exit(1)
+    child = None
     if options.pid_file:
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         Path(options.pid_file).write_text(f"{os.getpid()} {child.pid}\n")
-    uvicorn.run(build(options), host=options.host, port=options.port, log_level="warning")
+    # uvicorn raises SIGTERM again after its shutdown: exit through Python, so the engine core is stopped below
+    signal.signal(signal.SIGTERM, lambda number, _frame: sys.exit(128 + number))
+    try:
+        uvicorn.run(build(options), host=options.host, port=options.port, log_level="warning")
+    finally:
+        if child is not None:
+            child.terminate()
 
 
 if __name__ == "__main__":

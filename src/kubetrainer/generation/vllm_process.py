@@ -4,7 +4,10 @@ vLLM runs in a process of its own (its own CUDA context; it forks an engine core
 `kubetrainer serve --engine vllm` starts `python -m vllm.entrypoints.openai.api_server` on a free
 loopback port and talks to it over HTTP (`generation.vllm`). The child starts in a new session, so
 stopping signals its whole process group: terminate, then kill after a grace period, and whatever
-of the group is left is killed too, so nothing vLLM forked outlives our server.
+of the group is left is killed too, so nothing vLLM forked outlives our server. A server killed
+with SIGKILL runs none of that, so on Linux the child also gets SIGTERM from the kernel when its
+parent dies (PR_SET_PDEATHSIG) and shuts down its engine core itself. The kernel sends it when the
+thread that started vLLM ends, which is why the model is loaded in the server's main thread.
 
 `KUBETRAINER_VLLM_COMMAND` replaces the command (shell words; our arguments are appended): extra
 vLLM options (`... api_server --dtype bfloat16 --gpu-memory-utilization 0.5`), another
@@ -15,6 +18,7 @@ Its output goes to a log file whose last lines any start-up failure quotes.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shlex
@@ -24,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -40,6 +44,7 @@ LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the --max-lora-rank values v
 DEFAULT_LORA_RANK = 16  # vLLM's default, and `kubetrainer train`'s: room for adapters loaded later
 STOP_GRACE_S = 10.0
 TAIL_LINES = 20
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def command_override() -> str | None:
@@ -99,7 +104,8 @@ class VLLMProcess:
         handle, name = tempfile.mkstemp(prefix="kubetrainer-vllm-", suffix=".log")
         try:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
-                                       start_new_session=True, env={**os.environ, RUNTIME_LORA_ENV: "True"})
+                                       start_new_session=True, env={**os.environ, RUNTIME_LORA_ENV: "True"},
+                                       preexec_fn=_terminated_with_parent())
         except OSError as error:
             raise Unavailable(f"cannot start vLLM: {error.strerror or error}", where=command[0],
                               hint=f"set {COMMAND_ENV} to the command that starts vLLM's OpenAI server") from error
@@ -155,6 +161,22 @@ class VLLMProcess:
             os.killpg(self.process.pid, number)
         except (ProcessLookupError, PermissionError):
             pass
+
+
+def _terminated_with_parent() -> Callable[[], None] | None:
+    """On Linux, what the child runs before vLLM: ask for SIGTERM when this process dies (prctl), and send it at
+    once if this process died already, between the fork and the prctl. libc is found here, before the fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
 
 
 def start_timeout() -> float:
