@@ -87,8 +87,10 @@ def quote(line: str) -> str:
     error fields as they are written in it (a reader wants "slot hold failed" and the Redis
     error, not the serialised stack and arguments); of any other long line, its beginning
     and its end, where wrapped errors keep their root cause ("...: 401 Unauthorized"). Every
-    quoted part is a substring of the line, so the cited source still holds it word for word.
+    quoted part is a substring of the line, so the cited source still holds it word for word; the indent
+    of a message's body line (.NET's console logger) is left out.
     """
+    line = line.strip()
     if len(line) <= QUOTE_CHARS:
         return f'"{line}"'
     parts = [part for part in _json_parts(line) if part in line] or [line]
@@ -171,6 +173,9 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     quoted: set[str] = set()  # shapes of the lines quoted so far: a line is quoted once, cited by number after
     for item in _quotable(lead.evidence[:MAX_QUOTES], quoted):
         lines.append(f"- {quote(item.text)} [{sources.cite(item)}]" + (f" ({item.about})" if item.about else ""))
+    if lead.elsewhere:
+        lines += ["", "The same id elsewhere:"]
+        lines += [f"- {_where(item)}: {quote(item.text)} [{sources.cite(item)}]" for item in lead.elsewhere]
     if lead.changes:
         lines += ["", "What changed shortly before:"]
         lines += [f"- {_clock(item.ts)}{item.name}: {quote(item.text)} [{sources.cite(item)}]"
@@ -188,6 +193,10 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
             for item in _quotable(finding.evidence[:1], quoted):
                 lines.append(f"  {quote(item.text)} [{sources.cite(item)}]")
     return Composed("\n".join(lines), list(findings), cited)
+
+
+def _where(item: Evidence) -> str:
+    return f"{item.namespace}/{item.name}" if item.namespace else item.name or "?"
 
 
 def _clock(ts: str | None) -> str:

@@ -58,7 +58,14 @@ KEEP_ERRORS = 3  # last error-level lines per container
 OPENING_LINES = 40  # first lines kept per container (diagnose.startup)
 STATED_LINES = 10  # and later lines that state a setting a signature is governed by (a JVM's limits at a crash)
 MAX_VARIANTS = 3  # distinct message shapes kept per signature and container
+MAX_IDS = 5  # ids (UUIDs) named in a container's problem lines, each with the first line naming it
+UUID = re.compile(r"(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])", re.IGNORECASE)
 _VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
+
+
+def ids_in(text: str) -> list[str]:
+    """The UUIDs in `text` (keys, requests, volumes, objects), lower-case, in order, once each."""
+    return list(dict.fromkeys(match.lower() for match in UUID.findall(text)))
 
 
 def shape(line: str) -> str:
@@ -85,6 +92,8 @@ class SignatureHits:
 
 # Lines that continue a stack trace rather than say something new.
 TRACE_LINE = re.compile(r"^(?:\s|Traceback \(most recent call last\)|Caused by|\.\.\. \d+ more|goroutine \d+)")
+# An indented line that is a frame whatever came before it (Java/.NET `at`, Python `File "..."`, an inner exception).
+STACK_FRAME = re.compile(r'^\s+(?:at |File "|---> |\.\.\. \d+ more)')
 
 
 @dataclass
@@ -98,6 +107,7 @@ class ContainerLogs:
     signatures: dict[str, SignatureHits] = field(default_factory=dict)  # rule -> hits
     xids: dict[tuple[int, str], SignatureHits] = field(default_factory=dict)  # (code, device) -> hits
     listening: dict[int, Evidence] = field(default_factory=dict)  # port -> the line saying the program listens on it
+    ids: dict[str, Evidence] = field(default_factory=dict)  # UUID -> the first problem line naming it (MAX_IDS)
 
 
 @dataclass
@@ -186,6 +196,7 @@ class Collector:
         # (namespace, pod, container) -> the first OPENING_LINES lines of its log (what it said as it started), then
         # lines stating a setting (STATED_SETTING)
         self.opening: dict[tuple[str | None, str, str], list[Evidence]] = {}
+        self._opening_trace: set[tuple[str | None, str, str]] = set()  # containers whose opening is in a stack trace
         self.last: dict[tuple[str | None, str], dict] = {}  # (namespace, pod) -> its newest log record
 
     def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
@@ -272,6 +283,8 @@ class Collector:
         item = _evidence(record, line, name=pod or record.get("node"))
         before = self.previous.get(key)
         context = _evidence(before, before["message"], name=pod or record.get("node")) if before else None
+        for found in ids_in(line)[: max(MAX_IDS - len(logs.ids), 0)]:
+            logs.ids.setdefault(found, item)
         error = bool(ERROR_LEVEL.search(line)) and not BELOW_ERROR_LEVEL.search(line)
         if error:
             logs.errors = [*logs.errors[-(KEEP_ERRORS - 1) :], item]
@@ -300,11 +313,22 @@ class Collector:
         return _evidence(record, record["message"], name=pod) if record else None
 
     def _opening(self, record: dict, pod: str, line: str) -> None:
-        lines = self.opening.setdefault((record.get("namespace"), pod, record.get("container") or ""), [])
+        """Keep the container's first lines, and its later lines stating a setting. An indented line is a message's
+        body (.NET's console logger and others write `info: Category[id]`, then the message indented) unless it
+        follows an error or a traceback's start: then it is a stack frame."""
+        key = (record.get("namespace"), pod, record.get("container") or "")
+        lines = self.opening.setdefault(key, [])
+        indented = line[:1].isspace()
+        if not indented:
+            if ERROR_LEVEL.search(line) or TRACE_LINE.match(line):
+                self._opening_trace.add(key)
+            else:
+                self._opening_trace.discard(key)
         if ERROR_LEVEL.search(line) or len(lines) >= OPENING_LINES + STATED_LINES:
             return
         stated = STATED_SETTING.search(line)  # also in an indented block (the JVM's container limits at a crash)
-        if stated or (len(lines) < OPENING_LINES and not TRACE_LINE.match(line)):
+        body = indented and key not in self._opening_trace and not STACK_FRAME.match(line)
+        if stated or (len(lines) < OPENING_LINES and (body or not TRACE_LINE.match(line))):
             lines.append(_evidence(record, line, name=pod))
 
     def _listening(self, record: dict, pod: str, line: str) -> None:

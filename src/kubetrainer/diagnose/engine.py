@@ -13,6 +13,7 @@ from kubetrainer.diagnose.addresses import name_addresses
 from kubetrainer.diagnose.changes import name_changes
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.identifiers import trace_identifiers
 from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER
 from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
@@ -54,6 +55,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     attach_startup(merged, collector.opening, versions)
     name_changes(merged, list(collector.changes), collector.pods_by_uid)
     name_addresses(merged, collector.objects)
+    trace_identifiers(merged, collector)
     link(merged)
     return sorted(merged, key=Finding.sort_key)
 

@@ -46,6 +46,7 @@ class Finding:
     never as its cause. `startup`: what the program (and the previous version still serving)
     reported as it started that bears on the failure (`diagnose.startup`). `addressed`: the pods and
     Services (`namespace/name`) its evidence names by IP, such as a proxy's upstream (`diagnose.addresses`).
+    `elsewhere`: lines of other objects naming an id its evidence names (`diagnose.identifiers`).
     """
 
     rule: str
@@ -66,6 +67,7 @@ class Finding:
     changes: list[Evidence] = field(default_factory=list)
     startup: list[Evidence] = field(default_factory=list)
     addressed: list[str] = field(default_factory=list)
+    elsewhere: list[Evidence] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -89,8 +91,9 @@ class Finding:
 
     @property
     def lines(self) -> list[Evidence]:
-        """Every line the finding may quote: its evidence, what changed before it, what it reported at start."""
-        return [*self.evidence, *self.changes, *self.startup]
+        """Every line the finding may quote: its evidence, what changed before it, what it reported at start, and
+        what other objects said about the ids it names."""
+        return [*self.evidence, *self.changes, *self.startup, *self.elsewhere]
 
     def sort_key(self) -> tuple:
         return (SEVERITY_ORDER.get(self.severity, 9), self.kind, self.namespace or "", self.name, self.rule)
@@ -105,6 +108,7 @@ class Finding:
         body["evidence"] = [item.to_json() for item in self.evidence]
         body["changes"] = [item.to_json() for item in self.changes]
         body["startup"] = [item.to_json() for item in self.startup]
+        body["elsewhere"] = [item.to_json() for item in self.elsewhere]
         return {"id": self.id, **body}
 
     @classmethod
@@ -114,5 +118,6 @@ class Finding:
         fields["evidence"] = [Evidence.from_json(item) for item in value.get("evidence") or []]
         fields["changes"] = [Evidence.from_json(item) for item in value.get("changes") or []]
         fields["startup"] = [Evidence.from_json(item) for item in value.get("startup") or []]
+        fields["elsewhere"] = [Evidence.from_json(item) for item in value.get("elsewhere") or []]
         fields["related"] = list(value.get("related") or [])
         return cls(**fields)

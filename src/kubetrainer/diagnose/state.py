@@ -46,7 +46,8 @@ def _logs_json(logs: ContainerLogs) -> dict[str, Any]:
             "error_context": {shape: item.to_json() for shape, item in logs.error_context.items()},
             "signatures": {rule: _hits_json(hits) for rule, hits in logs.signatures.items()},
             "xids": [[code, device, _hits_json(hits)] for (code, device), hits in logs.xids.items()],
-            "listening": {str(port): item.to_json() for port, item in logs.listening.items()}}
+            "listening": {str(port): item.to_json() for port, item in logs.listening.items()},
+            "ids": {found: item.to_json() for found, item in logs.ids.items()}}
 
 
 def _logs(value: dict[str, Any]) -> ContainerLogs:
@@ -56,7 +57,8 @@ def _logs(value: dict[str, Any]) -> ContainerLogs:
         error_context={shape: Evidence.from_json(item) for shape, item in (value.get("error_context") or {}).items()},
         signatures={rule: _hits(hits) for rule, hits in value["signatures"].items() if rule in SIGNATURE_BY_RULE},
         xids={(code, device): _hits(hits) for code, device, hits in value["xids"]},
-        listening={int(port): Evidence.from_json(item) for port, item in (value.get("listening") or {}).items()})
+        listening={int(port): Evidence.from_json(item) for port, item in (value.get("listening") or {}).items()},
+        ids={found: Evidence.from_json(item) for found, item in (value.get("ids") or {}).items()})
 
 
 def _facts_json(facts: ObjectFacts) -> dict[str, Any]:
