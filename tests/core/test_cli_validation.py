@@ -103,6 +103,7 @@ FOREIGN_FLAGS = {
     "--showallinfo", "--showmeminfo",  # rocm-smi
     "--allowed-unsafe-sysctls",  # kubelet
     "--gpu-memory-utilization", "--max-model-len",  # vllm serve
+    "--dtype", "--enable-lora", "--lora-modules", "--max-lora-rank", "--served-model-name",  # vLLM's OpenAI server
 }
 
 
