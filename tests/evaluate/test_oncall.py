@@ -39,3 +39,15 @@ def test_summary_of_a_variant():
     assert summary["questions"] == 2 and summary["fact_accuracy"] == 0.5 and summary["cause_with_citation"] == 0.5
     assert summary["degenerate_rate"] == 0.5 and summary["citation_precision"] == 1.0
     assert summary["latency_median_s"] == 2.0 and summary["model_phrasing_accepted"] == 0.5
+
+
+def test_the_same_line_from_another_replica_of_the_replicaset_is_the_expected_evidence():
+    evidence = [{"namespace": "web", "name": "api-7d9f8c6b5d-x2lqp", "contains": "forbidden sysctl"}]
+    def cited(name):
+        return [{"text": "Pod was rejected: forbidden sysctl", "source": {"kind": "event", "name": name}}]
+    assert cites_expected_evidence("rejected [1]", cited("api-7d9f8c6b5d-x2lqp"), evidence)
+    assert cites_expected_evidence("rejected [1]", cited("api-7d9f8c6b5d-q8wnm"), evidence)
+    assert not cites_expected_evidence("rejected [1]", cited("api-5cngn46ltt-q8wnm"), evidence)  # another version
+    assert not cites_expected_evidence("rejected [1]", cited("api-worker-7d9f8c6b5d-q8wnm"), evidence)
+    job = [{"namespace": "ml", "name": "train-55cwn", "contains": "forbidden sysctl"}]
+    assert not cites_expected_evidence("rejected [1]", cited("train-bsc8b"), job)  # another attempt of a Job

@@ -6,7 +6,8 @@ answer engine (`kubetrainer.answer`, the same one `ask` and the server use) and 
 - fact accuracy: the share of each question's expected facts the answer states
   (`|`-separated alternatives, case-insensitive), averaged over questions;
 - cause with citation: the share of questions whose answer states every fact *and* cites
-  a source that holds the question's expected evidence;
+  a source that holds the question's expected evidence (the named object's, or the same line of
+  another replica of its ReplicaSet);
 - citation precision: the share of `[n]` marks that point at a source holding evidence of
   the findings the answer is built on (for answers with citations);
 - degenerate rate: answers that loop (`answer.guard.loops`) or are empty;
@@ -29,21 +30,35 @@ from typing import Any
 from kubetrainer.answer.engine import Answer, AnswerEngine
 from kubetrainer.answer.guard import loops
 from kubetrainer.answer.sources import normalized
+from kubetrainer.diagnose.rollouts import POD_OF_REPLICASET
 from kubetrainer.evaluate.facts import states
 
 CITATION = re.compile(r"\[(\d+)\]")
 
 
+def same_replicaset(expected: str, cited: str) -> bool:
+    """Whether two pod names are replicas of one ReplicaSet (`<deployment>-<hash>-<suffix>`): the pods of one
+    template log the same lines, so a question's author naming one replica does not make the sibling's identical
+    line wrong evidence. Job pods are not replicas in this sense: each attempt can fail differently."""
+    first, second = POD_OF_REPLICASET.match(expected), POD_OF_REPLICASET.match(cited)
+    return bool(first and second) and first.group("deployment", "hash") == second.group("deployment", "hash")
+
+
+def _about(item: dict, source: dict, body: str) -> bool:
+    name = (source.get("source") or {}).get("name") or ""
+    return item["name"] in name or item["name"] in body or same_replicaset(item["name"], name)
+
+
 def cites_expected_evidence(text: str, sources: Sequence[dict], evidence: Sequence[dict]) -> bool:
-    """Whether some `[n]` in `text` points at a source about an expected object that contains its phrase."""
+    """Whether some `[n]` in `text` points at a source about an expected object (or a replica of the same
+    ReplicaSet) that contains its phrase."""
     for number in {int(n) for n in CITATION.findall(text)}:
         if not 1 <= number <= len(sources):
             continue
         source = sources[number - 1]
         body = normalized(source.get("text", "")).lower()
-        for item in evidence:
-            if item["contains"].lower() in body and (item["name"] in (source.get("source") or {}).get("name", "") or item["name"] in body):
-                return True
+        if any(item["contains"].lower() in body and _about(item, source, body) for item in evidence):
+            return True
     return False
 
 
