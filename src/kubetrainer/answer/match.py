@@ -3,7 +3,8 @@
 Three signals, each general: (1) retrieval's hits that hold a finding's evidence or are
 about its object, each weighted by its rank and by how close it is to the question;
 (2) words of the object's name in the question ("the feature extractor" ->
-feature-extractor-7d9f-x2); (3) how close the question is, in the embedding space, to
+feature-extractor-7d9f-x2), or a name written out whole ("is gpu-a100-5 faulty?" -> the
+findings on that node or whose lines name it); (3) how close the question is, in the embedding space, to
 the finding's cause, meaning and evidence, or to a hit holding its evidence. A question
 that none of them ties to a finding gets no finding: the answer then says so.
 """
@@ -22,12 +23,17 @@ from kubetrainer.diagnose.finding import Finding
 from kubetrainer.rag.retriever import Hit
 
 _TOKEN = re.compile(r"[a-z][a-z0-9]*")
+# A name written out whole (`gpu-a100-5`, `cpu-0`, `ebs-csi-node-h69mt`): name words alone lose what tells
+# `gpu-a100-5` from `gpu-a100-mig-0`, the parts with digits. One with a digit counts even when no finding is about
+# it (a healthy node a preemption names); one without must be a finding's object ("fine-tune" is a word).
+_WHOLE_NAME = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)+")
 HIT_WEIGHT, NAME_WEIGHT, MEANING_WEIGHT = 2.0, 1.0, 1.0
 # Below this cosine similarity a question and a finding share only generic words. MiniLM puts unrelated
 # sentence pairs under 0.15 and paraphrases above 0.4.
 RELATED_SIMILARITY = 0.2
 CLOSE_TO_BEST = 0.75  # findings scoring this close to the best are stated too
 NAMESPACE_SHARE = 0.5  # a question naming the namespace points at its objects half as much as naming the object
+NAMED_IN_LINES_SHARE = 0.5  # a name written out that a finding's lines name (a preemption's node) points at it half
 ADDRESSED_SHARE = 0.5  # naming the app a proxy's failing line addresses points at that finding half as much
 SHARED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 STEM_CHARS = 5  # a name word this long also matches a longer form of it in the question (replica -> replicas)
@@ -40,6 +46,7 @@ class Match:
     hits: float
     name: float
     similarity: float
+    written_out: float = 0.0  # the question writes out its object's, node's or lines' name (`_written_out`)
 
     @property
     def relevant(self) -> bool:
@@ -64,14 +71,28 @@ def _looks_generated(token: str) -> bool:
     return len(token) >= 5 and vowels == 0
 
 
-def _name_score(question_tokens: set[str], finding: Finding, spread: Counter[str]) -> float:
+def _written_out(names: set[str], finding: Finding) -> float:
+    """1 when the question writes out the finding's object or node by its whole name ("is gpu-a100-5 faulty?"),
+    NAMED_IN_LINES_SHARE when its lines are about or name such an object, else 0."""
+    if not names:
+        return 0.0
+    if finding.name in names or finding.node in names:
+        return 1.0
+    for item in finding.lines:
+        if item.name in names or item.node in names or any(name in item.text for name in names):
+            return NAMED_IN_LINES_SHARE
+    return 0.0
+
+
+def _name_score(question_tokens: set[str], finding: Finding, spread: Counter[str], names: set[str]) -> float:
     """How much of the object's name the question says (a word may be said in a longer form: "distillation" for
-    nmt-distill), plus half as much for its namespace ("the run in translation"; shared namespaces do not count).
+    nmt-distill), plus half as much for its namespace ("the run in translation"; shared namespaces do not count);
+    an object or node written out whole counts fully (`_written_out`).
 
     A name word counts less the more objects share it (`spread`: word -> how many distinct names hold it): "gpu"
     in a dozen node names says little about which one a question means, "copilot" in one says a lot.
     """
-    own = _said(name_tokens(finding.name), question_tokens, spread)
+    own = max(_said(name_tokens(finding.name), question_tokens, spread), _written_out(names, finding))
     addressed = max((_said(name_tokens(where.rpartition("/")[2]), question_tokens, spread)
                      for where in finding.addressed), default=0.0)
     own = max(own, ADDRESSED_SHARE * addressed)
@@ -115,6 +136,9 @@ def rank_findings(question: str, hits: Sequence[Hit], findings: Sequence[Finding
     if not findings:
         return []
     tokens = set(_TOKEN.findall(question.lower()))
+    known = {name for finding in findings for name in (finding.name, finding.node) if name}
+    known |= {name for finding in findings for item in finding.lines for name in (item.name, item.node) if name}
+    names = {name for name in _WHOLE_NAME.findall(question.lower()) if name in known or any(map(str.isdigit, name))}
     described = np.zeros(len(findings))
     closeness = np.ones(len(hits))
     if embed is not None:
@@ -128,10 +152,11 @@ def rank_findings(question: str, hits: Sequence[Hit], findings: Sequence[Finding
         held = _holding(hits, finding)
         hit = sum(float(closeness[position]) / (position + 1) for position in held)
         similarity = max([float(own), *(float(closeness[position]) for position in held)])
-        name = _name_score(tokens, finding, spread)
+        name = _name_score(tokens, finding, spread, names)
         score = HIT_WEIGHT * hit + NAME_WEIGHT * name + MEANING_WEIGHT * similarity
-        matches.append(Match(finding, score, hit, name, similarity))
-    return sorted(matches, key=lambda match: (-match.score, match.finding.sort_key()))
+        matches.append(Match(finding, score, hit, name, similarity, _written_out(names, finding)))
+    # A name written out whole says which object the question is about: its findings come before any other.
+    return sorted(matches, key=lambda match: (-match.written_out, -match.score, match.finding.sort_key()))
 
 
 def chosen(matches: Sequence[Match]) -> list[Finding]:

@@ -1,0 +1,33 @@
+"""A question that writes an object's name out whole is about that object, not about one with similar name words."""
+
+from __future__ import annotations
+
+from kubetrainer.answer.match import chosen, rank_findings
+from kubetrainer.diagnose.finding import Evidence, Finding
+
+
+def _finding(rule: str, kind: str, name: str, cause: str, lines: list[str], node: str | None = None) -> Finding:
+    return Finding(rule, "warning", kind, "ml" if kind == "Pod" else None, name, cause, "it matters", "fix it", (rule,),
+                   [Evidence(text, "event", name=name) for text in lines], node=node)
+
+
+NEAR_NAME = _finding("gpu-missing", "Node", "gpu-a100-mig-0", "registers no nvidia.com/gpu",
+                     ["nvidia.com/gpu 0 (labelled NVIDIA A100 GPUs, none registered)"])
+PREEMPTED = _finding("unschedulable", "Pod", "finetune-zzw22", "no node has enough free nvidia.com/gpu",
+                     ["Preempted: Preempted by pod 68e72010 on node gpu-a100-5"])
+ON_NODE = _finding("crash-loop", "Pod", "exporter-k2x9d", "keeps crashing", ["Back-off restarting"], node="gpu-a100-5")
+
+
+def test_the_findings_naming_a_written_out_node_lead_over_a_node_with_similar_name_words():
+    ranked = rank_findings("Is gpu-a100-5 faulty? The fine-tune keeps getting kicked off it.", [],
+                           [NEAR_NAME, PREEMPTED, ON_NODE])
+    assert [match.finding for match in ranked[:2]] == [ON_NODE, PREEMPTED]
+    assert ranked[0].written_out == 1.0 and ranked[1].written_out == 0.5 and ranked[2].written_out == 0.0
+    assert chosen(ranked)[0] is ON_NODE
+
+
+def test_a_hyphenated_word_is_not_a_name_unless_an_object_has_it():
+    ranked = rank_findings("Why does the fine-tune crash?", [], [NEAR_NAME, PREEMPTED, ON_NODE])
+    assert all(match.written_out == 0.0 for match in ranked)
+    named = rank_findings("Why does exporter-k2x9d crash?", [], [NEAR_NAME, PREEMPTED, ON_NODE])
+    assert named[0].finding is ON_NODE and named[0].written_out == 1.0
