@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kubetrainer.answer.compose import order
 from kubetrainer.diagnose import diagnose
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.sources.kube import object_record
@@ -562,6 +563,26 @@ def test_failures_are_linked_to_what_explains_them_on_the_same_node_namespace_or
     assert only(found, "pg-checkpoints-frequent").id in only(found, "pg-wal-removed").related
     assert only(found, "volume-ownership-slow").id in only(found, "volume-attach").related
     assert "OnRootMismatch" in only(found, "volume-ownership-slow").fix
+
+
+def test_a_csi_driver_not_registered_on_a_node_is_linked_to_the_failing_csi_node_plugin_there():
+    mount = ('MountVolume.MountDevice failed for volume "pvc-8a1c" : kubernetes.io/csi: attacher.MountDevice failed to '
+             'create newCsiDriverClient: driver name ebs.csi.aws.com not found in the list of registered CSI drivers')
+    crashing = [container("ebs-plugin", waiting=("CrashLoopBackOff", "back-off 5m0s"), last=("Error", 2), restarts=48)]
+    found = diagnose([
+        pod("jenkins-0", "ci", node="cpu-b-0", phase="Pending"),
+        event("Pod", "jenkins-0", "ci", "FailedMount", mount, count=30, host="cpu-b-0"),
+        pod("ebs-csi-node-h69mt", "kube-system", node="cpu-b-0", containers=crashing),
+        pod("ebs-csi-node-q8wnm", "kube-system", node="cpu-b-1", containers=crashing),
+        pod("fluent-bit-x2lqp", "logging", node="cpu-b-0", containers=crashing),
+    ])
+    missing = only(found, "csi-driver-missing")
+    plugins = {f.name: f for f in found if f.rule == "crash-loop"}
+    assert plugins["ebs-csi-node-h69mt"].id in missing.related
+    assert plugins["ebs-csi-node-q8wnm"].id not in missing.related, "another node's plugin is not its cause"
+    assert plugins["fluent-bit-x2lqp"].id not in missing.related, "not a CSI plugin"
+    ordered = order([missing], found)
+    assert [f.name for f in ordered[:2]] == ["ebs-csi-node-h69mt", "jenkins-0"], "the plugin's failure leads"
 
 
 @pytest.mark.parametrize(("rule", "line"), SIGNATURE_LINES)

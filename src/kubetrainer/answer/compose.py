@@ -39,6 +39,9 @@ EXPLAINED_BY: dict[str, frozenset[str]] = {
     "gpu-missing": frozenset({"kernel-module-missing", "crash-loop", "container-failed", "init-container-failed"}),
     "node-cordoned": frozenset({"eviction-blocked"}),
     "volume-attach": frozenset({"volume-ownership-slow"}),
+    # linked only to the CSI node plugin's pod on the same node (`diagnose.engine`): whatever stops it explains this
+    "csi-driver-missing": frozenset({"crash-loop", "container-failed", "oom-killed", "image-pull", "container-config",
+                                     "init-container-failed", "pod-failed", "unschedulable"}),
     **SERVER_RULES,
     **NODE_AGENT_RULES,
 }

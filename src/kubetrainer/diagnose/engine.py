@@ -113,14 +113,18 @@ SERVER_RULES: dict[str, frozenset[str]] = {
 }
 # A pod's failure -> the node agent's failure on the same node that explains it.
 NODE_AGENT_RULES: dict[str, frozenset[str]] = {"sandbox-network": frozenset({"vpc-cni-ip-exhaustion"})}
+# A CSI driver's node plugin pods carry "csi" in their name (ebs-csi-node, pdcsi-node, csi-rbdplugin,
+# longhorn-csi-plugin): a driver not registered on a node <- the failing plugin pod on that node.
+CSI_PLUGIN = "csi"
 
 
 def link(findings: list[Finding]) -> None:
     """Relate findings that explain each other: pod -> node -> GPU, pending pod -> claim or shortage, job -> pod,
     a GPU node without GPUs -> the failing driver pods on it, a stuck drain -> the eviction it retries, the
     pods of one namespace failing with the same signature (one shared dependency), a client's report of its
-    server's failure -> the server's own finding, a pod's sandbox -> the CNI agent's failure on its node, and
-    findings about one object to each other."""
+    server's failure -> the server's own finding, a pod's sandbox -> the CNI agent's failure on its node, a CSI
+    driver not registered on a node -> the failing CSI node plugin pod there, and findings about one object to each
+    other."""
     nodes = [f for f in findings if f.kind == "Node"]
     for finding in findings:
         for other in _related(finding, findings, nodes):
@@ -150,6 +154,8 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
         yield from (o for o in findings if o.rule in SERVER_RULES[rule] and o.namespace == finding.namespace)
     if rule in NODE_AGENT_RULES and finding.node:
         yield from (o for o in findings if o.rule in NODE_AGENT_RULES[rule] and o.node == finding.node)
+    if rule == "csi-driver-missing" and finding.node:
+        yield from (o for o in findings if o.kind == "Pod" and o.node == finding.node and CSI_PLUGIN in o.name)
     yield from (o for o in findings if o.kind == finding.kind and o.namespace == finding.namespace
                 and o.name == finding.name)  # two findings about one object explain each other
 
