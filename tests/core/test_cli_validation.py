@@ -104,6 +104,7 @@ FOREIGN_FLAGS = {
     "--allowed-unsafe-sysctls",  # kubelet
     "--gpu-memory-utilization", "--max-model-len",  # vllm serve
     "--dtype", "--enable-lora", "--lora-modules", "--max-lora-rank", "--served-model-name",  # vLLM's OpenAI server
+    "--bind",  # gunicorn (uvicorn's and Flask's --host is ours too)
 }
 
 

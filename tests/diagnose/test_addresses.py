@@ -82,3 +82,25 @@ def test_a_status_line_quoted_as_evidence_does_not_name_its_own_pod_by_its_addre
                       [status, Evidence("dialled 10.244.2.9:80", "log", "accounts", "sso-portal")])
     name_addresses([finding], collector.objects)
     assert finding.evidence[0].about is None and finding.addressed == ["billing/billing-api-5c8d-q7w2e"]
+
+
+def test_a_client_refused_by_a_service_is_explained_by_the_crash_of_the_pods_behind_it():
+    from kubetrainer.answer.compose import order
+
+    refused = ('{"level": "error", "msg": "copilot upstream failed", "upstream": '
+               '"http://support-copilot.assistant.svc.cluster.local:8000/v1/chat", '
+               '"error": "dial tcp 10.96.4.4:8000: connect: connection refused"}')
+    crashing = [container("vllm", waiting=("CrashLoopBackOff", "back-off 5m0s"), last=("Error", 1), restarts=19)]
+    found = diagnose([
+        pod("copilot-gateway-6d5f8c7b9d-z9x8k", "assistant", ip="10.244.1.5", **RUNNING),
+        log("copilot-gateway-6d5f8c7b9d-z9x8k", refused, "assistant"),
+        _service("support-copilot", "assistant", "10.96.4.4"),
+        pod("support-copilot-7d9f8c6b5d-x2lqp", "assistant", containers=crashing),
+        pod("support-copilot-web-5cngn46ltt-q8wnm", "assistant", containers=crashing),  # another workload's name
+    ])
+    client = next(finding for finding in found if finding.rule == "connection-refused")
+    servers = {finding.name: finding for finding in found if finding.rule == "crash-loop"}
+    assert client.addressed == ["assistant/support-copilot"]
+    assert servers["support-copilot-7d9f8c6b5d-x2lqp"].id in client.related
+    assert servers["support-copilot-web-5cngn46ltt-q8wnm"].id not in client.related
+    assert order([client], found)[0] is servers["support-copilot-7d9f8c6b5d-x2lqp"], "the server's crash leads"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kubetrainer.answer.compose import order
+from kubetrainer.answer.compose import compose, order
+from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose import diagnose
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.sources.kube import object_record
@@ -793,6 +794,39 @@ def test_a_server_listening_on_localhost_only_explains_its_failing_probe():
                       log("risk-2", "INFO:     Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)", "uw"),
                       event("Pod", "risk-2", "uw", "Unhealthy", probe, count=40)])
     assert "listens on" not in only(plain, "readiness-probe").cause
+
+
+def test_a_client_failing_to_reach_a_service_is_explained_by_its_pods_listening_on_localhost_only():
+    # The client logs JSON with the proxy's reply in a field of its own (`body`); the dump holds no Services.
+    declined = ('{"level": "error", "msg": "risk score unavailable, quote declined", "status": 503, "upstream": '
+                '"http://risk-scorer.uw.svc.cluster.local:8000/v1/score", "body": "upstream connect error or '
+                'disconnect/reset before headers. reset reason: connection failure, transport failure reason: '
+                'delayed connect error: 111"}')
+    running = [container("app", ready=True)]
+    found = diagnose([pod("quote-api-6d5f8c7b9d-z9x8k", "uw", containers=running),
+                      *(log("quote-api-6d5f8c7b9d-z9x8k", declined, "uw") for _ in range(3)),
+                      pod("risk-scorer-7d9f8c6b5d-x2lqp", "uw", containers=running),
+                      log("risk-scorer-7d9f8c6b5d-x2lqp", "INFO:     Uvicorn running on http://127.0.0.1:8000", "uw")])
+    client = only(found, "no-healthy-upstream")
+    assert client.addressed == ["uw/risk-scorer"]
+    assert "pod uw/risk-scorer-7d9f8c6b5d-x2lqp behind it: its app container listens on 127.0.0.1:8000 only" \
+        in client.cause
+    assert "0.0.0.0" in client.fix
+    assert "INFO:     Uvicorn running on http://127.0.0.1:8000" in [item.text for item in client.evidence]
+    assert "delayed connect error: 111" in compose([client], Sources([])).text, "the field holding the error is quoted"
+
+
+def test_a_certificate_not_yet_valid_is_explained_by_its_nodes_clock_problem():
+    skew = ("tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time "
+            "2026-03-14T07:43:00Z is before 2026-03-14T08:00:00Z")
+    ntp = {"NTPProblem": ("True", "NTPIsDown", "NTP service is not running")}  # node-problem-detector's condition
+    found = diagnose([node("cpu-2", pressure=ntp), node("cpu-3", pressure=ntp),
+                      pod("fx-1", "ledger", node="cpu-2", containers=[container(ready=True)]),
+                      *(log("fx-1", skew, "ledger", node_name="cpu-2") for _ in range(3))])
+    tls = only(found, "x509-not-yet-valid")
+    clocks = {f.name: f for f in found if f.rule == "node-condition"}
+    assert clocks["cpu-2"].id in tls.related and clocks["cpu-3"].id not in tls.related
+    assert order([tls], found)[0] is clocks["cpu-2"], "the node's clock leads"
 
 
 def test_a_python_traceback_is_explained_by_the_line_before_it_not_by_its_own_frames():

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose.collect import json_message, readable, shape
-from kubetrainer.diagnose.engine import NODE_AGENT_RULES, SERVER_RULES
+from kubetrainer.diagnose.engine import CLIENT_RULES, NODE_AGENT_RULES, SERVER_DOWN_RULES, SERVER_RULES
 from kubetrainer.diagnose.finding import Evidence, Finding
 
 # A finding of the key's rule is a symptom when a related finding of one of these rules is present: lead with the cause.
@@ -39,11 +39,13 @@ EXPLAINED_BY: dict[str, frozenset[str]] = {
     "gpu-missing": frozenset({"kernel-module-missing", "crash-loop", "container-failed", "init-container-failed"}),
     "node-cordoned": frozenset({"eviction-blocked"}),
     "volume-attach": frozenset({"volume-ownership-slow"}),
+    "x509-not-yet-valid": frozenset({"node-condition"}),  # linked only to its node's clock condition
     # linked only to the CSI node plugin's pod on the same node (`diagnose.engine`): whatever stops it explains this
     "csi-driver-missing": frozenset({"crash-loop", "container-failed", "oom-killed", "image-pull", "container-config",
                                      "init-container-failed", "pod-failed", "unschedulable"}),
     **SERVER_RULES,
     **NODE_AGENT_RULES,
+    **{rule: SERVER_DOWN_RULES for rule in CLIENT_RULES},
 }
 # Related findings that may explain the key's rule without the data to be sure: stated right after it. A node
 # without GPUs is one reason a GPU pod finds no node, but the scheduler does not say the pod would fit there.

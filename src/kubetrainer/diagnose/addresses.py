@@ -6,7 +6,8 @@ Envoy's upstream host. An engineer reads those with `kubectl get pods -o wide`; 
 same from the rendered statuses (`sources.render`: "pod IP ...", "ClusterIP ..."), so a finding
 in the ingress controller is also about the app behind it: the answer names the app, and a
 question about the app finds the finding. A Service's DNS name (`risk-scorer.underwriting.svc`)
-says whose it is by itself: it only adds the Service to the finding's `addressed`.
+says whose it is by itself, even when the dump holds no Services: it only adds the Service to the
+finding's `addressed`. `serves` says which objects stand behind an addressed Service.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import replace
 
 from kubetrainer.diagnose.collect import ObjectFacts
 from kubetrainer.diagnose.finding import Evidence, Finding
+from kubetrainer.diagnose.rollouts import POD_OF_REPLICASET
 from kubetrainer.diagnose.status import parse_pod
 
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
@@ -46,8 +48,6 @@ def name_addresses(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]
     """Each evidence line naming another object's IP says whose it is (`Evidence.about`), and the finding lists
     that object in `addressed`."""
     book = address_book(objects)
-    if not book:
-        return
     for finding in findings:
         own = f"{finding.namespace}/{finding.name}"
         finding.evidence = [_resolved(item, book, own, finding.addressed) for item in finding.evidence]
@@ -64,8 +64,23 @@ def _resolved(item: Evidence, book: Mapping[str, tuple[str, str]], own: str, add
             named.append(f"{ip} is {kind.lower() if kind == 'Pod' else kind} {where}")
             if where not in addressed:
                 addressed.append(where)
-    for match in SERVICE_DNS.finditer(item.text):
-        _, where = book.get(f"{match['name']}.{match['namespace']}.svc", ("", ""))
-        if where and where not in itself and where not in addressed:
+    for match in SERVICE_DNS.finditer(item.text):  # the name says whose it is, whether the dump holds the Service or not
+        where = f"{match['namespace']}/{match['name']}"
+        if where not in itself and where not in addressed:
             addressed.append(where)
     return replace(item, about="; ".join(named)) if named and not item.about else item
+
+
+def serves(kind: str, namespace: str | None, name: str, addressed: list[str]) -> bool:
+    """Whether an object is an addressed pod or Service, or the workload behind an addressed Service: by the
+    convention that a Service is named after its Deployment or StatefulSet (`checkout` -> `checkout-7d9f8c6b5d-x2lqp`,
+    `checkout-0`, ReplicaSet `checkout-7d9f8c6b5d`); the dump rarely holds the Service's selector and endpoints."""
+    for where in addressed:
+        space, _, target = where.rpartition("/")
+        if namespace != space:
+            continue
+        replica = POD_OF_REPLICASET.match(name) if kind == "Pod" else None
+        if (name == target or (replica is not None and replica["deployment"] == target)
+                or re.fullmatch(rf"{re.escape(target)}-(?:\d+|[a-z0-9]{{6,10}})", name)):
+            return True
+    return False

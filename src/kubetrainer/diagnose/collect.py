@@ -147,7 +147,9 @@ def json_message(line: str) -> tuple[str, str] | None:
     """(message, error) of a JSON log line, either may be ""; None for any other line.
 
     pino and bunyan serialise `err` as an object with `message`, zap and logrus write
-    `error` as a string, structlog `exception`.
+    `error` as a string, structlog `exception`. A line without such a field may carry the
+    error in a field of its own making (`"body": "upstream connect error ... connection
+    failure"`): the first other field whose text reports a problem stands in.
     """
     stripped = line.strip()
     if not stripped.startswith("{"):
@@ -160,7 +162,14 @@ def json_message(line: str) -> tuple[str, str] | None:
         return None
     message = next((value[key] for key in ("msg", "message") if isinstance(value.get(key), str)), "")
     detail = next((text for key in ("err", "error", "exception") if (text := _error_text(value.get(key)))), "")
+    if not detail:
+        detail = next((text.strip() for key, text in value.items() if key not in _NOT_DETAIL and isinstance(text, str)
+                       and text != message and is_problem_line(text)), "")
     return message, detail
+
+
+_NOT_DETAIL = frozenset({"msg", "message", "level", "severity", "lvl", "ts", "time", "timestamp", "@timestamp", "logger",
+                         "caller"})
 
 
 def _error_text(value: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from kubetrainer.diagnose.addresses import name_addresses
+from kubetrainer.diagnose.addresses import name_addresses, serves
 from kubetrainer.diagnose.changes import name_changes
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.finding import Finding
@@ -49,12 +49,12 @@ def findings_of(collector: Collector) -> list[Finding]:
     merged = [finding for finding in merge(found) if not _repeats_its_owner(finding, found)]
     name_active_jobs(merged, collector.objects, collector.last_line)
     name_closed_zones(merged, collector.objects)
+    name_addresses(merged, collector.objects)
     explain_ports(merged, collector.objects, collector.opening)
     versions = previous_versions(merged, collector.objects)
     name_previous_versions(merged, collector.objects, versions)
     attach_startup(merged, collector.opening, versions)
     name_changes(merged, list(collector.changes), collector.pods_by_uid)
-    name_addresses(merged, collector.objects)
     trace_identifiers(merged, collector)
     link(merged)
     return sorted(merged, key=Finding.sort_key)
@@ -113,6 +113,14 @@ SERVER_RULES: dict[str, frozenset[str]] = {
 }
 # A pod's failure -> the node agent's failure on the same node that explains it.
 NODE_AGENT_RULES: dict[str, frozenset[str]] = {"sandbox-network": frozenset({"vpc-cni-ip-exhaustion"})}
+# A client's failure to reach what it addresses (`Finding.addressed`) <- that server's own failure to run or serve.
+CLIENT_RULES = frozenset({"connection-refused", "network-timeout", "no-healthy-upstream", "webhook-unavailable"})
+SERVER_DOWN_RULES = frozenset({"crash-loop", "container-failed", "oom-killed", "cuda-oom", "image-pull",
+                               "container-config", "init-container-failed", "pod-failed", "unschedulable",
+                               "replicas-short", "readiness-probe", "probe-failed"})
+# A node's clock problem as node-problem-detector reports it (NTPProblem, NTPIsDown, clock skew): a certificate "not
+# yet valid" on a pod of that node is the skew seen from inside.
+_CLOCK = re.compile(r"\bNTP|\bclock|chrony|time ?sync", re.IGNORECASE)
 # A CSI driver's node plugin pods carry "csi" in their name (ebs-csi-node, pdcsi-node, csi-rbdplugin,
 # longhorn-csi-plugin): a driver not registered on a node <- the failing plugin pod on that node.
 CSI_PLUGIN = "csi"
@@ -122,9 +130,10 @@ def link(findings: list[Finding]) -> None:
     """Relate findings that explain each other: pod -> node -> GPU, pending pod -> claim or shortage, job -> pod,
     a GPU node without GPUs -> the failing driver pods on it, a stuck drain -> the eviction it retries, the
     pods of one namespace failing with the same signature (one shared dependency), a client's report of its
-    server's failure -> the server's own finding, a pod's sandbox -> the CNI agent's failure on its node, a CSI
-    driver not registered on a node -> the failing CSI node plugin pod there, and findings about one object to each
-    other."""
+    server's failure -> the server's own finding, a client's failure to reach a pod or Service -> that server's
+    failure to run, a pod's sandbox -> the CNI agent's failure on its node, a CSI driver not registered on a node
+    -> the failing CSI node plugin pod there, a certificate not yet valid -> its node's clock problem, and findings
+    about one object to each other."""
     nodes = [f for f in findings if f.kind == "Node"]
     for finding in findings:
         for other in _related(finding, findings, nodes):
@@ -154,6 +163,11 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
         yield from (o for o in findings if o.rule in SERVER_RULES[rule] and o.namespace == finding.namespace)
     if rule in NODE_AGENT_RULES and finding.node:
         yield from (o for o in findings if o.rule in NODE_AGENT_RULES[rule] and o.node == finding.node)
+    if rule in CLIENT_RULES and finding.addressed:
+        yield from (o for o in findings
+                    if o.rule in SERVER_DOWN_RULES and serves(o.kind, o.namespace, o.name, finding.addressed))
+    if rule == "x509-not-yet-valid" and finding.node:
+        yield from (node for node in nodes if node.name == finding.node and _CLOCK.search(node.cause))
     if rule == "csi-driver-missing" and finding.node:
         yield from (o for o in findings if o.kind == "Pod" and o.node == finding.node and CSI_PLUGIN in o.name)
     yield from (o for o in findings if o.kind == finding.kind and o.namespace == finding.namespace

@@ -9,7 +9,8 @@ when the pod's containers are read together:
   is quoted with its listening line;
 - a server that listens on `127.0.0.1` only is unreachable from outside the pod: the
   kubelet's probes, its Service and a mesh sidecar (Istio sends to the pod IP since 1.10)
-  all dial the pod IP.
+  all dial the pod IP. A client's failure to reach a Service whose pods listen so is
+  explained by the pod's listening line too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from kubetrainer.diagnose.addresses import serves
 from kubetrainer.diagnose.collect import LISTENING, ObjectFacts
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import is_problem_line
@@ -43,7 +45,7 @@ def explain_ports(findings: list[Finding], objects: Mapping[tuple, ObjectFacts],
             continue
         _sidecar_not_ready(finding, facts, opening)
         if finding.rule in UNREACHABLE_RULES:
-            _loopback_only(finding, facts)
+            _loopback_only(finding, facts) or _addressed_loopback_only(finding, objects)
 
 
 def _listeners(facts: ObjectFacts) -> list[tuple[str, int, Evidence]]:
@@ -78,14 +80,30 @@ def _sidecar_not_ready(finding: Finding, facts: ObjectFacts, opening: Mapping[tu
             return
 
 
-def _loopback_only(finding: Finding, facts: ObjectFacts) -> None:
-    """A server of the pod bound to localhost, which nothing dialling the pod IP reaches."""
+def _loopback_only(finding: Finding, facts: ObjectFacts, whose: str = "its") -> bool:
+    """A server of the pod bound to localhost, which nothing dialling the pod IP reaches; whether there is one."""
     for container, port, line in _listeners(facts):
         match = LISTENING.search(line.text)
         if match and match["host"] in LOOPBACK_HOSTS:
-            finding.cause += (f"; its {container} container listens on {match['host']}:{port} only "
+            finding.cause += (f"; {whose} {container} container listens on {match['host']}:{port} only "
                               f'("{line.text.strip()[:120]}"), which probes, Services and a mesh sidecar dialling '
                               "the pod IP cannot reach")
             finding.terms = (*finding.terms, "127.0.0.1", "localhost")
+            finding.fix = (f"make the {container} container's server listen on 0.0.0.0 (all interfaces) instead of "
+                           f"{match['host']}: its host setting or flag (uvicorn --host, gunicorn --bind, Flask --host, "
+                           "a HOST variable); the pod IP is what probes, the Service and a mesh sidecar dial")
             finding.add_evidence(line)
-            return
+            return True
+    return False
+
+
+def _addressed_loopback_only(finding: Finding, objects: Mapping[tuple, ObjectFacts]) -> bool:
+    """A client's failure to reach a pod or Service whose server listens on localhost only."""
+    if not finding.addressed:
+        return False
+    for facts in sorted(objects.values(), key=lambda facts: facts.name):
+        if (facts.kind == "Pod" and facts.name != finding.name
+                and serves(facts.kind, facts.namespace, facts.name, finding.addressed)
+                and _loopback_only(finding, facts, f"pod {facts.namespace}/{facts.name} behind it: its")):
+            return True
+    return False
