@@ -414,7 +414,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "mig-error",
         r"MIG (?:mode|config|configuration)[^\n]*(?:fail|error|invalid|not enabled|unsupported)|"
         r"nvidia-mig-manager[^\n]*(?:fail|error)|mig-parted[^\n]*(?:fail|error)|unable to (?:create|apply) MIG",
-        "the GPU's MIG partitioning is misconfigured",
+        "partitioning the GPU into MIG devices failed: the requested MIG configuration is invalid for this GPU or "
+        "could not be applied",
         "the GPUs are not partitioned as the MIG profile requests, so MIG devices are missing",
         "fix the node's nvidia.com/mig.config label to a profile the GPU supports and let the MIG manager re-apply it",
         ("MIG",),
