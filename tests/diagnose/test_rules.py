@@ -829,6 +829,52 @@ def test_a_certificate_not_yet_valid_is_explained_by_its_nodes_clock_problem():
     assert order([tls], found)[0] is clocks["cpu-2"], "the node's clock leads"
 
 
+def test_a_failed_dns_lookup_is_explained_by_coredns_crashing():
+    crashing = [container("coredns", waiting=("CrashLoopBackOff", "back-off"), last=("Error", 1), restarts=9)]
+    lookup = "dial tcp: lookup smtp.relay.svc.cluster.local on 10.96.0.10:53: read udp: i/o timeout: no such host"
+    found = diagnose([pod("coredns-7d9f8c6b5d-x2lqp", "kube-system", containers=crashing),
+                      pod("mailer-1", "shop", containers=[container(ready=True)]),
+                      *(log("mailer-1", lookup, "shop") for _ in range(3))])
+    dns = only(found, "dns-failure")
+    assert order([dns], found)[0].name == "coredns-7d9f8c6b5d-x2lqp"
+
+
+def test_a_pods_cuda_failure_is_explained_by_its_nodes_xid_and_not_another_nodes():
+    plugin = ("W0314 10:50:00.412000       1 health.go:185] XidCriticalError: Xid=79 on Device=GPU-061ae8d1-3 "
+              "(GPU has fallen off the bus); marking device as unhealthy.")
+    cuda = "RuntimeError: CUDA error: unspecified launch failure"
+    failed = [container("trainer", terminated=("Error", 1))]
+    found = diagnose([node("gpu-0", gpus=(7, 8)), node("gpu-1", gpus=(7, 8)),
+                      log("nvidia-device-plugin-x", plugin, "kube-system", "nvidia-device-plugin", "gpu-0"),
+                      log("nvidia-device-plugin-y", plugin, "kube-system", "nvidia-device-plugin", "gpu-1"),
+                      pod("train-x2lqp", "ml", node="gpu-0", phase="Failed", containers=failed),
+                      log("train-x2lqp", cuda, "ml", "trainer", "gpu-0")])
+    trainer = next(f for f in found if f.name == "train-x2lqp" and f.rule == "container-failed")
+    xids = {f.name: f for f in found if f.rule == "gpu-xid"}
+    assert xids["gpu-0"].id in trainer.related and xids["gpu-1"].id not in trainer.related
+    lead = order([trainer], found)[0]
+    assert lead.kind == "Node" and lead.name == "gpu-0", "the node's GPU fault leads"
+
+
+def test_a_headless_services_pod_name_is_addressed_and_explains_the_lookup_failing():
+    lookup = ("[W socket.cpp:697] [c10d] The IPv4 network addresses of (pretrain-0.pretrain.asr.svc, 29400) cannot be "
+              "retrieved (gai error: -2 - Name or service not known).")
+    # An Indexed Job's pods: hostname pretrain-0 (subdomain pretrain) for pod pretrain-0-4tqgr.
+    found = diagnose([pod("pretrain-0-4tqgr", "asr", phase="Failed", containers=[container("trainer", terminated=("Error", 1))]),
+                      log("pretrain-0-4tqgr", "torch.distributed.DistStoreError: Timed out after 601 seconds waiting for "
+                          "clients. 1/2 clients joined.", "asr", "trainer"),
+                      pod("pretrain-1-npm88", "asr", phase="Failed", containers=[container("trainer", terminated=("Error", 1))]),
+                      log("pretrain-1-npm88", lookup, "asr", "trainer")])
+    worker = next(f for f in found if f.name == "pretrain-1-npm88" and "DNS" in f.cause)
+    assert worker.addressed == ["asr/pretrain", "asr/pretrain-0-4tqgr"]
+    stateful = diagnose([pod("pretrain-0", "asr", containers=[container("trainer", ready=True)]),
+                         pod("pretrain-1", "asr", phase="Failed", containers=[container("trainer", terminated=("Error", 1))]),
+                         log("pretrain-1", lookup, "asr", "trainer")])  # a StatefulSet's pod is its hostname
+    assert next(f for f in stateful if f.name == "pretrain-1").addressed == ["asr/pretrain", "asr/pretrain-0"]
+    server = next(f for f in found if f.name == "pretrain-0-4tqgr")
+    assert server.id in worker.related and order([worker], found)[0] is server, "the worker it waited for leads"
+
+
 def test_a_python_traceback_is_explained_by_the_line_before_it_not_by_its_own_frames():
     lines = ["INFO 03-14 09:12:01 config.py:1020 Loading model meta-llama/Llama-3.1-8B-Instruct, max_model_len=131072",
              "Traceback (most recent call last):",

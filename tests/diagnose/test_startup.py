@@ -70,6 +70,21 @@ def test_the_settings_a_failure_is_governed_by_are_quoted_with_the_version():
     assert VLLM_START[3] in [item.text for item in crash.evidence], "the KV cache's blocks, quoted as the line before"
 
 
+def test_a_rendezvous_timeout_quotes_torchruns_join_timeout():
+    # torchrun's launch configuration block (indented), then the rendezvous giving up.
+    lines = ["[2026-03-14 11:08:17,100] torch.distributed.launcher.api: [INFO] Starting elastic_operator with launch configs:",
+             "  entrypoint       : train.py",
+             "  rdzv_backend     : c10d",
+             "  rdzv_configs     : {'join_timeout': 600, 'timeout': 900}",
+             "  max_restarts     : 0",
+             "[2026-03-14 11:08:17,600] torch.distributed.elastic.rendezvous.dynamic_rendezvous: [INFO] The node "
+             "'train-0_47_0' attempts to join the next round of the rendezvous 'pretrain'.",
+             "torch.distributed.elastic.rendezvous.api.RendezvousTimeoutError"]
+    found = diagnose(_ran("train-0", lines, containers=[container(terminated=("Error", 1))], phase="Failed"))
+    failed = next(finding for finding in found if finding.name == "train-0" and finding.startup)
+    assert lines[3] in [item.text for item in failed.startup]
+
+
 def test_the_previous_version_still_serving_shows_its_line_of_the_same_kind():
     # A rollout that only changed vLLM's arguments: both ReplicaSets run the same image; the old one serves.
     old_lines = [VLLM_START[0], VLLM_START[1].replace("Llama-3.1-8B", "Llama-3-8B").replace("131072", "8192")]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose.collect import json_message, readable, shape
-from kubetrainer.diagnose.engine import CLIENT_RULES, NODE_AGENT_RULES, SERVER_DOWN_RULES, SERVER_RULES
+from kubetrainer.diagnose.engine import GPU_NODE_RULES, GPU_POD_RULES, NODE_AGENT_RULES, SERVER_RULES, server_down
 from kubetrainer.diagnose.finding import Evidence, Finding
 
 # A finding of the key's rule is a symptom when a related finding of one of these rules is present: lead with the cause.
@@ -45,8 +45,9 @@ EXPLAINED_BY: dict[str, frozenset[str]] = {
                                      "init-container-failed", "pod-failed", "unschedulable"}),
     **SERVER_RULES,
     **NODE_AGENT_RULES,
-    **{rule: SERVER_DOWN_RULES for rule in CLIENT_RULES},
 }
+for _rule in GPU_POD_RULES:  # linked only to their node's GPU fault (`diagnose.engine`)
+    EXPLAINED_BY[_rule] = EXPLAINED_BY.get(_rule, frozenset()) | GPU_NODE_RULES
 # Related findings that may explain the key's rule without the data to be sure: stated right after it. A node
 # without GPUs is one reason a GPU pod finds no node, but the scheduler does not say the pod would fit there.
 MAY_EXPLAIN: dict[str, frozenset[str]] = {"unschedulable": frozenset({"gpu-missing"})}
@@ -70,7 +71,7 @@ def order(findings: Sequence[Finding], everything: Sequence[Finding]) -> list[Fi
     ordered: list[Finding] = []
     for finding in findings:
         related = [by_id[related] for related in finding.related if related in by_id]
-        causes = [item for item in related if item.rule in EXPLAINED_BY.get(finding.rule, ())]
+        causes = [item for item in related if item.rule in EXPLAINED_BY.get(finding.rule, ()) or server_down(item, finding)]
         possible = [item for item in related if item.rule in MAY_EXPLAIN.get(finding.rule, ())]
         peers = [item for item in related if item.rule == finding.rule and item.kind == finding.kind][:PEERS_SHOWN]
         for item in [*causes, finding, *possible, *peers]:

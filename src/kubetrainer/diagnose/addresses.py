@@ -22,7 +22,9 @@ from kubetrainer.diagnose.rollouts import POD_OF_REPLICASET
 from kubetrainer.diagnose.status import parse_pod
 
 IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
-SERVICE_DNS = re.compile(r"\b(?P<name>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.(?P<namespace>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.svc\b")
+_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+# `name.namespace.svc`, and a headless Service's pod: `worker-0.workers.namespace.svc` (a StatefulSet's stable name).
+SERVICE_DNS = re.compile(rf"\b(?:(?P<pod>{_LABEL})\.)?(?P<name>{_LABEL})\.(?P<namespace>{_LABEL})\.svc\b")
 SERVICE_IP = re.compile(r"^Service [^:]+: \w+ (?P<ip>(?:\d{1,3}\.){3}\d{1,3}) ports ")
 
 
@@ -48,12 +50,14 @@ def name_addresses(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]
     """Each evidence line naming another object's IP says whose it is (`Evidence.about`), and the finding lists
     that object in `addressed`."""
     book = address_book(objects)
+    pods = {f"{facts.namespace}/{facts.name}" for facts in objects.values() if facts.kind == "Pod"}
     for finding in findings:
         own = f"{finding.namespace}/{finding.name}"
-        finding.evidence = [_resolved(item, book, own, finding.addressed) for item in finding.evidence]
+        finding.evidence = [_resolved(item, book, pods, own, finding.addressed) for item in finding.evidence]
 
 
-def _resolved(item: Evidence, book: Mapping[str, tuple[str, str]], own: str, addressed: list[str]) -> Evidence:
+def _resolved(item: Evidence, book: Mapping[str, tuple[str, str]], pods: set[str], own: str,
+              addressed: list[str]) -> Evidence:
     """The item naming whose each IP in it is; an object's own address (in its status line, or the finding's
     object's) names nothing new."""
     named = []
@@ -65,9 +69,9 @@ def _resolved(item: Evidence, book: Mapping[str, tuple[str, str]], own: str, add
             if where not in addressed:
                 addressed.append(where)
     for match in SERVICE_DNS.finditer(item.text):  # the name says whose it is, whether the dump holds the Service or not
-        where = f"{match['namespace']}/{match['name']}"
-        if where not in itself and where not in addressed:
-            addressed.append(where)
+        for where in (f"{match['namespace']}/{match['name']}", *_hosts(match["namespace"], match["pod"], pods)):
+            if where not in itself and where not in addressed:
+                addressed.append(where)
     return replace(item, about="; ".join(named)) if named and not item.about else item
 
 
@@ -84,3 +88,14 @@ def serves(kind: str, namespace: str | None, name: str, addressed: list[str]) ->
                 or re.fullmatch(rf"{re.escape(target)}-(?:\d+|[a-z0-9]{{6,10}})", name)):
             return True
     return False
+
+
+def _hosts(namespace: str, hostname: str | None, pods: set[str]) -> list[str]:
+    """The pods a headless Service's host name is: the pod of that name (a StatefulSet's `worker-0`), or the pods
+    of an Indexed Job whose hostname it is (`pretrain-0` for pod `pretrain-0-4tqgr`)."""
+    if not hostname:
+        return []
+    exact = f"{namespace}/{hostname}"
+    if exact in pods:
+        return [exact]
+    return sorted(pod for pod in pods if re.fullmatch(rf"{re.escape(exact)}-[a-z0-9]{{5}}", pod))

@@ -14,7 +14,7 @@ from kubetrainer.diagnose.changes import name_changes
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.identifiers import trace_identifiers
-from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER
+from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER, SIGNATURE_BY_RULE
 from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules
@@ -114,10 +114,20 @@ SERVER_RULES: dict[str, frozenset[str]] = {
 # A pod's failure -> the node agent's failure on the same node that explains it.
 NODE_AGENT_RULES: dict[str, frozenset[str]] = {"sandbox-network": frozenset({"vpc-cni-ip-exhaustion"})}
 # A client's failure to reach what it addresses (`Finding.addressed`) <- that server's own failure to run or serve.
-CLIENT_RULES = frozenset({"connection-refused", "network-timeout", "no-healthy-upstream", "webhook-unavailable"})
+CLIENT_RULES = frozenset({"connection-refused", "network-timeout", "no-healthy-upstream", "webhook-unavailable",
+                          "dns-failure", "image-pull"})
+# A pod that fails on a line addressing another pod or Service (`Finding.addressed`) is that server's client too.
+CRASH_RULES = frozenset({"crash-loop", "container-failed", "container-restarts"})
 SERVER_DOWN_RULES = frozenset({"crash-loop", "container-failed", "oom-killed", "cuda-oom", "image-pull",
                                "container-config", "init-container-failed", "pod-failed", "unschedulable",
                                "replicas-short", "readiness-probe", "probe-failed"})
+# The cluster's DNS servers: every lookup failure in a pod is theirs to explain when they are down.
+_DNS_SERVER = re.compile(r"^(?:coredns|kube-dns|node-local-dns)")
+# A pod's GPU failure -> its node's GPU fault (an Xid, uncorrectable ECC errors, a GPU withheld by the device plugin).
+GPU_POD_RULES = frozenset({"ecc-error", "gpu-off-bus", "nvml-unknown", "nccl-failure", "gpu-not-visible",
+                           "crash-loop", "container-failed"})
+GPU_NODE_RULES = frozenset({"gpu-xid", "gpu-ecc", "gpu-withheld"})
+_GPU_WORDS = re.compile(r"\b(?:CUDA|GPU|NCCL|NVML|cuDNN|cuBLAS|Xid)\b")
 # A node's clock problem as node-problem-detector reports it (NTPProblem, NTPIsDown, clock skew): a certificate "not
 # yet valid" on a pod of that node is the skew seen from inside.
 _CLOCK = re.compile(r"\bNTP|\bclock|chrony|time ?sync", re.IGNORECASE)
@@ -130,8 +140,9 @@ def link(findings: list[Finding]) -> None:
     """Relate findings that explain each other: pod -> node -> GPU, pending pod -> claim or shortage, job -> pod,
     a GPU node without GPUs -> the failing driver pods on it, a stuck drain -> the eviction it retries, the
     pods of one namespace failing with the same signature (one shared dependency), a client's report of its
-    server's failure -> the server's own finding, a client's failure to reach a pod or Service -> that server's
-    failure to run, a pod's sandbox -> the CNI agent's failure on its node, a CSI driver not registered on a node
+    server's failure -> the server's own finding, a client's failure to reach (or resolve, or pull from) a pod or
+    Service -> that server's failure to run, a failed DNS lookup -> CoreDNS's failure, a pod's GPU failure -> its
+    node's GPU fault, a pod's sandbox -> the CNI agent's failure on its node, a CSI driver not registered on a node
     -> the failing CSI node plugin pod there, a certificate not yet valid -> its node's clock problem, and findings
     about one object to each other."""
     nodes = [f for f in findings if f.kind == "Node"]
@@ -163,15 +174,31 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
         yield from (o for o in findings if o.rule in SERVER_RULES[rule] and o.namespace == finding.namespace)
     if rule in NODE_AGENT_RULES and finding.node:
         yield from (o for o in findings if o.rule in NODE_AGENT_RULES[rule] and o.node == finding.node)
-    if rule in CLIENT_RULES and finding.addressed:
-        yield from (o for o in findings
-                    if o.rule in SERVER_DOWN_RULES and serves(o.kind, o.namespace, o.name, finding.addressed))
+    if rule in CLIENT_RULES or rule in CRASH_RULES:
+        yield from (o for o in findings if server_down(o, finding))
+    if rule in GPU_POD_RULES and finding.kind == "Pod" and finding.node and _GPU_WORDS.search(_said(finding)):
+        yield from (node for node in nodes if node.name == finding.node and node.rule in GPU_NODE_RULES)
     if rule == "x509-not-yet-valid" and finding.node:
         yield from (node for node in nodes if node.name == finding.node and _CLOCK.search(node.cause))
     if rule == "csi-driver-missing" and finding.node:
         yield from (o for o in findings if o.kind == "Pod" and o.node == finding.node and CSI_PLUGIN in o.name)
     yield from (o for o in findings if o.kind == finding.kind and o.namespace == finding.namespace
                 and o.name == finding.name)  # two findings about one object explain each other
+
+
+def server_down(server: Finding, client: Finding) -> bool:
+    """Whether `server` is the failure to run of what `client` failed to reach: a pod or Service its lines address,
+    or the cluster's DNS servers for a failed lookup. A directed link: the server's failure explains the client's."""
+    if server.rule not in SERVER_DOWN_RULES or server is client:
+        return False
+    if client.addressed and serves(server.kind, server.namespace, server.name, client.addressed):
+        return True
+    looked_up = client.rule == "dns-failure" or SIGNATURE_BY_RULE["dns-failure"].cause in client.cause
+    return looked_up and server.kind == "Pod" and bool(_DNS_SERVER.match(server.name))
+
+
+def _said(finding: Finding) -> str:
+    return " ".join([finding.cause, *(item.text for item in finding.evidence)])
 
 
 _GPU_SHORTAGE = re.compile(r"Insufficient [\w.-]+/gpu\b")

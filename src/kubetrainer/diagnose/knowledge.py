@@ -815,6 +815,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "headless Service)",
         ("rendezvous", "workers", "master"),
         severity=CRITICAL,
+        settings=r"join_timeout|rdzv_configs|rdzv[-_]conf|RDZV_CONF|last_call_timeout",  # torchrun's rendezvous timeouts
     ),
     _sig(
         "device-admission",
