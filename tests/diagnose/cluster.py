@@ -47,7 +47,8 @@ def container(name: str = "app", *, waiting: tuple[str, str] | None = None, term
 
 
 def node(name: str, *, ready: str = "True", reason: str = "KubeletReady", pressure: dict | None = None,
-         cordoned: bool = False, gpus: tuple[int, int] | None = None, labels: dict | None = None) -> dict:
+         cordoned: bool = False, gpus: tuple[int, int] | None = None, labels: dict | None = None,
+         taints: list[dict] | None = None) -> dict:
     conditions = [{"type": "Ready", "status": ready, "reason": reason, "message": "", "lastTransitionTime": TS}]
     for kind, (status, why, text) in (pressure or {}).items():
         conditions.append({"type": kind, "status": status, "reason": why, "message": text, "lastTransitionTime": TS})
@@ -57,7 +58,7 @@ def node(name: str, *, ready: str = "True", reason: str = "KubeletReady", pressu
         allocatable["nvidia.com/gpu"], capacity["nvidia.com/gpu"] = str(gpus[0]), str(gpus[1])
     obj = {"apiVersion": "v1", "kind": "Node",
            "metadata": {"name": name, "creationTimestamp": "2026-03-01T00:00:00Z", "labels": labels or {}},
-           "spec": {"unschedulable": True} if cordoned else {},
+           "spec": {**({"unschedulable": True} if cordoned else {}), **({"taints": taints} if taints else {})},
            "status": {"conditions": conditions, "allocatable": allocatable, "capacity": capacity}}
     return object_record(obj, "dump")
 

@@ -875,6 +875,44 @@ def test_a_headless_services_pod_name_is_addressed_and_explains_the_lookup_faili
     assert server.id in worker.related and order([worker], found)[0] is server, "the worker it waited for leads"
 
 
+def test_a_pod_pending_on_an_untolerated_taint_names_the_nodes_that_carry_it():
+    message = ("0/3 nodes are available: 2 node(s) had untolerated taint {dedicated: inference}, 1 node(s) didn't "
+               "match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful "
+               "for scheduling.")
+    tainted = [{"key": "dedicated", "value": "inference", "effect": "NoSchedule"}]
+    found = diagnose([node("gpu-1", taints=tainted), node("gpu-0", taints=tainted), node("cpu-0"), pod("embedder-1", "search", node=None, phase="Pending"),
+                      event("Pod", "embedder-1", "search", "FailedScheduling", message)])
+    pending = only(found, "unschedulable")
+    assert "the taint dedicated=inference is on node(s) gpu-0, gpu-1" in pending.cause
+    assert any("taints dedicated=inference:NoSchedule" in item.text for item in pending.evidence)
+
+
+def test_an_hpa_without_metrics_and_a_claim_without_a_volume_are_explained_by_the_component_that_failed():
+    crashing = [container(waiting=("CrashLoopBackOff", "back-off"), last=("Error", 1), restarts=9)]
+    metrics = ("failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from "
+               "resource metrics API: the server is currently unable to handle the request (get pods.metrics.k8s.io)")
+    provisioning = ("Waiting for a volume to be created either by the external provisioner 'ebs.csi.aws.com' or "
+                    "manually by the system administrator. If volume creation is delayed, please verify that the "
+                    "provisioner is running and correctly registered.")
+    found = diagnose([pod("metrics-server-7d9f8c6b5d-x2lqp", "kube-system", containers=crashing),
+                      pod("ebs-csi-controller-5cngn46ltt-q8wnm", "kube-system", containers=crashing),
+                      event("HorizontalPodAutoscaler", "web", "shop", "FailedGetResourceMetric", metrics, count=40),
+                      claim("data-db-0", "shop"),
+                      event("PersistentVolumeClaim", "data-db-0", "shop", "ExternalProvisioning", provisioning,
+                            count=30, warning=False)])  # a Normal event, as the PV controller writes it
+    by_name = {finding.name: finding for finding in found}
+    hpa, volume = by_name["web"], by_name["data-db-0"]
+    assert by_name["metrics-server-7d9f8c6b5d-x2lqp"].id in hpa.related
+    assert by_name["ebs-csi-controller-5cngn46ltt-q8wnm"].id in volume.related
+    assert by_name["ebs-csi-controller-5cngn46ltt-q8wnm"].id not in hpa.related
+    assert order([hpa], found)[0].name == "metrics-server-7d9f8c6b5d-x2lqp"
+    assert order([volume], found)[0].name == "ebs-csi-controller-5cngn46ltt-q8wnm"
+    provisioned = diagnose([claim("data-db-1", "shop", phase="Bound"),
+                            event("PersistentVolumeClaim", "data-db-1", "shop", "ExternalProvisioning", provisioning,
+                                  warning=False)])
+    assert not provisioned, "every claim says it while provisioned"
+
+
 def test_a_python_traceback_is_explained_by_the_line_before_it_not_by_its_own_frames():
     lines = ["INFO 03-14 09:12:01 config.py:1020 Loading model meta-llama/Llama-3.1-8B-Instruct, max_model_len=131072",
              "Traceback (most recent call last):",

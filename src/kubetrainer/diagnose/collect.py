@@ -40,7 +40,8 @@ ERROR_LEVEL = re.compile(
 # Normal events that still mean something did not happen: the cronjob controller skipping a run whose
 # predecessor is still active (concurrencyPolicy: Forbid), the cluster autoscaler declining to add a node for a
 # pending pod.
-NOTABLE_NORMAL_REASONS = frozenset({"JobAlreadyActive", "NotTriggerScaleUp"})
+# ExternalProvisioning: what a claim waiting for its CSI (external) provisioner says, as a Normal event.
+NOTABLE_NORMAL_REASONS = frozenset({"JobAlreadyActive", "NotTriggerScaleUp", "ExternalProvisioning"})
 # A line that states a level below error: its level wins over an "error" word in its text (klog's
 # `I0313 ... RegistrationStatus{PluginRegistered:true,Error:,}` reports success).
 BELOW_ERROR_LEVEL = re.compile(

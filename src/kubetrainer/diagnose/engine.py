@@ -21,6 +21,7 @@ from kubetrainer.diagnose.pods import PodRules
 from kubetrainer.diagnose.ports import explain_ports
 from kubetrainer.diagnose.rollouts import name_previous_versions, previous_versions
 from kubetrainer.diagnose.startup import attach_startup
+from kubetrainer.diagnose.taints import name_tainted_nodes
 from kubetrainer.diagnose.workloads import event_findings, name_active_jobs, object_findings
 from kubetrainer.diagnose.zones import name_closed_zones
 
@@ -49,6 +50,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     merged = [finding for finding in merge(found) if not _repeats_its_owner(finding, found)]
     name_active_jobs(merged, collector.objects, collector.last_line)
     name_closed_zones(merged, collector.objects)
+    name_tainted_nodes(merged, collector.objects)
     name_addresses(merged, collector.objects)
     explain_ports(merged, collector.objects, collector.opening)
     versions = previous_versions(merged, collector.objects)
@@ -121,8 +123,15 @@ CRASH_RULES = frozenset({"crash-loop", "container-failed", "container-restarts"}
 SERVER_DOWN_RULES = frozenset({"crash-loop", "container-failed", "oom-killed", "cuda-oom", "image-pull",
                                "container-config", "init-container-failed", "pod-failed", "unschedulable",
                                "replicas-short", "readiness-probe", "probe-failed"})
-# The cluster's DNS servers: every lookup failure in a pod is theirs to explain when they are down.
-_DNS_SERVER = re.compile(r"^(?:coredns|kube-dns|node-local-dns)")
+# What a failure says it depended on -> the pods of the cluster component that provides it, by their usual names:
+# a name lookup (CoreDNS), the resource metrics API an HPA reads (metrics-server, prometheus-adapter, KEDA), a volume
+# an external provisioner creates (a CSI controller, local-path-provisioner).
+PROVIDERS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(re.escape(SIGNATURE_BY_RULE["dns-failure"].cause)), re.compile(r"^(?:coredns|kube-dns|node-local-dns)")),
+    (re.compile(r"metrics\.k8s\.io|unable to fetch metrics|failed to get (?:cpu|memory) utilization"),
+     re.compile(r"^(?:metrics-server|prometheus-adapter|keda-operator-metrics-apiserver)")),
+    (re.compile(r"external provisioner"), re.compile(r"provisioner|csi-?controller|csi-[a-z0-9]+-controller")),
+)
 # A pod's GPU failure -> its node's GPU fault (an Xid, uncorrectable ECC errors, a GPU withheld by the device plugin).
 GPU_POD_RULES = frozenset({"ecc-error", "gpu-off-bus", "nvml-unknown", "nccl-failure", "gpu-not-visible",
                            "crash-loop", "container-failed"})
@@ -141,7 +150,8 @@ def link(findings: list[Finding]) -> None:
     a GPU node without GPUs -> the failing driver pods on it, a stuck drain -> the eviction it retries, the
     pods of one namespace failing with the same signature (one shared dependency), a client's report of its
     server's failure -> the server's own finding, a client's failure to reach (or resolve, or pull from) a pod or
-    Service -> that server's failure to run, a failed DNS lookup -> CoreDNS's failure, a pod's GPU failure -> its
+    Service -> that server's failure to run, a failed DNS lookup, metrics an HPA cannot read or a volume not provisioned -> the
+    failure of CoreDNS, metrics-server or the provisioner, a pod's GPU failure -> its
     node's GPU fault, a pod's sandbox -> the CNI agent's failure on its node, a CSI driver not registered on a node
     -> the failing CSI node plugin pod there, a certificate not yet valid -> its node's clock problem, and findings
     about one object to each other."""
@@ -174,7 +184,7 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
         yield from (o for o in findings if o.rule in SERVER_RULES[rule] and o.namespace == finding.namespace)
     if rule in NODE_AGENT_RULES and finding.node:
         yield from (o for o in findings if o.rule in NODE_AGENT_RULES[rule] and o.node == finding.node)
-    if rule in CLIENT_RULES or rule in CRASH_RULES:
+    if rule in CLIENT_RULES or rule in CRASH_RULES or _providers(finding):
         yield from (o for o in findings if server_down(o, finding))
     if rule in GPU_POD_RULES and finding.kind == "Pod" and finding.node and _GPU_WORDS.search(_said(finding)):
         yield from (node for node in nodes if node.name == finding.node and node.rule in GPU_NODE_RULES)
@@ -188,13 +198,19 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
 
 def server_down(server: Finding, client: Finding) -> bool:
     """Whether `server` is the failure to run of what `client` failed to reach: a pod or Service its lines address,
-    or the cluster's DNS servers for a failed lookup. A directed link: the server's failure explains the client's."""
+    or the cluster component its failure says it depended on (`PROVIDERS`). A directed link: the server's failure
+    explains the client's."""
     if server.rule not in SERVER_DOWN_RULES or server is client:
         return False
     if client.addressed and serves(server.kind, server.namespace, server.name, client.addressed):
         return True
-    looked_up = client.rule == "dns-failure" or SIGNATURE_BY_RULE["dns-failure"].cause in client.cause
-    return looked_up and server.kind == "Pod" and bool(_DNS_SERVER.match(server.name))
+    return server.kind == "Pod" and any(names.search(server.name) for names in _providers(client))
+
+
+def _providers(finding: Finding) -> list[re.Pattern[str]]:
+    """The name patterns of the components a finding says it depended on."""
+    said = " ".join([finding.cause, *(item.text for item in finding.evidence)])
+    return [names for needs, names in PROVIDERS if needs.search(said)]
 
 
 def _said(finding: Finding) -> str:

@@ -65,8 +65,10 @@ def object_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
     found: list[Finding] = []
     summary = facts.status.text if facts.status else ""
     if facts.kind == "PersistentVolumeClaim":
-        events = take("ProvisioningFailed", "FailedBinding", "ExternalProvisioning")
-        if events or claim_phase(summary) == "Pending":
+        pending = claim_phase(summary) == "Pending"
+        waiting = take("ExternalProvisioning")  # said by every claim while provisioned: a problem only if still Pending
+        events = take("ProvisioningFailed", "FailedBinding") or (waiting if pending else [])
+        if events or pending:
             why = events[-1].text.split(": ", 1)[-1] if events else "no volume is bound to it"
             signature = SIGNATURE_BY_RULE["unbound-pvc"]
             finding = _finding(
