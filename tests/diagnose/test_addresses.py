@@ -104,3 +104,38 @@ def test_a_client_refused_by_a_service_is_explained_by_the_crash_of_the_pods_beh
     assert servers["support-copilot-7d9f8c6b5d-x2lqp"].id in client.related
     assert servers["support-copilot-web-5cngn46ltt-q8wnm"].id not in client.related
     assert order([client], found)[0] is servers["support-copilot-7d9f8c6b5d-x2lqp"], "the server's crash leads"
+
+
+def test_a_client_refused_on_a_port_the_server_does_not_listen_on_names_both_ports():
+    # The app moved to port 8000; the Service still sends 80 to 8080.
+    refused = ('level=error msg="quote failed" err="Post \\"http://pricing.shop.svc.cluster.local:80/v1/price\\": '
+               'dial tcp 10.96.7.7:80: connect: connection refused"')
+    service = object_record({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "pricing", "namespace": "shop"},
+                             "spec": {"type": "ClusterIP", "clusterIP": "10.96.7.7",
+                                      "ports": [{"port": 80, "targetPort": 8080}]}}, "dump")
+    assert "ports 80->8080/TCP" in service["message"]
+    found = diagnose([pod("checkout-6d5f8c7b9d-z9x8k", "shop", ip="10.244.1.5", **RUNNING),
+                      *(log("checkout-6d5f8c7b9d-z9x8k", refused, "shop") for _ in range(3)), service,
+                      pod("pricing-7d9f8c6b5d-x2lqp", "shop", ip="10.244.2.9", **RUNNING),
+                      log("pricing-7d9f8c6b5d-x2lqp", "INFO:     Uvicorn running on http://0.0.0.0:8000", "shop")])
+    client = next(finding for finding in found if finding.rule == "connection-refused")
+    assert ("Service shop/pricing sends port 80 to 8080, but pod shop/pricing-7d9f8c6b5d-x2lqp behind it listens on "
+            "port 8000") in client.cause
+    assert "port 8000" in client.fix
+    right = diagnose([pod("pricing-7d9f8c6b5d-x2lqp", "shop", ip="10.244.2.9", **RUNNING),
+                      log("pricing-7d9f8c6b5d-x2lqp", "INFO:     Uvicorn running on http://0.0.0.0:8080", "shop"),
+                      pod("checkout-6d5f8c7b9d-z9x8k", "shop", ip="10.244.1.5", **RUNNING), service,
+                      *(log("checkout-6d5f8c7b9d-z9x8k", refused, "shop") for _ in range(3))])
+    assert "listens on port" not in next(f for f in right if f.rule == "connection-refused").cause
+
+
+def test_a_proxy_refused_by_a_pod_ip_on_the_wrong_port_names_the_port_it_listens_on():
+    upstream = ('2026/03/14 09:08:34 [error] 812#812: *2252604 connect() failed (111: Connection refused) while '
+                'connecting to upstream, client: 10.0.0.60, server: shop.example.com, request: "GET / HTTP/2.0", '
+                'upstream: "http://10.244.2.9:8080/", host: "shop.example.com"')
+    found = diagnose([pod("ingress-nginx-controller-7d9f-x2lq4", "ingress-nginx", ip="10.244.1.17", **RUNNING),
+                      *(log("ingress-nginx-controller-7d9f-x2lq4", upstream, "ingress-nginx") for _ in range(3)),
+                      pod("storefront-7d9f8c6b5d-x2lqp", "shop", ip="10.244.2.9", **RUNNING),
+                      log("storefront-7d9f8c6b5d-x2lqp", "Listening on 0.0.0.0:3000", "shop")])
+    proxy = next(finding for finding in found if finding.rule == "connection-refused")
+    assert "it dials port 8080, but pod shop/storefront-7d9f8c6b5d-x2lqp behind it listens on port 3000" in proxy.cause

@@ -25,6 +25,10 @@ IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
 _LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
 # `name.namespace.svc`, and a headless Service's pod: `worker-0.workers.namespace.svc` (a StatefulSet's stable name).
 SERVICE_DNS = re.compile(rf"\b(?:(?P<pod>{_LABEL})\.)?(?P<name>{_LABEL})\.(?P<namespace>{_LABEL})\.svc\b")
+# An address dialled with its port: `10.244.1.5:8080`, `api.shop.svc.cluster.local:8000`.
+DIALED_IP = re.compile(r"(?<![\w.])(?P<ip>(?:\d{1,3}\.){3}\d{1,3}):(?P<port>\d{2,5})\b")
+DIALED_NAME = re.compile(SERVICE_DNS.pattern + r"(?:\.cluster\.local)?:(?P<port>\d{2,5})\b")
+SERVICE_PORTS = re.compile(r"(?P<port>\d+)(?:->(?P<target>[\w-]+))?/\w+")  # `80->8000/TCP` in a rendered Service
 SERVICE_IP = re.compile(r"^Service [^:]+: \w+ (?P<ip>(?:\d{1,3}\.){3}\d{1,3}) ports ")
 
 
@@ -99,3 +103,25 @@ def _hosts(namespace: str, hostname: str | None, pods: set[str]) -> list[str]:
     if exact in pods:
         return [exact]
     return sorted(pod for pod in pods if re.fullmatch(rf"{re.escape(exact)}-[a-z0-9]{{5}}", pod))
+
+
+def dialed(text: str, book: Mapping[str, tuple[str, str]]) -> list[tuple[str, str, int]]:
+    """(kind, `namespace/name`, port) of each pod or Service `text` dials by IP and port or by Service name and port."""
+    found = []
+    for match in DIALED_IP.finditer(text):
+        kind, where = book.get(match["ip"], ("", ""))
+        if where:
+            found.append((kind, where, int(match["port"])))
+    for match in DIALED_NAME.finditer(text):
+        found.append(("Service", f"{match['namespace']}/{match['name']}", int(match["port"])))
+    return found
+
+
+def target_port(service: str, port: int) -> int | None:
+    """The container port a rendered Service sends `port` to (`80->8000/TCP`), the same port when it has no target
+    port of its own, None when it has no such port or the target is a port name."""
+    for match in SERVICE_PORTS.finditer(service.partition(" ports ")[2]):
+        if int(match["port"]) == port:
+            target = match["target"] or match["port"]
+            return int(target) if target.isdigit() else None
+    return None

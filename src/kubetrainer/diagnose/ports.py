@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from kubetrainer.diagnose.addresses import serves
+from kubetrainer.diagnose.addresses import address_book, dialed, serves, target_port
 from kubetrainer.diagnose.collect import LISTENING, ObjectFacts
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import is_problem_line
@@ -37,6 +37,7 @@ def explain_ports(findings: list[Finding], objects: Mapping[tuple, ObjectFacts],
                   opening: Mapping[tuple, Sequence[Evidence]]) -> None:
     """Explain refusals and unreachable servers by who listens where in the pod; `opening`: (namespace, pod,
     container) -> the first lines of its log (`Collector.opening`)."""
+    book = address_book(objects)
     for finding in findings:
         if finding.kind != "Pod":
             continue
@@ -45,7 +46,8 @@ def explain_ports(findings: list[Finding], objects: Mapping[tuple, ObjectFacts],
             continue
         _sidecar_not_ready(finding, facts, opening)
         if finding.rule in UNREACHABLE_RULES:
-            _loopback_only(finding, facts) or _addressed_loopback_only(finding, objects)
+            _loopback_only(finding, facts) or _addressed_loopback_only(finding, objects) or _wrong_port(
+                finding, objects, book)
 
 
 def _listeners(facts: ObjectFacts) -> list[tuple[str, int, Evidence]]:
@@ -105,5 +107,33 @@ def _addressed_loopback_only(finding: Finding, objects: Mapping[tuple, ObjectFac
         if (facts.kind == "Pod" and facts.name != finding.name
                 and serves(facts.kind, facts.namespace, facts.name, finding.addressed)
                 and _loopback_only(finding, facts, f"pod {facts.namespace}/{facts.name} behind it: its")):
+            return True
+    return False
+
+
+def _wrong_port(finding: Finding, objects: Mapping[tuple, ObjectFacts], book: Mapping[str, tuple[str, str]]) -> bool:
+    """A client refused by (or finding no endpoint at) a pod or Service whose pods listen, but not on the port it is
+    sent to: the Service's target port (or the client's) and the server's port differ."""
+    for item in finding.evidence:
+        for kind, where, port in dialed(item.text, book):
+            namespace, _, name = where.partition("/")
+            wanted = port
+            if kind == "Service":
+                service = objects.get(("Service", namespace, name))
+                wanted = target_port(service.status.text, port) if service and service.status else None
+            servers = [facts for facts in objects.values() if facts.kind == "Pod" and facts.name != finding.name
+                       and serves("Pod", facts.namespace, facts.name, [where])]
+            heard = [(facts, container, listening, line) for facts in sorted(servers, key=lambda facts: facts.name)
+                     for container, listening, line in _listeners(facts)]
+            if wanted is None or not heard or any(listening == wanted for _, _, listening, _ in heard):
+                continue
+            server, container, listening, line = heard[0]
+            via = f"Service {where} sends port {port} to {wanted}" if kind == "Service" else f"it dials port {wanted}"
+            finding.cause += (f"; {via}, but pod {server.namespace}/{server.name} behind it listens on port {listening} "
+                              f'("{line.text.strip()[:120]}")')
+            finding.terms = (*finding.terms, str(listening), str(wanted))
+            finding.fix = (f"send the traffic to port {listening}, where {server.name}'s {container} container listens "
+                           f"(the Service's targetPort or the client's address), or make the server listen on {wanted}")
+            finding.add_evidence(line)
             return True
     return False

@@ -192,10 +192,17 @@ def render_pvc(claim: dict) -> str:
 
 def render_service(service: dict) -> str:
     spec = service.get("spec", {})
-    ports = ", ".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports", []))
+    ports = ", ".join(f"{p.get('port')}{_target(p)}/{p.get('protocol', 'TCP')}" for p in spec.get("ports", []))
     address = spec.get("clusterIP") if spec.get("clusterIP") not in (None, "", "None") else None
     kind = spec.get("type", "ClusterIP") + (f" {address}" if address else "")
     return f"Service {_where(service)}: {kind} ports {ports or 'none'}."
+
+
+def _target(port: dict) -> str:
+    """`->8000` when the Service sends its port to another container port (`kubectl describe service`'s TargetPort):
+    the port the pods must listen on."""
+    target = port.get("targetPort")
+    return f"->{target}" if target not in (None, "", port.get("port")) else ""
 
 
 def looks_secret(key: str) -> bool:
