@@ -12,7 +12,7 @@ TS = "2026-03-14T11:00:00Z"
 def pod(name: str, namespace: str = "web", *, node: str | None = "node-1", phase: str = "Running",
         containers: list[dict] | None = None, init: list[dict] | None = None, reason: str | None = None,
         message: str | None = None, claims: tuple[str, ...] = (), gpus: int = 0, conditions: list[dict] | None = None,
-        uid: str | None = None, ip: str | None = None) -> dict:
+        uid: str | None = None, ip: str | None = None, labels: dict | None = None) -> dict:
     spec: dict = {"containers": [{"name": "app", "image": "registry.example.com/app:1.0",
                                   **({"resources": {"limits": {"nvidia.com/gpu": str(gpus)}}} if gpus else {})}]}
     if node:
@@ -28,7 +28,8 @@ def pod(name: str, namespace: str = "web", *, node: str | None = "node-1", phase
         status["reason"], status["message"] = reason, message or ""
     obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace,
                                                           "creationTimestamp": "2026-03-14T08:00:00Z",
-                                                          **({"uid": uid} if uid else {})},
+                                                          **({"uid": uid} if uid else {}),
+                                                          **({"labels": labels} if labels else {})},
            "spec": spec, "status": status}
     return object_record(obj, "dump")
 

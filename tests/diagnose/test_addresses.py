@@ -139,3 +139,37 @@ def test_a_proxy_refused_by_a_pod_ip_on_the_wrong_port_names_the_port_it_listens
                       log("storefront-7d9f8c6b5d-x2lqp", "Listening on 0.0.0.0:3000", "shop")])
     proxy = next(finding for finding in found if finding.rule == "connection-refused")
     assert "it dials port 8080, but pod shop/storefront-7d9f8c6b5d-x2lqp behind it listens on port 3000" in proxy.cause
+
+
+def _selecting(name: str, namespace: str, selector: dict) -> dict:
+    return object_record({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+                          "spec": {"type": "ClusterIP", "clusterIP": "10.96.7.7", "ports": [{"port": 80}],
+                                   "selector": selector}}, "dump")
+
+
+def test_a_service_selecting_no_pod_names_the_label_that_moved_and_explains_its_clients():
+    refused = 'level=error msg="quote failed" err="dial tcp 10.96.7.7:80: connect: connection refused"'
+    service = _selecting("pricing", "shop", {"app": "pricing", "tier": "api"})
+    assert service["message"].endswith("; selector app=pricing,tier=api.")
+    relabelled = dict(labels={"app": "pricing-v2", "tier": "api", "pod-template-hash": "7d9f8c6b5d"}, **RUNNING)
+    found = diagnose([service, pod("pricing-7d9f8c6b5d-x2lqp", "shop", **relabelled),
+                      pod("checkout-6d5f8c7b9d-z9x8k", "shop", labels={"app": "checkout"}, **RUNNING),
+                      *(log("checkout-6d5f8c7b9d-z9x8k", refused, "shop") for _ in range(3))])
+    empty = next(finding for finding in found if finding.rule == "service-selects-nothing")
+    assert empty.severity == "warning"
+    assert empty.cause == ("Service pricing selects app=pricing,tier=api, which no pod in shop has, so it has no "
+                           "endpoints; pod pricing-7d9f8c6b5d-x2lqp has app=pricing-v2")
+    client = next(finding for finding in found if finding.rule == "connection-refused")
+    assert empty.id in client.related
+    from kubetrainer.answer.compose import order
+    assert order([client], found)[0] is empty, "the Service without endpoints leads"
+
+
+def test_a_service_whose_pods_match_or_whose_namespace_the_records_lack_is_not_a_finding():
+    matching = diagnose([_selecting("pricing", "shop", {"app": "pricing"}),
+                         pod("pricing-7d9f8c6b5d-x2lqp", "shop", labels={"app": "pricing"}, **RUNNING)])
+    assert not [finding for finding in matching if finding.rule == "service-selects-nothing"]
+    assert not diagnose([_selecting("pricing", "shop", {"app": "pricing"})]), "no pods of shop in the records"
+    scaled = diagnose([_selecting("pricing", "shop", {"app": "pricing"}),
+                       pod("checkout-6d5f8c7b9d-z9x8k", "shop", labels={"app": "checkout"}, **RUNNING)])
+    assert [finding.severity for finding in scaled if finding.rule == "service-selects-nothing"] == ["info"]

@@ -126,6 +126,7 @@ class ObjectFacts:
     logs: dict[str, ContainerLogs] = field(default_factory=dict)  # container -> log problems
     gpu_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # gpu -> newest DCGM values
     zone: str | None = None  # a node's topology.kubernetes.io/zone label
+    labels: dict[str, str] = field(default_factory=dict)  # a pod's labels, which Services select it by
 
 
 def readable(line: str) -> str:
@@ -242,6 +243,8 @@ class Collector:
             self.pods_by_uid[obj["uid"]] = f"{facts.namespace}/{facts.name}"
         labels = record.get("labels") or {}
         facts.zone = next((labels[key] for key in ZONE_LABELS if labels.get(key)), facts.zone)
+        if facts.kind == "Pod" and labels:
+            facts.labels = dict(labels)
         if facts.status is None or (record.get("ts") or "") >= (facts.status.ts or ""):
             facts.status = _evidence(record, obj.get("summary") or record["message"], name=obj["name"])
 

@@ -20,6 +20,7 @@ from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules
 from kubetrainer.diagnose.ports import explain_ports
 from kubetrainer.diagnose.rollouts import name_previous_versions, previous_versions
+from kubetrainer.diagnose.services import service_findings
 from kubetrainer.diagnose.startup import attach_startup
 from kubetrainer.diagnose.taints import name_tainted_nodes
 from kubetrainer.diagnose.workloads import event_findings, name_active_jobs, object_findings
@@ -47,7 +48,8 @@ def findings_of(collector: Collector) -> list[Finding]:
             found += object_findings(facts, used)
         found += log_findings(facts, explained, quoted)
         found += event_findings(facts, used)
-    merged = [finding for finding in merge(found) if not _repeats_its_owner(finding, found)]
+    merged = [finding for finding in merge([*found, *service_findings(collector.objects)])
+              if not _repeats_its_owner(finding, found)]
     name_active_jobs(merged, collector.objects, collector.last_line)
     name_closed_zones(merged, collector.objects)
     name_tainted_nodes(merged, collector.objects)
@@ -122,7 +124,7 @@ CLIENT_RULES = frozenset({"connection-refused", "network-timeout", "no-healthy-u
 CRASH_RULES = frozenset({"crash-loop", "container-failed", "container-restarts"})
 SERVER_DOWN_RULES = frozenset({"crash-loop", "container-failed", "oom-killed", "cuda-oom", "image-pull",
                                "container-config", "init-container-failed", "pod-failed", "unschedulable",
-                               "replicas-short", "readiness-probe", "probe-failed"})
+                               "replicas-short", "readiness-probe", "probe-failed", "service-selects-nothing"})
 # What a failure says it depended on -> the pods of the cluster component that provides it, by their usual names:
 # a name lookup (CoreDNS), the resource metrics API an HPA reads (metrics-server, prometheus-adapter, KEDA), a volume
 # an external provisioner creates (a CSI controller, local-path-provisioner).

@@ -66,7 +66,7 @@ def _facts_json(facts: ObjectFacts) -> dict[str, Any]:
             "status": _evidence(facts.status), "events": [item.to_json() for item in facts.events],
             "reasons": facts.reasons, "counts": facts.counts,
             "logs": {container: _logs_json(logs) for container, logs in facts.logs.items()},
-            "gpu_metrics": facts.gpu_metrics, "zone": facts.zone}
+            "gpu_metrics": facts.gpu_metrics, "zone": facts.zone, "labels": facts.labels}
 
 
 def _facts(value: dict[str, Any]) -> ObjectFacts:
@@ -75,7 +75,7 @@ def _facts(value: dict[str, Any]) -> ObjectFacts:
                        Evidence.from_json(status) if status else None,
                        [Evidence.from_json(item) for item in value["events"]], value["reasons"], value["counts"],
                        {container: _logs(logs) for container, logs in value["logs"].items()}, value["gpu_metrics"],
-                       value.get("zone"))
+                       value.get("zone"), value.get("labels") or {})
 
 
 def save_collector(directory: Path, collector: Collector) -> None:

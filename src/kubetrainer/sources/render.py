@@ -195,7 +195,8 @@ def render_service(service: dict) -> str:
     ports = ", ".join(f"{p.get('port')}{_target(p)}/{p.get('protocol', 'TCP')}" for p in spec.get("ports", []))
     address = spec.get("clusterIP") if spec.get("clusterIP") not in (None, "", "None") else None
     kind = spec.get("type", "ClusterIP") + (f" {address}" if address else "")
-    return f"Service {_where(service)}: {kind} ports {ports or 'none'}."
+    selector = ",".join(f"{key}={value}" for key, value in sorted((spec.get("selector") or {}).items()))
+    return f"Service {_where(service)}: {kind} ports {ports or 'none'}" + (f"; selector {selector}." if selector else ".")
 
 
 def _target(port: dict) -> str:
