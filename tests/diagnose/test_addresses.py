@@ -173,3 +173,15 @@ def test_a_service_whose_pods_match_or_whose_namespace_the_records_lack_is_not_a
     scaled = diagnose([_selecting("pricing", "shop", {"app": "pricing"}),
                        pod("checkout-6d5f8c7b9d-z9x8k", "shop", labels={"app": "checkout"}, **RUNNING)])
     assert [finding.severity for finding in scaled if finding.rule == "service-selects-nothing"] == ["info"]
+
+
+def test_ingress_nginx_naming_a_service_without_endpoints_is_explained_by_its_selector():
+    line = 'W0314 09:12:01.123456       7 controller.go:1214] Service "shop/pricing" does not have any active Endpoint.'
+    found = diagnose([_selecting("pricing", "shop", {"app": "pricing"}),
+                      pod("pricing-7d9f8c6b5d-x2lqp", "shop", labels={"app": "pricing-v2"}, **RUNNING),
+                      pod("ingress-nginx-controller-7d9f-x2lq4", "ingress-nginx", **RUNNING),
+                      *(log("ingress-nginx-controller-7d9f-x2lq4", line, "ingress-nginx") for _ in range(3))])
+    ingress = next(finding for finding in found if finding.rule == "service-no-endpoints")
+    assert ingress.addressed == ["shop/pricing"]
+    from kubetrainer.answer.compose import order
+    assert order([ingress], found)[0].rule == "service-selects-nothing"

@@ -483,6 +483,8 @@ SIGNATURE_LINES = [
     ("nvidia-container-cli", "nvidia-container-cli: initialization error: nvml error: driver not loaded: unknown"),
     ("nvml-unknown", "Failed to initialize NVML: Unknown Error"),
     ("gpu-off-bus", "NVRM: GPU at PCI:0000:3b:00: GPU-6a1f3c2e-77e1 has fallen off the bus."),
+    ("service-no-endpoints", 'W0314 09:12:01.123456       7 controller.go:1214] Service "shop/pricing" does not have any '
+                             'active Endpoint.'),
     ("no-healthy-upstream", '[2026-03-14T10:00:00.000Z] "GET /quote HTTP/1.1" 503 UH no_healthy_upstream - "-" 0 19 0 - '
                             '"-" "curl/8.5" "1f" "risk:8000" "-" outbound|8000||risk.svc - no healthy upstream'),
     ("leader-election-lost", 'E0314 10:00:00.000000 1 leaderelection.go:369] Failed to update lock: Put "https://10.96.0.1'

@@ -25,6 +25,8 @@ IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
 _LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
 # `name.namespace.svc`, and a headless Service's pod: `worker-0.workers.namespace.svc` (a StatefulSet's stable name).
 SERVICE_DNS = re.compile(rf"\b(?:(?P<pod>{_LABEL})\.)?(?P<name>{_LABEL})\.(?P<namespace>{_LABEL})\.svc\b")
+# A Service named as `namespace/name` (ingress-nginx: `Service "shop/pricing" does not have any active Endpoint`).
+SERVICE_REF = re.compile(rf'\bService "(?P<namespace>{_LABEL})/(?P<name>{_LABEL})"')
 # An address dialled with its port: `10.244.1.5:8080`, `api.shop.svc.cluster.local:8000`.
 DIALED_IP = re.compile(r"(?<![\w.])(?P<ip>(?:\d{1,3}\.){3}\d{1,3}):(?P<port>\d{2,5})\b")
 DIALED_NAME = re.compile(SERVICE_DNS.pattern + r"(?:\.cluster\.local)?:(?P<port>\d{2,5})\b")
@@ -72,6 +74,10 @@ def _resolved(item: Evidence, book: Mapping[str, tuple[str, str]], pods: set[str
             named.append(f"{ip} is {kind.lower() if kind == 'Pod' else kind} {where}")
             if where not in addressed:
                 addressed.append(where)
+    for match in SERVICE_REF.finditer(item.text):
+        where = f"{match['namespace']}/{match['name']}"
+        if where not in itself and where not in addressed:
+            addressed.append(where)
     for match in SERVICE_DNS.finditer(item.text):  # the name says whose it is, whether the dump holds the Service or not
         for where in (f"{match['namespace']}/{match['name']}", *_hosts(match["namespace"], match["pod"], pods)):
             if where not in itself and where not in addressed:

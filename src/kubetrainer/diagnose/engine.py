@@ -119,7 +119,7 @@ SERVER_RULES: dict[str, frozenset[str]] = {
 NODE_AGENT_RULES: dict[str, frozenset[str]] = {"sandbox-network": frozenset({"vpc-cni-ip-exhaustion"})}
 # A client's failure to reach what it addresses (`Finding.addressed`) <- that server's own failure to run or serve.
 CLIENT_RULES = frozenset({"connection-refused", "network-timeout", "no-healthy-upstream", "webhook-unavailable",
-                          "dns-failure", "image-pull"})
+                          "dns-failure", "image-pull", "service-no-endpoints"})
 # A pod that fails on a line addressing another pod or Service (`Finding.addressed`) is that server's client too.
 CRASH_RULES = frozenset({"crash-loop", "container-failed", "container-restarts"})
 SERVER_DOWN_RULES = frozenset({"crash-loop", "container-failed", "oom-killed", "cuda-oom", "image-pull",

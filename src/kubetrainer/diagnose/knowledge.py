@@ -867,6 +867,15 @@ SIGNATURES: tuple[Signature, ...] = (
         ("upstream", "endpoints", "healthy"),
     ),
     _sig(
+        "service-no-endpoints",
+        r"does not have any active Endpoint|no endpoints available for service|Error obtaining Endpoints for Service",
+        "the Service it sends to has no ready endpoint (ingress-nginx, the API server's proxy and webhook calls say so)",
+        "a Service forwards only to ready pods its selector matches; with none, every request to it fails (503)",
+        "check the Service's pods (are they running and ready?) and that its selector matches their labels "
+        "(kubectl get endpointslices -l kubernetes.io/service-name=NAME)",
+        ("endpoint", "Service"),
+    ),
+    _sig(
         "leader-election-lost",
         r"leaderelection lost|leader election lost|failed to renew lease",
         "the controller lost its leader lease (it could not renew it with the API server in time) and stopped",
