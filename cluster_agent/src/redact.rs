@@ -35,12 +35,16 @@ struct PatternEntry {
     regex: String,
     #[serde(default)]
     keywords: Vec<String>,
+    #[serde(default)]
+    not_secrets: Vec<String>,
 }
 
 struct Pattern {
     type_index: usize,
     regex: Regex,
     secret_group: Option<usize>,
+    /// Lower case: values the secret never is (`false` in `allow_credentials=False`).
+    not_secrets: Vec<String>,
 }
 
 /// Redactions counted by type index (see `Redactor::type_names`).
@@ -83,7 +87,12 @@ impl Redactor {
                 .split_once('=')
                 .filter(|(k, r)| !k.trim().is_empty() && !r.is_empty())
                 .ok_or_else(|| format!("bad redaction pattern {spec:?}; expected TYPE=REGEX"))?;
-            entries.push(PatternEntry { kind: kind.trim().to_string(), regex: regex.to_string(), keywords: vec![] });
+            entries.push(PatternEntry {
+                kind: kind.trim().to_string(),
+                regex: regex.to_string(),
+                keywords: vec![],
+                not_secrets: vec![],
+            });
         }
         Self::from_entries(entries, file.entropy)
     }
@@ -112,7 +121,8 @@ impl Redactor {
                 words.push(word);
                 keyword_pattern.push(index);
             }
-            patterns.push(Pattern { type_index, regex, secret_group });
+            let not_secrets = entry.not_secrets.iter().map(|value| value.to_ascii_lowercase()).collect();
+            patterns.push(Pattern { type_index, regex, secret_group, not_secrets });
         }
         let entropy = match entropy {
             Some(entry) => {
@@ -202,7 +212,9 @@ impl Redactor {
         let mut changed = false;
         for caps in pattern.regex.captures_iter(text) {
             let Some(span) = caps.get(pattern.secret_group.unwrap_or(0)) else { continue };
-            if span.as_str().contains(MARKER) {
+            if span.as_str().contains(MARKER)
+                || pattern.not_secrets.iter().any(|value| value.eq_ignore_ascii_case(span.as_str()))
+            {
                 continue;
             }
             out.push_str(&text[last..span.start()]);

@@ -42,13 +42,15 @@ class Pattern:
     type: str
     regex: re.Pattern[str]
     keywords: tuple[str, ...] = ()
+    not_secrets: frozenset[str] = frozenset()  # lower case: values the secret never is (`false` in allow_credentials=False)
 
     @property
     def has_secret_group(self) -> bool:
         return "secret" in self.regex.groupindex
 
 
-def compile_pattern(type_name: str, regex: str, *, where: str, keywords: Iterable[str] = ()) -> Pattern:
+def compile_pattern(type_name: str, regex: str, *, where: str, keywords: Iterable[str] = (),
+                    not_secrets: Iterable[str] = ()) -> Pattern:
     """A Pattern from user or file input, with a clear error for a bad name or regex."""
     if not _TYPE_NAME.match(type_name):
         raise UserError(
@@ -60,7 +62,8 @@ def compile_pattern(type_name: str, regex: str, *, where: str, keywords: Iterabl
         compiled = re.compile(regex)
     except re.error as exc:
         raise UserError(f"invalid regex for {type_name!r}: {exc}", where=where) from exc
-    return Pattern(type_name, compiled, tuple(keyword.lower() for keyword in keywords))
+    return Pattern(type_name, compiled, tuple(keyword.lower() for keyword in keywords),
+                   frozenset(value.lower() for value in not_secrets))
 
 
 def parse_extra_pattern(spec: str) -> Pattern:
@@ -89,7 +92,8 @@ class Redactor:
             raise UserError(f"cannot read redaction patterns: {exc}", where=str(path)) from exc
         patterns = [
             compile_pattern(
-                entry["type"], entry["regex"], where=f"{path}: patterns[{index}]", keywords=entry.get("keywords", ())
+                entry["type"], entry["regex"], where=f"{path}: patterns[{index}]", keywords=entry.get("keywords", ()),
+                not_secrets=entry.get("not_secrets", ()),
             )
             for index, entry in enumerate(entries)
         ]
@@ -159,7 +163,7 @@ def _apply(pattern: Pattern, text: str, counts: Counter[str]) -> str:
     last = 0
     for match in pattern.regex.finditer(text):
         start, end = match.span(group)
-        if start < 0 or MARKER in text[start:end]:
+        if start < 0 or MARKER in text[start:end] or text[start:end].lower() in pattern.not_secrets:
             continue
         pieces.append(text[last:start])
         pieces.append(f"[REDACTED:{pattern.type}]")
