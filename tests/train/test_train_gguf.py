@@ -115,6 +115,7 @@ def test_a_run_exports_merged_and_quantized_q8_0_with_close_perplexity(tmp_path,
     printed = capfd.readouterr()
     assert "model-q4_k_m.gguf" in printed.out and "GGUF q4_k_m" in printed.out and "transformers (float32)" in printed.out
     assert "falling back" not in printed.err  # llama.cpp's per-tensor lines (32 columns do not fit q4_K) kept aside
+    assert [path.name for path in out.glob("*.gguf")] == ["model-q4_k_m.gguf"], "the q8_0 of the first export is gone"
 
 
 def test_an_unsupported_architecture_is_one_line_and_writes_nothing(tmp_path, tiny_tokenizer, capsys):

@@ -94,6 +94,9 @@ def export_gguf(source: str | Path, out_dir: Path, *, runs_dir: Path, models_dir
             gguf_convert.write_gguf(model, tokenizer, staging, target, quant)
         hf, scored = _score(model, tokenizer, target, text, eval_tokens, threads) if eval_tokens else (None, None)
         size = target.stat().st_size
+    for earlier in out_dir.glob("model-*.gguf"):  # another quantization exported here before (--force): serve and
+        if earlier.name != target.name:          # llama.cpp take a directory's one GGUF, so it would be refused
+            earlier.unlink()
     return GGUFExport(out_dir / target.name, quant, size, text_name, hf, scored)
 
 
