@@ -45,6 +45,20 @@ def test_dry_run_table_explains_the_choice(capsys: pytest.CaptureFixture[str], o
     assert "qwen2.5-14b" in out and "Chosen" in out and "21.6 GiB usable" in out
 
 
+def test_a_bigger_model_that_fits_with_quantized_weights_is_recommended_with_its_gguf_export(
+    capsys: pytest.CaptureFixture[str], offline: None
+) -> None:
+    plan = run_json(capsys, "load", "--dry-run", "--gpu-memory", "16GiB")
+    assert plan["model"]["name"] == "falcon-7b"
+    alternative = plan["quantized_alternative"]
+    assert alternative["name"] == "qwen2.5-14b" and alternative["quantization"] == "int4"
+    assert alternative["gguf"] == "kubetrainer export Qwen/Qwen2.5-14B-Instruct --gguf --quant q4_k_m --out DIR"
+    assert main(["load", "--dry-run", "--gpu-memory", "16GiB"]) == 0
+    assert "with int4 weights Qwen/Qwen2.5-14B-Instruct" in capsys.readouterr().out
+    for asked in (["--quant", "int4"], ["--task", "lora"], ["--model", "qwen2.5-7b"]):
+        assert run_json(capsys, "load", "--dry-run", "--gpu-memory", "16GiB", *asked)["quantized_alternative"] is None
+
+
 def test_forced_model_says_whether_it_fits(capsys: pytest.CaptureFixture[str], offline: None) -> None:
     plan = run_json(capsys, "load", "--dry-run", "--model", "llama-3.1-70b", "--gpu-memory", "24GiB")
     assert plan["fits"] is False and plan["model"]["id"] == "meta-llama/Llama-3.1-70B-Instruct"

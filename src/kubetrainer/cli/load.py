@@ -44,17 +44,24 @@ def load(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (DESIGN.md section 5).")] = False,
 ) -> None:
     """Pick the most capable model that fits the detected (or given) hardware and cache it under <home>/models."""
-    from kubetrainer.models.plan import acquire, find_budgets, plan
+    from kubetrainer.models import hub
+    from kubetrainer.models.plan import acquire, find_budgets, plan, quantized_alternative
 
     budgets = find_budgets(gpu_memory=gpu_memory, gpus=gpus, source=source, kubeconfig=kubeconfig)
     selection = plan(
         task, budgets, model=model, token=token, seq_len=seq_len, batch_size=batch_size, quantization=quant
     )
+    alternative = None if model else quantized_alternative(
+        selection, budgets, allow_gated=hub.token_from_env(token) is not None, seq_len=seq_len, batch_size=batch_size,
+        quantization=quant)
     if not as_json:
         show(selection)
+        if alternative:
+            show_alternative(alternative)
     acquired = None if dry_run else acquire(selection, STATE.settings.dir("models"), forced=model is not None, token=token)
     if as_json:
-        render.print_json({**selection.to_json(), "acquired": acquired.to_json() if acquired else None})
+        render.print_json({**selection.to_json(), "quantized_alternative": alternative_json(alternative),
+                           "acquired": acquired.to_json() if acquired else None})
     elif acquired is not None:
         show_acquired(acquired)
 
@@ -100,6 +107,27 @@ def show(selection: Selection) -> None:
         render.console.print(f"[bold]{chosen.spec.hub_id} does not fit[/]: {chosen.reason}")
     else:
         render.console.print("[bold]Nothing fits[/]: the bundled default is used when loading.")
+
+
+def alternative_json(alternative: Selection | None) -> dict | None:
+    """The quantized plan's model, quantization, size and the GGUF export that serves it on llama.cpp."""
+    if alternative is None or alternative.chosen is None:
+        return None
+    from kubetrainer.models.plan import GGUF_QUANT
+
+    chosen, quantization = alternative.chosen, alternative.workload.quantization or ""
+    return {"name": chosen.spec.name, "id": chosen.spec.hub_id, "params": chosen.spec.params,
+            "quantization": quantization, "total_bytes": chosen.estimate.total_bytes,
+            "gguf": f"kubetrainer export {chosen.spec.hub_id} --gguf --quant {GGUF_QUANT[quantization]} --out DIR"}
+
+
+def show_alternative(alternative: Selection) -> None:
+    """One line: the more capable model quantized weights make fit, and how to get it for llama.cpp."""
+    found = alternative_json(alternative)
+    if found:
+        render.console.print(f"[bold]Quantized[/] with {found['quantization']} weights {found['id']} ({found['params'] / 1e9:.1f}B, "
+                    f"{found['total_bytes'] / GIB:.1f} GiB) fits: `kubetrainer load --quant {found['quantization']}`; "
+                    f"for llama.cpp on an edge GPU: `{found['gguf']}`")
 
 
 def show_acquired(acquired: Acquired) -> None:

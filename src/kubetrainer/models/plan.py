@@ -88,6 +88,30 @@ def plan(
     return select(task, budgets, load_catalog(), allow_gated=token is not None, **workload_options)
 
 
+# How each inference quantization is served on an edge GPU: `kubetrainer export --gguf --quant` for llama.cpp.
+GGUF_QUANT = {"int8": "q8_0", "int4": "q4_k_m"}
+CLASS_UP = 1.5  # a quantized plan is worth naming when its model has this many times the parameters
+
+
+def quantized_alternative(selection: Selection, budgets: list[Budget], *, allow_gated: bool,
+                          **workload_options: Any) -> Selection | None:
+    """For inference at full precision, the plan with quantized weights when it picks a model a class bigger
+    (CLASS_UP times the parameters) than `selection` does: the bigger of int8 and int4, int8 when they pick the same
+    (it costs less quality). None when neither does."""
+    if selection.task != "inference" or workload_options.get("quantization"):
+        return None
+    current = selection.chosen.spec.params if selection.chosen and selection.chosen.fits else 0
+    best: Selection | None = None
+    for quantization in GGUF_QUANT:
+        quantized = select("inference", budgets, load_catalog(), allow_gated=allow_gated,
+                           **{**workload_options, "quantization": quantization})
+        found = quantized.chosen
+        if found and found.fits and found.spec.params >= CLASS_UP * current and (
+                best is None or best.chosen is None or found.spec.params > best.chosen.spec.params):
+            best = quantized
+    return best
+
+
 def acquire(selection: Selection, models_dir: Path, *, forced: bool = False, token: str | None = None) -> Acquired:
     """Download the chosen model (or reuse it), falling back to the bundled default.
 
