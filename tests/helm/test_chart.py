@@ -27,6 +27,7 @@ VALUE_SETS = {
         "--set", "agent.xidFromKernelLog=true",
     ],
     "minimal": ["--set", "server.enabled=false", "--set", "server.persistence.enabled=false"],
+    "vllm-server": ["--set", "server.engine=vllm", "--set", "server.gpus=1"],
     "existing-secret": ["--set", "server.apiKey.existingSecret=my-key", "--set", "server.persistence.enabled=false"],
 }
 
@@ -125,6 +126,22 @@ def test_gpu_server_requests_gpus_and_tolerates_taint(helm: Path) -> None:
     assert len(by_kind(docs, "NetworkPolicy")) == 1
 
 
+def test_a_vllm_server_runs_on_a_gpu_with_shared_memory_and_refuses_to_render_without_one(helm: Path) -> None:
+    docs = render(helm, *VALUE_SETS["vllm-server"])
+    (deployment,) = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"] == "kt-kubetrainer"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert "--engine=vllm" in container["args"] and container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert {"name": "shm", "mountPath": "/dev/shm"} in container["volumeMounts"]
+    assert {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}} in pod["volumes"]
+    assert not any("--engine" in arg for arg in by_kind(render(helm), "Deployment")[0]["spec"]["template"]["spec"]
+                   ["containers"][0]["args"]), "auto passes no --engine"
+    for values, message in ((["--set", "server.engine=vllm"], "vllm needs server.gpus >= 1"),
+                            (["--set", "server.engine=tgi"], '"tgi" is not an engine')):
+        failed = subprocess.run([str(helm), "template", "kt", str(CHART), *values], capture_output=True, text=True)
+        assert failed.returncode != 0 and message in failed.stderr
+
+
 def test_existing_secret_is_referenced_not_created(helm: Path) -> None:
     docs = render(helm, *VALUE_SETS["existing-secret"])
     assert not by_kind(docs, "Secret")
@@ -143,7 +160,7 @@ def test_container_args_are_flags_the_binaries_accept(helm: Path) -> None:
     """The chart and the programs must not drift: every flag the pods pass exists in their --help."""
     from kubetrainer.sources.local_agent import agent_binary
 
-    docs = render(helm, *VALUE_SETS["gpu-server-redis-netpol"])
+    docs = render(helm, *VALUE_SETS["gpu-server-redis-netpol"]) + render(helm, *VALUE_SETS["vllm-server"])
     agent_help = subprocess.run([str(agent_binary()), "--help"], capture_output=True, text=True, check=True).stdout
     for workload in by_kind(docs, "DaemonSet") + by_kind(docs, "Deployment"):
         container = workload["spec"]["template"]["spec"]["containers"][0]
