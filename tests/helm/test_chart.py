@@ -49,8 +49,8 @@ def by_kind(docs: list[dict], kind: str) -> list[dict]:
 def test_template_needs_no_kube_version(helm: Path, tmp_path: Path) -> None:
     """Like helm's release builds, the helm built here assumes the Kubernetes its client-go is for
     (scripts/k8s/build.sh), not 1.20, so the chart's `kubeVersion: >=1.27` passes without --kube-version."""
-    go_mod = (Path(__file__).resolve().parents[2] / "scripts" / "k8s" / "helm" / "go.mod").read_text()
-    client_go = re.search(r"^\s*k8s\.io/client-go v0\.(\d+)\.", go_mod, re.MULTILINE)
+    go_mod = (Path(__file__).resolve().parents[2] / "scripts" / "k8s" / "controlplane" / "go.mod").read_text()
+    client_go = re.search(r"^\s*k8s\.io/client-go => k8s\.io/client-go v0\.(\d+)\.", go_mod, re.MULTILINE)
     probe = tmp_path / "probe"
     (probe / "templates").mkdir(parents=True)
     (probe / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")

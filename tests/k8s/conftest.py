@@ -24,15 +24,6 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts" / "k8s"
 
 
-def _k8s_bin() -> Path:
-    """The cache directory build.sh fills (versions.sh is the one place that names it)."""
-    out = subprocess.run(
-        ["bash", "-c", f'source "{SCRIPTS}/versions.sh" && echo "$K8S_BIN"'],
-        capture_output=True, text=True, check=True,
-    )
-    return Path(out.stdout.strip())
-
-
 @dataclass(frozen=True)
 class Cluster:
     """A running local control plane: its kubeconfig and the directory of its binaries."""
@@ -55,7 +46,7 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, k8s_bin: Path) -> Iterator[Cluster]:
     """Start the control plane once; always stop every process it started.
 
     KUBETRAINER_TEST_KUBECONFIG=.cluster/kubeconfig (after `make cluster-up`) reuses a running
@@ -63,14 +54,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """
     reuse = os.environ.get("KUBETRAINER_TEST_KUBECONFIG")
     if reuse:
-        yield Cluster(kubeconfig=Path(reuse).resolve(), bin=_k8s_bin())
+        yield Cluster(kubeconfig=Path(reuse).resolve(), bin=k8s_bin)
         return
     workdir = tmp_path_factory.mktemp("cluster")
     try:
         up = subprocess.run(["bash", str(SCRIPTS / "up.sh"), str(workdir)], capture_output=True, text=True, timeout=300)
         if up.returncode != 0:
             pytest.fail(f"the local control plane did not start (scripts/k8s/up.sh):\n{up.stderr}", pytrace=False)
-        yield Cluster(kubeconfig=workdir / "kubeconfig", bin=_k8s_bin())
+        yield Cluster(kubeconfig=workdir / "kubeconfig", bin=k8s_bin)
     finally:
         subprocess.run(["bash", str(SCRIPTS / "down.sh"), str(workdir)], capture_output=True, timeout=120)
 

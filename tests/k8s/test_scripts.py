@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .conftest import SCRIPTS, _k8s_bin
+from .conftest import SCRIPTS
 
 
 def test_up_says_how_to_build_when_the_binaries_are_missing(tmp_path: Path) -> None:
@@ -40,8 +40,8 @@ def test_only_ready_sample_nodes_are_handed_to_kwok() -> None:
     assert all("resourceVersion" not in n["metadata"] and "uid" not in n["metadata"] for n in nodes)
 
 
-def test_build_rebuilds_only_the_part_whose_inputs_changed(tmp_path: Path) -> None:
-    """Each part (kube, etcd, kwok, helm) has its own stamp: a stale helm stamp rebuilds helm, not Kubernetes."""
+def _cache_with_binaries(tmp_path: Path, stamp: str) -> tuple[dict[str, str], Path]:
+    """A cache holding executable stand-ins for the binaries and the given stamp; an env without go."""
     env = {**os.environ, "KUBETRAINER_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}  # no go
     names = subprocess.run(["bash", "-c", f'source "{SCRIPTS}/versions.sh" && echo "$K8S_BIN" "${{K8S_BINARIES[@]}}"'],
                            capture_output=True, text=True, check=True, env=env).stdout.split()
@@ -50,15 +50,36 @@ def test_build_rebuilds_only_the_part_whose_inputs_changed(tmp_path: Path) -> No
     for name in binaries:
         (fake_bin / name).write_text("#!/bin/sh\n")
         (fake_bin / name).chmod(0o755)
-    for stamp in _k8s_bin().glob(".stamp-*"):  # the keys of the real, built cache
-        (fake_bin / stamp.name).write_text(stamp.read_text())
+    (fake_bin / ".stamp").write_text(stamp)
+    return env, fake_bin
 
-    def build() -> subprocess.CompletedProcess:
-        return subprocess.run(["bash", str(SCRIPTS / "build.sh")], capture_output=True, text=True, env=env, timeout=60)
 
-    fresh = build()
-    assert fresh.returncode == 0 and "up to date" in fresh.stdout, fresh.stdout + fresh.stderr
-    (fake_bin / ".stamp-helm").write_text("stale\n")
-    stale = build()
-    assert stale.returncode == 1 and "go command is needed" in stale.stderr
-    assert "to build: helm (" in stale.stdout, stale.stdout
+def _build(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(SCRIPTS / "build.sh"), *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+def test_build_returns_at_once_when_the_stamp_matches_and_rebuilds_when_it_does_not(
+        tmp_path: Path, k8s_bin: Path) -> None:
+    """The stamp of the real, built cache is what build.sh computes from today's module and flags."""
+    env, fake_bin = _cache_with_binaries(tmp_path, (k8s_bin / ".stamp").read_text())
+
+    assert "up to date" in (fresh := _build(env)).stdout and fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "up to date" in (background := _build(env, "--background")).stdout and background.returncode == 0
+
+    (fake_bin / ".stamp").write_text("stale\n")
+    stale = _build(env)
+    assert stale.returncode == 1 and "go command is needed" in stale.stderr, stale.stdout + stale.stderr
+
+
+def test_a_build_waits_for_the_background_build_and_then_builds_itself(tmp_path: Path) -> None:
+    """`make setup-test` starts the build in the background; the tests' build.sh waits for its lock, then retries."""
+    env, _ = _cache_with_binaries(tmp_path, "stale\n")
+
+    started = _build(env, "--background")
+    assert started.returncode == 0 and "in the background" in started.stdout, started.stdout + started.stderr
+    waited = _build(env)  # holds no lock until the background one has given it up
+
+    assert waited.returncode == 1 and "go command is needed" in waited.stderr
+    background_log = Path(env["KUBETRAINER_CACHE"]).glob("k8s-*/logs/background.log")
+    assert "background build failed" in next(background_log).read_text()
