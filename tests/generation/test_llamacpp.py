@@ -1,13 +1,11 @@
 """The llama.cpp engine on the bundled SmolLM2 GGUF (real model, CPU), alone and behind the server.
 
-llama-cpp-python is a wheel built from its sdist (`make setup-test`, scripts/setup.d/60-llama-cpp.sh).
-These tests skip only where it is neither installed nor cached as a wheel; a cached wheel that is
-not installed fails them, so they are never skipped silently on a machine that has it.
+llama-cpp-python is a wheel built from its sdist (`make setup-test`, scripts/setup.d/06-llama-cpp.sh, in the
+background); these tests run after the others and first wait for it (the `llama_cpp` fixture, tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import threading
@@ -20,22 +18,13 @@ from kubetrainer.generation.engine import Unsupported
 from kubetrainer.generation.params import SamplingParams, answer_params
 
 CACHE = Path(os.environ.get("KUBETRAINER_CACHE", Path.home() / ".cache" / "kubetrainer"))
-WHEELS = sorted((CACHE / "wheels").glob("llama_cpp_python-*.whl"))
-INSTALLED = importlib.util.find_spec("llama_cpp") is not None
-
-pytestmark = pytest.mark.skipif(
-    not INSTALLED and not WHEELS,
-    reason=f"llama-cpp-python is not installed and no wheel is cached in {CACHE / 'wheels'} "
-           "(make setup-test installs it, or builds llama_cpp_python-*.whl in the background)")
 
 QUESTION = [{"role": "user", "content": "What is a Kubernetes pod?"}]
 ADMIN = "admin-" + "4dm1n" * 6
 
 
 @pytest.fixture(scope="module")
-def gguf_parts() -> tuple[Path, object]:
-    if not INSTALLED:
-        pytest.fail(f"llama-cpp-python is cached as {WHEELS[-1].name} but not installed: run make setup-test")
+def gguf_parts(llama_cpp) -> tuple[Path, object]:
     from kubetrainer.generation.engines import find_gguf, gguf_tokenizer
 
     gguf = find_gguf(None)
@@ -133,7 +122,7 @@ def test_an_adapter_is_refused_by_the_engine(engine) -> None:
         list(stream)
 
 
-def test_the_engine_is_chosen_in_one_place(tmp_path: Path) -> None:
+def test_the_engine_is_chosen_in_one_place(llama_cpp, tmp_path: Path) -> None:
     from kubetrainer.errors import UserError
     from kubetrainer.generation.engines import choose_engine
 

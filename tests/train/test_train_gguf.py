@@ -3,7 +3,6 @@ and what cannot be converted or quantized here says so in one line (exit 2)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -22,8 +21,7 @@ from kubetrainer.train import engine, gguf_convert, gguf_eval
 from kubetrainer.train.config import TrainConfig
 from tests.train.tiny import qa_records, write_jsonl
 
-INSTALLED = importlib.util.find_spec("llama_cpp") is not None
-needs_llama = pytest.mark.skipif(not INSTALLED, reason="llama-cpp-python is not installed (make setup-test)")
+needs_llama = pytest.mark.usefixtures("llama_cpp")  # tests/conftest.py: installed before these run, or they fail
 CACHE = Path(os.environ.get("KUBETRAINER_CACHE", Path.home() / ".cache" / "kubetrainer"))
 TEXT = "The pod web-1 restarts because its container is OOMKilled. Why is db-0 pending? GPU 3 reported Xid 79."
 
