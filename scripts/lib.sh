@@ -69,3 +69,40 @@ ensure_apt() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   fi
 }
+
+# The builds that run in the background (the agent, the control plane, llama-cpp-python) share one
+# protocol: the script opens its lock file on fd 9 (`exec 9>>LOCK`) and whoever holds the flock is
+# the one build; a detached copy of the script (`SCRIPT --detached`) inherits the lock and keeps it
+# until it exits, so a later caller waits for exactly that build.
+
+# start_detached LABEL LOG NICE SCRIPT: start `SCRIPT --detached` in its own session at nice NICE,
+# its output in LOG, holding the lock; returns 1 (saying so) when a build already holds it.
+start_detached() {
+  local label=$1 log=$2 nice=$3 script=$4
+  if ! flock -n 9; then
+    echo "$label: already being built in the background (log: $log)"
+    return 1
+  fi
+  setsid nice -n "$nice" bash "$script" --detached </dev/null >"$log" 2>&1 9>&9 &
+}
+
+# wait_for_lock LABEL LOG: returns holding the lock, after a line a minute with LOG's last line
+# while a background build holds it.
+wait_for_lock() {
+  local label=$1 log=$2 start=$EPOCHREALTIME
+  flock -n 9 && return 0
+  echo "$label: waiting for the build running in the background (log: $log)"
+  until flock -w 60 9; do
+    printf '    %s: still building (%s): %s\n' "$label" "$(elapsed "$start")" \
+      "$(tail -1 "$log" 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g; s/^ *//' | cut -c1-100)"
+  done
+}
+
+# detached LABEL COMMAND...: the --detached mode's body: COMMAND, then how it ended and how long it took.
+detached() {
+  local label=$1 start=$EPOCHREALTIME rc=0
+  shift
+  "$@" || rc=$?
+  echo "$label: background build $( ((rc == 0)) && echo done || echo "failed (exit $rc)") after $(elapsed "$start")"
+  return $rc
+}

@@ -81,11 +81,8 @@ build() { # with the lock held on fd 9
 }
 
 if [[ ${1:-} == --detached ]]; then  # the background build; it inherited the lock on fd 9
-  start=$EPOCHREALTIME
-  rc=0
-  build || rc=$?
-  echo "k8s: background build $( ((rc == 0)) && echo done || echo "failed (exit $rc)") after $(elapsed "$start")"
-  exit $rc
+  detached k8s build
+  exit
 fi
 
 up_to_date && { echo "k8s: up to date: $K8S_BIN"; exit 0; }
@@ -93,21 +90,9 @@ up_to_date && { echo "k8s: up to date: $K8S_BIN"; exit 0; }
 exec 9>>"$K8S_DIR/.build.lock"
 case ${1:-} in
   --background)
-    if ! flock -n 9; then echo "k8s: already being built (log: $background_log)"; exit 0; fi
-    # The lock goes with the build (it shares fd 9), so a waiting build.sh waits for this one.
-    setsid bash "$self" --detached </dev/null >"$background_log" 2>&1 9>&9 &
+    start_detached k8s "$background_log" 0 "$self" || exit 0
     echo "k8s: building the control plane in the background (log: $background_log); the tests that need it wait for it"
     ;;
-  "")
-    if ! flock -n 9; then
-      echo "k8s: waiting for the build already running (log: $background_log)"
-      start=$EPOCHREALTIME
-      until flock -w 60 9; do
-        printf '    k8s: still building (%s; %s)\n' "$(elapsed "$start")" \
-          "$(grep -a 'packages compiled' "$background_log" 2>/dev/null | tail -1 | sed 's/^ *//')"
-      done
-    fi
-    build
-    ;;
+  "") wait_for_lock k8s "$background_log"; build ;;
   *) echo "usage: build.sh [--background]" >&2; exit 2 ;;
 esac

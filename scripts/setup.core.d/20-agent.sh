@@ -46,11 +46,8 @@ build() { # with the lock held on fd 9; cargo does not keep it
 }
 
 if [[ ${1:-} == --detached ]]; then  # the build background mode started; it inherited the lock
-  start=$EPOCHREALTIME
-  rc=0
-  build || rc=$?
-  echo "agent: background build $( ((rc == 0)) && echo done || echo "failed (exit $rc)") after $(elapsed "$start")"
-  exit $rc
+  detached agent build
+  exit
 fi
 
 if up_to_date; then
@@ -65,23 +62,9 @@ fi
 exec 9>>"$lock"
 case $mode in
   background)
-    if ! flock -n 9; then
-      echo "agent: already being built in the background (log: $log)"
-      exit 0
-    fi
-    # The lock goes with the build (it shares fd 9), so no second build starts meanwhile.
-    setsid nice -n 19 bash "$self" --detached </dev/null >"$log" 2>&1 9>&9 &
+    start_detached agent "$log" 19 "$self" || exit 0
     echo "agent: building in the background at low priority (log: $log); until then \`harvest --local\` reads pod logs in Python"
     ;;
-  wait)
-    if ! flock -n 9; then
-      echo "agent: waiting for the build running in the background (log: $log)"
-      start=$EPOCHREALTIME
-      until flock -w 30 9; do
-        printf '    agent: still building in the background (%s)\n' "$(elapsed "$start")"
-      done
-    fi
-    build
-    ;;
+  wait) wait_for_lock agent "$log"; build ;;
   *) echo "agent: KUBETRAINER_AGENT_BUILD=$mode; expected wait or background" >&2; exit 2 ;;
 esac

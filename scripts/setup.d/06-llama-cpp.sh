@@ -47,11 +47,8 @@ install_cached() {
 }
 
 if [[ ${1:-} == --detached ]]; then  # the background build; it inherited the lock on fd 9
-  start=$EPOCHREALTIME
-  rc=0
-  build_wheel || rc=$?
-  echo "llama-cpp-python: background build $( ((rc == 0)) && echo done || echo "failed (exit $rc)") after $(elapsed "$start")"
-  exit $rc
+  detached llama-cpp-python build_wheel
+  exit
 fi
 
 installed=$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))' 2>/dev/null || true)
@@ -63,23 +60,12 @@ fi
 exec 9>>"$lock"
 case ${1:-} in
   "")
-    if ! flock -n 9; then
-      echo "llama-cpp-python: already being built in the background (log: $log)"
-      exit 0
-    fi
-    # The lock goes with the build (it shares fd 9), so no second build starts meanwhile.
-    setsid nice -n 19 bash "$self" --detached </dev/null >"$log" 2>&1 9>&9 &
+    start_detached llama-cpp-python "$log" 19 "$self" || exit 0
     echo "llama-cpp-python: building the wheel in the background at low priority (log: $log);" \
          "the tests that use it wait for it, and until it is installed --engine auto serves with transformers"
     ;;
   --wait)
-    if ! flock -n 9; then
-      echo "llama-cpp-python: waiting for the build running in the background (log: $log)"
-      start=$EPOCHREALTIME
-      until flock -w 60 9; do
-        printf '    llama-cpp-python: still building in the background (%s)\n' "$(elapsed "$start")"
-      done
-    fi
+    wait_for_lock llama-cpp-python "$log"
     build_wheel 2>&1 | tee -a "$log" | progress "llama-cpp-python" "build steps" "" '^ *\[[0-9]+/[0-9]+\] ' \
       || { tail -20 "$log" >&2; exit 1; }
     install_cached
