@@ -5,9 +5,11 @@
 #                   scripts/setup.core.d/*.sh (the Rust agent, built in the background:
 #                   KUBETRAINER_AGENT_BUILD=background, see setup.core.d/20-agent.sh).
 #   setup.sh test   the core set, then the test set (`make setup-test`, before `make test` and
-#                   `make bench`): every scripts/setup.d/*.sh (the Python test extras, the local
-#                   Kubernetes control plane, Redis, Chromium, rsyslog, ...). The tests run the
-#                   agent, so here its build is waited for (KUBETRAINER_AGENT_BUILD=wait).
+#                   `make bench`): every scripts/setup.d/*.sh (the Python test extras, llama-cpp-python,
+#                   Redis, Chromium, rsyslog, ...). The local Kubernetes control plane, the longest
+#                   build and one that needs only Go, starts first of all, in the background
+#                   (scripts/k8s/build.sh --background; its tests wait for it, tests/conftest.py). The
+#                   agent builds in the background too, and is waited for at the end: the tests run it.
 # Convention: a new part goes in scripts/setup.d/ (the test set) unless `make run` cannot work
 # without it; only then does it go in scripts/setup.core.d/. Both run in name order.
 # Each part is skipped when its inputs have not changed, so a second run costs seconds; each
@@ -19,7 +21,7 @@ source scripts/lib.sh
 sets=(core)
 case "${1:-core}" in
   core) export KUBETRAINER_AGENT_BUILD=${KUBETRAINER_AGENT_BUILD:-background} ;;
-  test) sets+=(test); export KUBETRAINER_AGENT_BUILD=wait ;;
+  test) sets+=(test); export KUBETRAINER_AGENT_BUILD=background ;;
   *) echo "usage: $0 [core|test]" >&2; exit 2 ;;
 esac
 
@@ -38,6 +40,9 @@ python_core() {
 }
 
 start=$EPOCHREALTIME
+if [[ ${sets[*]} == *test* ]]; then
+  timed "control plane (started in the background)" bash scripts/k8s/build.sh --background
+fi
 timed "python (core)" python_core
 for set in "${sets[@]}"; do
   dir=scripts/setup.core.d
@@ -47,4 +52,7 @@ for set in "${sets[@]}"; do
     timed "$part" bash "$part"
   done
 done
+if [[ ${sets[*]} == *test* ]]; then
+  timed "agent (waited for: the tests run it)" env KUBETRAINER_AGENT_BUILD=wait bash scripts/setup.core.d/20-agent.sh
+fi
 step "set-up ($(IFS=+; echo "${sets[*]}")) done in $(elapsed "$start")"
