@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kubetrainer.generation import chat
-from kubetrainer.generation.engine import Unsupported
+from kubetrainer.generation.engine import UnknownAdapter
 from kubetrainer.generation.params import SamplingParams, answer_params
 
 CACHE = Path(os.environ.get("KUBETRAINER_CACHE", Path.home() / ".cache" / "kubetrainer"))
@@ -114,20 +114,21 @@ def test_log_probabilities(engine) -> None:
     assert len(prompt) == 6 and all(p.logprob <= 0 for p in prompt[1:])
 
 
-def test_an_adapter_is_refused_by_the_engine(engine) -> None:
-    with pytest.raises(Unsupported, match="GGUF"):
+def test_an_adapter_the_engine_does_not_hold_is_refused(engine) -> None:
+    with pytest.raises(UnknownAdapter, match="no adapter 'ops-lora' is loaded"):
         engine.generate(engine.chat_ids(QUESTION), greedy(2), adapter="ops-lora")
     stream = engine.stream(engine.chat_ids(QUESTION), greedy(2), adapter="ops-lora")
-    with pytest.raises(Unsupported, match="--engine transformers"):
+    with pytest.raises(UnknownAdapter, match="loaded: none"):
         list(stream)
 
 
-def test_the_engine_is_chosen_in_one_place(llama_cpp, tmp_path: Path) -> None:
+def test_the_engine_is_chosen_in_one_place(llama_cpp, bundled_adapter: Path, tmp_path: Path) -> None:
     from kubetrainer.errors import UserError
     from kubetrainer.generation.engines import choose_engine
 
     assert choose_engine("auto", None)[0] == "llamacpp"  # installed, a GGUF, no GPU here
-    assert choose_engine("auto", None, adapters=(tmp_path,)) == ("transformers", None)
+    assert choose_engine("auto", None, adapters=(bundled_adapter,))[0] == "llamacpp"  # plain LoRA: llama.cpp applies it
+    assert choose_engine("auto", None, adapters=(tmp_path,)) == ("transformers", None)  # not an adapter it can apply
     assert choose_engine("transformers", None) == ("transformers", None)
     assert choose_engine("auto", str(tmp_path)) == ("transformers", None)  # no GGUF in it
     with pytest.raises(UserError, match="no GGUF"):
@@ -145,18 +146,41 @@ def test_serve_help_names_the_engine_option(capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.fixture(scope="module")
-def served(gguf_parts, tmp_path_factory: pytest.TempPathFactory):
+def bundled_adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter on the bundled SmolLM2 (attention; random, non-zero, scaled up so that it changes greedy
+    answers), saved as a training run saves one."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from kubetrainer.models.bundled import ensure_default_llm
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(ensure_default_llm(CACHE / "test-models"), dtype=torch.float32)
+    config = LoraConfig(r=8, lora_alpha=128, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+                        init_lora_weights=False)
+    adapter = tmp_path_factory.mktemp("runs") / "ops-lora"
+    get_peft_model(base, config).save_pretrained(adapter)
+    return adapter
+
+
+@pytest.fixture(scope="module")
+def served(gguf_parts, bundled_adapter: Path, tmp_path_factory: pytest.TempPathFactory):
     from fastapi.testclient import TestClient
 
     from kubetrainer.serve.app import create_app
     from kubetrainer.serve.config import ServeConfig
 
-    adapter = tmp_path_factory.mktemp("runs") / "ops-lora"
-    adapter.mkdir()
-    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
     home = tmp_path_factory.mktemp("home")
-    return TestClient(create_app(ServeConfig(home=home, engine="llamacpp", adapters=(adapter,),
+    return TestClient(create_app(ServeConfig(home=home, engine="llamacpp", adapters=(bundled_adapter,),
                                              admin_keys=frozenset({ADMIN}))))
+
+
+def answers(served, model: str, tokens: int = 6) -> str:
+    body = {"model": model, "messages": QUESTION, "max_tokens": tokens, "temperature": 0}
+    reply = served.post("/v1/chat/completions", json=body)
+    assert reply.status_code == 200, reply.text
+    return reply.json()["choices"][0]["message"]["content"]
 
 
 def test_the_server_answers_with_llamacpp_and_names_it(served, engine) -> None:
@@ -175,24 +199,36 @@ def test_the_server_answers_with_llamacpp_and_names_it(served, engine) -> None:
     assert "".join(event["choices"][0]["delta"].get("content", "") for event in events if event["choices"]) == expected
 
 
-def test_an_adapter_request_gets_a_clear_400_with_llamacpp(served) -> None:
-    reply = served.post("/v1/chat/completions",
-                        json={"model": "ops-lora", "messages": QUESTION, "max_tokens": 2, "temperature": 0})
-    assert reply.status_code == 400
-    error = reply.json()["error"]
-    assert error["code"] == "adapter_unsupported" and error["param"] == "model"
-    assert "llama.cpp" in error["message"] and "GGUF" in error["message"] and "--engine transformers" in error["message"]
+def test_an_adapter_is_applied_per_request_with_llamacpp(served) -> None:
+    lm = served.app.state.serve.lm
+    ids = lm.engine.chat_ids(QUESTION)
+    base, tuned = (lm.engine.generate(ids, greedy(6), adapter=name).text for name in (None, "ops-lora"))
+    assert tuned != base
+    assert answers(served, "ops-lora") == tuned and answers(served, lm.model_id) == base
+    assert answers(served, "ops-lora") == tuned  # back again: nothing of the base's cache reused
 
 
-def test_adapters_cannot_be_added_or_removed_at_run_time_with_llamacpp(served) -> None:
+def test_adapters_are_added_and_removed_at_run_time_with_llamacpp(served, bundled_adapter: Path, tmp_path) -> None:
     admin = {"Authorization": f"Bearer {ADMIN}"}
-    adapter = served.app.state.serve.lm.adapter_dirs[0]
-    for reply in (served.post("/v1/adapters", json={"name": "late", "path": str(adapter)}, headers=admin),
-                  served.delete("/v1/adapters/ops-lora", headers=admin)):
-        error = reply.json()["error"]
-        assert reply.status_code == 400 and error["code"] == "adapter_unsupported", reply.text
-        assert "llama.cpp engine applies GGUF adapters only" in error["message"]
-    assert served.app.state.serve.lm.adapters == ("ops-lora",)
+    lm = served.app.state.serve.lm
+    added = served.post("/v1/adapters", json={"name": "late", "path": str(bundled_adapter)}, headers=admin)
+    assert added.status_code == 201 and added.json()["engine"] == "llamacpp", added.text
+    assert answers(served, "late") == answers(served, "ops-lora")  # the same weights under another name
+
+    assert served.delete("/v1/adapters/late", headers=admin).status_code == 200
+    gone = served.post("/v1/chat/completions", json={"model": "late", "messages": QUESTION, "max_tokens": 2})
+    assert gone.status_code == 404 and lm.adapters == ("ops-lora",)
+
+    dora = tmp_path / "dora"
+    dora.mkdir()
+    for file in bundled_adapter.iterdir():
+        (dora / file.name).write_bytes(file.read_bytes())
+    config = json.loads((dora / "adapter_config.json").read_text())
+    (dora / "adapter_config.json").write_text(json.dumps({**config, "use_dora": True}))
+    refused = served.post("/v1/adapters", json={"name": "dora", "path": str(dora)}, headers=admin)
+    error = refused.json()["error"]
+    assert refused.status_code == 400 and error["param"] == "path" and "DoRA" in error["message"], refused.text
+    assert lm.adapters == ("ops-lora",)
 
 
 def test_the_openai_client_talks_to_the_llamacpp_engine(served, engine) -> None:
@@ -205,5 +241,5 @@ def test_the_openai_client_talks_to_the_llamacpp_engine(served, engine) -> None:
     assert reply.choices[0].message.content == expected and reply.choices[0].finish_reason == "length"
     chunks = client.chat.completions.create(model=base, messages=QUESTION, max_tokens=5, temperature=0, stream=True)
     assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices) == expected
-    with pytest.raises(openai.BadRequestError, match="GGUF"):
-        client.chat.completions.create(model="ops-lora", messages=QUESTION, max_tokens=2)
+    tuned = client.chat.completions.create(model="ops-lora", messages=QUESTION, max_tokens=5, temperature=0)
+    assert tuned.choices[0].message.content == answers(served, "ops-lora", 5) != expected

@@ -8,7 +8,8 @@
   naming another way to start it (`generation.vllm_process`).
 - `auto`: vLLM when vllm is importable and a CUDA GPU is present; else llama.cpp when
   llama-cpp-python is importable, the model has a GGUF, no CUDA GPU is present (llama.cpp here is a
-  CPU build) and no adapter is served (llama.cpp does not apply PEFT adapters); else transformers.
+  CPU build) and every adapter is one llama.cpp can apply (plain LoRA, `train.gguf_lora`); else
+  transformers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetrainer.errors import Unavailable, UserError
+from kubetrainer.train import gguf_lora
 
 ENGINES = ("auto", "transformers", "llamacpp", "vllm")
 TRANSFORMERS, LLAMACPP, VLLM = "transformers", "llamacpp", "vllm"
@@ -82,7 +84,8 @@ def choose_engine(requested: str, ref: str | None, *, adapters: tuple[Any, ...] 
         return LLAMACPP, gguf
     if vllm_installed() and _cuda():
         return VLLM, None
-    gguf = find_gguf(ref) if llamacpp_installed() and not adapters else None
+    appliable = all(gguf_lora.appliable(Path(adapter)) for adapter in adapters)
+    gguf = find_gguf(ref) if llamacpp_installed() and appliable else None
     if gguf is not None and not _cuda():
         return LLAMACPP, gguf
     return TRANSFORMERS, None

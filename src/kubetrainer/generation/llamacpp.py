@@ -1,6 +1,6 @@
 """The llama.cpp engine: GGUF models through llama-cpp-python, behind the same `Engine` as transformers.
 
-llama-cpp-python is optional (a wheel built from its sdist, see scripts/setup.d/60-llama-cpp.sh),
+llama-cpp-python is optional (a wheel built from its sdist, see scripts/setup.d/06-llama-cpp.sh),
 so it is imported only when an engine is loaded. llama.cpp evaluates the model (prompt
 prefill, one token at a time after it, the KV cache kept across requests for a shared
 prefix); everything else is ours and matches `generation.hf`:
@@ -16,8 +16,11 @@ prefix); everything else is ours and matches `generation.hf`:
 - Prompt log-probabilities (`echo` with `logprobs`) are computed by feeding the prompt one token
   at a time (llama.cpp keeps only the last position's logits unless a context is built with
   `logits_all`, which costs n_ctx x vocab floats): exact, and slower than transformers for long prompts.
-- LoRA adapters are not applied: a request naming one raises `Unsupported` (PEFT adapters need a
-  conversion to GGUF, a later step), which the server answers with a 400.
+- LoRA adapters are applied per request, as llama.cpp's own server does: each PEFT adapter is converted
+  to a GGUF LoRA for this model (`train.gguf_lora`; a `.gguf` adapter is taken as is) and loaded once
+  (`llama_adapter_lora_init`); a request sets its adapter, or none for the base, on the context
+  (`llama_set_adapters_lora`) and, when that changes it, drops the KV cache, which the other adapter
+  computed. Adapters are added and removed while the engine serves, between two requests (the lock).
 
 One llama.cpp context serves one request at a time (a lock); the server's generation slots queue the rest.
 Threads: half the CPUs this process may use (affinity, cut to the cgroup quota), at least one.
@@ -29,20 +32,24 @@ from __future__ import annotations
 
 import atexit
 import codecs
+import ctypes
 import os
 import queue
+import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kubetrainer.errors import UserError
 from kubetrainer.generation import chat
 from kubetrainer.generation.chat import Messages
-from kubetrainer.generation.engine import BASE_ADAPTER, Generation, TokenLogprob, Unsupported
+from kubetrainer.generation.engine import BASE_ADAPTER, Generation, TokenLogprob, UnknownAdapter, Unsupported
 from kubetrainer.generation.params import SamplingParams
 from kubetrainer.generation.stops import StopTrimmer
+from kubetrainer.train import gguf_lora
 
 MISSING_WHEEL = ("llama-cpp-python is not installed: `make setup-test` installs the cached wheel from "
                  "$KUBETRAINER_CACHE/wheels (or starts building it in the background)")
@@ -75,20 +82,71 @@ class LlamaCppEngine:
 
     bans_repeated_ngrams = True
 
-    def __init__(self, llama: Any, tokenizer: Any) -> None:
+    def __init__(self, llama: Any, tokenizer: Any, gguf: Path) -> None:
         self.llama = llama
         self.tokenizer = tokenizer
+        self.gguf = gguf
         self.context_length = int(llama.n_ctx())
         self._lock = threading.Lock()
+        self._adapters: dict[str, Any] = {}  # name: llama.cpp's adapter handle; replaced whole on a change
+        self._active: str | None = None  # the adapter set on the context now (None: the base)
 
     @classmethod
-    def load(cls, gguf: Path, tokenizer: Any, *, n_ctx: int = 0, threads: int | None = None) -> LlamaCppEngine:
-        """The engine over `gguf` (n_ctx 0: the model's trained context; threads None: half the CPU budget)."""
+    def load(cls, gguf: Path, tokenizer: Any, *, n_ctx: int = 0, threads: int | None = None,
+             adapters: Mapping[str, Path] | None = None) -> LlamaCppEngine:
+        """The engine over `gguf` (n_ctx 0: the model's trained context; threads None: half the CPU budget),
+        with `adapters` (name: PEFT adapter directory or GGUF LoRA file) loaded."""
         threads = threads or max(1, cpu_budget() // 2)
         llama = import_llama()(model_path=str(gguf), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                                verbose=False)
         atexit.register(llama.close)  # before interpreter teardown, where llama-cpp-python's __del__ fails noisily
-        return cls(llama, chat.carry_template(tokenizer))
+        engine = cls(llama, chat.carry_template(tokenizer), Path(gguf))
+        for name, path in (adapters or {}).items():
+            engine.load_adapter(name, Path(path))
+        return engine
+
+    def load_adapter(self, name: str, path: Path) -> None:
+        """Loads the adapter at `path` under `name`: a PEFT directory is converted for this model first."""
+        import llama_cpp
+
+        with tempfile.TemporaryDirectory(prefix="kubetrainer-lora-") as scratch:
+            lora = path if path.suffix == ".gguf" else gguf_lora.write_lora_gguf(path, self.gguf,
+                                                                              Path(scratch) / "adapter.gguf")
+            handle = llama_cpp.llama_adapter_lora_init(self.llama._model.model, str(lora).encode())  # reads it whole
+        if not handle:
+            raise UserError(f"llama.cpp could not load this adapter onto {self.gguf.name}", where=path,
+                            expected="a LoRA adapter trained on this model (llama.cpp checks each tensor's shape)")
+        with self._lock:
+            self._adapters = {**self._adapters, name: handle}
+
+    def remove_adapter(self, name: str) -> None:
+        """Stops applying the adapter `name` and frees it, once the request in flight has ended."""
+        import llama_cpp
+
+        with self._lock:
+            if name not in self._adapters:
+                raise UnknownAdapter(f"no adapter '{name}' is loaded")
+            if self._active == name:
+                self._use(None)
+            handle = self._adapters[name]
+            self._adapters = {key: value for key, value in self._adapters.items() if key != name}
+        llama_cpp.llama_adapter_lora_free(handle)
+
+    def _use(self, adapter: str | None) -> None:
+        """Sets `adapter` (None or BASE_ADAPTER: the base) on the context; a change drops the KV cache (lock held)."""
+        import llama_cpp
+
+        wanted = None if adapter in (None, BASE_ADAPTER) else adapter
+        if wanted is not None and wanted not in self._adapters:
+            raise UnknownAdapter(f"no adapter '{wanted}' is loaded; loaded: {', '.join(self._adapters) or 'none'}")
+        if wanted == self._active:
+            return
+        handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapters[wanted]) if wanted else None
+        if llama_cpp.llama_set_adapters_lora(self.llama._ctx.ctx, handles, 1 if wanted else 0,
+                                             (ctypes.c_float * 1)(1.0) if wanted else None):
+            raise Unsupported(f"llama.cpp could not apply the adapter '{wanted}'")
+        self.llama.reset()  # the cached prefix was computed with the other weights
+        self._active = wanted
 
     @property
     def vocab_size(self) -> int:
@@ -119,9 +177,9 @@ class LlamaCppEngine:
         return LlamaCppTokenStream(self, prompt_ids, params, adapter, cancel or threading.Event())
 
     def prompt_logprobs(self, prompt_ids: list[int], top_n: int, *, adapter: str | None = None) -> list[TokenLogprob]:
-        _refuse_adapter(adapter)
         scored = [TokenLogprob(self.decode(prompt_ids[:1]), float("nan"))]
         with self._lock:
+            self._use(adapter)
             self.llama.reset()
             try:
                 for index, token in enumerate(prompt_ids[:-1]):
@@ -182,11 +240,11 @@ class LlamaCppEngine:
     def _decode(self, prompt_ids: list[int], params: SamplingParams, adapter: str | None, cancel: threading.Event,
                 emit: Callable[[str], Any], logprobs: list[TokenLogprob] | None) -> tuple[int, str]:
         """Generates, emitting text deltas (stop sequences held back and cut); returns (tokens, finish_reason)."""
-        _refuse_adapter(adapter)
         trimmer = StopTrimmer(list(params.stop))
         text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         count, last = 0, None
         with self._lock:
+            self._use(adapter)
             try:
                 for token in self._tokens(prompt_ids, params, cancel, logprobs):
                     count, last = count + 1, token
@@ -214,12 +272,6 @@ class LlamaCppEngine:
             best = best[np.argsort(-logprobs[best])]
             top = [(self.decode([int(i)]), float(logprobs[i])) for i in best]
         return TokenLogprob(self.decode([token]), float(logprobs[token]), top)
-
-
-def _refuse_adapter(adapter: str | None) -> None:
-    if adapter is not None and adapter != BASE_ADAPTER:
-        raise Unsupported(f"the LoRA adapter '{adapter}' with the llama.cpp engine: it applies GGUF adapters only, "
-                          "and converting PEFT adapters to GGUF is a later step; serve with --engine transformers")
 
 
 def _pick(logits: np.ndarray, history: list[int], prompt_length: int, params: SamplingParams,
@@ -272,7 +324,7 @@ class LlamaCppTokenStream:
 
     def __init__(self, engine: LlamaCppEngine, prompt_ids: list[int], params: SamplingParams, adapter: str | None,
                  cancel: threading.Event) -> None:
-        # an adapter is refused when iteration starts (`_decode`), not here: the server holds a slot by now
+        # an unknown adapter is refused when iteration starts (`_decode`), not here: the server holds a slot by now
         self.prompt_tokens = len(prompt_ids)
         self.completion_tokens = 0
         self.finish_reason = "length"

@@ -4,8 +4,9 @@
 onto the served base, served as `name` from then on (listed by /v1/models with `parent` the base);
 `DELETE /v1/adapters/{name}` stops serving it. A fine-tuning run's new adapter goes live without a
 restart, and without dropping the requests in flight: the transformers engine changes adapters only
-between generations (`generation.peft_adapters`), vLLM loads and unloads them itself, and a request
-for an adapter removed meanwhile gets 404. llama.cpp applies GGUF adapters only: 400.
+between generations (`generation.peft_adapters`), llama.cpp converts it to a GGUF LoRA and loads it
+between two requests, vLLM loads and unloads them itself, and a request for an adapter removed
+meanwhile gets 404.
 
 Both need an admin key (`access.check_admin`). Bad input is a 4xx whose error names the field: a
 name that is not a plain id or is already served, a path that is not a PEFT adapter directory or
@@ -25,6 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from kubetrainer.errors import UserError
 from kubetrainer.generation.engine import Unsupported
 from kubetrainer.generation.peft_adapters import AdapterMismatch
 from kubetrainer.serve.access import check_admin
@@ -76,7 +78,7 @@ async def add_adapter(body: AdapterRequest, request: Request) -> JSONResponse:
     lm = state.lm
     try:
         await asyncio.to_thread(lm.add_adapter, body.name, path)
-    except (AdapterMismatch, Unsupported) as error:
+    except (AdapterMismatch, Unsupported, UserError) as error:
         made_for = config.get("base_model_name_or_path") or "an unnamed base"
         raise APIError(400, f"path: the adapter does not fit the served base '{lm.model_id}' (it was made for "
                        f"{made_for}): {error}", param="path", code="adapter_mismatch") from error

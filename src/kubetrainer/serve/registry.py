@@ -5,7 +5,8 @@ same model and adapters share one `LoadedModel`. Adapters are PEFT LoRA adapters
 attached to the same base under their own names and picked per request with
 PEFT's `adapter_names` (no global "active adapter" that concurrent requests
 would fight over). Which engine runs the model is decided by `generation.engines`;
-the llama.cpp engine holds no transformers model, and refuses adapters with a 400. The vLLM
+the llama.cpp engine holds no transformers model: it converts each adapter to a GGUF LoRA and
+applies the one a request names (one request at a time). The vLLM
 engine holds no model in this process either: it starts vLLM's server on the model's directory,
 with every adapter as a LoRA module picked per request by name, and stops it when we exit.
 
@@ -77,7 +78,7 @@ class LoadedModel:
             from kubetrainer.generation.llamacpp import LlamaCppEngine
 
             assert self.gguf is not None
-            return LlamaCppEngine.load(self.gguf, self.tokenizer)
+            return LlamaCppEngine.load(self.gguf, self.tokenizer, adapters=dict(zip(self.adapters, self.adapter_dirs)))
         from kubetrainer.generation.hf import TransformersEngine
 
         return TransformersEngine(self.model, self.tokenizer)
@@ -92,8 +93,6 @@ class LoadedModel:
         adapters = self.adapters
         if requested == self.model_id:
             return BASE_ADAPTER
-        if requested in adapters and self.engine_name == "llamacpp":
-            raise _llamacpp_refusal(f"The model '{requested}' is a PEFT LoRA adapter", "model")
         if requested in adapters:
             return requested
         raise APIError(404, f"The model '{requested}' does not exist; served: {', '.join(self.model_ids)}",
@@ -102,10 +101,9 @@ class LoadedModel:
     def add_adapter(self, name: str, path: Path) -> None:
         """Loads the adapter at `path` (`serve.adapters` checked it is one) onto the base, served as `name` from now on.
 
-        The engine raises `AdapterMismatch` (transformers) or `Unsupported` (vLLM refused it) when it cannot load.
+        The engine raises `AdapterMismatch` (transformers), `Unsupported` (vLLM refused it) or `UserError` (llama.cpp
+        cannot apply it) when it cannot load.
         """
-        if self.engine_name == "llamacpp":
-            raise _llamacpp_refusal("Adapters cannot be added", "path")
         with self._changes:
             if name in self.model_ids:
                 raise APIError(409, f"name: '{name}' is already served; remove it first (DELETE /v1/adapters/{name})",
@@ -120,8 +118,6 @@ class LoadedModel:
     def remove_adapter(self, name: str) -> None:
         """Stops serving the adapter `name`: new requests for it get 404 at once, the engine drops it once the
         generations in flight have ended."""
-        if self.engine_name == "llamacpp":
-            raise _llamacpp_refusal("Adapters cannot be removed", "name")
         with self._changes:
             if name == self.model_id:
                 raise APIError(400, f"name: '{name}' is the base model; only adapters can be removed", param="name",
@@ -152,11 +148,6 @@ def adapter_revision(path: Path) -> str:
                 while chunk := handle.read(2**20):
                     digest.update(chunk)
     return digest.hexdigest()[:16]
-
-
-def _llamacpp_refusal(subject: str, param: str) -> APIError:
-    return APIError(400, f"{subject}, and the llama.cpp engine applies GGUF adapters only (converting adapters to GGUF "
-                    "is a later step); serve with --engine transformers", param=param, code="adapter_unsupported")
 
 
 def _load_base(ref: str | None, models_dir: Path) -> tuple[Any, Any]:
