@@ -19,7 +19,8 @@ app.add_typer(dataset_app, name="dataset")
 
 # TrainConfig fields whose flag is not the field's name with dashes.
 FLAG_OF_FIELD = {"lora_rank": "--rank", "lora_alpha": "--alpha", "lora_dropout": "--dropout", "learning_rate": "--lr",
-                 "early_stopping_patience": "--early-stopping"}
+                 "early_stopping_patience": "--early-stopping", "distill_temperature": "--temperature",
+                 "distill_weight": "--weight"}
 
 
 def _config(values: dict):
@@ -65,12 +66,10 @@ def train(
     nproc: Annotated[int, typer.Option(min=1, help="Processes on this node, launched through torchrun.")] = 1,
     fsdp: Annotated[bool, typer.Option("--fsdp", help="Shard parameters, grads and optimizer (FULL_SHARD).")] = False,
     deepspeed: Annotated[Optional[str], typer.Option(help="zero2 | zero3 (needs the deepspeed extra).")] = None,
+    teacher: Annotated[Optional[str], typer.Option(help="Distil from this model's logits (same vocabulary); see `kubetrainer distill`.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Fine-tune with LoRA, QLoRA or full fine-tuning; outputs go to <home>/runs/<run-id>/."""
-    from kubetrainer.train import engine, launch, runs
-
-    settings = STATE.settings
     if dataset is None and not resume:
         raise UserError("no training data given", where="--dataset", expected="a JSON/JSONL file or a datasets directory")
     config = _config(dict(
@@ -78,9 +77,47 @@ def train(
         lora_dropout=dropout, learning_rate=lr, schedule=schedule, warmup_steps=warmup_steps, epochs=epochs, max_steps=max_steps,
         batch_tokens=batch_tokens, max_seq_len=max_seq_len, grad_accum=grad_accum, grad_checkpointing=grad_checkpointing,
         precision=precision, train_on_prompt=train_on_prompt, eval_every=eval_every, early_stopping_patience=early_stopping,
-        save_every=save_every, seed=seed, run_id=run_id, fsdp=fsdp, deepspeed=deepspeed,
+        save_every=save_every, seed=seed, run_id=run_id, fsdp=fsdp, deepspeed=deepspeed, teacher=teacher,
     ))
-    if nproc > 1 or deepspeed:  # DeepSpeed always runs under torchrun, which gives it its process group
+    _run(config, resume=resume, nproc=nproc, json_out=json_out)
+
+
+@app.command()
+def distill(
+    teacher: Annotated[str, typer.Option(help="The bigger model whose next-token distributions the student learns.")],
+    dataset: Annotated[Path, typer.Option(help="JSON/JSONL (alpaca, chat, prompt/completion, text) or a datasets dir.")],
+    student: Annotated[Optional[str], typer.Option(help="Hub/catalog id or local dir of the same family; default: the bundled SmolLM2-135M.")] = None,
+    method: Annotated[str, typer.Option(help="full (default: the student becomes the edge model) | lora | qlora")] = "full",
+    temperature: Annotated[float, typer.Option(help="Softmax temperature of the KL term.")] = 2.0,
+    weight: Annotated[float, typer.Option(help="Weight of the KL term (0..1); cross-entropy on the labels gets the rest.")] = 0.5,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
+    epochs: Annotated[int, typer.Option(help="Passes over the data.")] = 1,
+    max_steps: Annotated[Optional[int], typer.Option(help="Optimizer steps (overrides --epochs).")] = None,
+    batch_tokens: Annotated[int, typer.Option(help="Tokens per packed micro-batch per process.")] = 2048,
+    max_seq_len: Annotated[int, typer.Option(help="Longest example and packed row length in tokens.")] = 512,
+    eval_every: Annotated[int, typer.Option(help="Evaluate every N steps.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of data order, init and dropout.")] = 42,
+    run_id: Annotated[Optional[str], typer.Option(help="Name of the run directory under <home>/runs/.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Logit distillation: train a small student on a teacher's softened distributions and the labels (train.distill).
+
+    The result is a training run like `kubetrainer train`'s: `export RUN --gguf --quant q4_k_m` makes it an edge model.
+    """
+    config = _config(dict(
+        dataset=dataset, model=student, method=method, teacher=teacher, distill_temperature=temperature,
+        distill_weight=weight, learning_rate=lr, epochs=epochs, max_steps=max_steps, batch_tokens=batch_tokens,
+        max_seq_len=max_seq_len, eval_every=eval_every, seed=seed, run_id=run_id,
+    ))
+    _run(config, resume=False, nproc=1, json_out=json_out)
+
+
+def _run(config, *, resume: bool, nproc: int, json_out: bool) -> None:
+    """Train (here, or under torchrun for several processes or DeepSpeed) and render the result."""
+    from kubetrainer.train import engine, launch, runs
+
+    settings = STATE.settings
+    if nproc > 1 or config.deepspeed:  # DeepSpeed always runs under torchrun, which gives it its process group
         run_dir = launch.run_distributed(config, settings, nproc=nproc, resume=resume)
         summary = {"run_dir": str(run_dir), "metrics": runs.read_metrics(run_dir)[-1:]}
         render.print_json(summary) if json_out else render.console.print(f"run finished: {run_dir}")

@@ -43,6 +43,9 @@ class TrainConfig(BaseModel):
     fsdp: bool = False
     deepspeed: Literal["zero2", "zero3"] | None = None
     run_id: str | None = None
+    teacher: str | None = Field(None, description="logit distillation from this model (train.distill); same vocabulary")
+    distill_temperature: float = Field(2.0, gt=0, description="softmax temperature of the distillation KL")
+    distill_weight: float = Field(0.5, ge=0.0, le=1.0, description="weight of the KL term; cross-entropy gets the rest")
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrainConfig":

@@ -24,6 +24,7 @@ from kubetrainer.errors import UserError
 from kubetrainer.train import checkpoint, distributed, paths, runs, zero
 from kubetrainer.train.checkpoint import Progress
 from kubetrainer.train.config import TrainConfig
+from kubetrainer.train.distill import Teacher, check_teacher
 from kubetrainer.train.formats import load_dataset, load_splits
 from kubetrainer.train.model_setup import compute_dtype, load_model_and_tokenizer
 from kubetrainer.train.packing import PackedBatch, collate, head_on_targets, plan_batches, token_loss_sum
@@ -82,11 +83,14 @@ def _tokenize(config: TrainConfig, tokenizer, examples: list) -> list[TokenizedE
     return tokenize_all(tokenizer, examples, max_seq_len=config.max_seq_len, train_on_prompt=config.train_on_prompt)
 
 
-def _forward_loss(model, examples, batch: PackedBatch, ctx, autocast) -> torch.Tensor:
+def _forward_loss(model, examples, batch: PackedBatch, ctx, autocast, teacher: Teacher | None = None) -> torch.Tensor:
+    """The micro-batch's loss summed over its target tokens: cross-entropy, mixed with the teacher's KL when distilling."""
     tensors = {name: value.to(ctx.device) for name, value in collate(examples, batch).items()}
     with autocast(), head_on_targets(model, tensors["labels"]) as target_ids:
         logits = model(input_ids=tensors["input_ids"], position_ids=tensors["position_ids"], use_cache=False).logits
-    return token_loss_sum(logits, target_ids)
+    if teacher is None:
+        return token_loss_sum(logits, target_ids)
+    return teacher.loss_sum(logits, target_ids, tensors, autocast)
 
 
 def evaluate(model, examples: list[TokenizedExample], config: TrainConfig, ctx, autocast) -> float | None:
@@ -158,10 +162,15 @@ def _train(config: TrainConfig, settings: Settings, run_dir: Path, ctx, say: Not
     if config.deepspeed:
         zero.require()
     format_name, train, evaluation = _read_data(config)
+    teacher_dir = None if config.teacher is None else check_teacher(config.teacher, config.model, settings.dir("models"))
     model, tokenizer, base_dir = load_model_and_tokenizer(config, settings.dir("models"), ctx.device)
+    teacher = None if teacher_dir is None else Teacher.load(
+        teacher_dir, len(tokenizer), ctx.device, temperature=config.distill_temperature, weight=config.distill_weight)
     train, evaluation = _tokenize(config, tokenizer, train), _tokenize(config, tokenizer, evaluation)
     say(f"dataset {config.dataset}: {format_name} format, {len(train)} train / {len(evaluation)} eval examples")
     say(f"model {base_dir} ({config.method}), run {run_dir}")
+    if teacher is not None:
+        say(f"distilling from {config.teacher} (temperature {config.distill_temperature}, KL weight {config.distill_weight})")
 
     wrapped = model if config.deepspeed else distributed.wrap(model, ctx, fsdp=config.fsdp)
     optimizer = torch.optim.AdamW(
@@ -219,7 +228,7 @@ def _train(config: TrainConfig, settings: Settings, run_dir: Path, ctx, say: Not
             step_targets = sum(batch.target_tokens for batch in window)
             loss_sum = 0.0
             for batch in window[ctx.rank :: ctx.world_size]:
-                loss = _forward_loss(wrapped, train, batch, ctx, autocast)
+                loss = _forward_loss(wrapped, train, batch, ctx, autocast, teacher)
                 normalised = loss * ctx.world_size / step_targets
                 if config.deepspeed:
                     zero.backward(wrapped, normalised)
