@@ -59,6 +59,24 @@ def test_a_bigger_model_that_fits_with_quantized_weights_is_recommended_with_its
         assert run_json(capsys, "load", "--dry-run", "--gpu-memory", "16GiB", *asked)["quantized_alternative"] is None
 
 
+def test_a_bigger_model_of_the_same_family_and_vocabulary_is_named_as_the_teacher_to_distil(
+    capsys: pytest.CaptureFixture[str], offline: None
+) -> None:
+    plan = run_json(capsys, "load", "--dry-run", "--gpu-memory", "2GiB")
+    assert plan["model"]["name"] == "smollm2-135m"
+    # 360M has under 3x the parameters; 1.7B is the smallest SmolLM2 worth distilling, and it does not fit 2 GiB
+    assert plan["distillation"] == {
+        "teacher": "HuggingFaceTB/SmolLM2-1.7B-Instruct", "teacher_params": 1711376384,
+        "student": "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "command": "kubetrainer distill --teacher HuggingFaceTB/SmolLM2-1.7B-Instruct "
+                   "--student HuggingFaceTB/SmolLM2-135M-Instruct --dataset DATA"}
+    assert main(["load", "--dry-run", "--gpu-memory", "2GiB"]) == 0
+    assert "Distilled" in capsys.readouterr().out
+    # the biggest SmolLM2 fits 8 GiB: nothing bigger with its vocabulary to learn from
+    assert run_json(capsys, "load", "--dry-run", "--gpu-memory", "8GiB")["distillation"] is None
+    assert run_json(capsys, "load", "--dry-run", "--gpu-memory", "2GiB", "--task", "lora")["distillation"] is None
+
+
 def test_forced_model_says_whether_it_fits(capsys: pytest.CaptureFixture[str], offline: None) -> None:
     plan = run_json(capsys, "load", "--dry-run", "--model", "llama-3.1-70b", "--gpu-memory", "24GiB")
     assert plan["fits"] is False and plan["model"]["id"] == "meta-llama/Llama-3.1-70B-Instruct"

@@ -12,6 +12,7 @@ from kubetrainer.cli import app, render
 from kubetrainer.cli.state import STATE
 
 if TYPE_CHECKING:
+    from kubetrainer.models.catalog import ModelSpec
     from kubetrainer.models.plan import Acquired
     from kubetrainer.models.select import Selection
 
@@ -45,7 +46,7 @@ def load(
 ) -> None:
     """Pick the most capable model that fits the detected (or given) hardware and cache it under <home>/models."""
     from kubetrainer.models import hub
-    from kubetrainer.models.plan import acquire, find_budgets, plan, quantized_alternative
+    from kubetrainer.models.plan import acquire, distillation_teacher, find_budgets, plan, quantized_alternative
 
     budgets = find_budgets(gpu_memory=gpu_memory, gpus=gpus, source=source, kubeconfig=kubeconfig)
     selection = plan(
@@ -54,14 +55,19 @@ def load(
     alternative = None if model else quantized_alternative(
         selection, budgets, allow_gated=hub.token_from_env(token) is not None, seq_len=seq_len, batch_size=batch_size,
         quantization=quant)
+    distilled = None if model else distill_json(selection, distillation_teacher(selection))
     if not as_json:
         show(selection)
         if alternative:
             show_alternative(alternative)
+        if distilled:
+            render.console.print(f"[bold]Distilled[/] {distilled['teacher']} ({distilled['teacher_params'] / 1e9:.1f}B) does not "
+                                 f"fit here; its distributions can be trained into the chosen model where it does fit: "
+                                 f"`{distilled['command']}`")
     acquired = None if dry_run else acquire(selection, STATE.settings.dir("models"), forced=model is not None, token=token)
     if as_json:
         render.print_json({**selection.to_json(), "quantized_alternative": alternative_json(alternative),
-                           "acquired": acquired.to_json() if acquired else None})
+                           "distillation": distilled, "acquired": acquired.to_json() if acquired else None})
     elif acquired is not None:
         show_acquired(acquired)
 
@@ -119,6 +125,15 @@ def alternative_json(alternative: Selection | None) -> dict | None:
     return {"name": chosen.spec.name, "id": chosen.spec.hub_id, "params": chosen.spec.params,
             "quantization": quantization, "total_bytes": chosen.estimate.total_bytes,
             "gguf": f"kubetrainer export {chosen.spec.hub_id} --gguf --quant {GGUF_QUANT[quantization]} --out DIR"}
+
+
+def distill_json(selection: Selection, teacher: ModelSpec | None) -> dict | None:
+    """The teacher to distil into the chosen model, and the command that does it."""
+    if teacher is None or selection.chosen is None:
+        return None
+    student = selection.chosen.spec.hub_id
+    return {"teacher": teacher.hub_id, "teacher_params": teacher.params, "student": student,
+            "command": f"kubetrainer distill --teacher {teacher.hub_id} --student {student} --dataset DATA"}
 
 
 def show_alternative(alternative: Selection) -> None:

@@ -112,6 +112,23 @@ def quantized_alternative(selection: Selection, budgets: list[Budget], *, allow_
     return best
 
 
+DISTILL_RATIO = 3  # a teacher worth distilling has at least this many times the student's parameters
+
+
+def distillation_teacher(selection: Selection) -> ModelSpec | None:
+    """For inference, the model to distil into the chosen one (`kubetrainer distill`): the smallest of its family with
+    the same vocabulary (so their distributions compare token by token) and DISTILL_RATIO times its parameters that
+    does not fit here, not gated behind a missing token. None when the family has no such model."""
+    chosen = selection.chosen
+    if selection.task != "inference" or chosen is None or not chosen.fits:
+        return None
+    student = chosen.spec
+    teachers = [candidate.spec for candidate in selection.candidates
+                if not candidate.fits and "gated" not in candidate.reason and candidate.spec.family == student.family
+                and candidate.spec.vocab_size == student.vocab_size and candidate.spec.params >= DISTILL_RATIO * student.params]
+    return min(teachers, key=lambda spec: spec.params, default=None)
+
+
 def acquire(selection: Selection, models_dir: Path, *, forced: bool = False, token: str | None = None) -> Acquired:
     """Download the chosen model (or reuse it), falling back to the bundled default.
 
