@@ -32,7 +32,8 @@ import torch
 
 from kubetrainer import atomic
 from kubetrainer.generation.engines import llamacpp_installed
-from kubetrainer.models.bundled import ensure_default_llm
+from kubetrainer.generation.llamacpp import cpu_budget
+from kubetrainer.models.bundled import ensure_default_llm, smollm2_gguf_path
 from kubetrainer.models.loader import load_causal_lm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,8 @@ QUESTION = "My pod is stuck in CrashLoopBackOff after an OOMKilled event. What s
 NEW_TOKENS = 32
 REPEATS = 3
 OURS, SIMPLE, LLAMA = "kubetrainer serve (transformers)", "FastAPI + model.generate", "kubetrainer serve --engine llamacpp"
+LLAMA_SERVER = "llama-cpp-python server"
+LLAMA_THREADS = max(1, cpu_budget() // 2)  # LlamaCppEngine.load's default, given to llama-cpp-python's server too
 CLIENTS = (1, 4, 16)
 REQUESTS_PER_CLIENT = 1
 # The simplest OpenAI-shaped server a user would write around transformers (run with uvicorn, one worker).
@@ -96,10 +99,19 @@ def start_simple_server(model_dir: Path, cache: Path, work: Path, port: int) -> 
     return _ready(process, port)
 
 
-def _ready(process: subprocess.Popen, port: int) -> subprocess.Popen:
+def start_llama_server(port: int) -> subprocess.Popen:
+    """llama-cpp-python's own OpenAI server on the same GGUF, context and threads as our llama.cpp engine."""
+    threads = str(LLAMA_THREADS)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf_path()), "--n_ctx", "0",
+               "--n_threads", threads, "--n_threads_batch", threads, "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    return _ready(process, port, "/v1/models")
+
+
+def _ready(process: subprocess.Popen, port: int, path: str = "/readyz") -> subprocess.Popen:
     for _ in range(1200):
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200:
                 return process
         except httpx.TransportError:
             time.sleep(0.25)
@@ -242,7 +254,7 @@ def main() -> int:
     del model
     load_before = round(os.getloadavg()[0], 1)
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as home:
-        port, simple_port, llama_port = free_port(), free_port(), free_port()
+        port, simple_port, llama_port, llama_server_port = free_port(), free_port(), free_port(), free_port()
         server = start_server(model_dir, Path(home), port)
         simple_server = start_simple_server(model_dir, cache / "models", Path(home), simple_port)
         processes = [server, simple_server]
@@ -250,6 +262,8 @@ def main() -> int:
         if llamacpp_installed():
             processes.append(start_server(None, Path(home) / "llama", llama_port, engine="llamacpp"))
             urls[LLAMA] = f"http://127.0.0.1:{llama_port}"
+            processes.append(start_llama_server(llama_server_port))
+            urls[LLAMA_SERVER] = f"http://127.0.0.1:{llama_server_port}"
         try:
             base_url = urls[OURS]
             with httpx.Client(base_url=base_url, timeout=600) as client:
@@ -259,9 +273,10 @@ def main() -> int:
                 ours = {key: statistics.median(run[key] for run in runs) for key in ("ttft_s", "tokens_per_s")}
                 cached = cache_latency(client, model_id)
             model_ids = {OURS: model_id, SIMPLE: model_id}
-            if LLAMA in urls:
-                model_ids[LLAMA] = httpx.get(f"{urls[LLAMA]}/v1/models").json()["data"][0]["id"]
-            for label in (SIMPLE, LLAMA):
+            for label in (LLAMA, LLAMA_SERVER):
+                if label in urls:
+                    model_ids[label] = httpx.get(f"{urls[label]}/v1/models").json()["data"][0]["id"]
+            for label in (SIMPLE, LLAMA, LLAMA_SERVER):
                 if label in urls:
                     throughput(urls[label], model_ids[label], 1)  # warm-up
             series = concurrency(urls, model_ids)
@@ -274,7 +289,8 @@ def main() -> int:
     result = {"date": dt.date.today().isoformat(), "model": model_id, "new_tokens": NEW_TOKENS,
               "load_average": [load_before, round(os.getloadavg()[0], 1)], "baseline": baseline, "ours": ours,
               "cache": cached, "throughput": series[OURS], "simple_server": series[SIMPLE],
-              "llamacpp": series.get(LLAMA)}
+              "llamacpp": series.get(LLAMA), "llamacpp_server": series.get(LLAMA_SERVER),
+              "llama_threads": LLAMA_THREADS}
     atomic.write_json(RESULTS / "serve.json", result)
     atomic.write_text(RESULTS / "serve.md", render(result))
     print(render(result))
@@ -285,23 +301,25 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f}"
 
 
+def _rows(ours: list[dict[str, Any]], baseline: list[dict[str, Any]], tag: str = "") -> str:
+    """Table rows, one per client count: tokens/s median (range), ratio, latency percentiles, errors."""
+    def rate(row: dict[str, Any]) -> str:
+        return f"{row['tokens_per_s']:.1f} ({row['tokens_per_s_min']:.1f}-{row['tokens_per_s_max']:.1f})"
+
+    def latency(row: dict[str, Any]) -> str:
+        return f"{_ms(row['latency_p50_s'])} / {_ms(row['latency_p95_s'])} / {_ms(row['latency_p99_s'])}"
+
+    return "\n".join(
+        f"| {row['clients']}{tag} | {rate(row)} | {rate(other)} | {row['tokens_per_s'] / other['tokens_per_s']:.2f}x | "
+        f"{latency(row)} | {latency(other)} | {row['errors']} / {other['errors']} |" for row, other in zip(ours, baseline))
+
+
 def render(result: dict[str, Any]) -> str:
     base, ours, cached = result["baseline"], result["ours"], result["cache"]
-    rows = "\n".join(
-        f"| {row['clients']} | {row['tokens_per_s']:.1f} ({row['tokens_per_s_min']:.1f}-{row['tokens_per_s_max']:.1f}) | "
-        f"{other['tokens_per_s']:.1f} ({other['tokens_per_s_min']:.1f}-{other['tokens_per_s_max']:.1f}) | "
-        f"{row['tokens_per_s'] / other['tokens_per_s']:.2f}x | {_ms(row['latency_p50_s'])} / {_ms(row['latency_p95_s'])} / "
-        f"{_ms(row['latency_p99_s'])} | {_ms(other['latency_p50_s'])} / {_ms(other['latency_p95_s'])} / "
-        f"{_ms(other['latency_p99_s'])} | {row['errors']} / {other['errors']} |"
-        for row, other in zip(result["throughput"], result["simple_server"]))
-    llama = result.get("llamacpp")
-    if llama:
-        rows += "\n" + "\n".join(
-            f"| {row['clients']}, llama.cpp engine | {row['tokens_per_s']:.1f} ({row['tokens_per_s_min']:.1f}-"
-            f"{row['tokens_per_s_max']:.1f}) | {other['tokens_per_s']:.1f} | {row['tokens_per_s'] / other['tokens_per_s']:.2f}x "
-            f"| {_ms(row['latency_p50_s'])} / {_ms(row['latency_p95_s'])} / {_ms(row['latency_p99_s'])} | "
-            f"{_ms(other['latency_p50_s'])} / {_ms(other['latency_p95_s'])} / {_ms(other['latency_p99_s'])} | "
-            f"{row['errors']} / {other['errors']} |" for row, other in zip(llama, result["simple_server"]))
+    rows = _rows(result["throughput"], result["simple_server"])
+    if result.get("llamacpp"):
+        rows += "\n" + _rows(result["llamacpp"], result["simple_server"], ", llama.cpp engine")
+    engine_rows = _rows(result["llamacpp"], result["llamacpp_server"]) if result.get("llamacpp_server") else ""
     load_before, load_after = result["load_average"]
     return f"""## Serve: OpenAI-compatible API, concurrent against a plain FastAPI server ({result['date']})
 
@@ -328,7 +346,14 @@ Plot: `bench/results/serve.png`.
 | clients | ours, tok/s | FastAPI + generate, tok/s | ratio | ours, latency p50 / p95 / p99 ms | FastAPI, latency p50 / p95 / p99 ms | errors (ours / FastAPI) |
 |---:|---|---|---:|---|---|---|
 {rows}
-"""
+""" + (f"""
+Our llama.cpp engine against llama-cpp-python's own OpenAI server (`python -m llama_cpp.server`, the same GGUF, the
+model's full context and the same threads, {result.get('llama_threads')}), the same clients, interleaved with the rows above. Target: within 15%.
+
+| clients | ours (llama.cpp engine), tok/s | llama-cpp-python server, tok/s | ratio | ours, latency p50 / p95 / p99 ms | llama-cpp-python server, latency p50 / p95 / p99 ms | errors (ours / theirs) |
+|---:|---|---|---:|---|---|---|
+{engine_rows}
+""" if engine_rows else "")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from kubetrainer.train import gguf_lora
 MISSING_WHEEL = ("llama-cpp-python is not installed: `make setup-test` installs the cached wheel from "
                  "$KUBETRAINER_CACHE/wheels (or starts building it in the background)")
 _END = object()
+NUCLEUS_CANDIDATES = 256  # tokens partially sorted for top-p before falling back to a full sort
 
 
 def import_llama() -> Any:
@@ -293,13 +294,30 @@ def _pick(logits: np.ndarray, history: list[int], prompt_length: int, params: Sa
     if params.temperature <= 0:
         return int(np.argmax(scores))
     scores = scores / params.temperature
-    if params.top_p < 1.0:  # keep the most likely tokens until their probabilities reach top_p
-        order = np.argsort(-scores)
-        probabilities = _softmax(scores[order])
-        outside = np.cumsum(probabilities) - probabilities >= params.top_p
-        scores[order[outside]] = -np.inf
     probabilities = _softmax(scores)
+    if params.top_p < 1.0:
+        probabilities = _nucleus(probabilities, params.top_p)
     return int(rng.choice(len(probabilities), p=probabilities))
+
+
+def _nucleus(probabilities: np.ndarray, top_p: float) -> np.ndarray:
+    """`probabilities` cut to the most likely tokens until they reach `top_p`, renormalised.
+
+    Sorting the whole vocabulary per token costs more than a small model's decoding step, so the
+    candidates come from a partial sort of the NUCLEUS_CANDIDATES likeliest; when those do not
+    reach `top_p`, every token is sorted (the same set either way)."""
+    order = None
+    if len(probabilities) > NUCLEUS_CANDIDATES:
+        top = np.argpartition(-probabilities, NUCLEUS_CANDIDATES - 1)[:NUCLEUS_CANDIDATES]
+        if probabilities[top].sum() >= top_p:
+            order = top[np.argsort(-probabilities[top])]
+    if order is None:
+        order = np.argsort(-probabilities)
+    ranked = probabilities[order]
+    inside = order[np.cumsum(ranked) - ranked < top_p]
+    kept = np.zeros_like(probabilities)
+    kept[inside] = probabilities[inside]
+    return kept / kept.sum()
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
