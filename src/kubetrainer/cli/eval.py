@@ -33,7 +33,6 @@ def eval_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the report JSON instead of the table.")] = False,
 ) -> None:
     """Evaluate a tuned model against its base, with and without RAG; writes report.json/.md/.png."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kubetrainer.evaluate.answers import AnswerSettings
     from kubetrainer.evaluate.report import render_markdown
@@ -46,8 +45,7 @@ def eval_command(
         limit=limit, device=device,
         settings=EvalSettings(window=window, stride=stride, answers=AnswerSettings(max_new_tokens=max_new_tokens, top_k=top_k)),
     )
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=render.error_console, transient=True) as progress:
+    with render.progress() as progress:
 
         def track(description: str, total: int):
             task = progress.add_task(description, total=total)

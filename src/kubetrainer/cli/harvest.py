@@ -16,13 +16,6 @@ samples_app = typer.Typer(help="Generate sample data: a realistic cluster-info d
 app.add_typer(samples_app, name="samples")
 
 
-def _progress(description: str, total: int | None = None):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    columns = [SpinnerColumn(), TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    return Progress(*columns, console=render.error_console, transient=True)
-
-
 @app.command()
 def harvest(
     dump: Annotated[Path | None, typer.Option("--from", help="A `kubectl cluster-info dump --output-directory` directory.")] = None,
@@ -72,8 +65,8 @@ def harvest(
     if not streams:
         raise UserError("nothing to harvest", where="kubetrainer harvest", expected="--from DUMP_DIR, --kubeconfig PATH, --pods-dir DIR, --files PATH or --local")
     out = STATE.settings.dir("harvest") / f"{name}.jsonl"
-    with _progress("harvesting records") as progress:
-        task = progress.add_task("harvest", total=None)
+    with render.progress() as progress:
+        task = progress.add_task("harvesting records", total=None)
         result = run_harvest(streams, out, progress=lambda n: progress.advance(task, n))
     summary = {**result.to_json(), "skipped": problems.items}
     if as_json:
@@ -90,7 +83,7 @@ def samples_cluster(
     out: Annotated[Path, typer.Option("--out", help="New or empty directory to write the dump into (atomically).")],
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same cluster.")] = 0,
     size: Annotated[str, typer.Option("--size", help="small | default | huge (1M log lines) | a number of log lines.")] = "default",
-    scenario: Annotated[str, typer.Option("--scenario", help="default | heldout | fresh | blind | sealed | unseen | drill | reserve (all but default: other incidents, kept for honest evaluation).")] = "default",
+    scenario: Annotated[str, typer.Option("--scenario", help="default | heldout | fresh | blind | sealed | unseen | drill | reserve | vigil (all but default: other incidents, kept for honest evaluation).")] = "default",
     force: Force = False,
 ) -> None:
     """Write a realistic cluster-info dump with incidents, plus OUT/questions.jsonl."""
@@ -104,8 +97,8 @@ def samples_cluster(
     if scenario not in SCENARIOS:
         raise UserError(f"unknown sample scenario {scenario!r}", where="--scenario", expected=" | ".join(SCENARIOS))
     out = outputs.claim(out, force=force)
-    with _progress("writing sample logs") as progress:
-        task = progress.add_task("logs", total=chosen.log_lines)
+    with render.progress() as progress:
+        task = progress.add_task("writing sample logs", total=chosen.log_lines)
         cluster = generate_cluster(out, seed=seed, size=chosen, progress=lambda n: progress.advance(task, n), scenario=scenario)
     counts = f"{len(cluster.nodes)} nodes, {len(cluster.pods)} pods, {len(cluster.events)} events"
     render.console.print(f"wrote the {scenario} sample cluster ({counts}) to {out}")

@@ -24,8 +24,6 @@ def index_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the build summary as JSON.")] = False,
 ) -> None:
     """Add records to an index (incremental: records already indexed are skipped)."""
-    from rich.progress import Progress
-
     from kubetrainer.errors import UserError
     from kubetrainer.rag.embed import Embedder
     from kubetrainer.rag.index import BuildStats, build_index, read_manifest, resolve_index
@@ -39,7 +37,7 @@ def index_command(
             raise UserError("source not found", where=f"--source {path}", expected="a dump directory, a pods log directory or files")
     problems = Problems()
     embedder = Embedder(embedding_model, cache_dir=settings.dir("cache"))
-    with Progress(console=render.error_console, transient=True) as progress:
+    with render.progress() as progress:
         task = progress.add_task("embedding new chunks", total=None)
         readable = [(path, records) for path in source if (records := _nonempty(records_from_path(path, problems)))]
         runs = [

@@ -62,3 +62,12 @@ def markdown(text: str) -> None:
         console.print(Markdown(text))
     else:
         console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def progress() -> Any:
+    """A rich progress display on stderr (so stdout stays the result), gone when done: each task shows its
+    description, a bar, done/total and the time taken."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=error_console, transient=True)
