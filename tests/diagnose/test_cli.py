@@ -73,3 +73,38 @@ def test_missing_source_and_empty_records_are_user_errors(tmp_path: Path, capsys
     write_jsonl(healthy, [make_record("log", "2026-03-14T10:00:00Z", "agent", "GET /healthz 200", namespace="web", pod="a")])
     assert main(["diagnose", "--from", str(healthy)]) == 0
     assert "No problems found in 1 records." in capsys.readouterr().out
+
+
+def test_explain_keeps_only_the_bundled_models_grounded_phrasings(dump: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--explain runs the real bundled model on each finding; an explanation is shown only where the guard accepts it."""
+    import os
+
+    from kubetrainer.answer.explain import QUESTION, phrase_finding
+    from kubetrainer.diagnose.finding import Finding
+    from kubetrainer.models.bundled import ensure_default_llm
+
+    cache = Path(os.environ.get("KUBETRAINER_CACHE", Path.home() / ".cache" / "kubetrainer"))
+    model = ensure_default_llm(cache / "models")
+    node = _json(["diagnose", "--from", str(dump), "--json", "--kind", "node"], capsys)["findings"][0]["name"]
+    one_node = ["diagnose", "--from", str(dump), "--json", "--kind", "node", "--node", node]
+    plain = _json(one_node, capsys)["findings"]
+    report = _json([*one_node, "--explain", "--model", str(model)], capsys)
+    assert [f["id"] for f in report["findings"]] == [f["id"] for f in plain] and plain
+    answered = {f["id"]: f["explanation"] for f in report["findings"]}
+    findings = {f.id: f for f in map(Finding.from_json, plain)}
+    for finding_id, text in answered.items():
+        if text is not None:  # whatever the model wrote and the command kept passes the same guard again
+            verdict = phrase_finding(findings[finding_id], QUESTION, lambda messages, text=text: text).verdict
+            assert verdict.accepted, (text, verdict.failures)
+
+
+def test_explanations_are_kept_only_when_grounded(dump: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kubetrainer.answer.explain import explain_findings
+    from kubetrainer.diagnose.finding import Finding
+    from tests.train.test_train_cluster_dataset import _looping_teacher, _restating_teacher
+
+    findings = [Finding.from_json(f) for f in _json(["diagnose", "--from", str(dump), "--json"], capsys)["findings"]]
+    restated = explain_findings(findings, _restating_teacher)
+    assert restated and set(restated) <= {finding.id for finding in findings}
+    assert all(text.startswith("In short, ") for text in restated.values())
+    assert explain_findings(findings, _looping_teacher) == {}

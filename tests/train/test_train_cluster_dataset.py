@@ -6,7 +6,8 @@ import json
 
 from kubetrainer.cli import main
 from kubetrainer.records import make_record, write_jsonl
-from kubetrainer.train.cluster_dataset import build_dataset, finding_examples, question_for
+from kubetrainer.rag.prompt import FENCE_CLOSE, FENCE_OPEN
+from kubetrainer.train.cluster_dataset import build_dataset, finding_examples, question_for, teacher_summary
 from kubetrainer.train.formats import load_splits
 
 
@@ -95,3 +96,57 @@ def test_records_with_nothing_to_learn_are_a_clear_error(tmp_path, capsys):
     assert main(["dataset", "build", "--source", str(source), "--out", str(tmp_path / "x.json")]) == 2
     assert "no incident to learn from" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+def _restating_teacher(messages: list[dict[str, str]]) -> str:
+    """A teacher that phrases as asked: the diagnosis's first sentence (cause and citation) and its fix.
+
+    A function at the phraser seam, so the test decides what the teacher says; the guard that judges it is real."""
+    diagnosis = messages[-1]["content"].split(FENCE_OPEN, 1)[1].split(FENCE_CLOSE, 1)[0].strip().splitlines()
+    fix = next(line for line in diagnosis if line.startswith("What to do:"))
+    return f"In short, {diagnosis[0]} {fix}"
+
+
+def _looping_teacher(messages: list[dict[str, str]]) -> str:
+    return "The pod is broken. " * 12
+
+
+def test_a_teacher_writes_the_train_targets_the_guard_accepts_and_eval_keeps_the_brief():
+    document = build_dataset(_records(), eval_fraction=0.25, source="records", teacher=_restating_teacher)
+    qa = [example for example in document["train"] if example["meta"]["type"] == "qa"]
+    written = [example for example in qa if example["meta"]["target"] == "teacher"]
+    assert written and all(example["messages"][-1]["content"].startswith("In short, ") for example in written)
+    for example in qa:
+        if example["meta"]["target"] == "diagnosis":
+            assert example["meta"]["refused"] and not example["messages"][-1]["content"].startswith("In short")
+    assert all(example["meta"]["target"] == "diagnosis" and "refused" not in example["meta"]
+               for example in document["eval"] if example["meta"]["type"] == "qa")
+    assert teacher_summary(document) == {"written": len(written), "targets": len(qa),
+                                         "refused": teacher_summary(document)["refused"]}
+    untaught = build_dataset(_records(), eval_fraction=0.25, source="records")
+    assert [example["messages"][:-1] for example in untaught["train"] if "messages" in example] == \
+        [example["messages"][:-1] for example in qa], "the teacher sees the prompt the answer engine gives a model"
+
+
+def test_a_teacher_whose_text_fails_the_guard_leaves_the_composed_brief():
+    document = build_dataset(_records(), eval_fraction=0, source="records", teacher=_looping_teacher)
+    untaught = build_dataset(_records(), eval_fraction=0, source="records")
+    assert [example["messages"] for example in document["train"] if "messages" in example] == \
+        [example["messages"] for example in untaught["train"] if "messages" in example]
+    summary = teacher_summary(document)
+    assert summary["written"] == 0 and summary["refused"]["repetition"] == summary["targets"] > 0
+
+
+def test_cli_dataset_build_with_a_real_teacher_model_reports_what_it_wrote(tmp_path, capsys, tiny_model_dir):
+    source = tmp_path / "records.jsonl"
+    write_jsonl(source, _records())
+    out = tmp_path / "distilled.json"
+    assert main(["--home", str(tmp_path / "home"), "dataset", "build", "--source", str(source), "--out", str(out),
+                 "--teacher", str(tiny_model_dir), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    document = json.loads(out.read_text())
+    assert summary["teacher"] == teacher_summary(document) and summary["teacher"]["targets"] > 0
+    # a random tiny model writes nothing grounded: every target stays the brief, each refusal says why
+    assert summary["teacher"]["written"] == 0 and sum(summary["teacher"]["refused"].values()) >= summary["teacher"]["targets"]
+    format_name, train, _ = load_splits(out)
+    assert format_name == "chat+text" and train

@@ -10,6 +10,7 @@ need, and no phrasing at all when the prompt leaves no room for one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from kubetrainer.rag.prompt import FENCE_CLOSE, FENCE_OPEN
@@ -30,6 +31,15 @@ def _defuse(text: str) -> str:
 def phrasing_messages(question: str, composed: str) -> list[dict[str, str]]:
     user = f"Question: {question}\n\nDiagnosis:\n{FENCE_OPEN}\n{_defuse(composed)}\n{FENCE_CLOSE}\n\nAnswer:"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def load_phraser(model: str | None, models_dir: Path | None, max_new_tokens: int = 96) -> Phraser:
+    """The model `model` (default: the bundled one) loaded as a phraser: how `ask`, the server and a
+    distillation teacher (`dataset build --teacher`) all get one."""
+    from kubetrainer.models.loader import load_causal_lm
+
+    llm, tokenizer = load_causal_lm(model, models_dir)
+    return hf_phraser(llm, tokenizer, max_new_tokens)
 
 
 def hf_phraser(model: Any, tokenizer: Any, max_new_tokens: int = 96) -> Phraser:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetrainer.answer.engine import AnswerEngine
+from kubetrainer.answer.phrase import load_phraser
 from kubetrainer.diagnose.store import FINDINGS, read_findings
 from kubetrainer.errors import UserError
 
@@ -16,11 +17,5 @@ def open_engine(retriever: Any, *, model: str | None = None, phrase: bool = True
     if not (Path(retriever.directory) / FINDINGS).is_file():
         raise UserError("this index has no diagnosis (it was built by an older version)", where=retriever.directory,
                         expected="an index rebuilt with `kubetrainer index --source ...`")
-    phraser = None
-    if phrase:
-        from kubetrainer.answer.phrase import hf_phraser
-        from kubetrainer.models.loader import load_causal_lm
-
-        llm, tokenizer = load_causal_lm(model, models_dir)
-        phraser = hf_phraser(llm, tokenizer, max_new_tokens)
+    phraser = load_phraser(model, models_dir, max_new_tokens) if phrase else None
     return AnswerEngine(retriever, read_findings(retriever.directory), phraser, top_k)

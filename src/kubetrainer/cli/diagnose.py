@@ -34,10 +34,9 @@ def diagnose(
     explanations: dict[str, str] = {}
     if explain and findings:
         from kubetrainer.answer.explain import explain_findings
-        from kubetrainer.models.loader import load_causal_lm
+        from kubetrainer.answer.phrase import load_phraser
 
-        llm, tokenizer = load_causal_lm(model, STATE.settings.dir("models"))
-        explanations = explain_findings(findings, llm, tokenizer)
+        explanations = explain_findings(findings, load_phraser(model, STATE.settings.dir("models")))
     if as_json:
         render.print_json({"records": diagnosis.records, "skipped": diagnosis.problems,
                            "findings": [{**f.to_json(), "explanation": explanations.get(f.id)} for f in findings]})

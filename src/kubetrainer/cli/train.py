@@ -103,6 +103,8 @@ def distill(
     """Logit distillation: train a small student on a teacher's softened distributions and the labels (train.distill).
 
     The result is a training run like `kubetrainer train`'s: `export RUN --gguf --quant q4_k_m` makes it an edge model.
+    For sequence-level distillation as well, build DATA with `kubetrainer dataset build --teacher MODEL` first: the
+    teacher's guarded phrasing then becomes the labels.
     """
     config = _config(dict(
         dataset=dataset, model=student, method=method, teacher=teacher, distill_temperature=temperature,
@@ -137,20 +139,43 @@ def dataset_build(
     source: Annotated[Path, typer.Option(help="Records JSONL or a `kubectl cluster-info dump` directory.")],
     out: Annotated[Path, typer.Option(help="Where to write the cluster_texts.json-shaped dataset.")] = Path("datasets/cluster_texts.json"),
     eval_fraction: Annotated[float, typer.Option(help="Share of incidents held out for eval.")] = 0.2,
+    teacher: Annotated[Optional[str], typer.Option(help="Sequence-level distillation: this model phrases the train targets (kept where the answer guard accepts them).")] = None,
     force: Force = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Derive grounded Q/A pairs and anomaly text from cluster records, redacted, split by incident."""
-    from kubetrainer.train.cluster_dataset import build_from_source
-
     out = outputs.claim(out, force=force, kind="file")
-    summary = build_from_source(source, out, eval_fraction=eval_fraction)
+    summary = _build_dataset(source, out, eval_fraction, teacher)
     if json_out:
         render.print_json(summary)
         return
     render.console.print(f"wrote {out}: {summary['train']} train / {summary['eval']} eval examples from {summary['records']} records")
+    _note_teacher(summary)
     for problem in summary["skipped"]:
         render.note(f"skipped: {problem}")
+
+
+def _build_dataset(source: Path, out: Path, eval_fraction: float, teacher: str | None) -> dict:
+    """`build_from_source`, with the teacher loaded as a phraser and its progress shown."""
+    from kubetrainer.train.cluster_dataset import build_from_source
+
+    if teacher is None:
+        return build_from_source(source, out, eval_fraction=eval_fraction)
+    from kubetrainer.answer.phrase import load_phraser
+
+    phraser = load_phraser(teacher, STATE.settings.dir("models"))
+    with render.progress() as progress:
+        task = progress.add_task(f"{teacher} phrasing train targets", total=None)
+        return build_from_source(source, out, eval_fraction=eval_fraction, teacher=phraser,
+                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
+
+
+def _note_teacher(summary: dict) -> None:
+    written = summary.get("teacher")
+    if written:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(written["refused"].items()))
+        render.note(f"the teacher wrote {written['written']} of {written['targets']} train targets"
+                    + (f"; the guard refused the rest ({reasons})" if reasons else ""))
 
 
 @app.command()
