@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from kubetrainer.cli import main
-from kubetrainer.records import make_record, write_jsonl
 from kubetrainer.rag.prompt import FENCE_CLOSE, FENCE_OPEN
+from kubetrainer.records import make_record, write_jsonl
 from kubetrainer.train.cluster_dataset import build_dataset, finding_examples, question_for, teacher_summary
 from kubetrainer.train.formats import load_splits
 
