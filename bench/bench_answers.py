@@ -32,6 +32,8 @@ KUBETRAINER = ROOT / ".venv" / "bin" / "kubetrainer"
 SCENARIOS = (
     ("reserve", "held-out: written (83d9ed9) by an engineer who never opened the diagnosis, answer, retrieval, eval "
                 "or bench code; failures never inspected; first measured at 0.20 cause + citation (045c165)"),
+    ("vigil", "written blind (this session's development set); measured once held-out at 0.45 cause + citation "
+              "(facts 0.60) before its failures were looked at, inspected since"),
     ("unseen", "written blind; held-out measurements 0.25 (3b6c2a7) and 0.25 (e38d29f); failures inspected since "
                "045c165 (no longer held-out)"),
     ("drill", "written blind as a development set; first measured at 0.20 cause + citation (after a rule batch "

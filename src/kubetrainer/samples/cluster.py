@@ -10,7 +10,8 @@ incidents on other objects, with scoreable facts, for evaluation only), `fresh`
 kept for a final held-out score), `sealed` (sealed.py: a fifth, kept only for
 honest evaluation of the on-call answers), `unseen` (unseen.py: a sixth, written
 blind for a held-out answer score), `drill` (drill.py: a seventh, a development
-set for the answers) and `reserve` (reserve.py: an eighth, written blind for a
+set for the answers), `reserve` (reserve.py: an eighth, written blind for a
+held-out answer score) and `vigil` (vigil.py: a ninth, written blind for a
 held-out answer score).
 """
 
@@ -124,7 +125,7 @@ def _startup_events(cluster: SampleCluster, pod: SamplePod) -> None:
         cluster.event(ref, "Started", f"Started container {container.spec.name}", at, host=pod.node)
 
 
-SCENARIOS = ("default", "heldout", "fresh", "blind", "sealed", "unseen", "reserve", "drill")
+SCENARIOS = ("default", "heldout", "fresh", "blind", "sealed", "unseen", "reserve", "drill", "vigil")
 
 
 def _scenario(name: str):
@@ -163,6 +164,10 @@ def _scenario(name: str):
         from kubetrainer.samples import reserve
 
         return reserve.apply_all, reserve.scenario_nodes, WORKLOADS + reserve.WORKLOADS
+    if name == "vigil":
+        from kubetrainer.samples import vigil
+
+        return vigil.apply_all, vigil.scenario_nodes, WORKLOADS + vigil.WORKLOADS
     raise ValueError(f"unknown sample scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
 
 
@@ -173,7 +178,8 @@ def build_cluster(seed: int = 0, nodes: list[dict] | None = None, scenario: str 
     (fresh.py), `blind` (blind.py), `sealed` (sealed.py) and `unseen` (unseen.py) plant
     different incidents on different objects, kept for honest evaluation only; `drill`
     (drill.py: a seventh, a development set for the answers) does the same, and so does
-    `reserve` (reserve.py: an eighth, written blind for a held-out answer score). `nodes` replaces the
+    `reserve` (reserve.py: an eighth, written blind for a held-out answer score), and so does `vigil`
+    (vigil.py: a ninth, written blind for a held-out answer score). `nodes` replaces the
     scenario's own nodes (the other scenarios' incidents need those of their
     `scenario_nodes()`).
     Unknown scenario names raise ValueError.
