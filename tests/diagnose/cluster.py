@@ -12,13 +12,20 @@ TS = "2026-03-14T11:00:00Z"
 def pod(name: str, namespace: str = "web", *, node: str | None = "node-1", phase: str = "Running",
         containers: list[dict] | None = None, init: list[dict] | None = None, reason: str | None = None,
         message: str | None = None, claims: tuple[str, ...] = (), gpus: int = 0, conditions: list[dict] | None = None,
-        uid: str | None = None, ip: str | None = None, labels: dict | None = None) -> dict:
+        uid: str | None = None, ip: str | None = None, labels: dict | None = None, memory: str | None = None,
+        shm: str | None = None) -> dict:
+    """`memory`: the container's memory limit; `shm`: the sizeLimit of a memory-backed emptyDir mounted at
+    /dev/shm ("" for one without a limit)."""
+    limits = {**({"nvidia.com/gpu": str(gpus)} if gpus else {}), **({"memory": memory} if memory else {})}
     spec: dict = {"containers": [{"name": "app", "image": "registry.example.com/app:1.0",
-                                  **({"resources": {"limits": {"nvidia.com/gpu": str(gpus)}}} if gpus else {})}]}
+                                  **({"resources": {"limits": limits}} if limits else {})}]}
+    if shm is not None:
+        spec["containers"][0]["volumeMounts"] = [{"name": "dshm", "mountPath": "/dev/shm"}]
+        spec["volumes"] = [{"name": "dshm", "emptyDir": {"medium": "Memory", **({"sizeLimit": shm} if shm else {})}}]
     if node:
         spec["nodeName"] = node
     if claims:
-        spec["volumes"] = [{"name": c, "persistentVolumeClaim": {"claimName": c}} for c in claims]
+        spec["volumes"] = [*spec.get("volumes", []), *({"name": c, "persistentVolumeClaim": {"claimName": c}} for c in claims)]
     status: dict = {"phase": phase, "containerStatuses": containers or [], "conditions": conditions or []}
     if init:
         status["initContainerStatuses"] = init
@@ -80,11 +87,13 @@ def claim(name: str, namespace: str, phase: str = "Pending", storage_class: str 
 
 
 def event(kind: str, name: str, namespace: str | None, reason: str, message: str, *, warning: bool = True,
-          count: int = 1, host: str | None = None, ts: str = TS) -> dict:
+          count: int = 1, host: str | None = None, ts: str = TS, first: str | None = None) -> dict:
+    """`ts` is the event's lastTimestamp, `first` its firstTimestamp (a repeated event)."""
     involved = {"kind": kind, "name": name, **({"namespace": namespace} if namespace else {})}
     return event_record({"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{name}.1", "namespace": namespace or "default"},
                          "involvedObject": involved, "reason": reason, "message": message, "count": count,
                          "type": "Warning" if warning else "Normal", "lastTimestamp": ts,
+                         **({"firstTimestamp": first} if first else {}),
                          "source": {"component": "kubelet", **({"host": host} if host else {})}}, "dump")
 
 

@@ -977,3 +977,92 @@ def test_a_crash_explained_by_a_signature_also_quotes_the_programs_last_error():
         *(log("ebs-csi-node-h69mt", line, "kube-system", "ebs-plugin") for line in lines)])
     crash = only(found, "crash-loop")
     assert lines[2] in [item.text for item in crash.evidence], "the final error line names what to set (AWS_REGION)"
+
+
+NCCL_SHM = [  # NCCL 2.18 with NCCL_DEBUG=INFO in a container whose /dev/shm is the runtime's 64M
+    "trainer-0:58:131 [0] NCCL INFO Channel 00/24 :    0   1   2   3   4   5   6   7",
+    "trainer-0:58:131 [0] include/shm.h:28 NCCL WARN Call to posix_fallocate failed : No space left on device",
+    "trainer-0:58:131 [0] include/shm.h:48 NCCL WARN Error while creating shared memory segment /dev/shm/nccl-HzhzRQ "
+    "(size 9637888)",
+    "torch.distributed.DistBackendError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1331, "
+    "unhandled system error (run with NCCL_DEBUG=INFO for details), NCCL version 2.18.1",
+]
+
+
+@pytest.mark.parametrize("shm, note", [(None, "mounts nothing at /dev/shm"), ("8Gi", "its /dev/shm: emptyDir Memory, sizeLimit 8Gi")])
+def test_nccl_failing_to_allocate_in_dev_shm_is_the_shm_size_not_a_full_disk(shm: str | None, note: str) -> None:
+    records = [pod("trainer-0", "ml", phase="Failed", containers=[container(terminated=("Error", 1))], gpus=8, shm=shm)]
+    records += [log("trainer-0", line, "ml") for line in NCCL_SHM]
+    found = diagnose(records)
+    failed = only(found, "container-failed")
+    assert "/dev/shm is too small" in failed.cause and note in failed.cause
+    assert "disk is full" not in failed.cause, "posix_fallocate in /dev/shm says 'No space left', yet no disk is full"
+    assert not [f for f in found if f.rule == "disk-full"]
+    assert any("Error while creating shared memory segment" in item.text for item in failed.evidence)
+
+
+def test_a_gpu_without_kernels_in_the_image_names_its_compute_capability_from_the_start_up_warning() -> None:
+    warning = ("/usr/local/lib/python3.11/site-packages/torch/cuda/__init__.py:209: UserWarning: Tesla T4 with CUDA "
+               "capability sm_75 is not compatible with the current PyTorch installation.")
+    found = diagnose([
+        pod("caption-1", "ml", containers=[container(waiting=("CrashLoopBackOff", "back-off"), last=("Error", 3), restarts=6)]),
+        log("caption-1", "INFO:     Started server process [1]", "ml"),
+        log("caption-1", warning, "ml"),
+        log("caption-1", "The current PyTorch install supports CUDA capabilities sm_80 sm_86 sm_89 sm_90.", "ml"),
+        log("caption-1", "RuntimeError: CUDA error: no kernel image is available for execution on the device", "ml"),
+        log("caption-1", "ERROR:    Application startup failed. Exiting.", "ml"),
+    ])
+    finding = only(found, "crash-loop")
+    assert "no kernels for this node's GPU architecture" in finding.cause
+    assert any("sm_75" in item.text for item in [*finding.evidence, *finding.startup])
+
+
+def test_a_producer_refused_for_too_few_in_sync_replicas_names_min_insync_replicas() -> None:
+    line = ("2026-03-14 11:02:20,529 WARN  [kafka-producer-network-thread | collector-3] "
+            "o.a.k.c.producer.internals.Sender - [Producer clientId=collector-3] Got error produce response with "
+            "correlation id 80631 on topic-partition clicks-8, retrying (2147483646 attempts left). Error: NOT_ENOUGH_REPLICAS")
+    found = diagnose([pod("collector-1", "web", containers=[container(ready=True)]), log("collector-1", line, "web")])
+    finding = only(found, "kafka-not-enough-replicas")
+    assert "min.insync.replicas" in finding.cause and finding.evidence[0].text == line
+
+
+def test_an_oom_killed_container_names_its_memory_limit() -> None:
+    found = diagnose([pod("kyverno-1", "policy", memory="384Mi",
+                          containers=[container("app", waiting=("CrashLoopBackOff", "back-off"), last=("OOMKilled", 137),
+                                                restarts=11)])])
+    assert only(found, "oom-killed").cause.endswith("at its memory limit (384Mi)")
+    healthy = render_pod({"metadata": {"name": "web-1", "namespace": "web"},
+                          "spec": {"containers": [{"name": "app", "resources": {"limits": {"memory": "2Gi"}}}]},
+                          "status": {"phase": "Running"}})
+    assert "2Gi" not in healthy, "a pod that was never OOMKilled keeps its memory limit out of its summary"
+
+
+def test_a_container_killed_by_its_liveness_probe_without_errors_quotes_what_it_was_doing() -> None:
+    migrating = ('2026-03-14T11:59:02.117Z  INFO 1 --- [main] o.f.core.internal.command.DbMigrate : Migrating schema '
+                 '"public" to version "57 - backfill entry hashes"')
+    found = diagnose([
+        pod("ledger-1", "fin", containers=[container(restarts=4, ready=False)]),
+        log("ledger-1", "2026-03-14T11:58:40.001Z  INFO 1 --- [main] o.f.c.i.s.DbValidate : Successfully validated 57 "
+            "migrations", "fin"),
+        log("ledger-1", migrating, "fin"),
+        event("Pod", "ledger-1", "fin", "Unhealthy", 'Liveness probe failed: Get "http://10.0.0.9:8080/actuator/health/'
+              'liveness": dial tcp 10.0.0.9:8080: connect: connection refused'),
+        event("Pod", "ledger-1", "fin", "Killing", "Container app failed liveness probe, will be restarted"),
+    ])
+    finding = only(found, "liveness-probe")
+    assert "57 - backfill entry hashes" in finding.cause and finding.evidence[-1].text == migrating
+
+
+def test_a_repeated_event_says_since_when_and_finds_the_change_just_before_its_first_occurrence() -> None:
+    missing = "failed to get cpu utilization: missing request for cpu in container app of Pod query-api-9gd5q2-jrbcz"
+    found = diagnose([
+        event("Deployment", "query-api", "search", "ScalingReplicaSet", "Scaled up replica set query-api-9gd5q2 to 3",
+              warning=False, ts="2026-03-14T09:40:02Z"),
+        event("HorizontalPodAutoscaler", "query-api", "search", "FailedGetResourceMetric", missing, count=312,
+              first="2026-03-14T09:41:07Z", ts="2026-03-14T11:59:48Z"),
+    ])
+    finding = only(found, "hpa-metrics")
+    assert finding.evidence[0].since == "2026-03-14T09:41:07Z" and finding.evidence[0].ts == "2026-03-14T11:59:48Z"
+    assert [item.text for item in finding.changes] == ["ScalingReplicaSet: Scaled up replica set query-api-9gd5q2 to 3"]
+    text = compose([finding], Sources([])).text
+    assert "(first seen 2026-03-14 09:41 UTC)" in text and "09:40 UTC, query-api" in text

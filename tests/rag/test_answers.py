@@ -277,3 +277,19 @@ def test_a_question_naming_the_namespace_or_a_longer_form_of_a_name_finds_its_ob
     ranked = rank_findings(question, [], findings)
     assert ranked[0].finding.name == "nmt-distill" and ranked[0].name == 1.0, [(m.finding.name, m.name) for m in ranked]
     assert ranked[1].name < 0.5, "a word every GPU node's name shares says little about which one is meant"
+
+
+def test_a_question_about_an_object_leads_with_its_gravest_finding_even_when_retrieval_favours_another() -> None:
+    from kubetrainer.answer.match import Match, chosen
+    from kubetrainer.diagnose import Finding
+
+    def finding(rule: str, severity: str, name: str) -> Finding:
+        return Finding(rule, severity, "Node", None, name, f"{rule} on {name}", "meaning", "fix", ())
+
+    hung, not_ready = finding("event-TaskHung", "warning", "cpu-2"), finding("node-not-ready", "critical", "cpu-2")
+    elsewhere = finding("node-not-ready", "critical", "cpu-7")
+    # what ranking gave for "What is wrong with node cpu-2?": the hung-task events' lines were retrieved, the status not
+    matches = [Match(hung, 2.7, 0.6, 1.0, 0.6, 1.0), Match(not_ready, 1.6, 0.0, 1.0, 0.6, 1.0),
+               Match(elsewhere, 1.5, 0.0, 0.0, 0.5)]
+    assert [f.rule for f in chosen(matches)] == ["node-not-ready", "event-TaskHung"]
+    assert chosen(matches)[0].name == "cpu-2", "another object's graver finding is not pulled in"

@@ -178,7 +178,8 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     lines += ["", "Evidence:"]
     quoted: set[str] = set()  # shapes of the lines quoted so far: a line is quoted once, cited by number after
     for item in _quotable(lead.evidence[:MAX_QUOTES], quoted):
-        lines.append(f"- {quote(item.text)} [{sources.cite(item)}]" + (f" ({item.about})" if item.about else ""))
+        notes = [note for note in (item.about, _first_seen(item)) if note]
+        lines.append(f"- {quote(item.text)} [{sources.cite(item)}]" + (f" ({'; '.join(notes)})" if notes else ""))
     if lead.elsewhere:
         lines += ["", "The same id elsewhere:"]
         lines += [f"- {_where(item)}: {quote(item.text)} [{sources.cite(item)}]" for item in lead.elsewhere]
@@ -203,6 +204,12 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
 
 def _where(item: Evidence) -> str:
     return f"{item.namespace}/{item.name}" if item.namespace else item.name or "?"
+
+
+def _first_seen(item: Evidence) -> str:
+    """`first seen 2026-03-14 09:41 UTC` for a repeated event, "" otherwise: "since when?" is an on-call question."""
+    since = item.since or ""
+    return f"first seen {since[:10]} {since[11:16]} UTC" if len(since) >= 16 and since[10] == "T" else ""
 
 
 def _clock(ts: str | None) -> str:

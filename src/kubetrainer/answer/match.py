@@ -20,6 +20,7 @@ import numpy as np
 
 from kubetrainer.answer.sources import normalized
 from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.knowledge import SEVERITY_ORDER
 from kubetrainer.rag.retriever import Hit
 
 _TOKEN = re.compile(r"[a-z][a-z0-9]*")
@@ -160,9 +161,23 @@ def rank_findings(question: str, hits: Sequence[Hit], findings: Sequence[Finding
 
 
 def chosen(matches: Sequence[Match]) -> list[Finding]:
-    """The relevant findings close to the best one (the best first), at most three."""
+    """The relevant findings close to the best one (the best first), at most three; the best one's object's more
+    severe findings before all of them.
+
+    Retrieval may favour a symptom's lines (a node's hung-task events) over the object's worst problem (that node
+    NotReady), whose status line is one record among thousands: a question about an object leads with its gravest
+    finding."""
     relevant = [match for match in matches if match.relevant]
     if not relevant:
         return []
-    best = relevant[0].score
-    return [match.finding for match in relevant if match.score >= CLOSE_TO_BEST * best][:3]
+    best = relevant[0]
+    close = [match.finding for match in relevant if match.score >= CLOSE_TO_BEST * best.score]
+    graver = sorted((match.finding for match in relevant if _same_object(match.finding, best.finding)
+                     and SEVERITY_ORDER[match.finding.severity] < SEVERITY_ORDER[best.finding.severity]),
+                    key=lambda finding: SEVERITY_ORDER[finding.severity])
+    picked = {finding.id: finding for finding in [*graver, *close]}  # dicts keep order; the first of an id stays
+    return list(picked.values())[:3]
+
+
+def _same_object(one: Finding, other: Finding) -> bool:
+    return (one.kind, one.namespace, one.name) == (other.kind, other.namespace, other.name)

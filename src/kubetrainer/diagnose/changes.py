@@ -159,7 +159,7 @@ def _closeness(change: Change, finding: Finding) -> int:
 
 def changes_before(finding: Finding, changes: list[Change]) -> list[Evidence]:
     """The changes shortly before `finding`'s evidence that touch it, most closely related first."""
-    moments = [moment for item in finding.evidence if (moment := _moment(item.ts))]
+    moments = [moment for item in finding.evidence for ts in (item.ts, item.since) if (moment := _moment(ts))]
     if not moments:
         return []
     start, end = min(moments) - WINDOW, max(moments) + SLACK

@@ -384,4 +384,11 @@ def _evidence(record: dict, text: str, *, name: str | None) -> Evidence:
         node=record.get("node"),
         ts=record.get("ts"),
         record=record.get("id"),
+        since=_first_seen(record),
     )
+
+
+def _first_seen(record: dict) -> str | None:
+    """When a repeated event first happened (`kubectl get events` FIRST SEEN), when that is before its record's time."""
+    first = (record.get("labels") or {}).get("first_seen")
+    return first if first and first < (record.get("ts") or "") else None

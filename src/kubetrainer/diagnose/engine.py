@@ -17,7 +17,7 @@ from kubetrainer.diagnose.identifiers import trace_identifiers
 from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER, SIGNATURE_BY_RULE
 from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
-from kubetrainer.diagnose.pods import PodRules
+from kubetrainer.diagnose.pods import PodRules, name_last_lines
 from kubetrainer.diagnose.ports import explain_ports
 from kubetrainer.diagnose.rollouts import name_previous_versions, previous_versions
 from kubetrainer.diagnose.services import service_findings
@@ -51,6 +51,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     merged = [finding for finding in merge([*found, *service_findings(collector.objects)])
               if not _repeats_its_owner(finding, found)]
     name_active_jobs(merged, collector.objects, collector.last_line)
+    name_last_lines(merged, collector.last_line)
     name_closed_zones(merged, collector.objects)
     name_tainted_nodes(merged, collector.objects)
     name_addresses(merged, collector.objects)

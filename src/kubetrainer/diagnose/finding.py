@@ -26,6 +26,7 @@ class Evidence:
     ts: str | None = None
     record: str | None = None  # the record id
     about: str | None = None  # what the line names only by id, resolved: `by pod shop/web-7d9f-x2` for a pod uid
+    since: str | None = None  # a repeated event's first occurrence (its firstTimestamp; `ts` is its last)
 
     def to_json(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}

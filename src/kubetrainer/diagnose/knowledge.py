@@ -140,7 +140,10 @@ class Signature:
     adds `meaning` to chunks holding it (coded signatures only); `in_logs` whether the
     log analyzer turns a matching log line into a finding; `generic` marks a symptom
     ("connection refused") that a more specific signature on the same line explains
-    ("failed calling webhook ...: connection refused" is about the webhook); `detail`
+    ("failed calling webhook ...: connection refused" is about the webhook); `covers` names the
+    specific signatures a line of this one also matches but which it explains (NCCL's failing
+    posix_fallocate in /dev/shm says "No space left on device" and "NCCL WARN", yet no disk is
+    full and no network failed); `detail`
     finds the specifics a finding names (the verb and resource RBAC denied, the missing
     table), so "which permission is missing?" is answered by the finding itself; `settings`
     finds the start-up line that states what governs the failure (the -Xmx a heap exhaustion
@@ -157,6 +160,7 @@ class Signature:
     explain: bool = True
     in_logs: bool = True
     generic: bool = False
+    covers: tuple[str, ...] = ()
     detail: re.Pattern[str] | None = None
     settings: re.Pattern[str] | None = None
 
@@ -522,6 +526,46 @@ SIGNATURES: tuple[Signature, ...] = (
         "its offset commits fail (CommitFailedException) and the lag grows",
         "process fewer records per poll (max.poll.records) or faster, or raise max.poll.interval.ms",
         ("max.poll.interval.ms", "poll", "rebalanc"),
+    ),
+    _sig(
+        "nccl-shm",
+        r"include/shm\.h:\d+ NCCL WARN|Error while creating shared memory segment|NCCL WARN.*?/dev/shm"
+        r"|transport/shm\.cc.*?NCCL WARN",
+        "NCCL cannot create its shared-memory segments in /dev/shm: the container's /dev/shm is too small (64M unless a "
+        "memory-backed volume is mounted there)",
+        "NCCL passes data between the GPUs of one node through segments in /dev/shm, which a container gets at 64 MiB "
+        "by default; with several GPUs the segments do not fit, posix_fallocate fails with 'No space left on device' "
+        "and NCCL initialisation ends in ncclSystemError (unhandled system error)",
+        "mount an emptyDir with medium: Memory at /dev/shm in the pod spec (a sizeLimit of a few GiB), or set "
+        "NCCL_SHM_DISABLE=1 (slower)",
+        ("/dev/shm", "shared memory"),
+        severity=CRITICAL,
+        covers=("nccl-failure", "disk-full"),
+    ),
+    _sig(
+        "cuda-arch-mismatch",
+        r"no kernel image is available for execution on the device|cudaErrorNoKernelImageForDevice"
+        r"|CUDA capability sm_\d+ is not compatible with the current PyTorch installation"
+        r"|hipErrorNoBinaryForGpu|Unable to find code object for all current devices",
+        "the program's CUDA (or ROCm) build has no kernels for this node's GPU architecture (compute capability)",
+        "a GPU program runs only on the architectures it was compiled for (PyTorch's TORCH_CUDA_ARCH_LIST, sm_80 for "
+        "A100, sm_75 for T4); on another GPU generation every kernel launch fails",
+        "schedule the pod on a supported GPU (nodeAffinity on the nvidia.com/gpu.product or compute-capability label) "
+        "or use an image built for this GPU's architecture",
+        ("kernel image", "compute capability", "architecture", "sm_"),
+        severity=CRITICAL,
+        settings=r"CUDA capability sm_\d+|supports CUDA capabilities|compute capabilit|\bsm_\d{2,3}\b|gfx\d{3,4}",
+    ),
+    _sig(
+        "kafka-not-enough-replicas",
+        r"NOT_ENOUGH_REPLICAS|NotEnoughReplicas(?:AfterAppend)?Exception|insufficient to satisfy the min\.isr",
+        "Kafka rejects the writes: a partition has fewer in-sync replicas than min.insync.replicas (NOT_ENOUGH_REPLICAS)",
+        "with acks=all a broker accepts a write only while at least min.insync.replicas replicas are in sync; a broker "
+        "down or falling behind takes partitions below it, and producers retry until their batches expire",
+        "bring the missing broker back (its log says why it stopped), or give the topic more replicas than "
+        "min.insync.replicas so one broker down does not stop writes",
+        ("min.insync.replicas", "in-sync replica", "NOT_ENOUGH_REPLICAS"),
+        severity=CRITICAL,
     ),
     _sig(
         "dataloader-worker",
@@ -1007,8 +1051,11 @@ STATED_SETTING = re.compile(
 
 
 def matching(text: str, signatures: tuple[Signature, ...] = SIGNATURES) -> list[Signature]:
-    """The signatures `text` shows, in catalogue order; generic ones only when no specific one matches."""
+    """The signatures `text` shows, in catalogue order; generic ones only when no specific one matches, and none
+    that another one found on the line covers."""
     found = [signature for signature in signatures if signature.pattern.search(text)]
+    covered = {rule for signature in found for rule in signature.covers}
+    found = [signature for signature in found if signature.rule not in covered]
     specific = [signature for signature in found if not signature.generic]
     return specific or found
 

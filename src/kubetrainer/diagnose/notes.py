@@ -14,10 +14,12 @@ from kubetrainer.diagnose.status import parse_pod
 STORAGE_RULES = ("disk-full",)
 GPU_RULES = ("gpu-not-visible",)
 JVM_RULES = ("jvm-oom",)
+SHM_RULES = ("nccl-shm", "dataloader-worker")
 
 
 def pod_note(facts: ObjectFacts, rule: str) -> str:
-    """`; its volume claims: data-db-0`, `; the pod requests no GPU (...)`, `; its JVM heap is capped at -Xmx512m`, or ""."""
+    """`; its volume claims: data-db-0`, `; the pod requests no GPU (...)`, `; its JVM heap is capped at -Xmx512m`,
+    what its /dev/shm is, or ""."""
     if facts.kind != "Pod" or facts.status is None:
         return ""
     status = parse_pod(facts.status.text)
@@ -27,4 +29,7 @@ def pod_note(facts: ObjectFacts, rule: str) -> str:
         return "; the pod requests no GPU (no nvidia.com/gpu limit), so it was given none"
     if rule in JVM_RULES and status.jvm_heap:
         return f"; its JVM heap is capped at {status.jvm_heap}"
+    if rule in SHM_RULES:
+        return f"; its /dev/shm: {status.shm}" if status.shm else \
+            "; the pod mounts nothing at /dev/shm, so its containers have the runtime's 64M default"
     return ""

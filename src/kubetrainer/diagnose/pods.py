@@ -10,6 +10,7 @@ the cause, so the finding reads "exits with code 1: invalid configuration ..." r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubetrainer.diagnose.collect import ContainerLogs, ObjectFacts, readable, shape
@@ -167,7 +168,8 @@ class PodRules:
             finding = self._new(
                 "oom-killed",
                 CRITICAL,
-                f"{container.label} is OOMKilled (exit code 137{restarts}): it runs out of memory at its memory limit",
+                f"{container.label} is OOMKilled (exit code 137{restarts}): it runs out of memory at its memory limit"
+                + (f" ({limit})" if (limit := self.status.memory_limits.get(container.name)) else ""),
                 signature.meaning,
                 signature.fix,
                 signature.terms,
@@ -414,3 +416,18 @@ def _key_words(message: str, most: int = 4) -> tuple[str, ...]:
 def _short_name(resource: str) -> str:
     """`nvidia.com/gpu` -> `GPU`, `cpu` -> `CPU`: how people name a resource."""
     return resource.rsplit("/", 1)[-1].upper()
+
+
+PROBE_KILLS = frozenset({"liveness-probe", "startup-probe"})
+
+
+def name_last_lines(findings: list[Finding], last_line: Callable[[str | None, str], Evidence | None]) -> None:
+    """A container its liveness or startup probe kills while it logs no error is busy, not broken: the last line
+    it logged (`last_line(namespace, pod)`) says with what (a schema migration, a model download, a cache warm-up)."""
+    for finding in findings:
+        if finding.rule not in PROBE_KILLS or any(item.kind == "log" for item in finding.evidence):
+            continue
+        last = last_line(finding.namespace, finding.name)
+        if last is not None:
+            finding.cause += f'; the last line it logged{f", at {last.ts}," if last.ts else ""} is "{readable(last.text)[:200]}"'
+            finding.add_evidence(last)

@@ -91,6 +91,13 @@ def render_pod(pod: dict) -> str:
     heap = _jvm_heap(spec.get("containers", []))
     if heap:
         text += "; JVM heap " + ", ".join(heap)
+    memory = [f"{c.get('name')}={limit}" for c in spec.get("containers", [])
+              if (limit := (c.get("resources", {}).get("limits") or {}).get("memory"))]
+    if memory and _oom_killed(status):  # what it ran into; on every pod, memory questions would find pod summaries
+        text += "; memory limits " + ", ".join(memory)
+    shm = _shm_volume(spec)
+    if shm:
+        text += f"; /dev/shm {shm}"  # NCCL and DataLoader workers need more than the runtime's 64M default
     claims = [v["persistentVolumeClaim"]["claimName"] for v in spec.get("volumes", []) if "persistentVolumeClaim" in v]
     if claims:
         text += "; volume claims " + ", ".join(claims)
@@ -98,6 +105,29 @@ def render_pod(pod: dict) -> str:
         text += f"; pod IP {status['podIP']}"  # what other pods' logs name it by (kubectl get pods -o wide)
     images = sorted({c.get("image", "") for c in spec.get("containers", [])})
     return text + "; images " + ", ".join(images) + "."
+
+
+def _oom_killed(status: dict) -> bool:
+    """Whether a container of the pod is or was last OOMKilled."""
+    for container in status.get("containerStatuses", []):
+        states = [container.get("state") or {}, container.get("lastState") or {}]
+        if any((state.get("terminated") or {}).get("reason") == "OOMKilled" for state in states):
+            return True
+    return False
+
+
+def _shm_volume(spec: dict) -> str:
+    """What is mounted at /dev/shm (`emptyDir Memory, sizeLimit 8Gi`, `volume dshm`), or "" for nothing."""
+    mounted = {m.get("name") for c in spec.get("containers", []) for m in c.get("volumeMounts") or []
+               if m.get("mountPath", "").rstrip("/") == "/dev/shm"}
+    for volume in spec.get("volumes") or []:
+        if volume.get("name") in mounted:
+            empty = volume.get("emptyDir")
+            if empty is None:
+                return f"volume {volume.get('name')}"
+            size = f", sizeLimit {empty['sizeLimit']}" if empty.get("sizeLimit") else ""
+            return f"emptyDir {empty.get('medium') or 'on disk'}{size}"
+    return ""
 
 
 def _jvm_heap(containers: list[dict]) -> list[str]:
