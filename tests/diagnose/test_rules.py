@@ -999,6 +999,7 @@ def test_nccl_failing_to_allocate_in_dev_shm_is_the_shm_size_not_a_full_disk(shm
     assert "disk is full" not in failed.cause, "posix_fallocate in /dev/shm says 'No space left', yet no disk is full"
     assert not [f for f in found if f.rule == "disk-full"]
     assert any("Error while creating shared memory segment" in item.text for item in failed.evidence)
+    assert not any("Channel 00/24" in item.text for item in failed.evidence), "an INFO line beside two NCCL warnings"
 
 
 def test_a_gpu_without_kernels_in_the_image_names_its_compute_capability_from_the_start_up_warning() -> None:
@@ -1054,15 +1055,18 @@ def test_a_container_killed_by_its_liveness_probe_without_errors_quotes_what_it_
 
 
 def test_a_repeated_event_says_since_when_and_finds_the_change_just_before_its_first_occurrence() -> None:
-    missing = "failed to get cpu utilization: missing request for cpu in container app of Pod query-api-9gd5q2-jrbcz"
+    missing = "failed to get cpu utilization: missing request for cpu in container app of Pod query-api-9gd5q2x6kc-jrbcz"
     found = diagnose([
-        event("Deployment", "query-api", "search", "ScalingReplicaSet", "Scaled up replica set query-api-9gd5q2 to 3",
+        pod("query-api-9gd5q2x6kc-jrbcz", "search", containers=[container(ready=True)]),
+        event("Deployment", "query-api", "search", "ScalingReplicaSet", "Scaled up replica set query-api-9gd5q2x6kc to 3",
               warning=False, ts="2026-03-14T09:40:02Z"),
         event("HorizontalPodAutoscaler", "query-api", "search", "FailedGetResourceMetric", missing, count=312,
               first="2026-03-14T09:41:07Z", ts="2026-03-14T11:59:48Z"),
     ])
     finding = only(found, "hpa-metrics")
     assert finding.evidence[0].since == "2026-03-14T09:41:07Z" and finding.evidence[0].ts == "2026-03-14T11:59:48Z"
-    assert [item.text for item in finding.changes] == ["ScalingReplicaSet: Scaled up replica set query-api-9gd5q2 to 3"]
+    assert [item.text for item in finding.changes] == ["ScalingReplicaSet: Scaled up replica set query-api-9gd5q2x6kc to 3"]
+    assert finding.changes[0].about == "its pods run registry.example.com/app:1.0", "the release the rollout brought"
     text = compose([finding], Sources([])).text
     assert "(first seen 2026-03-14 09:41 UTC)" in text and "09:40 UTC, query-api" in text
+    assert "its pods run registry.example.com/app:1.0" in text

@@ -52,6 +52,8 @@ APPLIED_CHANGES = frozenset({"created", "configured", "deleted"})
 # kube-scheduler on the victim, since Kubernetes 1.27: `Preempted by pod 68e72010-... on node gpu-3` (the preemptor's
 # uid; older releases wrote its namespace/name).
 PREEMPTOR = re.compile(r"Preempted by pod (?P<uid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+# The deployment controller's `Scaled up replica set web-7d9f8c6b5d to 3 from 0`: the new ReplicaSet of a rollout.
+SCALED_UP = re.compile(r"Scaled up replica set (?P<name>[a-z0-9][a-z0-9.-]*)")
 WINDOW = timedelta(hours=3)  # changes this long before a failure's first evidence are still "before it"
 SLACK = timedelta(minutes=1)  # event and log clocks differ a little: a change this soon after still counts
 MAX_CHANGES = 2  # per finding, the most closely related
@@ -179,18 +181,25 @@ def changes_before(finding: Finding, changes: list[Change]) -> list[Evidence]:
     return sorted(list(chosen.values())[:MAX_CHANGES], key=lambda item: _moment(item.ts) or first)
 
 
-def name_changes(findings: list[Finding], changes: list[Change], pods_by_uid: Mapping[str, str]) -> None:
-    """Attach to each failure (not to notes) the changes that came shortly before it, a preemptor named by uid
-    resolved to its pod (`pods_by_uid`: uid -> namespace/name)."""
+def name_changes(findings: list[Finding], changes: list[Change]) -> None:
+    """Attach to each failure (not to notes) the changes that came shortly before it."""
     if not changes:
         return
     for finding in findings:
         if finding.severity != INFO:
-            finding.changes = [_resolved(item, pods_by_uid) for item in changes_before(finding, changes)]
+            finding.changes = changes_before(finding, changes)
 
 
-def _resolved(item: Evidence, pods_by_uid: Mapping[str, str]) -> Evidence:
-    match = PREEMPTOR.search(item.text)
-    if match is None or match["uid"] not in pods_by_uid:
-        return item
-    return replace(item, about=f"by pod {pods_by_uid[match['uid']]}")
+def resolved(change: Change, pods_by_uid: Mapping[str, str], replicaset_images: Mapping[tuple, str]) -> Change:
+    """The change with what its line names only by an id resolved (`about`): a preemptor's uid to its pod
+    (`pods_by_uid`: uid -> namespace/name), a ReplicaSet scaled up to the images its pods run
+    (`replicaset_images`: (namespace, ReplicaSet) -> images), which says which release a rollout brought."""
+    item = change.evidence
+    if item.about:
+        return change
+    about = None
+    if (match := PREEMPTOR.search(item.text)) and match["uid"] in pods_by_uid:
+        about = f"by pod {pods_by_uid[match['uid']]}"
+    elif (match := SCALED_UP.search(item.text)) and (change.namespace, match["name"]) in replicaset_images:
+        about = f"its pods run {replicaset_images[(change.namespace, match['name'])]}"
+    return replace(change, evidence=replace(item, about=about)) if about else change

@@ -7,10 +7,11 @@ its chunks for `ask`), the answer engine, `dataset build` and the dashboard all 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 
 from kubetrainer.diagnose.addresses import name_addresses, serves
-from kubetrainer.diagnose.changes import name_changes
+from kubetrainer.diagnose.changes import name_changes, resolved
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.identifiers import trace_identifiers
@@ -19,7 +20,7 @@ from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules, name_last_lines
 from kubetrainer.diagnose.ports import explain_ports
-from kubetrainer.diagnose.rollouts import name_previous_versions, previous_versions
+from kubetrainer.diagnose.rollouts import name_previous_versions, previous_versions, replicaset_images
 from kubetrainer.diagnose.services import service_findings
 from kubetrainer.diagnose.startup import attach_startup
 from kubetrainer.diagnose.taints import name_tainted_nodes
@@ -59,7 +60,10 @@ def findings_of(collector: Collector) -> list[Finding]:
     versions = previous_versions(merged, collector.objects)
     name_previous_versions(merged, collector.objects, versions)
     attach_startup(merged, collector.opening, versions)
-    name_changes(merged, list(collector.changes), collector.pods_by_uid)
+    images = replicaset_images(collector.objects)  # stored with the index too, so "what changed?" names releases
+    collector.changes = deque((resolved(change, collector.pods_by_uid, images) for change in collector.changes),
+                              maxlen=collector.changes.maxlen)
+    name_changes(merged, list(collector.changes))
     trace_identifiers(merged, collector)
     link(merged)
     return sorted(merged, key=Finding.sort_key)

@@ -7,7 +7,7 @@ is where the story continues, and an engineer greps every log for it. This does 
 lines the collector keeps: each container's opening lines and problem lines, and warning events.
 The ids of a failure are those of its evidence and of its container's problem lines
 (`ContainerLogs.ids`: its evidence quotes only a few lines). Pod uids are left out: they are
-resolved to their pods elsewhere (`changes.name_changes`).
+resolved to their pods elsewhere (`changes.resolved`).
 """
 
 from __future__ import annotations

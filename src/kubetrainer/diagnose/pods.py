@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from kubetrainer.diagnose.collect import ContainerLogs, ObjectFacts, readable, shape
 from kubetrainer.diagnose.finding import Evidence, Finding
-from kubetrainer.diagnose.knowledge import CRITICAL, LOG_SIGNATURES, SIGNATURE_BY_RULE, WARNING, matching
+from kubetrainer.diagnose.knowledge import (
+    CRITICAL,
+    LOG_SIGNATURES,
+    SIGNATURE_BY_RULE,
+    WARNING,
+    is_problem_line,
+    matching,
+)
 from kubetrainer.diagnose.notes import pod_note
 from kubetrainer.diagnose.scheduler import parse_failed_scheduling
 from kubetrainer.diagnose.status import ContainerStatus, PodStatus, parse_pod
@@ -135,8 +142,8 @@ class PodRules:
             self.used_signatures.add((container, rule))
         for rule, hits in shown:
             part = f'{hits.signature.cause}{pod_note(self.facts, rule)}: "{readable(hits.first.text)[:200]}"'
-            if hits.context and not lines:
-                part += f', after "{readable(hits.context.text)[:160]}"'
+            if hits.context and not lines and (len(hits.distinct) == 1 or is_problem_line(hits.context.text)):
+                part += f', after "{readable(hits.context.text)[:160]}"'  # an ordinary line only beside a lone one
                 lines.append(hits.context)
             parts.append(part)
             lines += hits.distinct

@@ -70,3 +70,13 @@ def name_previous_versions(findings: list[Finding], objects: Mapping[tuple, Obje
         if status and all(item.text != status.text for item in finding.evidence):
             finding.evidence.insert(1, status)  # quoted right after the failure it is compared with
             del finding.evidence[MAX_EVIDENCE:]
+
+
+def replicaset_images(objects: Mapping[tuple, ObjectFacts]) -> dict[tuple[str | None, str], str]:
+    """(namespace, ReplicaSet) -> the images its pods run, from the pods' names and status lines."""
+    found: dict[tuple[str | None, str], str] = {}
+    for facts in objects.values():
+        images = _images(facts) if facts.kind == "Pod" and POD_OF_REPLICASET.match(facts.name) else None
+        if images:
+            found.setdefault((facts.namespace, facts.name.rpartition("-")[0]), images)
+    return found
