@@ -6,6 +6,7 @@ from kubetrainer.answer.compose import compose
 from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose import diagnose
 from kubetrainer.diagnose.finding import Finding
+from kubetrainer.sources.kube import object_record
 
 from .cluster import event, log, pod
 
@@ -121,3 +122,24 @@ def test_objects_a_gitops_apply_created_are_changes_before_failures_in_their_nam
     (change,) = _finding(found, "picker-1").changes
     assert change.text == applied and change.about == "NetworkPolicy warehouse/default-deny-ingress created", \
         "an applied object lasts: hours later it is still what changed"
+
+
+def test_a_replicaset_created_before_a_failure_is_the_rollout_that_came_with_it_after_its_events_expired() -> None:
+    """Kubernetes keeps events an hour; the ReplicaSet a rollout made keeps its creation time and pod template."""
+    replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                   "metadata": {"name": "query-api-9gd5q2x6kc", "namespace": "search",
+                                "creationTimestamp": "2026-03-14T09:40:09Z",
+                                "ownerReferences": [{"kind": "Deployment", "name": "query-api"}]},
+                   "spec": {"replicas": 3, "template": {"spec": {"containers": [
+                       {"name": "app", "image": "registry.example.com/search/query-api:4.0.0"}]}}},
+                   "status": {"replicas": 3, "readyReplicas": 3}}
+    missing = "failed to get cpu utilization: missing request for cpu in container app of Pod query-api-9gd5q2x6kc-jrbcz"
+    records = [object_record(replica_set, "dump"),
+               event("HorizontalPodAutoscaler", "query-api", "search", "FailedGetResourceMetric", missing, count=312,
+                     first="2026-03-14T09:41:07Z", ts="2026-03-14T11:59:48Z")]
+    found = diagnose([*records, records[0]])  # a second copy of the ReplicaSet's record is the same rollout
+    (change,) = next(f for f in found if f.rule == "hpa-metrics").changes
+    assert change.ts == "2026-03-14T09:40:09Z" and change.name == "query-api-9gd5q2x6kc"
+    assert "images registry.example.com/search/query-api:4.0.0" in change.text
+    text = compose(found[:1], Sources([])).text
+    assert "09:40 UTC, query-api-9gd5q2x6kc" in text and "query-api:4.0.0" in text

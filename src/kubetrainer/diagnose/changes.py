@@ -52,6 +52,9 @@ APPLIED_CHANGES = frozenset({"created", "configured", "deleted"})
 # kube-scheduler on the victim, since Kubernetes 1.27: `Preempted by pod 68e72010-... on node gpu-3` (the preemptor's
 # uid; older releases wrote its namespace/name).
 PREEMPTOR = re.compile(r"Preempted by pod (?P<uid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+# A ReplicaSet's status line ends `; created 2026-03-14T09:40:09Z.`; its name is its Deployment's and a template hash.
+CREATED = re.compile(r"; created (?P<ts>\d{4}-\d\d-\d\dT[\d:]+Z)")
+REPLICASET = re.compile(r"^(?P<deployment>[a-z0-9][a-z0-9-]*?)-[a-z0-9]{6,10}$")
 # The deployment controller's `Scaled up replica set web-7d9f8c6b5d to 3 from 0`: the new ReplicaSet of a rollout.
 SCALED_UP = re.compile(r"Scaled up replica set (?P<name>[a-z0-9][a-z0-9.-]*)")
 WINDOW = timedelta(hours=3)  # changes this long before a failure's first evidence are still "before it"
@@ -95,6 +98,16 @@ def event_change(reason: str, kind: str, text: str) -> timedelta | None:
         return took if took >= SLOW_PULL else None
     wanted = CHANGE_REASONS.get(reason)
     return timedelta(0) if wanted is not None and wanted in ("", kind) else None
+
+
+def rollout_change(summary: Evidence) -> Change | None:
+    """The rollout a ReplicaSet's status line records by its creation time (`sources.render`: `; created T`), as a
+    change to its Deployment: Kubernetes keeps events an hour, a ReplicaSet as long as the Deployment's history."""
+    created = CREATED.search(summary.text)
+    owner = REPLICASET.match(summary.name or "")
+    if created is None or owner is None or not summary.text.startswith("ReplicaSet "):
+        return None
+    return Change(replace(summary, ts=created["ts"]), "Deployment", owner["deployment"], summary.namespace)
 
 
 def log_changes(line: str, evidence: Evidence) -> list[Change]:
@@ -202,4 +215,6 @@ def resolved(change: Change, pods_by_uid: Mapping[str, str], replicaset_images: 
         about = f"by pod {pods_by_uid[match['uid']]}"
     elif (match := SCALED_UP.search(item.text)) and (change.namespace, match["name"]) in replicaset_images:
         about = f"its pods run {replicaset_images[(change.namespace, match['name'])]}"
+    elif CREATED.search(item.text) and "; images " not in item.text and (change.namespace, item.name) in replicaset_images:
+        about = f"its pods run {replicaset_images[(change.namespace, item.name)]}"
     return replace(change, evidence=replace(item, about=about)) if about else change

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubetrainer.diagnose.changes import APPLIED, KEEP, Change, event_change, log_changes
+from kubetrainer.diagnose.changes import APPLIED, KEEP, Change, event_change, log_changes, rollout_change
 from kubetrainer.diagnose.finding import Evidence
 from kubetrainer.diagnose.knowledge import (
     GPU_DEVICE,
@@ -247,6 +247,15 @@ class Collector:
             facts.labels = dict(labels)
         if facts.status is None or (record.get("ts") or "") >= (facts.status.ts or ""):
             facts.status = _evidence(record, obj.get("summary") or record["message"], name=obj["name"])
+        if facts.kind == "ReplicaSet":
+            self._rollout(facts.status)
+
+    def _rollout(self, summary: Evidence) -> None:
+        """A ReplicaSet's creation as a change to its Deployment, once (`changes.rollout_change`)."""
+        change = rollout_change(summary)
+        if change is not None and not any(known.evidence.name == summary.name and known.kind == "Deployment"
+                                          and known.evidence.kind == "object" for known in self.changes):
+            self.changes.append(change)
 
     def _event(self, record: dict) -> None:
         labels = record.get("labels") or {}

@@ -211,6 +211,13 @@ def render_workload(obj: dict) -> str:
     conditions = _condition_text(status.get("conditions", []), lambda c: c.get("status") != "True" or c.get("type") in ("Failed",))
     if conditions:
         text += "; conditions " + ", ".join(conditions)
+    if kind == "ReplicaSet":  # one per rollout: when it was made and what it runs say when which release came
+        containers = spec.get("template", {}).get("spec", {}).get("containers", [])
+        images = sorted({c["image"] for c in containers if c.get("image")})
+        if images:
+            text += "; images " + ", ".join(images)
+        if obj.get("metadata", {}).get("creationTimestamp"):
+            text += f"; created {obj['metadata']['creationTimestamp']}"
     return text + "."
 
 
