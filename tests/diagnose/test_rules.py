@@ -127,9 +127,16 @@ def test_readiness_probe_failure_is_explained_by_the_upstream_error_in_the_log()
 def test_liveness_probe_kills_are_their_own_finding():
     found = diagnose([pod("api-3", containers=[container(restarts=5, ready=True)]),
                       event("Pod", "api-3", "web", "Unhealthy", "Liveness probe failed: Get \"http://10.0.0.5:8080/healthz\": context deadline exceeded"),
-                      event("Pod", "api-3", "web", "Killing", "Container app failed liveness probe, will be restarted")])
+                      event("Pod", "api-3", "web", "Killing", "Container app failed liveness probe, will be restarted",
+                            warning=False),  # a Normal event, as the kubelet writes it
+                      event("Pod", "api-3", "web", "Killing", "Stopping container app", warning=False)])
     finding = only(found, "liveness-probe")
     assert "restarts the container" in finding.cause and len(finding.evidence) == 2
+    assert finding.severity == "critical", "a probe that kills the container is graver than one that fails only"
+    assert not [f for f in found if "Stopping container" in f.cause], "a container stopped on deletion is no finding"
+    unkilled = diagnose([pod("api-4", containers=[container(ready=False)]),
+                         event("Pod", "api-4", "web", "Unhealthy", 'Readiness probe failed: HTTP probe failed with statuscode: 503')])
+    assert only(unkilled, "readiness-probe").severity == "warning"
 
 
 def test_evicted_pod_links_to_the_node_under_memory_pressure():
@@ -1048,7 +1055,7 @@ def test_a_container_killed_by_its_liveness_probe_without_errors_quotes_what_it_
         log("ledger-1", migrating, "fin"),
         event("Pod", "ledger-1", "fin", "Unhealthy", 'Liveness probe failed: Get "http://10.0.0.9:8080/actuator/health/'
               'liveness": dial tcp 10.0.0.9:8080: connect: connection refused'),
-        event("Pod", "ledger-1", "fin", "Killing", "Container app failed liveness probe, will be restarted"),
+        event("Pod", "ledger-1", "fin", "Killing", "Container app failed liveness probe, will be restarted", warning=False),
     ])
     finding = only(found, "liveness-probe")
     assert "57 - backfill entry hashes" in finding.cause and finding.evidence[-1].text == migrating

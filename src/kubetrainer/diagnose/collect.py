@@ -42,6 +42,9 @@ ERROR_LEVEL = re.compile(
 # pending pod.
 # ExternalProvisioning: what a claim waiting for its CSI (external) provisioner says, as a Normal event.
 NOTABLE_NORMAL_REASONS = frozenset({"JobAlreadyActive", "NotTriggerScaleUp", "ExternalProvisioning"})
+# The kubelet's Normal `Killing` event when a probe (not a deletion) stops a container: `Container app failed
+# liveness probe, will be restarted`.
+PROBE_KILL = re.compile(r"Killing: Container \S+ failed (?:liveness|startup) probe")
 # A line that states a level below error: its level wins over an "error" word in its text (klog's
 # `I0313 ... RegistrationStatus{PluginRegistered:true,Error:,}` reports success).
 BELOW_ERROR_LEVEL = re.compile(
@@ -262,7 +265,8 @@ class Collector:
         kind = labels.get("involved_kind") or "Object"
         if labels.get("type") != "Warning" and labels.get("involved_name"):
             self._change(record, kind, labels)
-        notable = labels.get("type") == "Warning" or labels.get("reason") in NOTABLE_NORMAL_REASONS
+        notable = (labels.get("type") == "Warning" or labels.get("reason") in NOTABLE_NORMAL_REASONS
+                   or PROBE_KILL.search(record["message"]) is not None)
         if not notable or not labels.get("involved_name"):
             return
         facts = self.facts(kind, None if kind == "Node" else record.get("namespace"), labels["involved_name"])

@@ -382,8 +382,8 @@ class PodRules:
             events = self._events("Unhealthy", containing=f"{probe} probe failed")
             if not events:
                 continue
-            if probe == "Liveness":
-                events += self._events("Killing", containing="liveness")
+            kills = self._events("Killing", containing=probe.lower()) if probe != "Readiness" else []
+            events += kills
             container = next(
                 (c for c in self.facts.logs if self.facts.logs[c].signatures or self.facts.logs[c].errors), None
             )
@@ -392,7 +392,7 @@ class PodRules:
             cause = f"its {probe.lower()} probe fails ({probe_text}): {effect}"
             finding = self._new(
                 f"{probe.lower()}-probe",
-                WARNING,
+                CRITICAL if kills else WARNING,  # a probe that kills the container takes it down, not only out of service
                 cause + (f"; {explained.why}" if explained.why else ""),
                 SIGNATURE_BY_RULE["probe-failed"].meaning,
                 SIGNATURE_BY_RULE["probe-failed"].fix,
