@@ -5,7 +5,7 @@ adapter on the already loaded weights (ours); the obvious way loads the base mod
 second time for the base rows (baseline). Both run the same held-out set (perplexity and
 greedy QA) on the bundled SmolLM2-135M-Instruct with a rank-16 LoRA adapter, each in
 its own process so peak memory is measured cleanly, and must report the same numbers.
-Writes bench/results/eval.{md,json}.
+RUNS runs per side, interleaved. Writes bench/results/eval.{md,json}.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from kubetrainer.config import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(os.environ.get("KUBETRAINER_CACHE", Path.home() / ".cache" / "kubetrainer")) / "bench-eval"
+RUNS = 3
 QUESTIONS = [
     ("Why does the pod web-1 restart?", "Its container is OOMKilled; raise the memory limit."),
     ("Why is the pod db-0 Pending?", "No node has a free nvidia.com/gpu."),
@@ -84,45 +86,69 @@ def check_adapter_matters(variants: list[dict]) -> None:
         raise SystemExit(f"the adapter does not change the scores (perplexity {base} base, {tuned} tuned): nothing is checked")
 
 
+def check_agree(ours: dict, baseline: dict) -> None:
+    """Stop unless both report the same perplexities and QA scores: the base rows must be the same model either way."""
+    for mine, theirs in zip(ours["variants"], baseline["variants"]):
+        reference = theirs["perplexity"]["perplexity"]
+        if abs(mine["perplexity"]["perplexity"] - reference) > 1e-3 * reference or mine["qa"] != theirs["qa"]:
+            raise SystemExit(f"ours and the baseline disagree on {mine['name']}: {mine} vs {theirs}")
+
+
+def spread(runs: list[dict], key: str) -> dict[str, float]:
+    values = [run[key] for run in runs]
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _cell(side: dict[str, float], unit: str) -> str:
+    return f"{side['median']:g} {unit} [{side['min']:g}-{side['max']:g}]"
+
+
 def main() -> int:
     from kubetrainer.models.bundled import ensure_default_llm
 
     base = ensure_default_llm(Settings(home=CACHE).dir("models"))
+    runs: dict[str, list[dict]] = {"ours": [], "baseline": []}
     with tempfile.TemporaryDirectory(prefix="bench-eval-") as workdir:
         adapter = make_adapter(base, Path(workdir) / "adapter")
         dataset = Path(workdir) / "held.jsonl"
         dataset.write_text("".join(json.dumps({"instruction": q, "output": a}) + "\n" for q, a in QUESTIONS))
-        ours = run_child("ours", adapter, base, dataset)
-        baseline = run_child("baseline", adapter, base, dataset)
-    for mine, theirs in zip(ours["variants"], baseline["variants"]):
-        same_ppl = abs(mine["perplexity"]["perplexity"] - theirs["perplexity"]["perplexity"]) <= 1e-3 * theirs["perplexity"]["perplexity"]
-        if not same_ppl or mine["qa"] != theirs["qa"]:
-            raise SystemExit(f"ours and the baseline disagree on {mine['name']}: {mine} vs {theirs}")
-    check_adapter_matters(ours["variants"])
-    row = {
-        "questions": len(QUESTIONS), "ours": ours, "baseline": baseline,
-        "memory_ratio": round(baseline["peak_rss_mb"] / ours["peak_rss_mb"], 2),
-        "load_ratio": round(baseline["load_s"] / ours["load_s"], 2), "load_average": round(os.getloadavg()[0], 1),
-    }
+        for _ in range(RUNS):  # the sides interleaved, each run in a fresh process
+            for mode in runs:
+                runs[mode].append(run_child(mode, adapter, base, dataset))
+            check_agree(runs["ours"][-1], runs["baseline"][-1])
+    check_adapter_matters(runs["ours"][0]["variants"])
+    sides = {mode: {key: spread(side, key) for key in ("peak_rss_mb", "load_s", "eval_s")} for mode, side in runs.items()}
+    row = {"questions": len(QUESTIONS), "runs": RUNS, "sides": sides, "variants": runs["ours"][0]["variants"],
+           "load_average": round(os.getloadavg()[0], 1)}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(RESULTS / "eval.json", {"date": dt.date.today().isoformat(), "run": row})
-    base_row, tuned_row = ours["variants"]
-    atomic.write_text(RESULTS / "eval.md", f"""## Eval: the base as "adapter off" vs a second model copy ({dt.date.today().isoformat()})
+    atomic.write_json(RESULTS / "eval.json", {"date": dt.date.today().isoformat(), "run": row, "raw": runs})
+    atomic.write_text(RESULTS / "eval.md", render(row))
+    print(json.dumps(row, indent=2))
+    return 0
+
+
+def render(row: dict) -> str:
+    ours, baseline = row["sides"]["ours"], row["sides"]["baseline"]
+    base_row, tuned_row = row["variants"]
+    lines = "\n".join(
+        f"| {label} | {_cell(ours[key], unit)} | {_cell(baseline[key], unit)} | "
+        f"{baseline[key]['median'] / ours[key]['median']:.2f}x |"
+        for label, key, unit in (("peak memory (RSS)", "peak_rss_mb", "MB"), ("loading", "load_s", "s"),
+                                 ("evaluating (both rows)", "eval_s", "s")))
+    return f"""## Eval: the base as "adapter off" vs a second model copy ({dt.date.today().isoformat()})
 
 `kubetrainer eval ADAPTER` on the bundled SmolLM2-135M-Instruct with a rank-16 LoRA adapter (random non-zero weights),
-{len(QUESTIONS)} held-out questions (perplexity with a 256-token window, greedy answers of up to 16 tokens), on CPU.
+{row['questions']} held-out questions (perplexity with a 256-token window, greedy answers of up to 16 tokens), on CPU.
 Ours scores the base rows by disabling the adapter on the loaded weights; the baseline loads the base model again.
-Each runs in its own process; both report the same perplexities and QA scores (checked). Load average {row['load_average']}
-(shared machine). Perplexity: base {base_row['perplexity']['perplexity']:.1f}, with the adapter {tuned_row['perplexity']['perplexity']:.1f}.
+Each run is its own process; {row['runs']} runs per side, interleaved; cells are the median [min-max]; every run of
+both sides reports the same perplexities and QA scores (checked). Load average {row['load_average']} at the end
+(shared machine). Perplexity: base {base_row['perplexity']['perplexity']:.1f}, with the adapter
+{tuned_row['perplexity']['perplexity']:.1f}. The ratio is the baseline's median over ours.
 
 | | ours | baseline | ratio |
 |---|---|---|---|
-| peak memory (RSS) | {ours['peak_rss_mb']} MB | {baseline['peak_rss_mb']} MB | {row['memory_ratio']}x |
-| loading | {ours['load_s']} s | {baseline['load_s']} s | {row['load_ratio']}x |
-| evaluating (both rows) | {ours['eval_s']} s | {baseline['eval_s']} s | {round(baseline['eval_s'] / ours['eval_s'], 2)}x |
-""")
-    print(json.dumps(row, indent=2))
-    return 0
+{lines}
+"""
 
 
 if __name__ == "__main__":
