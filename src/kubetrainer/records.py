@@ -119,6 +119,8 @@ def make_record(kind: str, ts: str | datetime | float | None, source: str, messa
     record["message"] = message
     if "object" in present:
         record["object"] = {key: str(present["object"][key]) for key in OBJECT_FIELDS if present["object"].get(key) is not None}
+        if present["object"].get("quota"):  # a pod's share of its namespace's ResourceQuota (sources.kube)
+            record["object"]["quota"] = {str(key): float(value) for key, value in present["object"]["quota"].items()}
     if "metrics" in present:
         record["metrics"] = {str(key): float(value) for key, value in present["metrics"].items()}
     if "labels" in present:

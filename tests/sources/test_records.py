@@ -29,6 +29,8 @@ def test_record_id_is_stable_hex_and_order_sensitive() -> None:
         ("log", {"namespace": "ml", "pod": "p", "container": "c", "stream": "stderr", "node": "n1"}),
         ("event", {"namespace": "ml", "labels": {"reason": "BackOff"}}),
         ("object", {"object": {"apiVersion": "v1", "kind": "Pod", "name": "p", "namespace": "ml", "summary": "Running"}}),
+        ("object", {"object": {"apiVersion": "v1", "kind": "Pod", "name": "p", "summary": "Running",
+                               "quota": {"pods": 1, "requests.cpu": 0.5}}}),
         ("gpu", {"node": "n1", "metrics": {"temperature_c": 71, "util": 0.5}}),
     ],
 )

@@ -97,3 +97,25 @@ def test_a_container_running_again_keeps_its_failed_runs_termination_message_as_
     assert logs[0]["ts"].startswith("2026-03-14T11:44:10") and logs[2]["message"].endswith("leader election lost")
     assert all(r["pod"] == "op-1" and r["node"] == "cpu-0" and r["namespace"] == "ops" for r in logs)
     assert "hunter2" not in logs[1]["message"], "termination messages are redacted like any log line"
+
+
+def test_a_pods_quota_usage_counts_as_the_api_server_does() -> None:
+    """Requests and limits summed over app containers, the largest init container where it asks for more, in the
+    quota's names; a finished pod holds nothing; a malformed quantity is skipped, not fatal."""
+    from kubetrainer.sources.kube import object_record, quota_usage
+
+    def resources(requests: dict, limits: dict | None = None) -> dict:
+        return {"requests": requests, **({"limits": limits} if limits else {})}
+
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api-1", "namespace": "shop"},
+           "spec": {"containers": [{"name": "app", "resources": resources({"cpu": "500m", "memory": "1Gi"},
+                                                                          {"memory": "1Gi", "nvidia.com/gpu": "1"})},
+                                   {"name": "proxy", "resources": resources({"cpu": "250m", "memory": "bogus"})}],
+                    "initContainers": [{"name": "migrate", "resources": resources({"cpu": "2"})}]},
+           "status": {"phase": "Running"}}
+    usage = quota_usage(pod)
+    assert usage == {"pods": 1.0, "requests.cpu": 2.0, "requests.memory": 2**30, "limits.memory": 2**30,
+                     "limits.nvidia.com/gpu": 1.0}
+    assert object_record(pod, "dump")["object"]["quota"] == usage
+    assert "requests" not in object_record(pod, "dump")["message"], "requests stay out of the rendered summary"
+    assert quota_usage({**pod, "status": {"phase": "Succeeded"}}) == {}

@@ -130,6 +130,7 @@ class ObjectFacts:
     gpu_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # gpu -> newest DCGM values
     zone: str | None = None  # a node's topology.kubernetes.io/zone label
     labels: dict[str, str] = field(default_factory=dict)  # a pod's labels, which Services select it by
+    quota: dict[str, float] = field(default_factory=dict)  # what a pod holds of a ResourceQuota (sources.kube)
 
 
 def readable(line: str) -> str:
@@ -250,6 +251,7 @@ class Collector:
             facts.labels = dict(labels)
         if facts.status is None or (record.get("ts") or "") >= (facts.status.ts or ""):
             facts.status = _evidence(record, obj.get("summary") or record["message"], name=obj["name"])
+            facts.quota = dict(obj.get("quota") or {})
         if facts.kind == "ReplicaSet":
             self._rollout(facts.status)
 

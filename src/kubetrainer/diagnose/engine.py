@@ -20,6 +20,7 @@ from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules, name_last_lines
 from kubetrainer.diagnose.ports import explain_ports
+from kubetrainer.diagnose.quota import name_quota_consumers
 from kubetrainer.diagnose.rollouts import name_previous_versions, previous_versions, replicaset_images
 from kubetrainer.diagnose.services import service_findings
 from kubetrainer.diagnose.startup import attach_startup
@@ -55,6 +56,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     name_last_lines(merged, collector.last_line)
     name_closed_zones(merged, collector.objects)
     name_tainted_nodes(merged, collector.objects)
+    name_quota_consumers(merged, collector.objects)
     name_addresses(merged, collector.objects)
     explain_ports(merged, collector.objects, collector.opening)
     versions = previous_versions(merged, collector.objects)

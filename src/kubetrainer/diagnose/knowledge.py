@@ -396,13 +396,14 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     _sig(
         "quota-exceeded",
-        r"exceeded quota|forbidden: exceeded quota",
+        # the API server's admission denial, as the controller's event and as any client that creates pods (a CI
+        # runner, a workflow engine, a Spark driver) logs it; a cloud API's "Quota exceeded for ..." is not this
+        r"exceeded quota: [\w.-]+",
         "pods cannot be created: the namespace's ResourceQuota is exhausted",
         "the namespace has used up its ResourceQuota, so the controller cannot create more pods",
         "raise the ResourceQuota, lower the pods' requests, or remove unused workloads in the namespace",
         ("quota",),
         explain=False,
-        in_logs=False,
     ),
     _sig(
         "probe-failed",

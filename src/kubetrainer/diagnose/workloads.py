@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from kubetrainer.diagnose.collect import ObjectFacts, readable
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import CRITICAL, INFO, SIGNATURE_BY_RULE, WARNING, matching
+from kubetrainer.diagnose.quota import QUOTA_DENIAL
 from kubetrainer.diagnose.status import claim_phase, job_counts, workload_counts
 
 CONTROLLERS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
@@ -24,10 +25,6 @@ HPA_REASONS = (
     "FailedGetPodsMetric",
     "FailedGetObjectMetric",
     "FailedGetContainerResourceMetric",
-)
-_QUOTA = re.compile(
-    r"exceeded quota: (?P<quota>[\w.-]+)(?:, requested: (?P<requested>[^,]+(?:,[^,:]+=[^,]+)*)"
-    r", used: (?P<used>[^,]+(?:,[^,:]+=[^,]+)*), limited: (?P<limited>[^,]+(?:,[^,:]+=[^,]+)*))?"
 )
 
 
@@ -141,7 +138,7 @@ def object_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
 
 def _quota(facts: ObjectFacts, events: list[Evidence]) -> Finding:
     text = events[-1].text
-    match = _QUOTA.search(text)
+    match = QUOTA_DENIAL.search(text)
     detail = (
         (
             f"quota {match['quota']}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubetrainer.hardware.quantity import parse_quantity
 from kubetrainer.records import parse_ts
 from kubetrainer.redact_keys import KeyBlock
 from kubetrainer.sources.base import emit, emit_line
@@ -11,6 +12,7 @@ from kubetrainer.sources.render import RENDERERS, render_event
 
 NEVER_READ = frozenset({"Secret"})
 TERMINATION_LINES = 80  # the kubelet keeps at most 80 lines (or 2048 bytes) of a FallbackToLogsOnError message
+FINISHED_PHASES = frozenset({"Succeeded", "Failed"})  # pods a ResourceQuota no longer counts
 _TIME_KEYS = ("lastTransitionTime", "startedAt", "finishedAt", "lastProbeTime", "lastHeartbeatTime", "startTime", "completionTime")
 
 
@@ -55,9 +57,44 @@ def object_record(obj: dict, source: str) -> dict | None:
         node=node,
         pod=meta.get("name") if kind == "Pod" else None,
         object={"apiVersion": obj.get("apiVersion", "v1"), "kind": kind, "name": meta.get("name", ""),
-                "namespace": meta.get("namespace"), "uid": meta.get("uid"), "summary": summary},
+                "namespace": meta.get("namespace"), "uid": meta.get("uid"), "summary": summary,
+                **({"quota": usage} if kind == "Pod" and (usage := quota_usage(obj)) else {})},
         labels=meta.get("labels") or None,
     )
+
+
+def quota_usage(pod: dict) -> dict[str, float]:
+    """What a running or pending pod holds of its namespace's ResourceQuota, in the quota's own names
+    (`pods`: 1, `requests.cpu` in cores, `requests.memory` in bytes, `limits.nvidia.com/gpu`...); {} for a
+    finished pod.
+
+    Kept out of the rendered summary on purpose (every pod has requests; a question about memory or CPU
+    should not pull in every pod): only the quota rule reads it, to say who holds an exhausted quota. The
+    effective value is the larger of the app containers' sum and the largest init container, as the
+    API server counts it; unparseable quantities are skipped.
+    """
+    if (pod.get("status") or {}).get("phase") in FINISHED_PHASES:
+        return {}
+    spec = pod.get("spec") or {}
+    usage: dict[str, float] = {"pods": 1.0}
+    for bound in ("requests", "limits"):
+        app = _summed(spec.get("containers") or [], bound)
+        for init in spec.get("initContainers") or []:
+            for resource, value in _summed([init], bound).items():
+                app[resource] = max(app.get(resource, 0.0), value)
+        usage.update({f"{bound}.{resource}": value for resource, value in app.items()})
+    return usage
+
+
+def _summed(containers: list[dict], bound: str) -> dict[str, float]:
+    total: dict[str, float] = {}
+    for container in containers:
+        for resource, quantity in ((container.get("resources") or {}).get(bound) or {}).items():
+            try:
+                total[resource] = total.get(resource, 0.0) + parse_quantity(quantity)
+            except ValueError:
+                continue
+    return total
 
 
 def event_record(event: dict, source: str) -> dict:
