@@ -57,8 +57,9 @@ def container(name: str = "app", *, waiting: tuple[str, str] | None = None, term
 
 def node(name: str, *, ready: str = "True", reason: str = "KubeletReady", pressure: dict | None = None,
          cordoned: bool = False, gpus: tuple[int, int] | None = None, labels: dict | None = None,
-         taints: list[dict] | None = None) -> dict:
-    conditions = [{"type": "Ready", "status": ready, "reason": reason, "message": "", "lastTransitionTime": TS}]
+         taints: list[dict] | None = None, message: str = "") -> dict:
+    """`message`: the Ready condition's message (the kubelet's reason in words)."""
+    conditions = [{"type": "Ready", "status": ready, "reason": reason, "message": message, "lastTransitionTime": TS}]
     for kind, (status, why, text) in (pressure or {}).items():
         conditions.append({"type": kind, "status": status, "reason": why, "message": text, "lastTransitionTime": TS})
     allocatable = {"cpu": "32", "memory": "256Gi"}

@@ -165,6 +165,35 @@ def test_node_not_ready_and_cordoned():
     assert only(found, "node-cordoned").name == "gpu-4"
 
 
+def test_a_not_ready_node_is_explained_by_the_kernels_hung_tasks_the_runtime_first():
+    """node-problem-detector's kernel monitor turns the kernel's hung-task lines into TaskHung events; a hung
+    containerd stops the kubelet's PLEG relisting, so the node goes NotReady with the kubelet still running."""
+    pleg = "PLEG is not healthy: pleg was last seen active 30m42.118s ago; threshold is 3m0s"
+    journal = "INFO: task jbd2/nvme0n1p1-8:412 blocked for more than 120 seconds."
+    runtime = "INFO: task containerd:1187 blocked for more than 120 seconds."
+    found = diagnose([node("cpu-7", ready="False", reason="KubeletNotReady", message=pleg),
+                      event("Node", "cpu-7", None, "TaskHung", journal, count=11, host="cpu-7"),
+                      event("Node", "cpu-7", None, "TaskHung", runtime, count=9, host="cpu-7")])
+    finding = only(found, "node-not-ready")
+    assert pleg in finding.cause and "blocked for more than 120 seconds: containerd, jbd2/nvme0n1p1-8" in finding.cause
+    assert "container runtime is hung" in finding.cause
+    assert [item.text for item in finding.evidence[-2:]] == [f"TaskHung: {runtime}", f"TaskHung: {journal}"]
+    assert not [f for f in found if f.rule in ("hung-task", "event-TaskHung")], "explained by the NotReady finding"
+
+
+def test_the_kernel_logs_hung_task_line_explains_a_not_ready_node_too():
+    kernel = "[183321.442107] INFO: task containerd:1187 blocked for more than 120 seconds."
+    found = diagnose([node("cpu-7", ready="False", reason="KubeletNotReady"),
+                      log("", kernel, "", "kernel", "cpu-7")])
+    assert "blocked for more than 120 seconds: containerd" in only(found, "node-not-ready").cause
+
+
+def test_hung_tasks_on_a_ready_node_are_a_finding_of_their_own():
+    line = "INFO: task postgres:20931 blocked for more than 120 seconds."
+    found = diagnose([node("db-2"), event("Node", "db-2", None, "TaskHung", line, count=4, host="db-2")])
+    assert "uninterruptible I/O" in only(found, "hung-task").cause and "postgres:20931" in only(found, "hung-task").cause
+
+
 def test_xid_from_the_device_plugin_and_the_kernel_land_on_the_gpus_node():
     plugin = ("W0314 10:50:00.412000       1 health.go:185] XidCriticalError: Xid=79 on Device=GPU-061ae8d1-3 "
               "(GPU has fallen off the bus); marking device as unhealthy.")

@@ -96,6 +96,7 @@ PROBLEM_WORDS = (
     "fallen off the bus",
     "client-side throttling",
     "too frequently",  # PostgreSQL's `LOG:  checkpoints are occurring too frequently`
+    "blocked for more than",  # the kernel's hung-task detector: `INFO: task containerd:1187 blocked for more ...`
 )
 KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
 
@@ -442,6 +443,16 @@ SIGNATURES: tuple[Signature, ...] = (
         "writes fail because the filesystem is full",
         "free space or grow the volume; check the node's image and log garbage collection",
         ("no space left", "disk"),
+        explain=False,
+    ),
+    _sig(
+        "hung-task",
+        # the kernel's hung-task detector, in the kernel log and as node-problem-detector's TaskHung event
+        r"task \S+:\d+ blocked for more than \d+ seconds",
+        "the kernel reports tasks hung in uninterruptible I/O (blocked for more than 120 seconds)",
+        "processes wait on I/O that never completes: usually the disk or network storage under the node stalled",
+        "check the node's disk (cloud volume health, I/O errors in dmesg); drain and reboot or replace the node",
+        ("blocked for more than", "hung", "I/O"),
         explain=False,
     ),
     _sig(

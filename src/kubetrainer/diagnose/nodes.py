@@ -6,6 +6,8 @@ come from the device plugin's or the kernel's log lines or from DCGM telemetry.
 
 from __future__ import annotations
 
+import re
+
 from kubetrainer.diagnose.collect import ObjectFacts
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import CRITICAL, WARNING, XID_HARDWARE, xid_fix, xid_meaning
@@ -53,6 +55,32 @@ def _fragment(facts: ObjectFacts, text: str) -> Evidence:
     return Evidence(text, status.kind, None, facts.name, None, facts.name, status.ts, status.record)
 
 
+HUNG_TASK = re.compile(r"task (?P<task>\S+?):\d+ blocked for more than \d+ seconds")
+# Processes of the container runtime: when they hang, the kubelet's PLEG cannot relist containers and the node
+# goes NotReady ("PLEG is not healthy"), though the kubelet itself still runs.
+RUNTIME_TASKS = re.compile(r"^(?:containerd(?:-shim\S*)?|dockerd|crio|conmon|runc)$")
+
+
+def _name_hung_tasks(finding: Finding, facts: ObjectFacts, used: set[str]) -> None:
+    """A NotReady node whose kernel reports hung tasks (node-problem-detector's TaskHung events, or the kernel log
+    line itself) is explained by them: the runtime's tasks first, then what else hangs (a filesystem journal says
+    the disk stalled)."""
+    lines = [event for event in facts.events if HUNG_TASK.search(event.text)]
+    lines += [item for logs in facts.logs.values() if (hits := logs.signatures.get("hung-task"))
+              for item in hits.variants.values()]
+    tasks = dict.fromkeys(match["task"] for item in lines if (match := HUNG_TASK.search(item.text)))
+    if not tasks:
+        return
+    ranked = sorted(tasks, key=lambda task: RUNTIME_TASKS.match(task) is None)
+    finding.cause += (f"; the kernel reports tasks blocked for more than 120 seconds: {', '.join(ranked[:3])}"
+                      + (" (the container runtime is hung, so the kubelet cannot relist containers)"
+                         if RUNTIME_TASKS.match(ranked[0]) else ""))
+    finding.terms = (*finding.terms, "blocked", ranked[0])
+    for task in ranked[:2]:
+        finding.add_evidence(next(item for item in lines if f"task {task}:" in item.text))
+    used.update(event.text for event in lines)
+
+
 def node_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
     """Findings from a node's status and warning events; explained event texts go into `used`."""
     found: list[Finding] = []
@@ -79,6 +107,7 @@ def node_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
         )
         for event in take("NodeNotReady", "NodeStatusUnknown"):
             finding.add_evidence(event)
+        _name_hung_tasks(finding, facts, used)
         found.append(finding)
     for condition, detail in status.pressure.items() if status else ():
         finding = _node_finding(
