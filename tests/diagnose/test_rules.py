@@ -567,6 +567,12 @@ SIGNATURE_LINES = [
                               '"Failed to increase pool size due to not able to allocate ENI AllocENI: failed to create '
                               'ENI: failed to create network interface: InsufficientFreeAddressesInSubnet: The specified '
                               'subnet does not have enough free addresses to satisfy the request."}'),
+    # pgjdbc, asyncpg and Rails' pg behind a transaction-pooling PgBouncer
+    ("pg-prepared-statement-pooler", 'org.postgresql.util.PSQLException: ERROR: prepared statement "S_1" does not exist'),
+    ("pg-prepared-statement-pooler", "asyncpg.exceptions.InvalidSQLStatementNameError: prepared statement "
+                                     '"__asyncpg_stmt_1f__" does not exist'),
+    ("pg-prepared-statement-pooler", 'PG::DuplicatePstatement: ERROR:  prepared statement "a1" already exists'),
+    ("hung-task", "[183321.442107] INFO: task postgres:20931 blocked for more than 120 seconds."),
 ]
 
 

@@ -624,6 +624,20 @@ SIGNATURES: tuple[Signature, ...] = (
         ("too many clients", "connections", "max_connections"),
     ),
     _sig(
+        "pg-prepared-statement-pooler",
+        # pgjdbc's S_1, asyncpg's __asyncpg_stmt_1__, Rails' a1: named server-side prepared statements missing or
+        # duplicated on the connection a query runs on (SQLSTATE 26000 / 42P05)
+        r'prepared statement \\?"[^"\\]+\\?" (?:does not exist|already exists)',
+        "the client's server-side prepared statements are missing on the PostgreSQL connection its query runs on: "
+        "typical of a connection pooler in transaction pool mode (PgBouncer pool_mode=transaction), which hands each "
+        "transaction any server connection",
+        "a statement prepared on one server connection is run on another (\"does not exist\") or prepared twice on "
+        "one (\"already exists\"); PgBouncer before 1.21 does not carry prepared statements across transactions",
+        "use session pooling (pool_mode=session), or turn off server-side prepared statements in the client "
+        "(pgjdbc prepareThreshold=0, asyncpg statement_cache_size=0), or PgBouncer 1.21+ with max_prepared_statements",
+        ("prepared statement", "pool_mode", "transaction", "pooler"),
+    ),
+    _sig(
         "nginx-big-header",
         r"upstream sent too big header while reading response header from upstream",
         "nginx rejects the upstream's response headers as larger than its proxy buffer (clients get 502)",
