@@ -1094,6 +1094,22 @@ def test_a_container_killed_by_its_liveness_probe_without_errors_quotes_what_it_
     ])
     finding = only(found, "liveness-probe")
     assert "57 - backfill entry hashes" in finding.cause and finding.evidence[-1].text == migrating
+    assert "it was in the middle of a Flyway schema migration" in finding.cause
+
+
+@pytest.mark.parametrize(("line", "doing"), [
+    ("INFO  [alembic.runtime.migration] Running upgrade 3f2a9c1d7e4b -> 9b8c7d6e5f4a, add invoice index",
+     "an Alembic schema migration"),
+    ("  Applying billing.0042_backfill_invoice_totals...", "a Django schema migration"),
+    ("== 20260314101500 AddIndexToOrders: migrating =================================", "a Rails schema migration"),
+    ("INFO liquibase.changelog : Running Changeset: db/changelog/057.xml::57::ledger", "a Liquibase schema migration"),
+    ("Fetching 4 files:  25%|██▌       | 1/4 [00:41<02:03, 41.2s/it]", "a download (model or data)"),
+    ("INFO 1 --- [main] c.e.ledger.Application : Started Application in 4.2 seconds", None),
+])
+def test_what_a_program_is_busy_with_by_its_tools_lines(line: str, doing: str | None) -> None:
+    from kubetrainer.diagnose.pods import busy_with
+
+    assert busy_with(line) == doing
 
 
 def test_a_repeated_event_says_since_when_and_finds_the_change_just_before_its_first_occurrence() -> None:

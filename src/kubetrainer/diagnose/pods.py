@@ -428,6 +428,23 @@ def _short_name(resource: str) -> str:
 PROBE_KILLS = frozenset({"liveness-probe", "startup-probe"})
 
 
+# What a program is busy with, by the lines the usual tools print while at it (Spring Boot abbreviates Flyway's
+# org.flywaydb loggers to o.f.*): long start-up work that outlasts a liveness probe.
+BUSY_WITH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bo\.f\.|org\.flywaydb|Migrating schema .* to version"), "a Flyway schema migration"),
+    (re.compile(r"liquibase|Running Changeset", re.IGNORECASE), "a Liquibase schema migration"),
+    (re.compile(r"alembic|Running upgrade \w+ -> \w+"), "an Alembic schema migration"),
+    (re.compile(r"Applying \w+\.\d{4}_\w+"), "a Django schema migration"),
+    (re.compile(r"== \d{14} \w+: migrating"), "a Rails schema migration"),
+    (re.compile(r"Downloading|Fetching \d+ files|huggingface|safetensors", re.IGNORECASE), "a download (model or data)"),
+)
+
+
+def busy_with(line: str) -> str | None:
+    """What a program's log line says it is in the middle of, or None."""
+    return next((phrase for pattern, phrase in BUSY_WITH if pattern.search(line)), None)
+
+
 def name_last_lines(findings: list[Finding], last_line: Callable[[str | None, str], Evidence | None]) -> None:
     """A container its liveness or startup probe kills while it logs no error is busy, not broken: the last line
     it logged (`last_line(namespace, pod)`) says with what (a schema migration, a model download, a cache warm-up)."""
@@ -436,5 +453,7 @@ def name_last_lines(findings: list[Finding], last_line: Callable[[str | None, st
             continue
         last = last_line(finding.namespace, finding.name)
         if last is not None:
-            finding.cause += f'; the last line it logged{f", at {last.ts}," if last.ts else ""} is "{readable(last.text)[:200]}"'
+            doing = busy_with(last.text)
+            finding.cause += (f"; it was in the middle of {doing}" if doing else "") + (
+                f'; the last line it logged{f", at {last.ts}," if last.ts else ""} is "{readable(last.text)[:200]}"')
             finding.add_evidence(last)
