@@ -87,7 +87,7 @@ def test_same_seed_same_bytes_and_scenarios_differ(dump: Path, tmp_path: Path) -
     generate_cluster(tmp_path / "other", seed=8, size=300, scenario="vigil")
     assert (dump / "questions.jsonl").read_text() != (tmp_path / "other" / "questions.jsonl").read_text()
     # vigil is appended: the scenarios that were there keep their positions
-    assert SCENARIOS[: len(BEFORE)] == BEFORE and SCENARIOS[-1] == "vigil" and SCENARIOS.count("vigil") == 1
+    assert SCENARIOS[: len(BEFORE) + 1] == (*BEFORE, "vigil")
 
 
 def test_ten_incidents_two_questions_each_with_two_facts(dump: Path) -> None:

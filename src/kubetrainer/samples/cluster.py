@@ -17,6 +17,7 @@ held-out answer score).
 
 from __future__ import annotations
 
+import importlib
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -125,50 +126,26 @@ def _startup_events(cluster: SampleCluster, pod: SamplePod) -> None:
         cluster.event(ref, "Started", f"Started container {container.spec.name}", at, host=pod.node)
 
 
-SCENARIOS = ("default", "heldout", "fresh", "blind", "sealed", "unseen", "reserve", "drill", "vigil")
+# Scenario name -> the module of kubetrainer.samples that plants its incidents (and, except
+# for the default, brings its own nodes and workloads). The order is the order they were written in.
+_SCENARIO_MODULES = {
+    "default": "incidents", "heldout": "heldout", "fresh": "fresh", "blind": "blind", "sealed": "sealed",
+    "unseen": "unseen", "reserve": "reserve", "drill": "drill", "vigil": "vigil", "ember": "ember",
+    "tundra": "tundra",
+}
+SCENARIOS = tuple(_SCENARIO_MODULES)
 
 
 def _scenario(name: str):
     """(apply incidents, the nodes, the healthy workload catalog) of a scenario; ValueError if unknown."""
     from kubetrainer.samples.nodes import sample_nodes
 
+    if name not in _SCENARIO_MODULES:
+        raise ValueError(f"unknown sample scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
+    module = importlib.import_module(f"kubetrainer.samples.{_SCENARIO_MODULES[name]}")
     if name == "default":
-        from kubetrainer.samples import incidents
-
-        return incidents.apply_all, sample_nodes, WORKLOADS
-    if name == "heldout":
-        from kubetrainer.samples import heldout
-
-        return heldout.apply_all, heldout.scenario_nodes, WORKLOADS + heldout.WORKLOADS
-    if name == "fresh":
-        from kubetrainer.samples import fresh
-
-        return fresh.apply_all, fresh.scenario_nodes, WORKLOADS + fresh.WORKLOADS
-    if name == "blind":
-        from kubetrainer.samples import blind
-
-        return blind.apply_all, blind.scenario_nodes, WORKLOADS + blind.WORKLOADS
-    if name == "sealed":
-        from kubetrainer.samples import sealed
-
-        return sealed.apply_all, sealed.scenario_nodes, WORKLOADS + sealed.WORKLOADS
-    if name == "unseen":
-        from kubetrainer.samples import unseen
-
-        return unseen.apply_all, unseen.scenario_nodes, WORKLOADS + unseen.WORKLOADS
-    if name == "drill":
-        from kubetrainer.samples import drill
-
-        return drill.apply_all, drill.scenario_nodes, WORKLOADS + drill.WORKLOADS
-    if name == "reserve":
-        from kubetrainer.samples import reserve
-
-        return reserve.apply_all, reserve.scenario_nodes, WORKLOADS + reserve.WORKLOADS
-    if name == "vigil":
-        from kubetrainer.samples import vigil
-
-        return vigil.apply_all, vigil.scenario_nodes, WORKLOADS + vigil.WORKLOADS
-    raise ValueError(f"unknown sample scenario {name!r}; expected one of {', '.join(SCENARIOS)}")
+        return module.apply_all, sample_nodes, WORKLOADS
+    return module.apply_all, module.scenario_nodes, WORKLOADS + module.WORKLOADS
 
 
 def build_cluster(seed: int = 0, nodes: list[dict] | None = None, scenario: str = "default") -> SampleCluster:

@@ -1,0 +1,324 @@
+"""The ember sample scenario: a tenth set of incidents, objects and questions, scoreable and selectable by name.
+
+Like the scenario itself, these tests use nothing from the diagnosis, answering,
+retrieval or evaluation code (not even through other test modules): a fact is stated
+when one of its `|` alternatives is a case-insensitive substring (the rule `Question`
+documents). Checks against the other scenarios only ever report a category, never the
+other scenario's content, since some of those are held out.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kubetrainer.cli import main
+from kubetrainer.samples import ember
+from kubetrainer.samples.cluster import SCENARIOS, build_cluster, generate_cluster
+from kubetrainer.samples.secrets import planted_secrets
+
+BEFORE = ("default", "heldout", "fresh", "blind", "sealed", "unseen", "reserve", "drill", "vigil")
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ember") / "dump"
+    generate_cluster(out, seed=7, size="small", scenario="ember")
+    return out
+
+
+def stated(text: str, fact: str) -> bool:
+    return any(alternative.strip().lower() in text.lower() for alternative in fact.split("|") if alternative.strip())
+
+
+def questions_of(dump: Path) -> list[dict]:
+    return [json.loads(line) for line in (dump / "questions.jsonl").read_text().splitlines()]
+
+
+def items(dump: Path, namespace: str, kind: str) -> list[dict]:
+    return json.loads((dump / namespace / f"{kind}.json").read_text())["items"]
+
+
+def events(dump: Path, namespace: str, reason: str) -> list[dict]:
+    return [e for e in items(dump, namespace, "events") if e["reason"] == reason]
+
+
+def pods_named(dump: Path, namespace: str, prefix: str) -> list[dict]:
+    return [p for p in items(dump, namespace, "pods") if p["metadata"]["name"].startswith(prefix)]
+
+
+def nodes_of(dump: Path) -> dict[str, dict]:
+    return {n["metadata"]["name"]: n for n in json.loads((dump / "nodes.json").read_text())["items"]}
+
+
+def logs_of(dump: Path, namespace: str, name: str) -> str:
+    return (dump / namespace / name / "logs.txt").read_text()
+
+
+def env_of(pod: dict, container: int = 0) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in pod["spec"]["containers"][container].get("env", [])}
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def object_text(dump: Path, namespace: str | None, name: str) -> str:
+    """Everything the dump says about one object: its events, its pod object and logs, or its node object."""
+    parts: list[str] = []
+    directories = [dump / namespace] if namespace else sorted(p for p in dump.iterdir() if p.is_dir())
+    for directory in directories:
+        parts += [t for e in items(dump, directory.name, "events") if e["involvedObject"]["name"] == name
+                  for t in _strings(e)]
+        parts += [t for p in items(dump, directory.name, "pods") if p["metadata"]["name"] == name for t in _strings(p)]
+        if (directory / name / "logs.txt").is_file():
+            parts.append((directory / name / "logs.txt").read_text())
+    if namespace is None:
+        parts += [t for node in json.loads((dump / "nodes.json").read_text())["items"]
+                  if node["metadata"]["name"] == name for t in _strings(node)]
+    return "\n".join(parts)
+
+
+def test_same_seed_same_bytes_and_scenarios_differ(dump: Path, tmp_path: Path) -> None:
+    generate_cluster(tmp_path / "again", seed=7, size="small", scenario="ember")
+    files = sorted(p.relative_to(dump) for p in dump.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "again") for p in (tmp_path / "again").rglob("*") if p.is_file())
+    assert all((dump / f).read_bytes() == (tmp_path / "again" / f).read_bytes() for f in files)
+    generate_cluster(tmp_path / "other", seed=8, size=300, scenario="ember")
+    assert (dump / "questions.jsonl").read_text() != (tmp_path / "other" / "questions.jsonl").read_text()
+    # ember is appended: the scenarios that were there keep their positions
+    assert SCENARIOS[: len(BEFORE) + 1] == (*BEFORE, "ember")
+
+
+def test_ten_incidents_two_questions_each_with_two_facts(dump: Path) -> None:
+    questions = questions_of(dump)
+    assert len(questions) == 20 and len({q["id"] for q in questions}) == len(questions)
+    incidents = [q["incident"] for q in questions]
+    assert len(set(incidents)) == 10 and all(incidents.count(incident) == 2 for incident in incidents)
+    assert sum(len(q["evidence"]) > 1 for q in questions) >= 5  # some answers need two objects
+    for question in questions:
+        assert question["question"] and question["answer"] and question["evidence"]
+        assert len(question["facts"]) == 2, question["id"]
+        for fact in question["facts"]:
+            assert fact.strip() and len(fact) <= 80, (question["id"], fact)
+            assert stated(question["answer"], fact), (question["id"], fact)  # the reference answer states its facts
+
+
+def test_every_evidence_phrase_and_fact_is_in_the_dump_for_its_objects(dump: Path) -> None:
+    for question in questions_of(dump):
+        texts = []
+        for evidence in question["evidence"]:
+            text = object_text(dump, evidence["namespace"], evidence["name"])
+            assert text, (question["id"], evidence["name"])
+            assert evidence["contains"] in text, (question["id"], evidence)
+            assert evidence["contains"].lower() not in question["question"].lower(), question["id"]
+            texts.append(text)
+        for fact in question["facts"]:  # a grounded answer can state every fact from its evidence
+            assert stated("\n".join(texts), fact), (question["id"], fact)
+
+
+def test_the_same_seed_gives_the_same_questions_in_memory() -> None:
+    first, second = build_cluster(seed=11, scenario="ember"), build_cluster(seed=11, scenario="ember")
+    assert [q.to_json() for q in first.questions] == [q.to_json() for q in second.questions]
+    assert first.events == second.events
+
+
+@pytest.mark.parametrize("other", BEFORE)
+def test_ember_does_not_reuse_the_other_scenarios(dump: Path, other: str) -> None:
+    """Only booleans reach the assertions: a failure names the category, not the other scenario's content."""
+    known = build_cluster(seed=7, scenario=other)
+    mine = questions_of(dump)
+    mine_evidence = [e for q in mine for e in q["evidence"]]
+    same_ids = bool({q.id for q in known.questions} & {q["id"] for q in mine})
+    same_incidents = bool({q.incident for q in known.questions} & {q["incident"] for q in mine})
+    same_questions = bool({q.question for q in known.questions} & {q["question"] for q in mine})
+    known_objects = {(e.namespace, e.name) for q in known.questions for e in q.evidence}
+    known_phrases = {e.contains for q in known.questions for e in q.evidence}
+    known_namespaces = {e.namespace for q in known.questions for e in q.evidence} - {None, "kube-system"}
+    same_objects = any((e["namespace"], e["name"]) in known_objects for e in mine_evidence)
+    same_phrases = any(e["contains"] in known_phrases for e in mine_evidence)
+    same_namespaces = any(e["namespace"] in known_namespaces for e in mine_evidence)
+    own = ember.WORKLOADS + ember.PLACED
+    shared_pod_namespaces = bool(({w.namespace for w in own} - {"kube-system"}) & {p.namespace for p in known.pods})
+    shared_workloads = bool({w.name for w in own} & {p.workload.name for p in known.pods})
+    assert not same_ids, f"a question id is shared with {other}"
+    assert not same_incidents, f"an incident name is shared with {other}"
+    assert not same_questions, f"a question is shared with {other}"
+    assert not same_objects, f"an evidence object is shared with {other}"
+    assert not same_phrases, f"an evidence phrase is shared with {other}"
+    assert not same_namespaces, f"an evidence namespace is shared with {other}"
+    assert not shared_pod_namespaces, f"a namespace of ember's workloads has pods in {other}"
+    assert not shared_workloads, f"a workload name is shared with {other}"
+
+
+def test_every_namespace_in_the_dump_belongs_to_a_workload(dump: Path) -> None:
+    from kubetrainer.samples.workloads import WORKLOADS
+
+    known = {w.namespace for w in WORKLOADS + ember.WORKLOADS + ember.PLACED} | {"default"}
+    assert {p.name for p in dump.iterdir() if p.is_dir()} <= known
+
+
+def test_incidents_are_reported_the_kubernetes_way(dump: Path) -> None:
+    nodes = nodes_of(dump)
+    everywhere = [p for ns in sorted(dump.iterdir()) if ns.is_dir() for p in items(dump, ns.name, "pods")]
+    for name in ember.GPU_NODES:  # the scenario's GPU nodes run DaemonSets and the incidents' pods only
+        kinds = {p["metadata"]["ownerReferences"][0]["kind"] for p in everywhere if p["spec"].get("nodeName") == name}
+        assert kinds <= {"DaemonSet", "ReplicaSet", "Job"}
+    assert nodes[ember.L4_NODE]["metadata"]["labels"]["nvidia.com/gpu.product"] == "NVIDIA-L4"
+    assert nodes[ember.L4_NODE]["metadata"]["labels"]["karpenter.sh/capacity-type"] == "spot"
+    assert nodes[ember.A100_NODE]["metadata"]["labels"]["nvidia.com/gpu.memory"] == "81920"
+
+    # 1. Elasticsearch: the master logs the watermarks, the indexers get 429 cluster blocks.
+    es = sorted(pods_named(dump, "order-search", "orders-es-"), key=lambda p: p["metadata"]["name"])
+    assert [p["metadata"]["name"] for p in es] == ["orders-es-0", "orders-es-1", "orders-es-2"]
+    master_log = logs_of(dump, "order-search", "orders-es-0")
+    assert '"log.logger":"org.elasticsearch.cluster.routing.allocation.DiskThresholdMonitor"' in master_log
+    assert "flood stage disk watermark [95%] exceeded on" not in logs_of(dump, "order-search", "orders-es-2")
+    for pod in pods_named(dump, "order-search", "order-indexer-"):
+        assert "'status': 429, 'error': {'type': 'cluster_block_exception'" in logs_of(
+            dump, "order-search", pod["metadata"]["name"])
+    for line in master_log.splitlines():
+        if line.startswith("{"):
+            assert json.loads(line)["elasticsearch.node.name"] == "orders-es-0"
+
+    # 2. MongoDB: one member left, the StatefulSet controller deleted the others.
+    (mongo,) = pods_named(dump, "loyalty-points", "loyalty-mongo-")
+    assert mongo["metadata"]["name"] == "loyalty-mongo-0" and mongo["status"]["containerStatuses"][0]["ready"]
+    deleted = events(dump, "loyalty-points", "SuccessfulDelete")
+    assert {e["involvedObject"]["kind"] for e in deleted} == {"StatefulSet"} and len(deleted) == 2
+    assert all(e["source"]["component"] == "statefulset-controller" for e in deleted)
+    for line in logs_of(dump, "loyalty-points", "loyalty-mongo-0").splitlines()[1:-1]:
+        record = json.loads(line)
+        assert set(record) >= {"t", "s", "c", "id", "ctx", "msg"}
+    transitions = [json.loads(line) for line in logs_of(dump, "loyalty-points", "loyalty-mongo-0").splitlines()
+                   if '"id":21358' in line]
+    assert [t["attr"] for t in transitions] == [{"newState": "SECONDARY", "oldState": "PRIMARY"}]
+
+    # 3. Patroni and its etcd: every member raised NOSPACE, the leader logged the quota.
+    for index in range(3):
+        text = logs_of(dump, "fleet-telematics", f"telematics-etcd-{index}")
+        raised = [json.loads(line) for line in text.splitlines() if '"alarm raised"' in line]
+        assert len(raised) == 1 and raised[0]["alarm"] == "NOSPACE"
+    etcd_env = env_of(pods_named(dump, "fleet-telematics", "telematics-etcd-0")[0])
+    assert etcd_env["ETCD_AUTO_COMPACTION_RETENTION"] == "0"
+    assert "Demoting self (immediate-nolock)" in logs_of(dump, "fleet-telematics", "telematics-pg-0")
+    assert "Demoting self" not in logs_of(dump, "fleet-telematics", "telematics-pg-1")
+
+    # 4. RabbitMQ: the consumer has no pods; the broker's limit is 2Gi.
+    assert not pods_named(dump, "card-settlement", "settlement-consumer")
+    (scaled,) = events(dump, "card-settlement", "ScalingReplicaSet")
+    assert scaled["involvedObject"] == {"kind": "Deployment", "name": "settlement-consumer", "apiVersion": "apps/v1",
+                                        "namespace": "card-settlement"}
+    (broker,) = pods_named(dump, "card-settlement", "settlement-rabbitmq-")
+    assert broker["spec"]["containers"][0]["resources"]["limits"]["memory"] == "2Gi"
+    assert "*** Publishers will be blocked until this alarm clears ***" in logs_of(dump, "card-settlement",
+                                                                                 "settlement-rabbitmq-0")
+
+    # 5. Node.js: exit 134 (SIGABRT), not OOMKilled, with a 256 MB heap in a 2Gi container.
+    renderers = pods_named(dump, "report-exports", "report-renderer-")
+    assert len(renderers) == 2 and len({p["metadata"]["ownerReferences"][0]["name"] for p in renderers}) == 1
+    for pod in renderers:
+        status = pod["status"]["containerStatuses"][0]
+        assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        assert status["lastState"]["terminated"]["exitCode"] == 134
+        assert status["lastState"]["terminated"]["reason"] == "Error"
+        assert env_of(pod)["NODE_OPTIONS"] == "--max-old-space-size=256"
+        assert pod["spec"]["containers"][0]["image"].endswith(":4.2.0")
+
+    # 6. Vault: the new payout pod is stuck in its init container, vault-0 is not ready.
+    payouts = pods_named(dump, "merchant-payouts", "payout-api-")
+    stuck = [p for p in payouts if p["status"]["phase"] == "Pending"]
+    assert len(payouts) == 4 and len(stuck) == 1
+    (init,) = stuck[0]["status"]["initContainerStatuses"]
+    assert init["name"] == "vault-agent-init" and "running" in init["state"]
+    assert stuck[0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+    (vault,) = items(dump, "vault", "pods")
+    assert not vault["status"]["containerStatuses"][0]["ready"]
+    (unhealthy,) = events(dump, "vault", "Unhealthy")
+    assert unhealthy["type"] == "Warning" and unhealthy["message"].startswith("Readiness probe failed: Key")
+
+    # 7. Helm: three failed attempts of one Job, and the backoff limit.
+    attempts = pods_named(dump, "partner-sync", "partner-sync-release-1931-")
+    assert len(attempts) == 3 and all(p["status"]["phase"] == "Failed" for p in attempts)
+    assert all(p["metadata"]["ownerReferences"][0] == {"apiVersion": "batch/v1", "kind": "Job",
+                                                       "name": "partner-sync-release-1931", "controller": True}
+               for p in attempts)
+    (limit,) = events(dump, "partner-sync", "BackoffLimitExceeded")
+    assert limit["involvedObject"]["apiVersion"] == "batch/v1" and limit["source"]["component"] == "job-controller"
+
+    # 8. TensorFlow: both runs hold an A10G; only yesterday's saw it.
+    ctr = {p["metadata"]["ownerReferences"][0]["name"]: p for p in items(dump, "ads-ranking", "pods")}
+    assert set(ctr) == {"ctr-dnn-train-20260313", "ctr-dnn-train-20260314"}
+    assert all(p["spec"]["nodeName"] == ember.A10G_NODE for p in ctr.values())
+    assert all(p["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1" for p in ctr.values())
+    assert ctr["ctr-dnn-train-20260313"]["status"]["phase"] == "Succeeded"
+    assert ctr["ctr-dnn-train-20260314"]["status"]["phase"] == "Running"
+
+    # 9. ClickHouse: every ingest pod runs 2.4.0 with one-row batches.
+    for pod in pods_named(dump, "sensor-analytics", "sensor-ingest-"):
+        assert env_of(pod)["CH_BATCH_MAX_ROWS"] == "1"
+    assert "(TOO_MANY_PARTS) (version 24.3.5.46 (official build))" in logs_of(dump, "sensor-analytics",
+                                                                               "metrics-clickhouse-0")
+
+    # 10. The summarizer: same ReplicaSet, one pod on the A100 (fine), one on the L4 (crash loop).
+    summarizers = {p["spec"]["nodeName"]: p for p in items(dump, "doc-assist", "pods")}
+    assert set(summarizers) == {ember.A100_NODE, ember.L4_NODE}
+    assert len({p["metadata"]["ownerReferences"][0]["name"] for p in summarizers.values()}) == 1
+    assert summarizers[ember.A100_NODE]["status"]["containerStatuses"][0]["ready"]
+    assert summarizers[ember.L4_NODE]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == \
+        "CrashLoopBackOff"
+    (rescale,) = events(dump, "doc-assist", "SuccessfulRescale")
+    assert rescale["involvedObject"]["apiVersion"] == "autoscaling/v2"
+
+    all_logs = "".join(p.read_text() for p in dump.glob("*/*/logs.txt"))
+    for phrase in (
+        "index has read-only-allow-delete block",
+        '"msg":"Not starting an election, since we are not electable"',
+        '"msg":"message exceeded backend quota; raising alarm"',
+        "psycopg.errors.ReadOnlySqlTransaction: cannot execute INSERT in a read-only transaction",
+        "vm_memory_high_watermark set. Memory used:",
+        "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+        "  | * Vault is sealed",
+        "ensure CRDs are installed first",
+        "Skipping registering GPU devices...",
+        "DB::Exception: Too many parts (",
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 160.00 MiB.",
+    ):
+        assert phrase in all_logs, phrase
+
+
+def test_ember_secrets_are_planted_for_redaction(dump: Path) -> None:
+    everything = "".join(p.read_text() for p in dump.rglob("*") if p.is_file())
+    values = planted_secrets(7).values()
+    for kind in ("aws_access_key", "aws_secret_key", "url_password", "env_password", "bearer_token", "jwt",
+                 "slack_webhook", "github_token", "openai_key", "google_api_key"):
+        assert values[kind] in everything, kind
+    questions = (dump / "questions.jsonl").read_text()
+    assert not any(value in questions for value in values.values())
+
+
+def test_unknown_scenario_error_names_ember() -> None:
+    with pytest.raises(ValueError, match="ember"):
+        build_cluster(seed=1, scenario="embers")
+
+
+def test_cli_scenario_ember(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def args(out: Path) -> list[str]:
+        return ["--home", str(tmp_path / "home"), "samples", "cluster", "--out", str(out), "--size", "300",
+                "--seed", "3"]
+
+    assert main([*args(tmp_path / "dump"), "--scenario", "ember"]) == 0
+    text = (tmp_path / "dump" / "questions.jsonl").read_text()
+    ids = {json.loads(line)["id"] for line in text.splitlines()}
+    assert "esflood-1" in ids and "bigmodel-2" in ids and len(ids) == 20
+    capsys.readouterr()
+    assert main([*args(tmp_path / "other"), "--scenario", "embers"]) == 2
+    assert "ember" in " ".join(capsys.readouterr().err.split())
