@@ -51,3 +51,10 @@ def test_the_same_line_from_another_replica_of_the_replicaset_is_the_expected_ev
     assert not cites_expected_evidence("rejected [1]", cited("api-worker-7d9f8c6b5d-q8wnm"), evidence)
     job = [{"namespace": "ml", "name": "train-55cwn", "contains": "forbidden sysctl"}]
     assert not cites_expected_evidence("rejected [1]", cited("train-bsc8b"), job)  # another attempt of a Job
+
+
+def test_an_evidence_phrase_with_aligned_columns_matches_the_source_as_it_is_normalized():
+    evidence = [{"namespace": "vault", "name": "vault-0", "contains": "Unseal Progress    0/3"}]
+    probe = [{"text": "Readiness probe failed: Key                Value\nSealed             true\nUnseal Progress    0/3",
+              "source": {"kind": "event", "name": "vault-0"}}]
+    assert cites_expected_evidence("sealed [1]", probe, evidence)

@@ -57,7 +57,8 @@ def cites_expected_evidence(text: str, sources: Sequence[dict], evidence: Sequen
             continue
         source = sources[number - 1]
         body = normalized(source.get("text", "")).lower()
-        if any(item["contains"].lower() in body and _about(item, source, body) for item in evidence):
+        # the phrase is compared as the source is, whitespace runs collapsed (`Unseal Progress    0/3` in a table)
+        if any(normalized(item["contains"]).lower() in body and _about(item, source, body) for item in evidence):
             return True
     return False
 
