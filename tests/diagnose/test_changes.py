@@ -143,3 +143,17 @@ def test_a_replicaset_created_before_a_failure_is_the_rollout_that_came_with_it_
     assert "images registry.example.com/search/query-api:4.0.0" in change.text
     text = compose(found[:1], Sources([])).text
     assert "09:40 UTC, query-api-9gd5q2x6kc" in text and "query-api:4.0.0" in text
+
+
+def test_a_statefulset_losing_members_is_a_change_before_its_quorum_failure_and_replicaset_churn_is_not():
+    # The statefulset controller's Normal event per pod removed by a scale-down; mongod's election refusal after it.
+    members = [event("StatefulSet", "mongo", "pts", "SuccessfulDelete", f"delete Pod mongo-{n} in StatefulSet mongo "
+                     "successful", warning=False, ts=f"2026-03-14T11:0{n}:00Z") for n in (1, 2)]
+    churn = event("ReplicaSet", "api-7d9f", "pts", "SuccessfulDelete", "Deleted pod: api-7d9f-x2lqp", warning=False,
+                  ts="2026-03-14T11:03:00Z")
+    no_majority = ('{"s":"I","c":"ELECTION","msg":"Not starting an election","attr":{"reason":"Not standing for '
+                   'election because I cannot see a majority (mask 0x1)"}}')
+    found = diagnose([*members, churn, log("mongo-0", no_majority, "pts", "mongod", ts="2026-03-14T11:05:00Z")])
+    assert [item.text for item in _finding(found, "mongo-0").changes] == [
+        "SuccessfulDelete: delete Pod mongo-1 in StatefulSet mongo successful",
+        "SuccessfulDelete: delete Pod mongo-2 in StatefulSet mongo successful"]

@@ -573,7 +573,79 @@ SIGNATURE_LINES = [
                                      '"__asyncpg_stmt_1f__" does not exist'),
     ("pg-prepared-statement-pooler", 'PG::DuplicatePstatement: ERROR:  prepared statement "a1" already exists'),
     ("hung-task", "[183321.442107] INFO: task postgres:20931 blocked for more than 120 seconds."),
+    # Elasticsearch 8's ECS JSON (DiskThresholdMonitor), and a Python writer's bulk error
+    ("es-flood-stage", '{"@timestamp":"2026-03-14T10:40:21.512Z", "log.level": "WARN", "message":"flood stage disk '
+                       "watermark [95%] exceeded on [Mzq3cB7oQ5SBnZSYlJvXlA][es-data-2][/usr/share/elasticsearch/data] "
+                       'free: 4.1gb[4.1%], all indices on this node will be marked read-only", "log.logger":"org.elastic'
+                       'search.cluster.routing.allocation.DiskThresholdMonitor"}'),
+    ("es-flood-stage", "elasticsearch.helpers.BulkIndexError: 500 document(s) failed to index: index [orders] blocked "
+                       "by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has "
+                       "read-only-allow-delete block];"),
+    ("es-disk-watermark", "[2026-03-14T10:21:00,101][WARN ][o.e.c.r.a.DiskThresholdMonitor] [es-master-0] high disk "
+                          "watermark [90%] exceeded on [Mzq3cB7oQ5SBnZSYlJvXlA][es-data-2][/usr/share/elasticsearch/"
+                          "data] free: 9.8gb[9.8%], shards will be relocated away from this node"),
+    ("es-circuit-breaker", "ERROR search failed: circuit_breaking_exception: [parent] Data too large, data for "
+                           "[<http_request>] would be [1031798784/984mb], which is larger than the limit of "
+                           "[1020054732/972.7mb]"),
+    # mongod 7's JSON log, and the Node.js driver's error
+    ("mongo-no-primary", '{"t":{"$date":"2026-03-14T11:02:11.412+00:00"},"s":"I",  "c":"ELECTION", "id":4615653, '
+                         '"ctx":"ReplCoord-3","msg":"Not starting an election, since we are not electable","attr":'
+                         '{"reason":"Not standing for election because I cannot see a majority (mask 0x1)"}}'),
+    ("mongo-server-selection", "MongoServerSelectionError: Server selection timed out after 30000 ms"),
+    ("rabbitmq-alarm", "2026-03-14 11:34:02.118233+00:00 [warning] <0.495.0> memory resource limit alarm set on node "
+                       "'rabbit@mq-0.mq-headless.pay.svc.cluster.local'."),
+    ("rabbitmq-blocked", '{"level":"warn","ts":1773488046.8,"msg":"connection blocked by broker","reason":"low on '
+                         'memory"}'),
+    ("etcd-nospace", "patroni.dcs.etcd3.Unknown: <Unknown error: 'etcdserver: mvcc: database space exceeded', code: 8>"),
+    ("patroni-demoted", "2026-03-14 10:12:04,998 INFO: demoted self because failed to update leader lock in DCS"),
+    ("pg-read-only", "psycopg.errors.ReadOnlySqlTransaction: cannot execute INSERT in a read-only transaction"),
+    ("vault-sealed", "* Vault is sealed"),
+    ("node-heap-oom", "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"),
+    ("api-kind-unknown", 'Error: UPGRADE FAILED: unable to build kubernetes objects from new release manifest: resource '
+                         'mapping not found for name: "api" namespace: "" from "": no matches for kind "ServiceMonitor" '
+                         'in version "monitoring.coreos.com/v1"'),
+    # TensorFlow's C++ log prefix (W = warning) marks the line a problem though it has no problem word
+    ("tf-no-gpu", "2026-03-14 07:10:07.101234: W tensorflow/core/common_runtime/gpu/gpu_device.cc:2256] Cannot dlopen "
+                  "some GPU libraries. Please make sure the missing libraries mentioned above are installed properly "
+                  "if you would like to use GPU."),
+    ("clickhouse-too-many-parts", "2026.03.14 11:00:00.722612 [ 756 ] {9e58adad-1c8e-4e56-baa9-e1bdc631178c} <Error> "
+                                  "executeQuery: Code: 252. DB::Exception: Too many parts (3016 with average size of "
+                                  "1.29 KiB) in table 'telemetry.readings'. Merges are processing significantly slower "
+                                  "than inserts. (TOO_MANY_PARTS)"),
 ]
+
+
+def test_a_clients_datastore_error_is_linked_to_the_servers_own_failure_in_its_namespace():
+    """Writes refused as read-only <- Patroni demoted the primary <- its etcd refusing writes (NOSPACE); a Mongo
+    client's server selection <- the replica set without a primary; a blocked publisher <- the broker's alarm."""
+    found = diagnose([
+        log("ingest-1", "psycopg.errors.ReadOnlySqlTransaction: cannot execute INSERT in a read-only transaction", "db"),
+        log("pg-0", "2026-03-14 10:12:04,998 INFO: demoted self because failed to update leader lock in DCS", "db",
+            "postgres"),
+        log("etcd-0", '{"level":"warn","msg":"apply request took too long","error":"etcdserver: mvcc: database space '
+            'exceeded"}', "db", "etcd"),
+        log("api-1", "MongoServerSelectionError: Server selection timed out after 30000 ms", "pts"),
+        log("mongo-0", '{"s":"I","c":"ELECTION","msg":"Not starting an election","attr":{"reason":"Not standing for '
+            'election because I cannot see a majority (mask 0x1)"}}', "pts", "mongod"),
+        log("pub-1", '{"level":"warn","msg":"connection blocked by broker","reason":"low on memory"}', "pay"),
+        log("mq-0", "2026-03-14 11:34:02.118233+00:00 [warning] <0.495.0> memory resource limit alarm set on node "
+            "'rabbit@mq-0'.", "pay", "rabbitmq"),
+    ])
+    assert only(found, "patroni-demoted").id in only(found, "pg-read-only").related
+    assert only(found, "etcd-nospace").id in only(found, "patroni-demoted").related
+    assert only(found, "mongo-no-primary").id in only(found, "mongo-server-selection").related
+    assert only(found, "rabbitmq-alarm").id in only(found, "rabbitmq-blocked").related
+    ordered = order([only(found, "pg-read-only")], found)
+    assert [f.rule for f in ordered[:2]] == ["patroni-demoted", "pg-read-only"], "the server's failure leads"
+
+
+def test_the_flood_stage_finding_names_the_data_node_over_the_watermark():
+    line = ("flood stage disk watermark [95%] exceeded on [Mzq3cB7oQ5SBnZSYlJvXlA][es-data-2][/usr/share/"
+            "elasticsearch/data] free: 4.1gb[4.1%], all indices on this node will be marked read-only")
+    finding = only(diagnose([log("es-master-0", f"[WARN ][o.e.c.r.a.DiskThresholdMonitor] {line}", "search")]),
+                   "es-flood-stage")
+    assert "exceeded on [Mzq3cB7oQ5SBnZSYlJvXlA][es-data-2]" in finding.cause
+    assert not [f for f in diagnose([log("es-master-0", line, "search")]) if f.rule == "disk-full"]
 
 
 def test_an_unprivileged_port_is_not_a_privileged_port_failure():

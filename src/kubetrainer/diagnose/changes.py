@@ -34,7 +34,11 @@ CHANGE_REASONS: dict[str, str] = {
     "Preempted": "Pod",  # kube-scheduler, on the victim: `Preempted by pod <uid> on node gpu-3`
     "Starting": "Node",  # kubelet: `Starting kubelet.` (a kubelet restart, or a node that came up)
     "RegisteredNode": "Node",  # node controller: `Node gpu-9 event: Registered Node gpu-9 in Controller`
+    # statefulset controller, scaling down (or rolling) a StatefulSet: `delete Pod db-2 in StatefulSet db successful`;
+    # a ReplicaSet's pod churn is routine, a StatefulSet member going away (a quorum member, a shard) is not
+    "SuccessfulDelete": "StatefulSet",
 }
+MEMBER_DELETED = re.compile(r"delete Pod (\S+) in StatefulSet ")
 # The kubelet's Pulled event says how long the pull took: `Successfully pulled image "x" in 16m48.221s (...)`.
 PULL_TIME = re.compile(r'Successfully pulled image "[^"]+" in (?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>[\d.]+)s)?')
 SLOW_PULL = timedelta(minutes=1)  # a pull this long delays a pod's start noticeably (a cold node, a huge image)
@@ -188,9 +192,11 @@ def changes_before(finding: Finding, changes: list[Change]) -> list[Evidence]:
         if closeness:
             scored.append((-closeness, abs((first - when).total_seconds()), change))
     scored.sort(key=lambda row: row[:2])
-    chosen: dict[tuple[str, str], Evidence] = {}  # one per changed object: a rollout's two scalings are one change
+    # one per changed object (a rollout's two scalings are one change), but each StatefulSet member removed
+    chosen: dict[tuple[str, str, str], Evidence] = {}
     for _, _, change in scored:
-        chosen.setdefault((change.kind, change.name), change.evidence)
+        member = MEMBER_DELETED.search(change.evidence.text)
+        chosen.setdefault((change.kind, change.name, member[1] if member else ""), change.evidence)
     return sorted(list(chosen.values())[:MAX_CHANGES], key=lambda item: _moment(item.ts) or first)
 
 

@@ -121,6 +121,10 @@ LOG_RULES = frozenset(signature.rule for signature in LOG_SIGNATURES)
 SERVER_RULES: dict[str, frozenset[str]] = {
     "redis-misconf": frozenset({"redis-bgsave", "disk-full"}),
     "pg-wal-removed": frozenset({"pg-checkpoints-frequent"}),  # the standby's gap <- the primary's WAL churn
+    "pg-read-only": frozenset({"patroni-demoted"}),  # writes refused <- the HA manager stepped the primary down
+    "patroni-demoted": frozenset({"etcd-nospace"}),  # the leader lock not renewed <- its DCS refusing writes
+    "mongo-server-selection": frozenset({"mongo-no-primary"}),
+    "rabbitmq-blocked": frozenset({"rabbitmq-alarm"}),
 }
 # A pod's failure -> the node agent's failure on the same node that explains it.
 NODE_AGENT_RULES: dict[str, frozenset[str]] = {"sandbox-network": frozenset({"vpc-cni-ip-exhaustion"})}

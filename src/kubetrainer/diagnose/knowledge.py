@@ -97,8 +97,13 @@ PROBLEM_WORDS = (
     "client-side throttling",
     "too frequently",  # PostgreSQL's `LOG:  checkpoints are occurring too frequently`
     "blocked for more than",  # the kernel's hung-task detector: `INFO: task containerd:1187 blocked for more ...`
+    "is sealed",  # `* Vault is sealed`, the body line under Vault's `Error making API request.`
+    "see a majority",  # mongod's `Not standing for election because I cannot see a majority` (an info line)
+    "delaying inserting block",  # ClickHouse's early warning before TOO_MANY_PARTS (an information line)
 )
 KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
+# TensorFlow's and absl's C++ log prefix: `2026-03-14 07:10:06.919466: W tensorflow/core/.../gpu_device.cc:2211]`
+CC_PROBLEM = re.compile(r": [EWF] [\w/.-]+\.(?:cc|cpp|h):\d+\]")
 
 # Phrases the status renderer (sources.render) writes only when an object is unhealthy.
 UNHEALTHY_STATUS_MARKERS = (
@@ -121,7 +126,7 @@ UNHEALTHY_STATUS_MARKERS = (
 
 def is_problem_line(line: str) -> bool:
     """Whether a log line reports a problem (klog E/W/F prefix, or a problem word)."""
-    if KLOG_PROBLEM.match(line):
+    if KLOG_PROBLEM.match(line) or (".cc:" in line and CC_PROBLEM.search(line)):
         return True
     lowered = line.lower()
     return any(word in lowered for word in PROBLEM_WORDS)
@@ -577,6 +582,180 @@ SIGNATURES: tuple[Signature, ...] = (
         "bring the missing broker back (its log says why it stopped), or give the topic more replicas than "
         "min.insync.replicas so one broker down does not stop writes",
         ("min.insync.replicas", "in-sync replica", "NOT_ENOUGH_REPLICAS"),
+        severity=CRITICAL,
+    ),
+    # Data stores and the runtimes in front of them: the server's own line, and the client's when it says why.
+    _sig(
+        "es-flood-stage",
+        # the data node's DiskThresholdMonitor, and a writer's cluster_block_exception (ES 7: FORBIDDEN/12/index
+        # read-only / allow delete (api); ES 8: TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark)
+        r"flood[- ]stage (?:disk )?watermark|read-only-allow-delete block|index read-only / allow delete",
+        "Elasticsearch blocks writes: a data node's disk passed the flood-stage watermark (95%), so the indices with "
+        "shards on it are read-only (read_only_allow_delete)",
+        "past the flood stage every index with a shard on that node gets a write block; searches still work, "
+        "indexing fails (429 cluster_block_exception)",
+        "free disk on the data node (delete old indices, add nodes or disk); since 7.4 the block lifts by itself "
+        "once usage falls below the high watermark, before that clear index.blocks.read_only_allow_delete",
+        ("flood stage", "flood-stage", "watermark", "read-only", "disk"),
+        severity=CRITICAL,
+        detail=r"exceeded on \[[^\]]*\]\[[^\]]+\]",
+        covers=("disk-full",),
+    ),
+    _sig(
+        "es-disk-watermark",
+        r"(?:high|low) disk watermark \[[^\]]+\] exceeded on",
+        "an Elasticsearch data node's disk passed the low or high watermark: no new shards go to it (low), "
+        "its shards are moved off it (high)",
+        "a node filling up; at the flood stage (95% by default) its indices stop taking writes",
+        "free disk on the node or add capacity before it reaches the flood stage",
+        ("watermark", "disk"),
+        detail=r"(?:high|low) disk watermark \[[^\]]+\] exceeded on \[[^\]]*\]\[[^\]]+\]",
+    ),
+    _sig(
+        "es-circuit-breaker",
+        r"circuit_breaking_exception|Data too large, data for \[",
+        "Elasticsearch rejects requests to protect its JVM heap (circuit_breaking_exception: Data too large)",
+        "a request would push the node's heap past a circuit breaker's limit, so it is refused (HTTP 429)",
+        "give the nodes more heap (and memory), reduce request sizes or aggregations, or add nodes",
+        ("circuit", "heap", "Data too large"),
+    ),
+    _sig(
+        "mongo-no-primary",
+        r"ReplicaSetNoPrimary|cannot see a majority|Can't see a majority|No primary found in replica set"
+        r"|not primary and secondaryOk=false|NotWritablePrimary",
+        "the MongoDB replica set has no primary: the members that are up cannot see a majority of the voting members, "
+        "so none can be elected and writes fail",
+        "a primary needs the votes of a majority of the replica set's voting members; with too few members up or "
+        "reachable, the rest stay SECONDARY",
+        "bring the missing members back (or, if they are gone for good, reconfigure the set with force from a "
+        "surviving member); never scale a replica set's StatefulSet below a majority",
+        ("primary", "majority", "SECONDARY"),
+        severity=CRITICAL,
+        covers=("mongo-server-selection",),
+    ),
+    _sig(
+        "mongo-server-selection",
+        r"MongoServerSelectionError|Server selection timed out after \d+ ms|No suitable servers found",
+        "the MongoDB client finds no server to send the operation to (server selection timed out): the replica set "
+        "has no primary, or its members are unreachable",
+        "the driver waits serverSelectionTimeoutMS for a suitable member (the primary, for writes) and gives up",
+        "check the replica set's members: whether a primary exists (their logs) and whether they are reachable",
+        ("server selection", "primary", "MongoDB"),
+    ),
+    _sig(
+        "rabbitmq-alarm",
+        r"(?:memory|disk) resource limit alarm set|vm_memory_high_watermark set|disk_free_limit.*alarm"
+        r"|Publishers will be blocked",
+        "RabbitMQ raised a resource alarm (memory high watermark or free disk limit): it blocks every publishing "
+        "connection until the alarm clears",
+        "the broker holds more messages than its memory (or disk) limit allows, usually because consumers stopped or "
+        "fell behind; publishers hang until it drains",
+        "get the consumers running (or scale them up) so the queues drain; raise the broker's memory only if the "
+        "backlog is expected",
+        ("alarm", "memory", "watermark", "blocked"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "rabbitmq-blocked",
+        r"connection blocked by broker|connection\.blocked|blocked connection|Connection\.Blocked",
+        "the client's RabbitMQ connection is blocked by the broker: a resource alarm (memory or disk) stops publishers",
+        "the broker blocks publishing connections while a memory or disk alarm is set; publishes hang or time out",
+        "find the alarm in the broker's log and why queues grow (stopped or slow consumers)",
+        ("blocked", "alarm", "memory"),
+        severity=CRITICAL,  # publishing stops altogether
+    ),
+    _sig(
+        "etcd-nospace",
+        r"database space exceeded|alarm:NOSPACE|\bNOSPACE\b|exceeded backend quota",
+        "etcd's database reached its space quota (NOSPACE alarm): it refuses every write until it is compacted, "
+        "defragmented and the alarm disarmed",
+        "etcd keeps every revision until compaction; without it (or with a quota too small) the database grows to "
+        "--quota-backend-bytes (2 GiB by default) and becomes read-only",
+        "compact old revisions, defragment each member and run `etcdctl alarm disarm`; turn on auto-compaction "
+        "(--auto-compaction-retention) so it does not recur",
+        ("NOSPACE", "space exceeded", "quota", "compact"),
+        severity=CRITICAL,
+        detail=r"quota[-_ ]?(?:size[-_ ]?)?bytes\W{1,3}\d+",
+    ),
+    _sig(
+        "patroni-demoted",
+        r"demot(?:ed|ing) self because|failed to update leader lock|not promoting because failed to update leader lock",
+        "Patroni demoted the PostgreSQL primary because it could not renew its leader lock in the DCS (etcd, Consul, "
+        "ZooKeeper or the Kubernetes API), so the cluster has no writable leader",
+        "Patroni keeps a primary only while it holds the leader key in its distributed configuration store; when "
+        "writes to the DCS fail, the primary steps down to read-only to avoid split brain",
+        "fix the DCS (its own log says why writes fail); Patroni promotes a leader again once it can take the lock",
+        ("leader lock", "demoted", "DCS", "Patroni"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "pg-read-only",
+        r"cannot execute \w+ in a read-only transaction",
+        "PostgreSQL refuses the client's writes: the server it reached is read-only (a standby, a demoted primary, or "
+        "default_transaction_read_only)",
+        "writes reach a server that is not a writable primary",
+        "find why no primary is writable (failover or demotion in the HA manager's log) or point the client at the "
+        "primary's Service",
+        ("read-only", "primary", "standby"),
+    ),
+    _sig(
+        "vault-sealed",
+        r"Vault is sealed|\bSealed\s+true\b|core: vault is sealed",
+        "Vault is sealed: it serves no secrets (HTTP 503) until enough key holders unseal it, or auto-unseal works",
+        "a Vault server starts sealed after every restart; with Shamir seals it needs the unseal threshold of key "
+        "shares entered, and clients (vault-agent init containers) wait or fail meanwhile",
+        "unseal it (`vault operator unseal` with the threshold of key shares) or fix auto-unseal (its KMS access); "
+        "consider auto-unseal so restarts do not need people",
+        ("sealed", "unseal", "503"),
+        severity=CRITICAL,
+        detail=r"Seal Type\s+\w+|Unseal Progress\s+\d+/\d+",
+    ),
+    _sig(
+        "node-heap-oom",
+        r"JavaScript heap out of memory|Reached heap limit Allocation failed",
+        "the Node.js process hit its V8 heap limit (JavaScript heap out of memory) and aborted (exit code 134)",
+        "V8 stops at its old-space limit (--max-old-space-size, else a default from the memory it sees), which can be "
+        "far below the container's memory limit; raising the container limit alone does not move it",
+        "set --max-old-space-size (in NODE_OPTIONS) to about 75% of the container's memory limit, or find the leak",
+        ("heap", "max-old-space-size", "out of memory"),
+        severity=CRITICAL,
+        settings=r"max[-_]old[-_]space[-_]size|NODE_OPTIONS",
+    ),
+    _sig(
+        "api-kind-unknown",
+        r'no matches for kind \\?"[^"\\]+\\?" in version \\?"[^"\\]+\\?"|ensure CRDs are installed first',
+        "the API server does not serve the manifest's kind in that version: its CustomResourceDefinition is not "
+        "installed, or the API version was removed from this Kubernetes release",
+        "kubectl and Helm map each kind and apiVersion to a resource the API server serves; a kind from a CRD that is "
+        "not installed (or a removed beta API) cannot be created, so the whole release fails",
+        "install the CRDs first (the operator's chart, or Helm's crds/ directory), or move the manifest to an API "
+        "version this cluster serves (kubectl api-resources)",
+        ("CRD", "CustomResourceDefinition", "no matches for kind", "api version"),
+        severity=CRITICAL,
+        detail=r'no matches for kind \\?"[^"\\]+\\?" in version \\?"[^"\\]+\\?"',
+    ),
+    _sig(
+        "tf-no-gpu",
+        r"Cannot dlopen some GPU libraries|Skipping registering GPU devices",
+        "TensorFlow cannot load the CUDA libraries (cuDNN, cuBLAS...) in the image, so it skips the GPUs and runs "
+        "on the CPU",
+        "the job still runs, many times slower: the image's TensorFlow does not match (or lacks) the CUDA libraries "
+        "for the node's driver",
+        "use an image with the CUDA and cuDNN versions its TensorFlow build needs (tensorflow[and-cuda] or the "
+        "-gpu image) and check the image change that dropped them",
+        ("GPU", "CUDA", "CPU", "dlopen"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "clickhouse-too-many-parts",
+        r"TOO_MANY_PARTS|Too many parts \(\d+|Delaying inserting block by",
+        "ClickHouse throttles and then rejects inserts: a partition has too many parts, because inserts arrive in "
+        "many small batches faster than merges combine them",
+        "every INSERT creates a part; past parts_to_delay_insert ClickHouse delays inserts, past "
+        "parts_to_throw_insert it refuses them (TOO_MANY_PARTS)",
+        "insert in large batches (thousands of rows, at most about one insert per second per table) or turn on "
+        "async_insert; find the client whose batches shrank",
+        ("too many parts", "TOO_MANY_PARTS", "batch", "insert"),
         severity=CRITICAL,
     ),
     _sig(
