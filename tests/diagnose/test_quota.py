@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kubetrainer.diagnose import diagnose
-from kubetrainer.diagnose.quota import amount, denied_resources, workload_of
+from kubetrainer.diagnose.owners import workload_of
+from kubetrainer.diagnose.quota import amount, denied_resources
 
 from .cluster import event, log, pod
 
@@ -28,6 +29,7 @@ def test_a_runner_logging_the_denial_names_the_workloads_holding_the_quota_large
     found = diagnose([*holders(), log("runner-5c8d7f9b6-zz9yx", line, "ci")])
     finding = next(f for f in found if f.rule == "quota-exceeded")
     assert "its requests.cpu is held by k6-soak (3 pods, 6 in all), runner (1 pod, 500m)" in finding.cause
+    assert "exceeded quota: ci-compute, requested: requests.cpu=2" in finding.cause, "the quota is named"
     assert "web" not in finding.cause and "report" not in finding.cause
     assert any(item.kind == "object" and item.name.startswith("k6-soak-") for item in finding.evidence)
 

@@ -14,6 +14,7 @@ from kubetrainer.diagnose.addresses import name_addresses, serves
 from kubetrainer.diagnose.changes import name_changes, resolved
 from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.fit import name_gpu_fit
 from kubetrainer.diagnose.identifiers import trace_identifiers
 from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER, SIGNATURE_BY_RULE
 from kubetrainer.diagnose.logs import log_findings
@@ -57,6 +58,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     name_closed_zones(merged, collector.objects)
     name_tainted_nodes(merged, collector.objects)
     name_quota_consumers(merged, collector.objects)
+    name_gpu_fit(merged, collector.objects)
     name_addresses(merged, collector.objects)
     explain_ports(merged, collector.objects, collector.opening)
     versions = previous_versions(merged, collector.objects)

@@ -410,6 +410,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "raise the ResourceQuota, lower the pods' requests, or remove unused workloads in the namespace",
         ("quota",),
         explain=False,
+        detail=r"exceeded quota: [\w.-]+, requested: [^,]+|exceeded quota: [\w.-]+",
     ),
     _sig(
         "probe-failed",

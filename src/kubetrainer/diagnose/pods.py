@@ -456,4 +456,5 @@ def name_last_lines(findings: list[Finding], last_line: Callable[[str | None, st
             doing = busy_with(last.text)
             finding.cause += (f"; it was in the middle of {doing}" if doing else "") + (
                 f'; the last line it logged{f", at {last.ts}," if last.ts else ""} is "{readable(last.text)[:200]}"')
-            finding.add_evidence(last)
+            if last not in finding.evidence:  # quoted right after the probe's failure: it says why the probe failed
+                finding.evidence.insert(1, last)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from kubetrainer.diagnose.collect import ObjectFacts
 from kubetrainer.diagnose.finding import Finding
-from kubetrainer.diagnose.rollouts import POD_OF_REPLICASET
+from kubetrainer.diagnose.owners import workload_of
 from kubetrainer.hardware.quantity import parse_quantity
 
 QUOTA_DENIAL = re.compile(
@@ -24,18 +24,6 @@ QUOTA_DENIAL = re.compile(
 SHOWN = 3  # workloads named per exhausted resource
 _BARE = ("cpu", "memory", "ephemeral-storage")  # a quota's `cpu` is `requests.cpu`
 _BYTES = ("memory", "storage")
-_STATEFUL_POD = re.compile(r"^(?P<workload>.+)-\d+$")
-_GENERATED_POD = re.compile(r"^(?P<workload>.+)-[a-z0-9]{5}$")
-
-
-def workload_of(pod: str) -> str:
-    """The workload a pod's name was generated from: `api-7d9f8c6b5d-x2lqp` -> api (Deployment), `kafka-2` ->
-    kafka (StatefulSet), `backup-28391-tq7xz` -> backup-28391 (Job), else the pod's own name."""
-    for pattern, group in ((POD_OF_REPLICASET, "deployment"), (_STATEFUL_POD, "workload"),
-                           (_GENERATED_POD, "workload")):
-        if match := pattern.match(pod):
-            return match[group]
-    return pod
 
 
 def canonical(resource: str) -> str:

@@ -131,10 +131,12 @@ class NodeStatus:
     gpus_unallocatable: list[tuple[str, int, int]] = field(default_factory=list)  # (resource, allocatable, capacity)
     gpus_missing: list[tuple[str, str]] = field(default_factory=list)  # (resource, labelled product): none registered
     taints: list[str] = field(default_factory=list)
+    gpu: str = ""  # the labelled GPU product and its memory: `NVIDIA-L4 (23034 MiB)`
 
 
 _NOT_READY = re.compile(r": NotReady(?: \(Ready=(?P<detail>[^)]*)\))?")
 _GPU_SHORT = re.compile(r"(?P<resource>[\w.-]+/[\w.-]+) (?P<allocatable>\d+) of (?P<capacity>\d+) allocatable")
+_GPU_IDENTITY = re.compile(r"; GPU (?P<gpu>[^;,]+)")
 _GPU_MISSING = re.compile(rf"(?P<resource>[\w.-]+/[\w.-]+) 0 \(labelled (?P<product>.+?) GPUs, {NONE_REGISTERED}\)")
 
 
@@ -154,6 +156,8 @@ def parse_node(summary: str) -> NodeStatus:
         (m["resource"], int(m["allocatable"]), int(m["capacity"])) for m in _GPU_SHORT.finditer(summary)
     ]
     status.gpus_missing = [(m["resource"], m["product"]) for m in _GPU_MISSING.finditer(summary)]
+    identity = _GPU_IDENTITY.search(summary)
+    status.gpu = identity["gpu"].strip() if identity else ""
     _, _, taints = summary.rstrip(".").partition("; taints ")
     status.taints = [t for t in taints.split(", ") if t] if taints else []
     return status
