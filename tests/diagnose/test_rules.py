@@ -792,10 +792,27 @@ def test_a_jvm_out_of_heap_names_its_heap_cap_and_no_other_env_value():
          "status": {"phase": "Running", "containerStatuses": [container(waiting=("CrashLoopBackOff", "back-off"),
                                                                         last=("Error", 3), restarts=9)]}})
     assert "; JVM heap -Xmx512m" in record["message"] and "claims-db" not in record["message"]
-    assert "2Gi" not in record["message"], "memory limits on every pod would pull every memory question to pod summaries"
+    assert "; memory limits app=2Gi" in record["message"], "a heap cap is stated with what it is measured against"
     crash = only(diagnose([record, log("claims-1", "Terminating due to java.lang.OutOfMemoryError: Java heap space",
                                        "claims")]), "crash-loop")
-    assert "its JVM heap is capped at -Xmx512m" in crash.cause
+    assert "its JVM heap is capped at -Xmx512m, within the memory limit app=2Gi" in crash.cause
+
+
+def test_a_node_process_at_its_v8_heap_cap_states_the_cap_from_node_options_and_its_memory_limit() -> None:
+    crashing = container(waiting=("CrashLoopBackOff", "back-off"), last=("Error", 134), restarts=19)
+    spec = {"name": "app", "image": "registry.example.com/report-renderer:3.0.0",
+            "resources": {"limits": {"memory": "2Gi"}},
+            "env": [{"name": "NODE_OPTIONS", "value": "--max-old-space-size=256 --enable-source-maps"},
+                    {"name": "S3_BUCKET", "value": "exports"}]}
+    summary = render_pod({"metadata": {"name": "renderer-1", "namespace": "reports"},
+                          "spec": {"nodeName": "node-1", "containers": [spec]},
+                          "status": {"phase": "Running", "containerStatuses": [crashing]}})
+    assert "; Node.js heap --max-old-space-size=256; memory limits app=2Gi" in summary and "exports" not in summary
+    record = pod("renderer-1", "reports", containers=[crashing])
+    record["object"]["summary"] = record["message"] = summary
+    crash = only(diagnose([record, log("renderer-1", "FATAL ERROR: Reached heap limit Allocation failed - JavaScript "
+                                       "heap out of memory", "reports")]), "crash-loop")
+    assert "its V8 heap is capped at --max-old-space-size=256 (MiB), within the memory limit app=2Gi" in crash.cause
 
 
 def test_a_line_whose_stated_level_is_below_error_is_not_an_error_whatever_words_it_holds():

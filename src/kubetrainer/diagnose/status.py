@@ -56,6 +56,7 @@ class PodStatus:
     images: list[str] = field(default_factory=list)
     gpu_limits: str = ""
     jvm_heap: str = ""  # `-Xmx512m`
+    v8_heap: str = ""  # `--max-old-space-size=256`
     memory_limits: dict[str, str] = field(default_factory=dict)  # container -> `384Mi`
     shm: str = ""  # what is mounted at /dev/shm (`emptyDir Memory, sizeLimit 8Gi`), "" for nothing
     ip: str = ""
@@ -111,6 +112,8 @@ def parse_pod(summary: str) -> PodStatus:
             status.gpu_limits = clause.removeprefix("GPU limits ")
         elif clause.startswith("JVM heap "):
             status.jvm_heap = clause.removeprefix("JVM heap ")
+        elif clause.startswith("Node.js heap "):
+            status.v8_heap = clause.removeprefix("Node.js heap ")
         elif clause.startswith("memory limits "):
             pairs = (pair.partition("=") for pair in clause.removeprefix("memory limits ").split(", "))
             status.memory_limits = {name: limit for name, _, limit in pairs}

@@ -20,6 +20,7 @@ NONE_REGISTERED = "none registered"
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")  # current first
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 _HEAP_FLAG = re.compile(r"-Xmx\d+[kKmMgG]?\b|-XX:MaxRAMPercentage=[\d.]+")
+_V8_HEAP_FLAG = re.compile(r"--max[-_]old[-_]space[-_]size=\d+")  # MiB, in NODE_OPTIONS or node's arguments
 
 SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "credential", "apikey", "api_key", "api-key", "access_key", "accesskey", "private", "auth", "dsn", "tls.key", "signing")
 WITHHELD = "(value withheld)"
@@ -88,12 +89,17 @@ def render_pod(pod: dict) -> str:
     requests = [f"{key}={value}" for c in spec.get("containers", []) for key, value in (c.get("resources", {}).get("limits") or {}).items() if "gpu" in key]
     if requests:
         text += "; GPU limits " + ", ".join(requests)
-    heap = _jvm_heap(spec.get("containers", []))
+    heap = _flags(spec.get("containers", []), _HEAP_FLAG)
     if heap:
         text += "; JVM heap " + ", ".join(heap)
+    v8_heap = _flags(spec.get("containers", []), _V8_HEAP_FLAG)
+    if v8_heap:
+        text += "; Node.js heap " + ", ".join(v8_heap)
     memory = [f"{c.get('name')}={limit}" for c in spec.get("containers", [])
               if (limit := (c.get("resources", {}).get("limits") or {}).get("memory"))]
-    if memory and _oom_killed(status):  # what it ran into; on every pod, memory questions would find pod summaries
+    # What it ran into, or what its heap cap is measured against; on every pod, memory questions would find pod
+    # summaries.
+    if memory and (_oom_killed(status) or heap or v8_heap):
         text += "; memory limits " + ", ".join(memory)
     shm = _shm_volume(spec)
     if shm:
@@ -130,12 +136,12 @@ def _shm_volume(spec: dict) -> str:
     return ""
 
 
-def _jvm_heap(containers: list[dict]) -> list[str]:
-    """The JVM heap flags in the containers' command, args and env values (JAVA_OPTS, JAVA_TOOL_OPTIONS): only the
-    flags, never the rest of a value, so a JVM's heap cap can explain its OutOfMemoryError."""
+def _flags(containers: list[dict], flag: re.Pattern[str]) -> list[str]:
+    """The heap flags in the containers' command, args and env values (JAVA_OPTS, JAVA_TOOL_OPTIONS, NODE_OPTIONS):
+    only the flags, never the rest of a value, so a runtime's heap cap can explain its out-of-memory error."""
     texts = [str(part) for c in containers for part in [*(c.get("command") or []), *(c.get("args") or [])]]
     texts += [str(env.get("value") or "") for c in containers for env in c.get("env") or []]
-    return list(dict.fromkeys(flag for text in texts for flag in _HEAP_FLAG.findall(text)))
+    return list(dict.fromkeys(found for text in texts for found in flag.findall(text)))
 
 
 def render_node(node: dict) -> str:
