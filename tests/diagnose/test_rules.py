@@ -608,6 +608,27 @@ SIGNATURE_LINES = [
     ("tf-no-gpu", "2026-03-14 07:10:07.101234: W tensorflow/core/common_runtime/gpu/gpu_device.cc:2256] Cannot dlopen "
                   "some GPU libraries. Please make sure the missing libraries mentioned above are installed properly "
                   "if you would like to use GPU."),
+    ("redis-maxmemory", "redis.exceptions.ResponseError: OOM command not allowed when used memory > 'maxmemory'."),
+    ("redis-readonly", "ReplyError: READONLY You can't write against a read only replica."),
+    ("db-lock", "org.postgresql.util.PSQLException: ERROR: deadlock detected"),
+    ("db-lock", "java.sql.SQLException: Lock wait timeout exceeded; try restarting transaction"),
+    ("pg-statement-timeout", "psycopg.errors.QueryCanceled: canceling statement due to statement timeout"),
+    ("pg-not-accepting", 'psycopg.OperationalError: connection failed: connection to server at "10.0.4.12", port '
+                         "5432 failed: FATAL:  the database system is in recovery mode"),
+    ("hf-hub-unreachable", "OSError: We couldn't connect to 'https://huggingface.co' to load this file, couldn't find "
+                           "it in the cached files and it looks like meta-llama/Llama-3.1-8B-Instruct is not the path "
+                           "to a directory containing a file named config.json."),
+    ("hf-gated", "OSError: You are trying to access a gated repo. Make sure to have access to it at "
+                 "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct. 401 Client Error. (Request ID: Root=1-abc) "
+                 "Cannot access gated repo for url https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct/resolve/"
+                 "main/config.json."),
+    ("helm-pending-operation", "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress"),
+    ("immutable-field", 'The Deployment "api" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:'
+                        'map[string]string{"app":"api"}}: field is immutable'),
+    ("connection-reset", "ERROR upstream: read tcp 10.244.1.7:44312->10.96.0.20:6379: read: connection reset by peer"),
+    ("nfs-stale", "OSError: [Errno 116] Stale file handle: '/mnt/shared/checkpoints/step-1200'"),
+    ("rate-limited", "ERROR sync failed: GET https://api.github.com/repos/acme/app/pulls: 403 API rate limit exceeded "
+                     "for installation ID 4211"),
     ("clickhouse-too-many-parts", "2026.03.14 11:00:00.722612 [ 756 ] {9e58adad-1c8e-4e56-baa9-e1bdc631178c} <Error> "
                                   "executeQuery: Code: 252. DB::Exception: Too many parts (3016 with average size of "
                                   "1.29 KiB) in table 'telemetry.readings'. Merges are processing significantly slower "

@@ -759,6 +759,130 @@ SIGNATURES: tuple[Signature, ...] = (
         ("too many parts", "TOO_MANY_PARTS", "batch", "insert"),
         severity=CRITICAL,
     ),
+    # Common failures of the services and tools every cluster runs, from their own messages.
+    _sig(
+        "redis-maxmemory",
+        r"OOM command not allowed when used memory > 'maxmemory'",
+        "Redis refuses writes: it is at its maxmemory limit and its eviction policy (noeviction) frees nothing",
+        "with maxmemory-policy noeviction (or no keys to evict under a volatile-* policy) Redis answers every write "
+        "with an OOM error once used memory reaches maxmemory; reads still work",
+        "raise maxmemory (and the container's limit with it), set an eviction policy such as allkeys-lru for a "
+        "cache, or find the keys that grow without a TTL",
+        ("maxmemory", "OOM", "eviction"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "redis-readonly",
+        r"READONLY You can't write against a read only replica",
+        "the client writes to a Redis replica, which is read-only: after a failover it still talks to the old "
+        "primary's address, or it was pointed at a replica",
+        "Redis replicas reject writes; clients must follow the primary (Sentinel or Cluster aware clients do)",
+        "point writes at the primary (the Sentinel master name or the primary's Service) and reconnect after "
+        "failovers",
+        ("read only replica", "READONLY", "primary", "replica"),
+    ),
+    _sig(
+        "db-lock",
+        r"deadlock detected|Deadlock found when trying to get lock|Lock wait timeout exceeded"
+        r"|canceling statement due to lock timeout|could not obtain lock on",
+        "database transactions block each other on locks (a deadlock, or a lock wait timeout)",
+        "two transactions wait for locks the other holds (the database kills one), or one waits longer than the "
+        "lock timeout behind a long transaction or migration",
+        "find the transactions that hold the locks (pg_locks / SHOW ENGINE INNODB STATUS), shorten them or take locks "
+        "in one order; retry deadlocked transactions",
+        ("deadlock", "lock"),
+    ),
+    _sig(
+        "pg-statement-timeout",
+        r"canceling statement due to statement timeout",
+        "PostgreSQL cancels queries that run longer than statement_timeout",
+        "the query took longer than the statement_timeout set for the role, database or session",
+        "find the slow query (missing index, a plan change, lock waits) or raise statement_timeout for that job",
+        ("statement timeout", "statement_timeout", "slow"),
+    ),
+    _sig(
+        "pg-not-accepting",
+        r"the database system is (?:in recovery mode|starting up|shutting down|not yet accepting connections)",
+        "PostgreSQL is not accepting connections: it is starting up, recovering after a crash, or shutting down",
+        "the server is running but not ready for clients; after a crash it replays its WAL first, which can take a "
+        "while on a large database",
+        "wait for recovery to finish and read the server's log for why it restarted (an OOM kill, a full disk)",
+        ("recovery", "starting up", "shutting down"),
+    ),
+    _sig(
+        "hf-hub-unreachable",
+        r"We couldn't connect to '?https://huggingface\.co|LocalEntryNotFoundError|outgoing traffic has been "
+        r"disabled|Cannot find the requested files in the (?:disk )?cache",
+        "the model or dataset is not in the local cache and the Hugging Face Hub cannot be reached (offline, no "
+        "egress, or HF_HUB_OFFLINE set)",
+        "transformers and huggingface_hub download files on first use; without network access to huggingface.co "
+        "they need the files already in HF_HOME (or a local path)",
+        "pre-download the model into the cache volume (or an image), point HF_HOME at it, or allow egress to the Hub "
+        "or a mirror (HF_ENDPOINT)",
+        ("Hugging Face", "huggingface.co", "cache", "offline", "download"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "hf-gated",
+        r"Cannot access gated repo|GatedRepoError|401 Client Error: Unauthorized for url: https://huggingface\.co"
+        r"|Access to model \S+ is restricted",
+        "the model is gated on the Hugging Face Hub and the download has no token with access to it",
+        "gated repositories need an accepted licence and a token (HF_TOKEN) of an account that was granted access",
+        "accept the model's terms on the Hub and give the pod an HF_TOKEN from a Secret, or use a local copy",
+        ("gated", "token", "HF_TOKEN", "access"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "helm-pending-operation",
+        r"another operation \(install/upgrade/rollback\) is in progress",
+        "Helm refuses to act: an earlier install, upgrade or rollback of the release did not finish and left it "
+        "pending",
+        "an interrupted Helm operation leaves the release in pending-install/pending-upgrade/pending-rollback, and "
+        "Helm will not start another until that is resolved",
+        "check `helm history RELEASE`; roll back to the last deployed revision (helm rollback) or, if it was a first "
+        "install, uninstall it, then retry",
+        ("pending", "in progress", "helm"),
+    ),
+    _sig(
+        "immutable-field",
+        r"field is immutable",
+        "the update changes a field Kubernetes does not allow to change on an existing object (a selector, a Job's "
+        "pod template, a StatefulSet's volumeClaimTemplates, a Service's clusterIP)",
+        "the API server rejects the whole apply, so nothing in it is rolled out",
+        "delete and re-create the object (kubectl replace --force, or a new name), or keep the field as it was",
+        ("immutable",),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "connection-reset",
+        r"connection reset by peer|ECONNRESET",
+        "connections to a dependency are reset by the other side (connection reset by peer)",
+        "the peer (or a proxy, load balancer or NAT in between) closed the connection abruptly: it restarted, it "
+        "dropped idle connections, or it crashed",
+        "check the peer's restarts and its idle timeouts against the client's keep-alive and pool settings",
+        ("reset", "connection"),
+        explain=False,
+        generic=True,
+    ),
+    _sig(
+        "nfs-stale",
+        r"[Ss]tale (?:NFS )?file handle|\bESTALE\b",
+        "the NFS server no longer knows a file handle the client holds (stale file handle)",
+        "the export was re-created, the file was replaced on the server, or the NFS server failed over without "
+        "keeping its handles",
+        "restart the pods (remount the volume); if it recurs, check the NFS server's failovers and exports",
+        ("stale", "NFS", "file handle"),
+    ),
+    _sig(
+        "rate-limited",
+        r"\b429 Too Many Requests\b|ThrottlingException|\bRate exceeded\b|rate limit exceeded"
+        r"|TooManyRequestsException|RequestLimitExceeded",
+        "an API the service calls is rate-limiting it (HTTP 429 or throttling)",
+        "the service sends more requests than the API's quota allows, so some are refused",
+        "slow the client down (backoff, caching, batching) or raise the API's quota",
+        ("rate", "429", "throttl"),
+        generic=True,
+    ),
     _sig(
         "dataloader-worker",
         r"DataLoader worker \(pids?(?:\(s\))? [\d, ]+\) (?:exited unexpectedly|is killed by signal)"
