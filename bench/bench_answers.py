@@ -32,8 +32,13 @@ KUBETRAINER = ROOT / ".venv" / "bin" / "kubetrainer"
 SCENARIOS = (
     ("reserve", "held-out: written (83d9ed9) by an engineer who never opened the diagnosis, answer, retrieval, eval "
                 "or bench code; failures never inspected; first measured at 0.20 cause + citation (045c165)"),
-    ("vigil", "written blind (this session's development set); measured once held-out at 0.45 cause + citation "
-              "(facts 0.60) before its failures were looked at, inspected since"),
+    ("tundra", "held-out: written blind (babdd5e) by a helper that never opened the diagnosis, answer, retrieval, "
+               "eval or bench code; first measured at 0.35 cause + citation at cc4b8c7; its failures never inspected, "
+               "but its helper's one-line summary of each incident was read, so its incident types are known"),
+    ("ember", "written blind (babdd5e); measured once held-out at 0.05 cause + citation (facts 0.28) at cc4b8c7 "
+              "before its failures were looked at, the development set since"),
+    ("vigil", "written blind; measured once held-out at 0.45 cause + citation (facts 0.60) before its failures were "
+              "looked at, inspected since"),
     ("unseen", "written blind; held-out measurements 0.25 (3b6c2a7) and 0.25 (e38d29f); failures inspected since "
                "045c165 (no longer held-out)"),
     ("drill", "written blind as a development set; first measured at 0.20 cause + citation (after a rule batch "

@@ -11,8 +11,8 @@ kept for a final held-out score), `sealed` (sealed.py: a fifth, kept only for
 honest evaluation of the on-call answers), `unseen` (unseen.py: a sixth, written
 blind for a held-out answer score), `drill` (drill.py: a seventh, a development
 set for the answers), `reserve` (reserve.py: an eighth, written blind for a
-held-out answer score) and `vigil` (vigil.py: a ninth, written blind for a
-held-out answer score).
+held-out answer score), `vigil` (vigil.py: a ninth), `ember` (ember.py: a tenth)
+and `tundra` (tundra.py: an eleventh), each written blind for a held-out answer score.
 """
 
 from __future__ import annotations
@@ -155,8 +155,8 @@ def build_cluster(seed: int = 0, nodes: list[dict] | None = None, scenario: str 
     (fresh.py), `blind` (blind.py), `sealed` (sealed.py) and `unseen` (unseen.py) plant
     different incidents on different objects, kept for honest evaluation only; `drill`
     (drill.py: a seventh, a development set for the answers) does the same, and so does
-    `reserve` (reserve.py: an eighth, written blind for a held-out answer score), and so does `vigil`
-    (vigil.py: a ninth, written blind for a held-out answer score). `nodes` replaces the
+    `reserve` (reserve.py: an eighth, written blind for a held-out answer score), and so do `vigil`,
+    `ember` and `tundra` (a ninth, tenth and eleventh, written the same way). `nodes` replaces the
     scenario's own nodes (the other scenarios' incidents need those of their
     `scenario_nodes()`).
     Unknown scenario names raise ValueError.
