@@ -59,3 +59,24 @@ def test_a_question_naming_nothing_gets_every_change_and_one_naming_a_quiet_name
     quiet = engine.answer("What changed in billing?")
     assert quiet.answered_by != "changes", "billing is named and nothing changed there: its failures answer"
     assert engine.answer("Why is orders-1 failing?").answered_by != "changes"
+
+
+def test_the_changes_just_before_the_failure_the_question_describes_come_first() -> None:
+    from kubetrainer.answer.sources import Sources
+    from kubetrainer.answer.timeline import compose_changes
+    from kubetrainer.diagnose.changes import Change
+    from kubetrainer.diagnose.finding import Evidence, Finding
+
+    def change(name: str, namespace: str, ts: str) -> Change:
+        text = f"ReplicaSet {namespace}/{name}: 1/1 replicas ready; created {ts}."
+        return Change(Evidence(text, "object", namespace, name, ts=ts), "Deployment", name.rsplit("-", 1)[0], namespace)
+
+    pooler, other = change("pgbouncer-7d9f8c6b5d", "lending", "2026-03-14T10:35:00Z"), change(
+        "search-5c8d7f9b6", "shop", "2026-03-14T10:50:00Z")
+    failing = Finding("pg-prepared-statement-pooler", "warning", "Pod", "lending", "loans-api-1", "prepared statements",
+                      "m", "f", ("prepared statement",), changes=[pooler.evidence])
+    text = compose_changes([pooler, other], [failing], Sources([]))
+    assert text.index("shortly before the failure") < text.index("pgbouncer-7d9f8c6b5d") < text.index(
+        "Other changes") < text.index("search-5c8d7f9b6")
+    plain = compose_changes([pooler, other], [], Sources([]))
+    assert plain.startswith("What changed, as the cluster's data records it") and "Other changes" not in plain

@@ -98,7 +98,8 @@ class AnswerEngine:
         sources = Sources(hits, self.retriever.chunks)
         allowed = [change for change in self.changes if _in_scope(change.namespace, change.evidence.node, filters)]
         known = {name for finding in findings for name in (finding.namespace, finding.name)}
-        changed = in_scope(question, allowed, known) if asks_what_changed(question) else []
+        before = [item for finding in picked[:2] for item in finding.changes]
+        changed = in_scope(question, allowed, known, before) if asks_what_changed(question) else []
         if changed:
             text = compose_changes(changed, picked[:2], sources)
             sources.add_retrieved()

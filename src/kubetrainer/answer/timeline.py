@@ -17,7 +17,7 @@ from kubetrainer.answer.compose import quote
 from kubetrainer.answer.match import name_tokens
 from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose.changes import Change
-from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.finding import Evidence, Finding
 
 ASKS_WHAT_CHANGED = re.compile(
     r"\bwhat (?:has |have |was |were |got )?(?:changed|changes|deployed|applied|rolled out)\b"
@@ -32,10 +32,11 @@ def asks_what_changed(question: str) -> bool:
     return bool(ASKS_WHAT_CHANGED.search(question))
 
 
-def in_scope(question: str, changes: Sequence[Change], known: Iterable[str | None] = ()) -> list[Change]:
-    """The changes about the namespaces or objects the question names, newest MAX_SHOWN; every change when it names
-    none of them nor any other `known` name (the namespaces and objects of the findings): a question about a
-    namespace where nothing changed gets none."""
+def in_scope(question: str, changes: Sequence[Change], known: Iterable[str | None] = (),
+             before: Iterable[Evidence] = ()) -> list[Change]:
+    """The changes about the namespaces or objects the question names, newest MAX_SHOWN; when it names none of them
+    nor any other `known` name (the namespaces and objects of the findings), the changes `before` the failures it
+    describes (whatever their age) and the newest: a question about a namespace where nothing changed gets none."""
     said = set(_WORD.findall(question.lower()))
 
     def named(name: str | None) -> bool:
@@ -45,20 +46,34 @@ def in_scope(question: str, changes: Sequence[Change], known: Iterable[str | Non
     names = {name for change in changes for name in (change.namespace, change.name) if named(name)}
     if names:
         return [change for change in changes if change.namespace in names or change.name in names][-MAX_SHOWN:]
-    return [] if any(named(name) for name in known) else list(changes)[-MAX_SHOWN:]
+    if any(named(name) for name in known):
+        return []
+    newest, attached = list(changes)[-MAX_SHOWN:], set(before)
+    return [change for change in changes if change in newest or change.evidence in attached]
 
 
 def compose_changes(changes: Sequence[Change], failures: Sequence[Finding], sources: Sources) -> str:
-    """The changes as a cited list, oldest first, then the failures that match the question."""
-    lines = ["What changed, as the cluster's data records it (oldest first):"]
-    for change in changes:
-        item = change.evidence
-        when = f"{item.ts[:16].replace('T', ' ')} UTC, " if item.ts and len(item.ts) >= 16 else ""
-        about = f" ({item.about})" if item.about else ""
-        lines.append(f"- {when}{item.name}: {quote(item.text)} [{sources.cite(item)}]{about}")
+    """The changes as a cited list, oldest first, those that came shortly before the failures matching the question
+    first ("what changed that broke X?"), then the failures."""
+    before = {item for finding in failures for item in finding.changes}
+    first = [change for change in changes if change.evidence in before]
+    rest = [change for change in changes if change.evidence not in before]
+    lines: list[str] = []
+    for heading, group in (("What changed shortly before the failure the question describes (oldest first):", first),
+                           ("Other changes in the cluster's data (oldest first):" if first else
+                            "What changed, as the cluster's data records it (oldest first):", rest)):
+        if group:
+            lines += [*([""] if lines else []), heading, *(_change_line(change, sources) for change in group)]
     if failures:
         lines += ["", "Failures that match the question:"]
         for finding in failures:
             numbers = "".join(f" [{sources.cite(item)}]" for item in finding.evidence[:1])
             lines.append(f"- {finding.subject}: {finding.cause}{numbers}")
     return "\n".join(lines)
+
+
+def _change_line(change: Change, sources: Sources) -> str:
+    item = change.evidence
+    when = f"{item.ts[:16].replace('T', ' ')} UTC, " if item.ts and len(item.ts) >= 16 else ""
+    about = f" ({item.about})" if item.about else ""
+    return f"- {when}{item.name}: {quote(item.text)} [{sources.cite(item)}]{about}"
