@@ -1096,6 +1096,28 @@ def test_a_rust_panic_is_explained_by_the_message_on_the_line_after_it():
     assert "cannot listen on a port below 1024" in crash.cause and "0.0.0.0:80" in crash.cause
 
 
+def test_a_failing_run_of_a_recurring_job_names_the_previous_run_that_ran_other_images():
+    """Runs named by day (or by a CronJob's scheduled minute): the latest earlier run with other images is named."""
+    def run(name: str, phase: str, image: str) -> dict:
+        record = pod(name, "ads", phase=phase, containers=[container(terminated=("Completed", 0) if phase ==
+                                                                     "Succeeded" else ("Error", 1))])
+        record["object"]["summary"] = record["object"]["summary"].rstrip(".") + f"; images {image}."
+        return record
+
+    lines = [log("train-20260314-8ds9j", "2026-03-14 07:10:07.101234: W tensorflow/core/common_runtime/gpu/gpu_device."
+                 "cc:2256] Cannot dlopen some GPU libraries.", "ads")]
+    found = diagnose([run("train-20260312-aaaaa", "Succeeded", "reg/trainer:4.9.0"),
+                      run("train-20260313-hrl7t", "Succeeded", "reg/trainer:4.9.1"),
+                      run("train-20260314-8ds9j", "Failed", "reg/trainer:5.0.0"), *lines])
+    finding = next(f for f in found if f.name == "train-20260314-8ds9j" and f.rule == "container-failed")
+    assert ("the previous run train-20260313-hrl7t (Succeeded) ran reg/trainer:4.9.1, this run runs reg/trainer:5.0.0"
+            in finding.cause)
+    assert "trainer:4.9.1" in finding.evidence[1].text
+    same = diagnose([run("train-20260313-hrl7t", "Succeeded", "reg/trainer:5.0.0"),
+                     run("train-20260314-8ds9j", "Failed", "reg/trainer:5.0.0"), *lines])
+    assert "previous run" not in next(f for f in same if f.name == "train-20260314-8ds9j" and f.severity != "info").cause
+
+
 def test_a_failing_new_version_names_the_previous_version_that_still_serves():
     # A Deployment mid-rollout: the new ReplicaSet's pod crash-loops, the old one's pods run (sources.render's status).
     old = [pod(f"tiles-wg2jxh9dxt-{suffix}", "maps", containers=[container(ready=True)],

@@ -22,7 +22,12 @@ from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.pods import PodRules, name_last_lines
 from kubetrainer.diagnose.ports import explain_ports
 from kubetrainer.diagnose.quota import name_quota_consumers
-from kubetrainer.diagnose.rollouts import name_previous_versions, previous_versions, replicaset_images
+from kubetrainer.diagnose.rollouts import (
+    name_previous_runs,
+    name_previous_versions,
+    previous_versions,
+    replicaset_images,
+)
 from kubetrainer.diagnose.services import service_findings
 from kubetrainer.diagnose.startup import attach_startup
 from kubetrainer.diagnose.taints import name_tainted_nodes
@@ -63,6 +68,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     explain_ports(merged, collector.objects, collector.opening)
     versions = previous_versions(merged, collector.objects)
     name_previous_versions(merged, collector.objects, versions)
+    name_previous_runs(merged, collector.objects)
     attach_startup(merged, collector.opening, versions)
     images = replicaset_images(collector.objects)  # stored with the index too, so "what changed?" names releases
     collector.changes = deque((resolved(change, collector.pods_by_uid, images) for change in collector.changes),

@@ -72,6 +72,38 @@ def name_previous_versions(findings: list[Finding], objects: Mapping[tuple, Obje
             del finding.evidence[MAX_EVIDENCE:]
 
 
+# A run's pod of a recurring Job: `<cronjob>-<scheduled minute>-<suffix>` (a CronJob's Job), or a Job named by the
+# day or a build number (`train-20260314-8ds9j`): the family is what every run's name starts with.
+POD_OF_RUN = re.compile(r"^(?P<family>[a-z0-9][a-z0-9-]*?)-(?P<run>\d{6,12})-[a-z0-9]{5}$")
+_PHASE = re.compile(r": phase (?P<phase>\w+)")
+
+
+def name_previous_runs(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
+    """A failing run of a recurring Job names the latest earlier run of its family that ran other images, with its
+    phase: "yesterday's run worked" is then answered by what differs between the two."""
+    runs: dict[tuple[str | None, str], list[tuple[str, ObjectFacts]]] = {}
+    for facts in objects.values():
+        match = POD_OF_RUN.match(facts.name) if facts.kind == "Pod" else None
+        if match and _images(facts):
+            runs.setdefault((facts.namespace, match["family"]), []).append((match["run"], facts))
+    for finding in findings:
+        match = POD_OF_RUN.match(finding.name) if finding.kind == "Pod" else None
+        if match is None or finding.severity == INFO:
+            continue
+        own = _images(objects.get(("Pod", finding.namespace, finding.name)))
+        earlier = sorted(((run, facts) for run, facts in runs.get((finding.namespace, match["family"]), [])
+                          if run < match["run"] and _images(facts) != own), key=lambda pair: pair[0])
+        if not earlier:
+            continue
+        facts = earlier[-1][1]
+        phase = _PHASE.search(facts.status.text) if facts.status else None
+        finding.cause += (f"; the previous run {facts.name}{f' ({phase[1]})' if phase else ''} ran "
+                          f"{_images(facts)}, this run runs {own or 'other images'}")
+        if facts.status and all(item.text != facts.status.text for item in finding.evidence):
+            finding.evidence.insert(1, facts.status)  # quoted right after the failure it is compared with
+            del finding.evidence[MAX_EVIDENCE:]
+
+
 def replicaset_images(objects: Mapping[tuple, ObjectFacts]) -> dict[tuple[str | None, str], str]:
     """(namespace, ReplicaSet) -> the images its pods run, from the pods' names and status lines."""
     found: dict[tuple[str | None, str], str] = {}
