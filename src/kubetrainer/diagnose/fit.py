@@ -2,8 +2,9 @@
 
 "CUDA out of memory" on one replica while another serves fine is usually placement, not a
 leak: the failing pod landed on a node with a smaller GPU (an autoscaler added a cheaper node
-type). The node's GPU product and memory (from its labels, `sources.render`) and where the
-healthy replicas run answer "why this one?" and "where does it fit?".
+type). The node's GPU product (from its labels, `sources.render`; the canonical name states its
+memory, `NVIDIA L4 24GB`) and where the healthy replicas run answer "why this one?" and "where
+does it fit?".
 """
 
 from __future__ import annotations

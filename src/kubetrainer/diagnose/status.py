@@ -134,12 +134,12 @@ class NodeStatus:
     gpus_unallocatable: list[tuple[str, int, int]] = field(default_factory=list)  # (resource, allocatable, capacity)
     gpus_missing: list[tuple[str, str]] = field(default_factory=list)  # (resource, labelled product): none registered
     taints: list[str] = field(default_factory=list)
-    gpu: str = ""  # the labelled GPU product and its memory: `NVIDIA-L4 (23034 MiB)`
+    gpu: str = ""  # the labelled GPU product, its memory in its name: `NVIDIA L4 24GB`
 
 
 _NOT_READY = re.compile(r": NotReady(?: \(Ready=(?P<detail>[^)]*)\))?")
 _GPU_SHORT = re.compile(r"(?P<resource>[\w.-]+/[\w.-]+) (?P<allocatable>\d+) of (?P<capacity>\d+) allocatable")
-_GPU_IDENTITY = re.compile(r"; GPU (?P<gpu>[^;,]+)")
+_GPU_IDENTITY = re.compile(r"; GPU (?P<gpu>[^;,]+?)\.?(?=[;,]|$)")
 _GPU_MISSING = re.compile(rf"(?P<resource>[\w.-]+/[\w.-]+) 0 \(labelled (?P<product>.+?) GPUs, {NONE_REGISTERED}\)")
 
 

@@ -180,8 +180,7 @@ def _node_identity(node: dict) -> list[str]:
              if labels.get(INSTANCE_TYPE_LABEL) else ""]
     vendor = labelled_vendor(labels)
     gpu = read_gpu_labels(labels, vendor) if vendor else None
-    memory = f" ({gpu.memory_mib} MiB)" if gpu and gpu.memory_mib else ""  # what a model must fit in, per GPU
-    gpu_text = [f"GPU {gpu.product}{memory}", f"driver {gpu.driver_version}" if gpu.driver_version else ""] if gpu else []
+    gpu_text = [f"GPU {gpu.product}", f"driver {gpu.driver_version}" if gpu.driver_version else ""] if gpu else []
     system = [info.get("osImage"), f"kernel {info['kernelVersion']}" if info.get("kernelVersion") else "",
               f"kubelet {info['kubeletVersion']}" if info.get("kubeletVersion") else "", info.get("containerRuntimeVersion")]
     return [", ".join(part for part in parts if part) for parts in (place, gpu_text, system)]
