@@ -105,6 +105,8 @@ FOREIGN_FLAGS = {
     "--gpu-memory-utilization", "--max-model-len",  # vllm serve
     "--dtype", "--enable-lora", "--lora-modules", "--max-lora-rank", "--served-model-name",  # vLLM's OpenAI server
     "--bind",  # gunicorn (uvicorn's and Flask's --host is ours too)
+    "--auto-compaction-retention", "--quota-backend-bytes",  # etcd
+    "--max-old-space-size",  # node (V8's heap cap, in NODE_OPTIONS)
 }
 
 

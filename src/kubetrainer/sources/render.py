@@ -20,7 +20,7 @@ NONE_REGISTERED = "none registered"
 ZONE_LABELS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")  # current first
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 _HEAP_FLAG = re.compile(r"-Xmx\d+[kKmMgG]?\b|-XX:MaxRAMPercentage=[\d.]+")
-_V8_HEAP_FLAG = re.compile(r"--max[-_]old[-_]space[-_]size=\d+")  # MiB, in NODE_OPTIONS or node's arguments
+_V8_HEAP_FLAG = re.compile(r"--max-old-space-size=\d+")  # MiB, in NODE_OPTIONS or node's arguments
 
 SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "credential", "apikey", "api_key", "api-key", "access_key", "accesskey", "private", "auth", "dsn", "tls.key", "signing")
 WITHHELD = "(value withheld)"
