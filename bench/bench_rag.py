@@ -585,7 +585,8 @@ recall. Latency is retrieval only (query embedding, search, and for ours BM25 an
 {result['queries']['distinct']:,} distinct queries ({comp}); queries are never cached. Where ours loses in this run:
 {_losses(s)}.
 Load average (1, 5, 15 min) before: {', '.join(map(str, result['load_before']))}; after:
-{', '.join(map(str, result['load_after']))} (2 shared cores; other work ran meanwhile). The whole benchmark took
+{', '.join(map(str, result['load_after']))} (2 cores; the load after is this benchmark's own: its last step builds the three
+held-out indexes at once). The whole benchmark took
 {result['bench_wall_s'] / 60:.1f} min.
 
 {chr(10).join(table)}
