@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kubetrainer.answer.passages import Passage
 from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose.collect import json_message, readable, shape
 from kubetrainer.diagnose.engine import GPU_NODE_RULES, GPU_POD_RULES, NODE_AGENT_RULES, SERVER_RULES, server_down
@@ -236,3 +237,26 @@ def nothing_found(closest: Sequence[Finding], sources: Sources) -> str:
             numbers = "".join(f" [{n}]" for n in _cite(finding, sources)[:1])
             lines.append(f"- {finding.subject}: {_sentence(finding.cause)}{numbers}")
     return "\n".join(lines)
+
+
+def with_unflagged(text: str, named: Sequence[Passage], sources: Sources) -> str:
+    """`text` followed by the status records of the objects the question names that have no finding
+    (`answer.unflagged`): the suspect is fine, and the reader sees the record that says so."""
+    if not named:
+        return text
+    lines = ["", "Named in the question, with no finding:"]
+    lines += [f"- {quote(passage.line)} [{sources.number(passage.hit)}]" for passage in named]
+    return "\n".join([text, *lines])
+
+
+def with_passages(text: str, found: Sequence[Passage], sources: Sources) -> str:
+    """`text` followed by the retrieved lines bearing on the question (`answer.passages`), each with its object
+    and source number: shown as data, apart from the diagnosis."""
+    if not found:
+        return text
+    lines = ["", "Other retrieved lines on the question:"]
+    for passage in found:
+        source = passage.hit.source
+        where = "/".join(part for part in (source.get("namespace"), source.get("name")) if part) or "?"
+        lines.append(f"- {where}: {quote(passage.line)} [{sources.number(passage.hit)}]")
+    return "\n".join([text, *lines])

@@ -10,12 +10,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubetrainer.answer.compose import compose, nothing_found, order
+from kubetrainer.answer.compose import compose, nothing_found, order, with_passages, with_unflagged
 from kubetrainer.answer.guard import Verdict, check
 from kubetrainer.answer.match import chosen, rank_findings
+from kubetrainer.answer.passages import Passage, passages
 from kubetrainer.answer.phrase import Phraser, phrasing_messages
 from kubetrainer.answer.sources import Sources
 from kubetrainer.answer.timeline import asks_what_changed, compose_changes, in_scope
+from kubetrainer.answer.unflagged import unflagged
 from kubetrainer.diagnose.changes import Change
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.store import read_changes
@@ -33,6 +35,8 @@ class Answer:
     answered_by: str
     sources: list[Hit] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    # quoted after the diagnosis, as data: the status of named objects without findings, then retrieved lines
+    passages: list[Passage] = field(default_factory=list)
     model_text: str | None = None
     verdict: Verdict | None = None
     seconds: float = 0.0
@@ -49,6 +53,7 @@ class Answer:
             "answer": self.text,
             "answered_by": self.answered_by,
             "findings": [finding.to_json() for finding in self.findings],
+            "data_lines": [{"line": passage.line, "source": passage.hit.source} for passage in self.passages],
             "model_text": self.model_text,
             "guard": self.verdict.to_json() if self.verdict else None,
             "seconds": round(self.seconds, 3),
@@ -72,6 +77,16 @@ def _with_model(
     model_text = phraser(phrasing_messages(question, composed_text))
     given = "\n".join([question, composed_text, *(hit.text for hit in sources.listed)])
     return model_text, check(model_text, findings, sources, given)
+
+
+def _with_retrieved(question: str, text: str, sources: Sources, findings: list[Finding]) -> tuple[str, list[Passage]]:
+    """`text` with the status of the objects the question names that no finding is about, then the retrieved lines
+    on the question it does not quote yet, and those lines; every retrieved hit listed."""
+    named = unflagged(question, sources.chunks, findings)
+    text = with_unflagged(text, named, sources)
+    sources.add_retrieved()
+    found = passages(question, sources.hits, text)
+    return with_passages(text, found, sources), [*named, *found]
 
 
 class AnswerEngine:
@@ -105,16 +120,16 @@ class AnswerEngine:
             sources.add_retrieved()
             return Answer(question, text, "changes", sources.listed, picked[:2], seconds=time.perf_counter() - started)
         if not picked:
-            text = nothing_found([match.finding for match in matches[:CLOSEST_SHOWN]], sources)
-            sources.add_retrieved()
-            return Answer(question, text, "none", sources.listed, [], seconds=time.perf_counter() - started)
+            closest = nothing_found([match.finding for match in matches[:CLOSEST_SHOWN]], sources)
+            text, found = _with_retrieved(question, closest, sources, findings)
+            return Answer(question, text, "none", sources.listed, [], found, seconds=time.perf_counter() - started)
         composed = compose(picked, sources)
-        sources.add_retrieved()
-        answer = Answer(question, composed.text, "diagnosis", sources.listed, picked)
+        text, found = _with_retrieved(question, composed.text, sources, findings)
+        answer = Answer(question, text, "diagnosis", sources.listed, picked, found)
         if self.phraser is not None:
             answer.model_text, answer.verdict = _with_model(question, composed.text, picked, sources, self.phraser)
             if answer.verdict.accepted:
-                evidence = composed.text[composed.text.index("Evidence:") :]
+                evidence = text[text.index("Evidence:") :]
                 answer.text, answer.answered_by = f"{answer.model_text.strip()}\n\n{evidence}", "model"
         answer.seconds = time.perf_counter() - started
         return answer

@@ -67,6 +67,21 @@ def name_tokens(name: str) -> set[str]:
     }
 
 
+def question_words(question: str) -> set[str]:
+    """The words of a question as name words are compared with them (lower-case, letters and digits)."""
+    return set(_TOKEN.findall(question.lower()))
+
+
+def whole_names(question: str) -> set[str]:
+    """Names written out whole in a question (`gpu-a100-5`, `cpu-0`, `cert-manager`)."""
+    return set(_WHOLE_NAME.findall(question.lower()))
+
+
+def name_said(name: str, words: set[str]) -> float:
+    """The share of an object name's words (`name_tokens`) that `words` say, each possibly in a longer form."""
+    return _said(name_tokens(name), words, Counter())
+
+
 def _looks_generated(token: str) -> bool:
     vowels = sum(char in "aeiou" for char in token)
     return len(token) >= 5 and vowels == 0
@@ -108,11 +123,11 @@ def _said(tokens: set[str], question_tokens: set[str], spread: Counter[str]) -> 
     total = sum(weights.values())
     if not total:
         return 0.0
-    said = sum(weight for token, weight in weights.items() if any(_same_word(token, word) for word in question_tokens))
+    said = sum(weight for token, weight in weights.items() if any(same_word(token, word) for word in question_tokens))
     return said / total
 
 
-def _same_word(token: str, word: str) -> bool:
+def same_word(token: str, word: str) -> bool:
     shorter, longer = sorted((token, word), key=len)
     return token == word or (len(shorter) >= STEM_CHARS and longer.startswith(shorter))
 
@@ -136,10 +151,10 @@ def rank_findings(question: str, hits: Sequence[Hit], findings: Sequence[Finding
     """Findings by how well they answer `question`, best first."""
     if not findings:
         return []
-    tokens = set(_TOKEN.findall(question.lower()))
+    tokens = question_words(question)
     known = {name for finding in findings for name in (finding.name, finding.node) if name}
     known |= {name for finding in findings for item in finding.lines for name in (item.name, item.node) if name}
-    names = {name for name in _WHOLE_NAME.findall(question.lower()) if name in known or any(map(str.isdigit, name))}
+    names = {name for name in whole_names(question) if name in known or any(map(str.isdigit, name))}
     described = np.zeros(len(findings))
     closeness = np.ones(len(hits))
     if embed is not None:

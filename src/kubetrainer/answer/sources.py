@@ -31,7 +31,8 @@ class Sources:
         self.listed: list[Hit] = []
         self._texts: list[str] = []
 
-    def _number(self, hit: Hit) -> int:
+    def number(self, hit: Hit) -> int:
+        """The number of `hit`, listing it if it is not yet."""
         for number, held in enumerate(self.listed, start=1):
             if held.text == hit.text and held.source == hit.source:
                 return number
@@ -43,16 +44,16 @@ class Sources:
         wanted = normalized(item.text)
         for hit in sorted(self.hits, key=lambda hit: hit.source.get("name") != item.name):
             if wanted in normalized(hit.text):
-                return self._number(hit)
+                return self.number(hit)
         for chunk in _same_object_first(self.chunks, item):
             if wanted in normalized(chunk.text):
-                return self._number(Hit(rank=0, score=0.0, text=chunk.text, source=chunk.source()))
-        return self._number(Hit(rank=0, score=0.0, text=item.text, source=_record_source(item)))
+                return self.number(Hit(rank=0, score=0.0, text=chunk.text, source=chunk.source()))
+        return self.number(Hit(rank=0, score=0.0, text=item.text, source=_record_source(item)))
 
     def add_retrieved(self) -> None:
         """List the retrieved hits not cited yet, after the cited ones (context the reader may want)."""
         for hit in self.hits:
-            self._number(hit)
+            self.number(hit)
 
     def holds(self, number: int, text: str) -> bool:
         """Whether source `number` exists and contains `text`."""

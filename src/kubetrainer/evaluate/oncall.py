@@ -9,7 +9,7 @@ answer engine (`kubetrainer.answer`, the same one `ask` and the server use) and 
   a source that holds the question's expected evidence (the named object's, or the same line of
   another replica of its ReplicaSet);
 - citation precision: the share of `[n]` marks that point at a source holding evidence of
-  the findings the answer is built on (for answers with citations);
+  the findings the answer is built on, or the retrieved line it quotes (for answers with citations);
 - degenerate rate: answers that loop (`answer.guard.loops`) or are empty;
 - latency: seconds per answer, median and p90.
 
@@ -107,6 +107,7 @@ def score(question: dict, text: str, answered_by: str, sources: list[dict], evid
 def score_engine_answer(question: dict, answer: Answer) -> Scored:
     sources = answer.sources_json()
     lines = [item.text for finding in answer.findings for item in finding.lines]
+    lines += [passage.line for passage in answer.passages]  # a retrieved line's mark points at the source holding it
     return score(question, answer.text, answer.answered_by, sources, lines, answer.seconds)
 
 

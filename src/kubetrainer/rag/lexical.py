@@ -24,6 +24,14 @@ def _tokenize(texts: list[str], *, ids: bool = True):
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=ids, show_progress=False)
 
 
+def words(texts: list[str]) -> list[set[str]]:
+    """The index's terms of each text (lower-cased, stop words dropped, stemmed), for matching a question to lines
+    the way retrieval matched it to chunks."""
+    if not texts:
+        return []
+    return [set(tokens) for tokens in _tokenize(texts, ids=False)]
+
+
 class Lexical:
     def __init__(self, retriever, size: int) -> None:
         self.retriever = retriever

@@ -1,0 +1,55 @@
+"""Workloads and nodes a question names that the diagnosis found nothing wrong with: said so, with their status.
+
+"Is cert-manager failing for the helpdesk site?", "Is the sso-portal app itself the problem?": on-call
+questions often name a suspect that is fine. The findings answer with what is broken elsewhere; the
+answer should also say, from the same data, that the suspect has no finding, and quote its status record
+(`Deployment cert-manager/cert-manager: 1/1 replicas ready.`) so the reader can check. Only an object whose
+whole name the question says counts (written out when it holds a digit: "cpu" says no one node), and only when no
+finding is about it or anything it created (a ReplicaSet, its pods: named after it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kubetrainer.answer.match import name_said, question_words, whole_names
+from kubetrainer.answer.passages import Passage
+from kubetrainer.diagnose.finding import Finding
+from kubetrainer.rag.chunk import Chunk
+from kubetrainer.rag.retriever import Hit
+
+# The objects whose status record says whether they are fine; pods are covered by their workload.
+STATUS_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Node")
+MAX_NAMED = 2
+
+
+def _kind(chunk: Chunk) -> str:
+    return chunk.text.split(" ", 1)[0]
+
+
+def _troubled(findings: Sequence[Finding]) -> set[str]:
+    """The names the findings are about: their objects, nodes and evidence lines' objects."""
+    names = {name for finding in findings for name in (finding.name, finding.node) if name}
+    return names | {item.name for finding in findings for item in finding.evidence if item.name}
+
+
+def _about(name: str, troubled: set[str]) -> bool:
+    """Whether a finding is about the object or anything it created: a controller names what it creates after
+    itself (`partner-portal` -> ReplicaSet `partner-portal-q7tgxlqgwc` -> its pods)."""
+    return name in troubled or any(other.startswith(f"{name}-") for other in troubled)
+
+
+def _said(name: str, words: set[str], written: set[str]) -> bool:
+    if any(char.isdigit() for char in name):
+        return name in written
+    return name_said(name, words) == 1.0
+
+
+def unflagged(question: str, chunks: Sequence[Chunk], findings: Sequence[Finding]) -> list[Passage]:
+    """The status records of at most MAX_NAMED workloads or nodes whose whole name `question` says and that no
+    finding is about."""
+    words, written = question_words(question), whole_names(question)
+    troubled = _troubled(findings)
+    named = [chunk for chunk in chunks if chunk.kind == "object" and _kind(chunk) in STATUS_KINDS and chunk.name
+             and _said(chunk.name, words, written) and not _about(chunk.name, troubled)]
+    return [Passage(Hit(0, 0.0, chunk.text, chunk.source()), chunk.text, 0.0) for chunk in named[:MAX_NAMED]]

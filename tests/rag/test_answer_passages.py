@@ -1,0 +1,99 @@
+"""Retrieved lines on the question beyond the findings: chosen by the question's rarer words or the object it
+names, quoted verbatim with the source that holds them, and scored as citations of what they quote."""
+
+from __future__ import annotations
+
+from kubetrainer.answer.compose import with_passages, with_unflagged
+from kubetrainer.answer.passages import MAX_PASSAGES, passages
+from kubetrainer.answer.sources import Sources
+from kubetrainer.answer.unflagged import unflagged
+from kubetrainer.diagnose.finding import Finding
+from kubetrainer.evaluate.oncall import citation_precision
+from kubetrainer.rag.chunk import Chunk
+from kubetrainer.rag.retriever import Hit
+
+
+def _hit(rank: int, text: str, name: str, kind: str = "log", namespace: str = "sensors") -> Hit:
+    return Hit(rank, 1.0 / rank, text, {"kind": kind, "namespace": namespace, "name": name})
+
+
+INGEST_LOG = _hit(1, "\n".join([
+    "Routine log patterns of container app of pod sensors/ingest-7d9f-x2 on node cpu-0, 10:00 to 11:00 UTC (40 lines):",
+    "Meaning: ClickHouse throttles inserts when a partition has too many parts.",
+    '38x {"level": "info", "msg": "flushed batch", "rows": <*>}',
+    "Said once:",
+    '{"level": "info", "msg": "release 2.4.0 starting", "batch_max_rows": 50, "flush_interval_ms": 100}',
+    '{"level": "error", "msg": "insert failed", "error": "code: 252, message: Too many parts (3005)"}',
+]), "ingest-7d9f-x2")
+SCHEDULED = _hit(2, "Events for Pod sensors/ingest-7d9f-x2 (node cpu-0):\nNormal Scheduled: Successfully assigned "
+                    "sensors/ingest-7d9f-x2 to cpu-0 [at 10:00:01]", "ingest-7d9f-x2", kind="event")
+PORTAL = _hit(3, "Routine log patterns of container app of pod accounts/sso-portal-4lrp-c7cv8 on node cpu-b-1:\n"
+                 '10x {"msg": "oauth callback completed", "status": 302, "set_cookie_bytes": <*>}',
+              "sso-portal-4lrp-c7cv8", namespace="accounts")
+ANSWERED = 'Evidence:\n- "code: 252, message: Too many parts (3005)" [1]'
+
+
+def test_a_line_sharing_the_questions_rarer_words_is_picked_and_a_quoted_line_is_not() -> None:
+    found = passages("Which ingest release starts with the small batch setting?", [INGEST_LOG], ANSWERED)
+    assert [passage.line for passage in found] == [
+        '{"level": "info", "msg": "release 2.4.0 starting", "batch_max_rows": 50, "flush_interval_ms": 100}'
+    ], "the line the answer quotes, the chunk's heading and the index's own lines are never picked"
+
+
+def test_one_common_word_or_the_lines_own_object_name_is_not_enough() -> None:
+    hits = [INGEST_LOG, SCHEDULED, PORTAL]
+    assert passages("Is the sso-portal app itself failing the logins?", hits, ANSWERED) == [], \
+        "'failed' alone ties no ingest line to the question"
+    assert passages("Is ingest-7d9f-x2 healthy?", [SCHEDULED], "") == [], "the event names its object, nothing more"
+    assert passages("Was ingest-7d9f-x2 scheduled on cpu-0?", [SCHEDULED], "")[0].hit is SCHEDULED
+
+
+def test_siblings_identical_lines_are_quoted_once_and_at_most_a_few_lines_are() -> None:
+    siblings = [_hit(rank, f"Pod sensors/ingest-{rank}x: image sensors/ingest:2.4.0 batch rows 50", f"ingest-{rank}x",
+                     "object") for rank in range(1, 8)]
+    found = passages("Which image and batch rows does ingest run?", siblings, "")
+    assert len(found) == 1 and found[0].hit is siblings[0]
+    distinct = [_hit(rank, f"Pod sensors/ingest-{rank}x: {word} image batch rows", f"ingest-{rank}x", "object")
+                for rank, word in enumerate(["alpha", "bravo", "charlie", "delta", "echo"], start=1)]
+    assert len(passages("Which image and batch rows does ingest run?", distinct, "")) == MAX_PASSAGES
+
+
+def test_retrieved_lines_are_shown_as_data_with_the_source_that_holds_them() -> None:
+    sources = Sources([INGEST_LOG, PORTAL])
+    sources.add_retrieved()
+    found = passages("Which ingest release starts with the small batch setting?", [INGEST_LOG, PORTAL], ANSWERED)
+    text = with_passages(ANSWERED, found, sources)
+    line = '{"level": "info", "msg": "release 2.4.0 starting", "batch_max_rows": 50, "flush_interval_ms": 100}'
+    assert text == f'{ANSWERED}\n\nOther retrieved lines on the question:\n- sensors/ingest-7d9f-x2: "{line}" [1]'
+    assert sources.holds(1, found[0].line)
+    listed = [{"text": hit.text} for hit in sources.listed]
+    assert citation_precision(text, listed, [found[0].line, "Too many parts (3005)"]) == (2, 2)
+    assert with_passages(ANSWERED, [], sources) == ANSWERED
+
+
+def _object(text: str, namespace: str | None, name: str) -> Chunk:
+    return Chunk(text, "object", namespace=namespace, name=name)
+
+
+def test_a_suspect_the_question_names_that_has_no_finding_is_said_to_have_none_with_its_status() -> None:
+    manager = _object("Deployment cert-manager/cert-manager: 1/1 replicas ready.", "cert-manager", "cert-manager")
+    ingress = _object("Deployment ingress-nginx/ingress-nginx-controller: 2/2 replicas ready.", "ingress-nginx",
+                      "ingress-nginx-controller")
+    node = _object("Node cpu-0: Ready; no memory, disk or PID pressure.", None, "cpu-0")
+    pod = _object("Pod cert-manager/cert-manager-qltp5kcmwd-bst6s on node cpu-1: phase Running.", "cert-manager",
+                  "cert-manager-qltp5kcmwd-bst6s")
+    failing = Finding("tls-secret-missing", "warning", "Pod", "ingress-nginx", "ingress-nginx-controller-v7m7prsc25-v42w6",
+                      "the Ingress's TLS Secret does not exist", "meaning", "fix", (), node="cpu-0")
+    chunks = [pod, manager, ingress, node]
+    named = unflagged("Is cert-manager failing for the helpdesk site on cpu-0?", chunks, [failing])
+    assert [passage.line for passage in named] == [manager.text], "its pod is covered by it; cpu-0 has a finding"
+    assert unflagged("Is the ingress nginx controller at fault?", chunks, [failing]) == [], "its pod has the finding"
+    stalled = Finding("failed-create", "critical", "ReplicaSet", "cert-manager", "cert-manager-qltp5kcmwd", "cannot "
+                      "create pods", "meaning", "fix", ())
+    assert unflagged("Is cert-manager failing?", chunks, [stalled]) == [], "its ReplicaSet has a finding"
+    assert unflagged("Is some cpu node down?", chunks, []) == [], "a name with a digit counts only written out"
+    assert [p.line for p in unflagged("Is cpu-0 down?", chunks, [])] == [node.text]
+    sources = Sources([])
+    text = with_unflagged("Lead [1]", named, sources)
+    assert text == f'Lead [1]\n\nNamed in the question, with no finding:\n- "{manager.text}" [1]'
+    assert sources.holds(1, manager.text)
