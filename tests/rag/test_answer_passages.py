@@ -3,7 +3,9 @@ names, quoted verbatim with the source that holds them, and scored as citations 
 
 from __future__ import annotations
 
-from kubetrainer.answer.compose import with_passages, with_unflagged
+import json
+
+from kubetrainer.answer.compose import quote, with_passages, with_unflagged
 from kubetrainer.answer.passages import MAX_PASSAGES, passages
 from kubetrainer.answer.sources import Sources
 from kubetrainer.answer.unflagged import unflagged
@@ -34,7 +36,7 @@ ANSWERED = 'Evidence:\n- "code: 252, message: Too many parts (3005)" [1]'
 
 
 def test_a_line_sharing_the_questions_rarer_words_is_picked_and_a_quoted_line_is_not() -> None:
-    found = passages("Which ingest release starts with the small batch setting?", [INGEST_LOG], ANSWERED)
+    found = passages("Which ingest release starts with the small batch setting?", [INGEST_LOG], ANSWERED, quote)
     assert [passage.line for passage in found] == [
         '{"level": "info", "msg": "release 2.4.0 starting", "batch_max_rows": 50, "flush_interval_ms": 100}'
     ], "the line the answer quotes, the chunk's heading and the index's own lines are never picked"
@@ -42,26 +44,26 @@ def test_a_line_sharing_the_questions_rarer_words_is_picked_and_a_quoted_line_is
 
 def test_one_common_word_or_the_lines_own_object_name_is_not_enough() -> None:
     hits = [INGEST_LOG, SCHEDULED, PORTAL]
-    assert passages("Is the sso-portal app itself failing the logins?", hits, ANSWERED) == [], \
+    assert passages("Is the sso-portal app itself failing the logins?", hits, ANSWERED, quote) == [], \
         "'failed' alone ties no ingest line to the question"
-    assert passages("Is ingest-7d9f-x2 healthy?", [SCHEDULED], "") == [], "the event names its object, nothing more"
-    assert passages("Was ingest-7d9f-x2 scheduled on cpu-0?", [SCHEDULED], "")[0].hit is SCHEDULED
+    assert passages("Is ingest-7d9f-x2 healthy?", [SCHEDULED], "", quote) == [], "the event names its object, nothing more"
+    assert passages("Was ingest-7d9f-x2 scheduled on cpu-0?", [SCHEDULED], "", quote)[0].hit is SCHEDULED
 
 
 def test_siblings_identical_lines_are_quoted_once_and_at_most_a_few_lines_are() -> None:
     siblings = [_hit(rank, f"Pod sensors/ingest-{rank}x: image sensors/ingest:2.4.0 batch rows 50", f"ingest-{rank}x",
                      "object") for rank in range(1, 8)]
-    found = passages("Which image and batch rows does ingest run?", siblings, "")
+    found = passages("Which image and batch rows does ingest run?", siblings, "", quote)
     assert len(found) == 1 and found[0].hit is siblings[0]
     distinct = [_hit(rank, f"Pod sensors/ingest-{rank}x: {word} image batch rows", f"ingest-{rank}x", "object")
                 for rank, word in enumerate(["alpha", "bravo", "charlie", "delta", "echo"], start=1)]
-    assert len(passages("Which image and batch rows does ingest run?", distinct, "")) == MAX_PASSAGES
+    assert len(passages("Which image and batch rows does ingest run?", distinct, "", quote)) == MAX_PASSAGES
 
 
 def test_retrieved_lines_are_shown_as_data_with_the_source_that_holds_them() -> None:
     sources = Sources([INGEST_LOG, PORTAL])
     sources.add_retrieved()
-    found = passages("Which ingest release starts with the small batch setting?", [INGEST_LOG, PORTAL], ANSWERED)
+    found = passages("Which ingest release starts with the small batch setting?", [INGEST_LOG, PORTAL], ANSWERED, quote)
     text = with_passages(ANSWERED, found, sources)
     line = '{"level": "info", "msg": "release 2.4.0 starting", "batch_max_rows": 50, "flush_interval_ms": 100}'
     assert text == f'{ANSWERED}\n\nOther retrieved lines on the question:\n- sensors/ingest-7d9f-x2: "{line}" [1]'
@@ -97,3 +99,15 @@ def test_a_suspect_the_question_names_that_has_no_finding_is_said_to_have_none_w
     text = with_unflagged("Lead [1]", named, sources)
     assert text == f'Lead [1]\n\nNamed in the question, with no finding:\n- "{manager.text}" [1]'
     assert sources.holds(1, manager.text)
+
+
+def test_a_line_whose_quote_the_answer_already_shows_is_not_repeated_and_never_loops() -> None:
+    error = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands "
+             "that may modify the data set are disabled, because this instance is configured to report errors during "
+             "writes if RDB snapshotting fails (stop-writes-on-bgsave-error option).")
+    lines = [json.dumps({"ts": f"2026-03-14T09:0{i}:00Z", "msg": "slot hold failed", "err": error}) for i in range(2)]
+    answered = f"Related:\n  {quote(lines[0])} [2]"
+    hit = _hit(1, "Routine log patterns of container app of pod bookings/api-7d9f8c6b5d-x2lqp:\n" + lines[1],
+               "api-7d9f8c6b5d-x2lqp", namespace="bookings")
+    assert passages("Why does the slot hold fail with MISCONF from Redis?", [hit], answered, quote) == []
+    assert passages("Why does the slot hold fail with MISCONF from Redis?", [hit], "", quote)[0].line == lines[1]

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubetrainer.answer.compose import compose, nothing_found, order, with_passages, with_unflagged
+from kubetrainer.answer.compose import compose, nothing_found, order, quote, with_passages, with_unflagged
 from kubetrainer.answer.guard import Verdict, check
 from kubetrainer.answer.match import chosen, rank_findings
 from kubetrainer.answer.passages import Passage, passages
@@ -85,7 +85,7 @@ def _with_retrieved(question: str, text: str, sources: Sources, findings: list[F
     named = unflagged(question, sources.chunks, findings)
     text = with_unflagged(text, named, sources)
     sources.add_retrieved()
-    found = passages(question, sources.hits, text)
+    found = passages(question, sources.hits, text, quote)
     return with_passages(text, found, sources), [*named, *found]
 
 

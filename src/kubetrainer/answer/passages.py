@@ -12,7 +12,7 @@ They are quoted verbatim with their source, never interpreted: the answer's clai
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kubetrainer.answer.sources import normalized
@@ -41,19 +41,19 @@ def _lines(hit: Hit) -> list[str]:
     return [line for line in lines if line and not line.startswith(_OUR_TEXT)]
 
 
-def _sibling_key(passage: Passage) -> str:
-    """The line with its object's name and variable parts masked: the pods of one workload say the same."""
+def _sibling_key(passage: Passage, quote: Callable[[str], str]) -> str:
+    """The line as quoted, with its object's name and variable parts masked: the pods of one workload say the same."""
     name = passage.hit.source.get("name") or ""
-    line = passage.line.replace(name, "#") if name else passage.line
-    return shape(normalized(line))
+    line = quote(passage.line)
+    return shape(normalized(line.replace(name, "#") if name else line))
 
 
-def passages(question: str, hits: Sequence[Hit], answered: str) -> list[Passage]:
-    """At most MAX_PASSAGES lines of `hits` that `answered` (the answer's text) does not hold yet, one per hit and
-    per message, best first."""
+def passages(question: str, hits: Sequence[Hit], answered: str, quote: Callable[[str], str]) -> list[Passage]:
+    """At most MAX_PASSAGES lines of `hits` that `answered` (the answer's text) does not quote yet, one per hit and
+    per message, best first; `quote` renders a line as the answer quotes it (a JSON line by its message and error)."""
     shown = shape(normalized(answered))  # a line of the same message as one quoted (another replica's) is not new
     candidates = [(position, line) for position, hit in enumerate(hits) for line in _lines(hit)
-                  if shape(normalized(line)) not in shown]
+                  if shape(normalized(quote(line))) not in shown]
     if not candidates:
         return []
     asked = words([question])[0]
@@ -69,5 +69,5 @@ def passages(question: str, hits: Sequence[Hit], answered: str) -> list[Passage]
             best[position] = Passage(hits[position], line, weight)
     kept: dict[str, Passage] = {}
     for passage in sorted(best.values(), key=lambda passage: -passage.weight):  # stable: retrieval order on ties
-        kept.setdefault(_sibling_key(passage), passage)
+        kept.setdefault(_sibling_key(passage, quote), passage)
     return list(kept.values())[:MAX_PASSAGES]
