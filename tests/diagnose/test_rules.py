@@ -65,6 +65,19 @@ def test_image_pull_names_the_image_and_the_registrys_reason():
     assert "imagePullSecrets" in only(found, "image-pull").cause
 
 
+def test_a_rate_limited_pull_names_the_registry_that_answered_and_a_fix_that_is_not_the_image_name():
+    image = "docker.io/library/varnish:7.5.0"
+    refused = (f'Failed to pull image "{image}": failed to pull and unpack image "{image}": failed to copy: '
+               "httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/varnish/"
+               "manifests/sha256:5c1b: 429 Too Many Requests - Server message: toomanyrequests: You have reached your "
+               "pull rate limit.")
+    found = diagnose([pod("cache-1", "tiles", containers=[container(waiting=("ErrImagePull", ""))]),
+                      event("Pod", "cache-1", "tiles", "Failed", refused)])
+    finding = only(found, "image-pull")
+    assert "rate-limiting pulls (registry-1.docker.io answered)" in finding.cause
+    assert "pull-through cache" in finding.fix and "image name" not in finding.fix
+
+
 def test_create_container_config_error_quotes_the_missing_reference():
     found = diagnose([pod("api-2", containers=[container(waiting=("CreateContainerConfigError", 'configmap "api-config" not found'))])])
     assert 'configmap "api-config" not found' in only(found, "container-config").cause
@@ -530,6 +543,14 @@ SIGNATURE_LINES = [
                        "healthy: pleg was last seen active 3m12s ago; threshold is 3m0s\""),
     ("etcd-slow", 'E0314 10:00:00.000000 1 status.go:71] apiserver received an error that is not an metav1.Status: '
                   'rpctypes.EtcdError{code:0xe, desc:"etcdserver: request timed out"}'),
+    ("etcd-slow-disk", '{"level":"warn","ts":"2026-03-14T11:21:40.118Z","caller":"wal/wal.go:805","msg":"slow '
+                       'fdatasync","took":"2.418620145s","expected-duration":"1s"}'),
+    ("etcd-slow-disk", '{"level":"warn","ts":"2026-03-14T11:22:02.506Z","caller":"etcdserver/raft.go:416","msg":"leader '
+                       'failed to send out heartbeat on time; took too long, leader is overloaded likely from slow '
+                       'disk","to":"8e9e05c52164694d","heartbeat-interval":"100ms","expected-duration":"200ms"}'),
+    ("gpu-thermal-slowdown", "            HW Thermal Slowdown               : Active"),
+    ("gpu-thermal-slowdown", "2026-03-14 10:45:52,118 WARNING eta.gpumon: cuda:5 clocks reduced: sm 1095 MHz (max "
+                             "1980 MHz), reasons=HW_SLOWDOWN,HW_THERMAL_SLOWDOWN, temp 89 C"),
     ("es-mapping", '[2026/03/14 00:02:25] [error] [output:es:es.0] error: Output {"index":{"status":400,"error":{"type":'
                    '"mapper_parsing_exception","reason":"Could not dynamically add mapping for field '
                    '[app.kubernetes.io/name]"}}}'),
@@ -654,6 +675,7 @@ def test_a_clients_datastore_error_is_linked_to_the_servers_own_failure_in_its_n
     ])
     assert only(found, "patroni-demoted").id in only(found, "pg-read-only").related
     assert only(found, "etcd-nospace").id in only(found, "patroni-demoted").related
+    assert not [f for f in found if f.rule == "etcd-slow-disk"], "a write refused for its quota is no slow disk"
     assert only(found, "mongo-no-primary").id in only(found, "mongo-server-selection").related
     assert only(found, "rabbitmq-alarm").id in only(found, "rabbitmq-blocked").related
     ordered = order([only(found, "pg-read-only")], found)
@@ -1260,3 +1282,22 @@ def test_a_repeated_event_says_since_when_and_finds_the_change_just_before_its_f
     text = compose([finding], Sources([])).text
     assert "(first seen 2026-03-14 09:41 UTC)" in text and "09:40 UTC, query-api" in text
     assert "its pods run registry.example.com/app:1.0" in text
+
+
+def test_the_api_servers_etcd_timeouts_are_explained_by_the_etcd_members_slow_disk():
+    """kube-apiserver's `etcdserver: request timed out` <- the etcd member that logs slow WAL syncs, in kube-system."""
+    found = diagnose([
+        log("kube-apiserver-cp-1", 'E0314 11:21:41.646205 1 status.go:71] apiserver received an error that is not an '
+            'metav1.Status: rpctypes.EtcdError{code:0xe, desc:"etcdserver: request timed out"}', "kube-system"),
+        log("etcd-cp-2", '{"level":"warn","ts":"2026-03-14T11:21:40.118Z","caller":"wal/wal.go:805","msg":"slow '
+            'fdatasync","took":"2.418620145s","expected-duration":"1s"}', "kube-system", "etcd"),
+    ])
+    slow = only(found, "etcd-slow-disk")
+    assert slow.name == "etcd-cp-2" and slow.id in only(found, "etcd-slow").related
+
+
+def test_a_thermal_slowdown_that_is_not_active_is_no_finding():
+    """nvidia-smi -q lists every clock event reason, active or not: only an active one is a finding."""
+    lines = ["    Clocks Event Reasons", "        HW Thermal Slowdown               : Not Active",
+             "        SW Thermal Slowdown               : Not Active"]
+    assert not [f for f in diagnose([log("smi-1", line) for line in lines]) if f.rule == "gpu-thermal-slowdown"]

@@ -131,6 +131,7 @@ SERVER_RULES: dict[str, frozenset[str]] = {
     "pg-wal-removed": frozenset({"pg-checkpoints-frequent"}),  # the standby's gap <- the primary's WAL churn
     "pg-read-only": frozenset({"patroni-demoted"}),  # writes refused <- the HA manager stepped the primary down
     "patroni-demoted": frozenset({"etcd-nospace"}),  # the leader lock not renewed <- its DCS refusing writes
+    "etcd-slow": frozenset({"etcd-slow-disk"}),  # the API server's etcd timeouts <- the member's slow disk
     "mongo-server-selection": frozenset({"mongo-no-primary"}),
     "rabbitmq-blocked": frozenset({"rabbitmq-alarm"}),
 }

@@ -100,6 +100,8 @@ PROBLEM_WORDS = (
     "is sealed",  # `* Vault is sealed`, the body line under Vault's `Error making API request.`
     "see a majority",  # mongod's `Not standing for election because I cannot see a majority` (an info line)
     "delaying inserting block",  # ClickHouse's early warning before TOO_MANY_PARTS (an information line)
+    "thermal slowdown",  # nvidia-smi -q `HW Thermal Slowdown : Active` (a GPU's clock event reasons, no level)
+    "thermal_slowdown",  # NVML's reason names as monitors print them: `reasons=HW_SLOWDOWN,HW_THERMAL_SLOWDOWN`
 )
 KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
 # TensorFlow's and absl's C++ log prefix: `2026-03-14 07:10:06.919466: W tensorflow/core/.../gpu_device.cc:2211]`
@@ -443,6 +445,17 @@ SIGNATURES: tuple[Signature, ...] = (
         severity=CRITICAL,
     ),
     _sig(
+        "gpu-thermal-slowdown",
+        r"\b[HS]W[ _]Thermal[ _]Slowdown\b(?!\s*:\s*Not Active)",
+        "a GPU is throttling its clocks because it is too hot (thermal slowdown)",
+        "the GPU reached its slowdown temperature and cut its clocks; in a data-parallel job every rank waits for the "
+        "slowest GPU at each all-reduce, so one hot GPU slows the whole job",
+        "check the node's cooling (fans, airflow, inlet temperature) and that GPU's temperature; keep jobs off the GPU "
+        "or drain the node until it is fixed",
+        ("thermal", "throttl", "slowdown", "temperature"),
+        detail=r"\bcuda:\d+|\bGPU \d+\b",
+    ),
+    _sig(
         "disk-full",
         r"no space left on device|ENOSPC",
         "a disk is full (no space left on device)",
@@ -676,6 +689,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "(--auto-compaction-retention) so it does not recur",
         ("NOSPACE", "space exceeded", "quota", "compact"),
         severity=CRITICAL,
+        covers=("etcd-slow-disk",),  # a refused write is logged as a slow apply too: the quota is why
         detail=r"quota[-_ ]?(?:size[-_ ]?)?bytes\W{1,3}\d+",
     ),
     _sig(
@@ -1274,6 +1288,18 @@ SIGNATURES: tuple[Signature, ...] = (
         "the API server's writes fail while etcd is slow (disk latency) or re-electing a leader",
         "check etcd's disk latency (wal fsync) and members' health",
         ("etcd", "timed out"),
+        severity=CRITICAL,
+    ),
+    _sig(
+        "etcd-slow-disk",
+        r"slow fdatasync|leader failed to send out heartbeat on time|apply request took too long",
+        "etcd's disk is too slow: its write-ahead log syncs and applies take longer than etcd allows (slow fdatasync,"
+        " apply request took too long)",
+        "etcd syncs every change to its write-ahead log before it answers; on a slow or contended disk each request "
+        "waits, the leader misses its heartbeats and the API server's calls time out",
+        "put etcd on a fast dedicated disk (SSD/NVMe, provisioned IOPS), check the member's WAL fsync latency "
+        "(etcd_disk_wal_fsync_duration_seconds) and move leadership away from the slow member",
+        ("etcd", "disk", "fdatasync", "took too long"),
         severity=CRITICAL,
     ),
     _sig(

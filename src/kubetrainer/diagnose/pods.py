@@ -43,7 +43,15 @@ PULL_REASONS = (
     ),
     (re.compile(r"toomanyrequests|rate limit", re.IGNORECASE), "the registry is rate-limiting pulls"),
 )
+# What a rate-limited pull means and what to do: the image name and credentials are fine.
+RATE_LIMITED = ("the registry refuses more pulls from this address or account for a while (Docker Hub limits anonymous "
+                "pulls per IP address); nodes that already hold the image start their pods, new nodes cannot",
+                "authenticate the pulls (imagePullSecrets for an account with a higher limit), or serve the image "
+                "from your own registry, a mirror or a pull-through cache")
 _IMAGE = re.compile(r'(?:pull(?:ing)? image|Failed to pull image) "([^"]+)"', re.IGNORECASE)
+# The registry's API endpoint in a pull error (`https://registry-1.docker.io/v2/library/varnish/manifests/...`): the
+# host that answered, which the image name does not always spell (docker.io is served by registry-1.docker.io).
+_REGISTRY_URL = re.compile(r"https?://([\w.-]+(?::\d+)?)/v2/")
 
 
 @dataclass(frozen=True)
@@ -281,13 +289,14 @@ class PodRules:
         texts = " ".join([container.message, *(event.text for event in events)])
         image = next((m.group(1) for m in [_IMAGE.search(texts)] if m), None)
         why = next((explanation for pattern, explanation in PULL_REASONS if pattern.search(texts)), "the pull fails")
+        registry = _REGISTRY_URL.search(texts)
+        answered = f" ({registry.group(1)} answered)" if registry else ""
         signature = SIGNATURE_BY_RULE["image-pull"]
         finding = self._new(
             "image-pull",
             CRITICAL,
-            f"image {image or 'of ' + container.label} cannot be pulled: {why}",
-            signature.meaning,
-            signature.fix,
+            f"image {image or 'of ' + container.label} cannot be pulled: {why}{answered}",
+            *(RATE_LIMITED if why == PULL_REASONS[-1][1] else (signature.meaning, signature.fix)),
             ("ImagePullBackOff", "pull", "not found", "NotFound"),
             container.name,
         )
