@@ -115,6 +115,23 @@ def test_the_previous_version_serving_on_the_port_the_new_one_cannot_bind():
     assert "- tiles-wg2jxh9dxt-mlljq (the previous version): " in text
 
 
+def test_a_scaled_up_replica_that_fails_shows_what_a_working_replica_of_its_replicaset_loaded():
+    # Triton: the replicas started this morning loaded version 3; the one the autoscaler added fetched version 4,
+    # which lacks its model file. Same ReplicaSet, same image: the working replica's line is the comparison.
+    serving = dict(containers=[container(ready=True)], conditions=[{"type": "Ready", "status": "True"}])
+    old = ["I0314 06:40:17.852384 1 model_lifecycle.cc:469] loading: reranker:3",
+           "I0314 06:40:17.867984 1 onnxruntime.cc:2719] TRITONBACKEND_ModelInitialize: reranker (version 3)"]
+    new = ["I0314 11:58:07.426771 1 onnxruntime.cc:2719] TRITONBACKEND_ModelInitialize: reranker (version 4)",
+           "E0314 11:58:07.433571 1 model_lifecycle.cc:638] failed to load 'reranker' version 4: Unavailable: unable "
+           "to find '/models/reranker/4/model.onnx' for model instance 'reranker'"]
+    found = diagnose([*_ran("reranker-x9n64zsvpk-7vc6q", old, "ranking", **serving),
+                      *_ran("reranker-x9n64zsvpk-dwfbg", new, "ranking")])
+    crash = _about(found, "reranker-x9n64zsvpk-dwfbg")
+    assert old[1] in [item.text for item in crash.startup], "the working replica's version 3 next to its version 4"
+    text = compose([crash], Sources([])).text
+    assert "- reranker-x9n64zsvpk-7vc6q (a working replica): " in text and "previous version" not in text
+
+
 def test_a_pod_that_never_logged_gets_no_lines_from_the_previous_version():
     serving = dict(containers=[container(ready=True)], conditions=[{"type": "Ready", "status": "True"}])
     records = [*_ran("gw-dhk2t98k8g-s87hf", ["gw 2.9.4 listening on :9000"], **serving),

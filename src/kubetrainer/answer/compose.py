@@ -17,6 +17,7 @@ from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose.collect import json_message, readable, shape
 from kubetrainer.diagnose.engine import GPU_NODE_RULES, GPU_POD_RULES, NODE_AGENT_RULES, SERVER_RULES, server_down
 from kubetrainer.diagnose.finding import Evidence, Finding
+from kubetrainer.diagnose.rollouts import counterpart_role
 
 # A finding of the key's rule is a symptom when a related finding of one of these rules is present: lead with the cause.
 EXPLAINED_BY: dict[str, frozenset[str]] = {
@@ -190,8 +191,8 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
                   + (f", {item.about}" if item.about else "") for item in lead.changes]
     if lead.startup:
         lines += ["", "What it reported when it started:"]
-        lines += [f"- {item.name}{'' if item.name == lead.name else ' (the previous version)'}: {quote(item.text)} "
-                  f"[{sources.cite(item)}]" for item in lead.startup]
+        lines += [f"- {item.name}{'' if item.name == lead.name else f' ({counterpart_role(lead.name, item.name)})'}: "
+                  f"{quote(item.text)} [{sources.cite(item)}]" for item in lead.startup]
     lines += ["", f"What it means: {_sentence(lead.meaning)}", f"What to do: {_sentence(lead.fix)}"]
     if others:
         lines += ["", "Related:"]

@@ -27,6 +27,7 @@ from kubetrainer.diagnose.rollouts import (
     name_previous_versions,
     previous_versions,
     replicaset_images,
+    working_counterparts,
 )
 from kubetrainer.diagnose.services import service_findings
 from kubetrainer.diagnose.startup import attach_startup
@@ -69,7 +70,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     versions = previous_versions(merged, collector.objects)
     name_previous_versions(merged, collector.objects, versions)
     name_previous_runs(merged, collector.objects)
-    attach_startup(merged, collector.opening, versions)
+    attach_startup(merged, collector.opening, working_counterparts(merged, collector.objects))
     images = replicaset_images(collector.objects)  # stored with the index too, so "what changed?" names releases
     collector.changes = deque((resolved(change, collector.pods_by_uid, images) for change in collector.changes),
                               maxlen=collector.changes.maxlen)

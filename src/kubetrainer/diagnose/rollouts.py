@@ -33,24 +33,50 @@ def _serving(facts: ObjectFacts) -> bool:
     return "phase Running" in text and "waiting:" not in text and "Ready=False" not in text
 
 
-def previous_versions(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> dict[str, list[ObjectFacts]]:
-    """Finding id -> the serving pods of another ReplicaSet of its Deployment, by name (the same images when only
-    the pod template's arguments or settings changed)."""
+def _serving_by_deployment(objects: Mapping[tuple, ObjectFacts]) -> dict[tuple, list[tuple[str, ObjectFacts]]]:
+    """(namespace, deployment) -> (ReplicaSet hash, pod) of each of its pods that runs and is ready."""
     serving: dict[tuple[str | None, str], list[tuple[str, ObjectFacts]]] = {}
     for facts in objects.values():
         match = POD_OF_REPLICASET.match(facts.name) if facts.kind == "Pod" else None
         if match and _serving(facts):
             serving.setdefault((facts.namespace, match["deployment"]), []).append((match["hash"], facts))
+    return serving
+
+
+def _serving_pods(findings: list[Finding], objects: Mapping[tuple, ObjectFacts],
+                  same_replicaset: bool) -> dict[str, list[ObjectFacts]]:
+    serving = _serving_by_deployment(objects)
     found = {}
     for finding in findings:
         match = POD_OF_REPLICASET.match(finding.name) if finding.kind == "Pod" else None
         if match is None or finding.severity == INFO:
             continue
         others = sorted((facts for rs_hash, facts in serving.get((finding.namespace, match["deployment"]), [])
-                         if rs_hash != match["hash"]), key=lambda f: f.name)
+                         if (rs_hash == match["hash"]) == same_replicaset), key=lambda f: f.name)
         if others:
             found[finding.id] = others
     return found
+
+
+def counterpart_role(failing: str, working: str) -> str:
+    """How a working counterpart of pod `failing` is named in answers: the previous version (another ReplicaSet of
+    its Deployment) or a working replica (its own)."""
+    first, second = POD_OF_REPLICASET.match(failing), POD_OF_REPLICASET.match(working)
+    same = bool(first and second) and first["hash"] == second["hash"]
+    return "a working replica" if same else "the previous version"
+
+
+def previous_versions(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> dict[str, list[ObjectFacts]]:
+    """Finding id -> the serving pods of another ReplicaSet of its Deployment, by name (the same images when only
+    the pod template's arguments or settings changed)."""
+    return _serving_pods(findings, objects, same_replicaset=False)
+
+
+def working_counterparts(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> dict[str, list[ObjectFacts]]:
+    """Finding id -> the pods that do the same job and work: the previous version's (`previous_versions`), else the
+    serving replicas of its own ReplicaSet. A replica added by a scale-up that fails where its siblings serve (another
+    node, a model fetched at start) is explained by what they said where it failed."""
+    return {**_serving_pods(findings, objects, same_replicaset=True), **previous_versions(findings, objects)}
 
 
 def name_previous_versions(findings: list[Finding], objects: Mapping[tuple, ObjectFacts],

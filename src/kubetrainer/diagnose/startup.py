@@ -11,9 +11,10 @@ reads the top of the log for it. So each failing pod's finding gets
   distinctive words and numbers with the failure (a word every start-up line of the container
   has, such as the program's name or the year, counts for nothing), and its version banner
   (the first line that names a version);
-- when it logged such lines and the previous version of its Deployment still serves (`rollouts.previous_versions`), that
-  pod's line of the same kind, or the one that shares the most with the failure: what the old
-  version said where the new one failed ("listening on 0.0.0.0:80").
+- when it logged such lines and the previous version of its Deployment still serves, else a replica of its own
+  ReplicaSet serves (`rollouts.working_counterparts`), that pod's line of the same kind, or the one that shares the
+  most with the failure: what the old version said where the new one failed ("listening on 0.0.0.0:80"), what a
+  working replica loaded where a scaled-up one found nothing ("loaded 'reranker' version 3").
 
 The lines are stated as what the program reported, never as the cause.
 """
@@ -54,7 +55,7 @@ def tokens(line: str) -> set[str]:
 def attach_startup(findings: list[Finding], opening: Mapping[tuple, Sequence[Evidence]],
                    versions: Mapping[str, Sequence[ObjectFacts]]) -> None:
     """Give each failing pod's finding the start-up lines that bear on it (see the module's docstring); `opening`:
-    (namespace, pod, container) -> the first lines of its log; `versions`: `rollouts.previous_versions`."""
+    (namespace, pod, container) -> the first lines of its log; `versions`: `rollouts.working_counterparts`."""
     for finding in findings:
         if finding.kind != "Pod" or finding.severity == INFO:
             continue
