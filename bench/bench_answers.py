@@ -35,6 +35,9 @@ SCENARIOS = (
     ("tundra", "held-out: written blind (babdd5e) by a helper that never opened the diagnosis, answer, retrieval, "
                "eval or bench code; first measured at 0.35 cause + citation at cc4b8c7; its failures never inspected, "
                "but its helper's one-line summary of each incident was read, so its incident types are known"),
+    ("quarry", "written blind (c9796e9) by a helper that never opened the diagnosis, answer, retrieval or eval code; "
+               "measured once at 0.30 cause + citation (facts 0.55; 0 of its 10 follow-up questions) at 6e9bb5c before "
+               "its failures were looked at, the development set since"),
     ("ember", "written blind (babdd5e); measured once held-out at 0.05 cause + citation (facts 0.28) at cc4b8c7 "
               "before its failures were looked at, the development set since"),
     ("vigil", "written blind; measured once held-out at 0.45 cause + citation (facts 0.60) before its failures were "
