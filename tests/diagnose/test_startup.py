@@ -157,3 +157,22 @@ def test_without_a_known_setting_the_line_sharing_the_failures_rarest_words_is_c
              'private IP address from subnet-0a1b2c3d4e5f67890: no free addresses"}']
     found = diagnose(_ran("aws-node-1", lines, "kube-system"))
     assert lines[1] in [item.text for finding in found for item in finding.startup]
+
+
+def test_a_failing_container_quotes_what_it_logged_just_before_its_first_failure():
+    # A training run that dies on a corrupt image: the step it reached is on the last progress line, not in the error.
+    lines = ["epoch 1/5 started",
+             *(f"epoch 1/5 step {step}/14400 loss=0.7{step % 7} img/s=480" for step in range(50, 3200, 50)),
+             "DataLoader: worker 5 reading part-0117",
+             "Traceback (most recent call last):",
+             '  File "/app/train.py", line 201, in main',
+             "PIL.UnidentifiedImageError: cannot identify image file '/data/part-0117/SKU-4471820-front.jpg'"]
+    found = diagnose(_ran("train-55cwn", lines, "ml", containers=[container(terminated=("Error", 1))],
+                          phase="Failed"))
+    failed = next(finding for finding in found if finding.name == "train-55cwn" and finding.before)
+    assert [item.text for item in failed.before] == ["epoch 1/5 step 3150/14400 loss=0.70 img/s=480",
+                                                     "DataLoader: worker 5 reading part-0117"], \
+        "the last line of each shape, oldest first; no traceback frame"
+    text = compose([failed], Sources([])).text
+    assert 'What it logged just before it failed:\n- "epoch 1/5 step 3150/14400' in text
+    assert Finding.from_json(failed.to_json()).before == failed.before, "stored with the index, read back whole"

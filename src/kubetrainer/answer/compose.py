@@ -193,6 +193,9 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
         lines += ["", "What it reported when it started:"]
         lines += [f"- {item.name}{'' if item.name == lead.name else f' ({counterpart_role(lead.name, item.name)})'}: "
                   f"{quote(item.text)} [{sources.cite(item)}]" for item in lead.startup]
+    if lead.before:
+        lines += ["", "What it logged just before it failed:"]
+        lines += [f"- {quote(item.text)} [{sources.cite(item)}]" for item in lead.before]
     lines += ["", f"What it means: {_sentence(lead.meaning)}", f"What to do: {_sentence(lead.fix)}"]
     if others:
         lines += ["", "Related:"]

@@ -62,6 +62,8 @@ KEEP_ERRORS = 3  # last error-level lines per container
 OPENING_LINES = 40  # first lines kept per container (diagnose.startup)
 STATED_LINES = 10  # and later lines that state a setting a signature is governed by (a JVM's limits at a crash)
 MAX_VARIANTS = 3  # distinct message shapes kept per signature and container
+BEFORE_LINES = 3  # distinct ordinary lines quoted from just before a container's first failure
+_RECENT_LINES = 12  # lines remembered per container to find them (a progress loop repeats one shape)
 MAX_IDS = 5  # ids (UUIDs) named in a container's problem lines, each with the first line naming it
 UUID = re.compile(r"(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])", re.IGNORECASE)
 _VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
@@ -112,6 +114,9 @@ class ContainerLogs:
     xids: dict[tuple[int, str], SignatureHits] = field(default_factory=dict)  # (code, device) -> hits
     listening: dict[int, Evidence] = field(default_factory=dict)  # port -> the line saying the program listens on it
     ids: dict[str, Evidence] = field(default_factory=dict)  # UUID -> the first problem line naming it (MAX_IDS)
+    # the last BEFORE_LINES distinct lines it logged before its first error or known failure, oldest first: what it was
+    # doing when it failed (`kubectl logs --previous | tail`: the step it reached, the file it was reading)
+    before: list[Evidence] = field(default_factory=list)
 
 
 @dataclass
@@ -213,6 +218,7 @@ class Collector:
         self.opening: dict[tuple[str | None, str, str], list[Evidence]] = {}
         self._opening_trace: set[tuple[str | None, str, str]] = set()  # containers whose opening is in a stack trace
         self.last: dict[tuple[str | None, str], dict] = {}  # (namespace, pod) -> its newest log record
+        self.recent: dict[tuple, deque[dict]] = {}  # container -> its last _RECENT_LINES non-failure records
 
     def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
         key = (kind, namespace or None, name)
@@ -304,6 +310,7 @@ class Collector:
         if not is_problem_line(line) and "NCCL" not in line:
             if not TRACE_LINE.match(line):
                 self.previous[key] = record
+                self.recent.setdefault(key, deque(maxlen=_RECENT_LINES)).append(record)
             return
         facts = self.facts("Pod", record.get("namespace"), pod) if pod else self.facts("Node", None, record.get("node") or "unknown")
         facts.node = facts.node or record.get("node")
@@ -330,8 +337,11 @@ class Collector:
         for signature in matching(line, LOG_SIGNATURES):
             _hit(logs.signatures, signature.rule, signature, item, context)
             known = True
+        if (error or known) and not logs.before:
+            logs.before = _distinct_last(self.recent.get(key, ()), pod or record.get("node"))
         if not error and not known and not TRACE_LINE.match(line):
             self.previous[key] = record  # a warning the program gave before failing is the best context there is
+            self.recent.setdefault(key, deque(maxlen=_RECENT_LINES)).append(record)
         elif not TRACE_LINE.match(line):
             self.previous.pop(key, None)
 
@@ -371,6 +381,16 @@ class Collector:
         gpu = str((record.get("labels") or {}).get("gpu", "0"))
         newest = facts.gpu_metrics.setdefault(gpu, {})
         newest.update({key: float(value) for key, value in (record.get("metrics") or {}).items()})
+
+
+def _distinct_last(records: Iterable[dict], name: str | None) -> list[Evidence]:
+    """The newest BEFORE_LINES records of distinct message shapes, oldest first: of a progress loop, its last step."""
+    kept: dict[str, dict] = {}
+    for record in reversed(list(records)):
+        kept.setdefault(shape(readable(record["message"])), record)
+        if len(kept) == BEFORE_LINES:
+            break
+    return [_evidence(record, record["message"], name=name) for record in reversed(kept.values())]
 
 
 def _device(line: str) -> str:

@@ -45,7 +45,8 @@ class Finding:
     explains or is explained by (pod -> node -> GPU, pending pod -> claim). `changes`: what
     changed shortly before it nearby (a scale-up, a rollout, a preemption), stated as such,
     never as its cause. `startup`: what the program (and the previous version still serving)
-    reported as it started that bears on the failure (`diagnose.startup`). `addressed`: the pods and
+    reported as it started that bears on the failure (`diagnose.startup`); `before`: the last lines it logged before
+    its first failure, what it was doing (`diagnose.startup`). `addressed`: the pods and
     Services (`namespace/name`) its evidence names by IP, such as a proxy's upstream (`diagnose.addresses`).
     `elsewhere`: lines of other objects naming an id its evidence names (`diagnose.identifiers`).
     """
@@ -69,6 +70,7 @@ class Finding:
     startup: list[Evidence] = field(default_factory=list)
     addressed: list[str] = field(default_factory=list)
     elsewhere: list[Evidence] = field(default_factory=list)
+    before: list[Evidence] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -92,9 +94,9 @@ class Finding:
 
     @property
     def lines(self) -> list[Evidence]:
-        """Every line the finding may quote: its evidence, what changed before it, what it reported at start, and
-        what other objects said about the ids it names."""
-        return [*self.evidence, *self.changes, *self.startup, *self.elsewhere]
+        """Every line the finding may quote: its evidence, what changed before it, what it reported at start and just
+        before it failed, and what other objects said about the ids it names."""
+        return [*self.evidence, *self.changes, *self.startup, *self.before, *self.elsewhere]
 
     def sort_key(self) -> tuple:
         return (SEVERITY_ORDER.get(self.severity, 9), self.kind, self.namespace or "", self.name, self.rule)
@@ -110,6 +112,7 @@ class Finding:
         body["changes"] = [item.to_json() for item in self.changes]
         body["startup"] = [item.to_json() for item in self.startup]
         body["elsewhere"] = [item.to_json() for item in self.elsewhere]
+        body["before"] = [item.to_json() for item in self.before]
         return {"id": self.id, **body}
 
     @classmethod
@@ -120,5 +123,6 @@ class Finding:
         fields["changes"] = [Evidence.from_json(item) for item in value.get("changes") or []]
         fields["startup"] = [Evidence.from_json(item) for item in value.get("startup") or []]
         fields["elsewhere"] = [Evidence.from_json(item) for item in value.get("elsewhere") or []]
+        fields["before"] = [Evidence.from_json(item) for item in value.get("before") or []]
         fields["related"] = list(value.get("related") or [])
         return cls(**fields)

@@ -16,7 +16,9 @@ reads the top of the log for it. So each failing pod's finding gets
   most with the failure: what the old version said where the new one failed ("listening on 0.0.0.0:80"), what a
   working replica loaded where a scaled-up one found nothing ("loaded 'reranker' version 3").
 
-The lines are stated as what the program reported, never as the cause.
+The lines are stated as what the program reported, never as the cause. So are the last lines a failing
+container logged before its first failure (`attach_before`): the step a training run reached, the file a job
+was reading, the size it had just computed; what `kubectl logs --previous | tail` shows.
 """
 
 from __future__ import annotations
@@ -68,6 +70,20 @@ def attach_startup(findings: list[Finding], opening: Mapping[tuple, Sequence[Evi
             theirs = _containers(opening, facts.namespace, facts.name, finding.container)
             lines += _counterparts(theirs, chosen, failure)
         finding.startup = lines[:MAX_LINES]
+
+
+def attach_before(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
+    """Give each failing container's finding the lines it logged just before its first failure
+    (`ContainerLogs.before`) that it does not quote already."""
+    for finding in findings:
+        if finding.kind != "Pod" or finding.severity == INFO or finding.container is None:
+            continue
+        facts = objects.get(("Pod", finding.namespace, finding.name))
+        logs = facts.logs.get(finding.container) if facts else None
+        if logs is None:
+            continue
+        quoted = {shape(readable(item.text)) for item in [*finding.evidence, *finding.startup]}
+        finding.before = [item for item in logs.before if shape(readable(item.text)) not in quoted]
 
 
 def _containers(opening: Mapping[tuple, Sequence[Evidence]], namespace: str | None, pod: str,
