@@ -115,7 +115,7 @@ class ContainerLogs:
     listening: dict[int, Evidence] = field(default_factory=dict)  # port -> the line saying the program listens on it
     ids: dict[str, Evidence] = field(default_factory=dict)  # UUID -> the first problem line naming it (MAX_IDS)
     # the last BEFORE_LINES distinct lines it logged before its first error or known failure, oldest first: what it was
-    # doing when it failed (`kubectl logs --previous | tail`: the step it reached, the file it was reading)
+    # doing when it failed (`kubectl logs -p | tail`: the step it reached, the file it was reading)
     before: list[Evidence] = field(default_factory=list)
 
 

@@ -18,7 +18,7 @@ reads the top of the log for it. So each failing pod's finding gets
 
 The lines are stated as what the program reported, never as the cause. So are the last lines a failing
 container logged before its first failure (`attach_before`): the step a training run reached, the file a job
-was reading, the size it had just computed; what `kubectl logs --previous | tail` shows.
+was reading, the size it had just computed; what `kubectl logs -p | tail` shows.
 """
 
 from __future__ import annotations
