@@ -253,6 +253,16 @@ def with_unflagged(text: str, named: Sequence[Passage], sources: Sources) -> str
     return "\n".join([text, *lines])
 
 
+def with_compared(text: str, compared: Sequence[Passage], sources: Sources) -> str:
+    """`text` followed by the failing pod's node record and a working counterpart's (`answer.contrast`)."""
+    if not compared:
+        return text
+    lines = ["", "Its node, and the node of a pod that works:"]
+    lines += [f"- {passage.hit.source.get('name')} ({role}): {quote(passage.line)} [{sources.number(passage.hit)}]"
+              for passage, role in zip(compared, ("fails", "works"))]
+    return "\n".join([text, *lines])
+
+
 def with_passages(text: str, found: Sequence[Passage], sources: Sources) -> str:
     """`text` followed by the retrieved lines bearing on the question (`answer.passages`), each with its object
     and source number: shown as data, apart from the diagnosis."""

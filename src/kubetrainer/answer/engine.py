@@ -10,7 +10,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubetrainer.answer.compose import compose, nothing_found, order, quote, with_passages, with_unflagged
+from kubetrainer.answer.compose import (
+    compose,
+    nothing_found,
+    order,
+    quote,
+    with_compared,
+    with_passages,
+    with_unflagged,
+)
+from kubetrainer.answer.contrast import compared_nodes
 from kubetrainer.answer.guard import Verdict, check
 from kubetrainer.answer.match import chosen, rank_findings
 from kubetrainer.answer.passages import Passage, passages
@@ -35,7 +44,8 @@ class Answer:
     answered_by: str
     sources: list[Hit] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    # quoted after the diagnosis, as data: the status of named objects without findings, then retrieved lines
+    # quoted after the diagnosis, as data: the compared nodes, the status of named objects without findings, then
+    # retrieved lines
     passages: list[Passage] = field(default_factory=list)
     model_text: str | None = None
     verdict: Verdict | None = None
@@ -124,8 +134,9 @@ class AnswerEngine:
             text, found = _with_retrieved(question, closest, sources, findings)
             return Answer(question, text, "none", sources.listed, [], found, seconds=time.perf_counter() - started)
         composed = compose(picked, sources)
-        text, found = _with_retrieved(question, composed.text, sources, findings)
-        answer = Answer(question, text, "diagnosis", sources.listed, picked, found)
+        compared = compared_nodes(picked[0], sources.chunks)
+        text, found = _with_retrieved(question, with_compared(composed.text, compared, sources), sources, findings)
+        answer = Answer(question, text, "diagnosis", sources.listed, picked, [*compared, *found])
         if self.phraser is not None:
             answer.model_text, answer.verdict = _with_model(question, composed.text, picked, sources, self.phraser)
             if answer.verdict.accepted:
