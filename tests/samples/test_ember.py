@@ -14,156 +14,61 @@ from pathlib import Path
 
 import pytest
 
-from kubetrainer.cli import main
 from kubetrainer.samples import ember
-from kubetrainer.samples.cluster import SCENARIOS, build_cluster, generate_cluster
-from kubetrainer.samples.secrets import planted_secrets
+from kubetrainer.samples.cluster import build_cluster
+
+# before the import below: the shared checks' asserts then report their operands, as they did when inline here
+pytest.register_assert_rewrite("tests.samples.scenario_checks")
+
+from .scenario_checks import (  # noqa: E402
+    check_cli_scenario,
+    check_does_not_reuse,
+    check_every_namespace_belongs_to_a_workload,
+    check_evidence_and_facts_are_in_the_dump,
+    check_same_seed_same_bytes,
+    check_same_seed_same_questions_in_memory,
+    check_secrets_are_planted,
+    check_ten_incidents_two_questions_each_with_two_facts,
+    env_of,
+    events,
+    generate_dump,
+    items,
+    logs_of,
+    nodes_of,
+    pods_named,
+)
 
 BEFORE = ("default", "heldout", "fresh", "blind", "sealed", "unseen", "reserve", "drill", "vigil")
 
 
 @pytest.fixture(scope="module")
 def dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ember") / "dump"
-    generate_cluster(out, seed=7, size="small", scenario="ember")
-    return out
-
-
-def stated(text: str, fact: str) -> bool:
-    return any(alternative.strip().lower() in text.lower() for alternative in fact.split("|") if alternative.strip())
-
-
-def questions_of(dump: Path) -> list[dict]:
-    return [json.loads(line) for line in (dump / "questions.jsonl").read_text().splitlines()]
-
-
-def items(dump: Path, namespace: str, kind: str) -> list[dict]:
-    return json.loads((dump / namespace / f"{kind}.json").read_text())["items"]
-
-
-def events(dump: Path, namespace: str, reason: str) -> list[dict]:
-    return [e for e in items(dump, namespace, "events") if e["reason"] == reason]
-
-
-def pods_named(dump: Path, namespace: str, prefix: str) -> list[dict]:
-    return [p for p in items(dump, namespace, "pods") if p["metadata"]["name"].startswith(prefix)]
-
-
-def nodes_of(dump: Path) -> dict[str, dict]:
-    return {n["metadata"]["name"]: n for n in json.loads((dump / "nodes.json").read_text())["items"]}
-
-
-def logs_of(dump: Path, namespace: str, name: str) -> str:
-    return (dump / namespace / name / "logs.txt").read_text()
-
-
-def env_of(pod: dict, container: int = 0) -> dict[str, str]:
-    return {e["name"]: e.get("value", "") for e in pod["spec"]["containers"][container].get("env", [])}
-
-
-def _strings(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in _strings(item)]
-    if isinstance(value, list):
-        return [text for item in value for text in _strings(item)]
-    return []
-
-
-def object_text(dump: Path, namespace: str | None, name: str) -> str:
-    """Everything the dump says about one object: its events, its pod object and logs, or its node object."""
-    parts: list[str] = []
-    directories = [dump / namespace] if namespace else sorted(p for p in dump.iterdir() if p.is_dir())
-    for directory in directories:
-        parts += [t for e in items(dump, directory.name, "events") if e["involvedObject"]["name"] == name
-                  for t in _strings(e)]
-        parts += [t for p in items(dump, directory.name, "pods") if p["metadata"]["name"] == name for t in _strings(p)]
-        if (directory / name / "logs.txt").is_file():
-            parts.append((directory / name / "logs.txt").read_text())
-    if namespace is None:
-        parts += [t for node in json.loads((dump / "nodes.json").read_text())["items"]
-                  if node["metadata"]["name"] == name for t in _strings(node)]
-    return "\n".join(parts)
+    return generate_dump(tmp_path_factory, "ember")
 
 
 def test_same_seed_same_bytes_and_scenarios_differ(dump: Path, tmp_path: Path) -> None:
-    generate_cluster(tmp_path / "again", seed=7, size="small", scenario="ember")
-    files = sorted(p.relative_to(dump) for p in dump.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(tmp_path / "again") for p in (tmp_path / "again").rglob("*") if p.is_file())
-    assert all((dump / f).read_bytes() == (tmp_path / "again" / f).read_bytes() for f in files)
-    generate_cluster(tmp_path / "other", seed=8, size=300, scenario="ember")
-    assert (dump / "questions.jsonl").read_text() != (tmp_path / "other" / "questions.jsonl").read_text()
-    # ember is appended: the scenarios that were there keep their positions
-    assert SCENARIOS[: len(BEFORE) + 1] == (*BEFORE, "ember")
+    check_same_seed_same_bytes(dump, tmp_path, "ember", BEFORE)
 
 
 def test_ten_incidents_two_questions_each_with_two_facts(dump: Path) -> None:
-    questions = questions_of(dump)
-    assert len(questions) == 20 and len({q["id"] for q in questions}) == len(questions)
-    incidents = [q["incident"] for q in questions]
-    assert len(set(incidents)) == 10 and all(incidents.count(incident) == 2 for incident in incidents)
-    assert sum(len(q["evidence"]) > 1 for q in questions) >= 5  # some answers need two objects
-    for question in questions:
-        assert question["question"] and question["answer"] and question["evidence"]
-        assert len(question["facts"]) == 2, question["id"]
-        for fact in question["facts"]:
-            assert fact.strip() and len(fact) <= 80, (question["id"], fact)
-            assert stated(question["answer"], fact), (question["id"], fact)  # the reference answer states its facts
+    check_ten_incidents_two_questions_each_with_two_facts(dump)
 
 
 def test_every_evidence_phrase_and_fact_is_in_the_dump_for_its_objects(dump: Path) -> None:
-    for question in questions_of(dump):
-        texts = []
-        for evidence in question["evidence"]:
-            text = object_text(dump, evidence["namespace"], evidence["name"])
-            assert text, (question["id"], evidence["name"])
-            assert evidence["contains"] in text, (question["id"], evidence)
-            assert evidence["contains"].lower() not in question["question"].lower(), question["id"]
-            texts.append(text)
-        for fact in question["facts"]:  # a grounded answer can state every fact from its evidence
-            assert stated("\n".join(texts), fact), (question["id"], fact)
+    check_evidence_and_facts_are_in_the_dump(dump)
 
 
 def test_the_same_seed_gives_the_same_questions_in_memory() -> None:
-    first, second = build_cluster(seed=11, scenario="ember"), build_cluster(seed=11, scenario="ember")
-    assert [q.to_json() for q in first.questions] == [q.to_json() for q in second.questions]
-    assert first.events == second.events
+    check_same_seed_same_questions_in_memory("ember")
 
 
 @pytest.mark.parametrize("other", BEFORE)
 def test_ember_does_not_reuse_the_other_scenarios(dump: Path, other: str) -> None:
-    """Only booleans reach the assertions: a failure names the category, not the other scenario's content."""
-    known = build_cluster(seed=7, scenario=other)
-    mine = questions_of(dump)
-    mine_evidence = [e for q in mine for e in q["evidence"]]
-    same_ids = bool({q.id for q in known.questions} & {q["id"] for q in mine})
-    same_incidents = bool({q.incident for q in known.questions} & {q["incident"] for q in mine})
-    same_questions = bool({q.question for q in known.questions} & {q["question"] for q in mine})
-    known_objects = {(e.namespace, e.name) for q in known.questions for e in q.evidence}
-    known_phrases = {e.contains for q in known.questions for e in q.evidence}
-    known_namespaces = {e.namespace for q in known.questions for e in q.evidence} - {None, "kube-system"}
-    same_objects = any((e["namespace"], e["name"]) in known_objects for e in mine_evidence)
-    same_phrases = any(e["contains"] in known_phrases for e in mine_evidence)
-    same_namespaces = any(e["namespace"] in known_namespaces for e in mine_evidence)
-    own = ember.WORKLOADS + ember.PLACED
-    shared_pod_namespaces = bool(({w.namespace for w in own} - {"kube-system"}) & {p.namespace for p in known.pods})
-    shared_workloads = bool({w.name for w in own} & {p.workload.name for p in known.pods})
-    assert not same_ids, f"a question id is shared with {other}"
-    assert not same_incidents, f"an incident name is shared with {other}"
-    assert not same_questions, f"a question is shared with {other}"
-    assert not same_objects, f"an evidence object is shared with {other}"
-    assert not same_phrases, f"an evidence phrase is shared with {other}"
-    assert not same_namespaces, f"an evidence namespace is shared with {other}"
-    assert not shared_pod_namespaces, f"a namespace of ember's workloads has pods in {other}"
-    assert not shared_workloads, f"a workload name is shared with {other}"
+    check_does_not_reuse(dump, "ember", ember, other)
 
 
 def test_every_namespace_in_the_dump_belongs_to_a_workload(dump: Path) -> None:
-    from kubetrainer.samples.workloads import WORKLOADS
-
-    known = {w.namespace for w in WORKLOADS + ember.WORKLOADS + ember.PLACED} | {"default"}
-    assert {p.name for p in dump.iterdir() if p.is_dir()} <= known
+    check_every_namespace_belongs_to_a_workload(dump, ember)
 
 
 def test_incidents_are_reported_the_kubernetes_way(dump: Path) -> None:
@@ -296,13 +201,7 @@ def test_incidents_are_reported_the_kubernetes_way(dump: Path) -> None:
 
 
 def test_ember_secrets_are_planted_for_redaction(dump: Path) -> None:
-    everything = "".join(p.read_text() for p in dump.rglob("*") if p.is_file())
-    values = planted_secrets(7).values()
-    for kind in ("aws_access_key", "aws_secret_key", "url_password", "env_password", "bearer_token", "jwt",
-                 "slack_webhook", "github_token", "openai_key", "google_api_key"):
-        assert values[kind] in everything, kind
-    questions = (dump / "questions.jsonl").read_text()
-    assert not any(value in questions for value in values.values())
+    check_secrets_are_planted(dump)
 
 
 def test_unknown_scenario_error_names_ember() -> None:
@@ -311,14 +210,4 @@ def test_unknown_scenario_error_names_ember() -> None:
 
 
 def test_cli_scenario_ember(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    def args(out: Path) -> list[str]:
-        return ["--home", str(tmp_path / "home"), "samples", "cluster", "--out", str(out), "--size", "300",
-                "--seed", "3"]
-
-    assert main([*args(tmp_path / "dump"), "--scenario", "ember"]) == 0
-    text = (tmp_path / "dump" / "questions.jsonl").read_text()
-    ids = {json.loads(line)["id"] for line in text.splitlines()}
-    assert "esflood-1" in ids and "bigmodel-2" in ids and len(ids) == 20
-    capsys.readouterr()
-    assert main([*args(tmp_path / "other"), "--scenario", "embers"]) == 2
-    assert "ember" in " ".join(capsys.readouterr().err.split())
+    check_cli_scenario(tmp_path, capsys, "ember", "embers", ("esflood-1", "bigmodel-2"))
