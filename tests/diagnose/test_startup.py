@@ -176,3 +176,17 @@ def test_a_failing_container_quotes_what_it_logged_just_before_its_first_failure
     text = compose([failed], Sources([])).text
     assert 'What it logged just before it failed:\n- "epoch 1/5 step 3150/14400' in text
     assert Finding.from_json(failed.to_json()).before == failed.before, "stored with the index, read back whole"
+
+
+def test_a_replica_that_logs_the_same_failure_is_not_a_working_counterpart_nor_is_the_pod_itself():
+    # go-redis clients of one ReplicaSet, all Running and Ready, two of them writing to a Redis replica after a
+    # failover; the third serves. Only the third is the working replica, and a failing pod never compares with itself.
+    serving = dict(containers=[container(ready=True)], conditions=[{"type": "Ready", "status": "True"}])
+    start = ["2026/03/14 11:00:00 basket-api 4.1.0 listening on :8080, redis redis-0.redis:6379"]
+    refused = ["2026/03/14 11:34:02 add item failed: READONLY You can't write against a read only replica."]
+    found = diagnose([*_ran("basket-4h6kv7m885-6b6s8", start + refused, "carts", **serving),
+                      *_ran("basket-4h6kv7m885-jcrhq", start + refused, "carts", **serving),
+                      *_ran("basket-4h6kv7m885-zq2lm", start, "carts", **serving)])
+    failing = _about(found, "basket-4h6kv7m885-6b6s8", "redis-readonly")
+    others = {item.name for item in failing.startup} - {failing.name}
+    assert others == {"basket-4h6kv7m885-zq2lm"}, "the replica that serves, not the one failing the same way"

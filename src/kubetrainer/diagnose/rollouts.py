@@ -45,14 +45,18 @@ def _serving_by_deployment(objects: Mapping[tuple, ObjectFacts]) -> dict[tuple, 
 
 def _serving_pods(findings: list[Finding], objects: Mapping[tuple, ObjectFacts],
                   same_replicaset: bool) -> dict[str, list[ObjectFacts]]:
+    """Finding id -> the serving pods of the failing pod's Deployment, of its own ReplicaSet or of the others; never the
+    pod itself, nor a pod that shows the same failure (a replica logging the same error is running, not working)."""
     serving = _serving_by_deployment(objects)
+    failing = {(finding.rule, finding.namespace, finding.name) for finding in findings if finding.kind == "Pod"}
     found = {}
     for finding in findings:
         match = POD_OF_REPLICASET.match(finding.name) if finding.kind == "Pod" else None
         if match is None or finding.severity == INFO:
             continue
         others = sorted((facts for rs_hash, facts in serving.get((finding.namespace, match["deployment"]), [])
-                         if (rs_hash == match["hash"]) == same_replicaset), key=lambda f: f.name)
+                         if (rs_hash == match["hash"]) == same_replicaset and facts.name != finding.name
+                         and (finding.rule, facts.namespace, facts.name) not in failing), key=lambda f: f.name)
         if others:
             found[finding.id] = others
     return found
