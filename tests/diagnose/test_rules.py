@@ -824,7 +824,7 @@ def test_a_cronjob_that_skips_runs_behind_a_hung_job_is_a_finding_though_its_eve
     assert dumping in [item.text for item in stuck.evidence]
 
 
-def test_a_jvm_out_of_heap_names_its_heap_cap_and_no_other_env_value():
+def test_a_jvm_out_of_heap_names_its_heap_cap_and_quotes_the_containers_settings():
     record = pod("claims-1", "claims", containers=[container(waiting=("CrashLoopBackOff", "back-off"), last=("Error", 3),
                                                                restarts=9)])
     spec = {"name": "app", "image": "registry.example.com/claims:4.1", "resources": {"limits": {"memory": "2Gi"}},
@@ -834,11 +834,14 @@ def test_a_jvm_out_of_heap_names_its_heap_cap_and_no_other_env_value():
         {"metadata": {"name": "claims-1", "namespace": "claims"}, "spec": {"nodeName": "node-1", "containers": [spec]},
          "status": {"phase": "Running", "containerStatuses": [container(waiting=("CrashLoopBackOff", "back-off"),
                                                                         last=("Error", 3), restarts=9)]}})
-    assert "; JVM heap -Xmx512m" in record["message"] and "claims-db" not in record["message"]
+    assert "; JVM heap -Xmx512m" in record["message"]
+    settings = "env app: JAVA_OPTS=-Xmx512m -XX:+ExitOnOutOfMemoryError, DB_URL=jdbc:postgresql://claims-db:5432/claims"
+    assert f"; {settings};" in record["message"], "the settings as kubectl describe lists them"
     assert "; memory limits app=2Gi" in record["message"], "a heap cap is stated with what it is measured against"
     crash = only(diagnose([record, log("claims-1", "Terminating due to java.lang.OutOfMemoryError: Java heap space",
                                        "claims")]), "crash-loop")
     assert "its JVM heap is capped at -Xmx512m, within the memory limit app=2Gi" in crash.cause
+    assert [item.text for item in crash.settings] == [settings]
 
 
 def test_a_node_process_at_its_v8_heap_cap_states_the_cap_from_node_options_and_its_memory_limit() -> None:
@@ -850,7 +853,7 @@ def test_a_node_process_at_its_v8_heap_cap_states_the_cap_from_node_options_and_
     summary = render_pod({"metadata": {"name": "renderer-1", "namespace": "reports"},
                           "spec": {"nodeName": "node-1", "containers": [spec]},
                           "status": {"phase": "Running", "containerStatuses": [crashing]}})
-    assert "; Node.js heap --max-old-space-size=256; memory limits app=2Gi" in summary and "exports" not in summary
+    assert "; Node.js heap --max-old-space-size=256; memory limits app=2Gi" in summary
     record = pod("renderer-1", "reports", containers=[crashing])
     record["object"]["summary"] = record["message"] = summary
     crash = only(diagnose([record, log("renderer-1", "FATAL ERROR: Reached heap limit Allocation failed - JavaScript "

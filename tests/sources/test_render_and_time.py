@@ -6,8 +6,16 @@ from datetime import datetime, timezone
 
 import pytest
 
+from kubetrainer.diagnose.status import parse_pod
 from kubetrainer.sources.logtime import line_time
-from kubetrainer.sources.render import render_configmap, render_event, render_node, render_pod, render_workload
+from kubetrainer.sources.render import (
+    ENV_SHOWN,
+    render_configmap,
+    render_event,
+    render_node,
+    render_pod,
+    render_workload,
+)
 
 UTC = timezone.utc
 
@@ -43,6 +51,31 @@ def test_pod_text_names_states_exit_codes_and_claims() -> None:
     text = render_pod(pod)
     for phrase in ("Pod data/db-0 (not scheduled", "phase Pending", "PodScheduled=False (Unschedulable)", "container db waiting: CrashLoopBackOff", "3 restarts", "last terminated: Error exit code 2", "nvidia.com/gpu=1", "data-db-0", "postgres:16"):
         assert phrase in text
+
+
+def test_a_pods_settings_are_listed_per_container_as_kubectl_describe_does_and_secrets_never_are() -> None:
+    app = {"name": "app", "image": "basket-api:4.1.0", "env": [
+        {"name": "REDIS_ADDR", "value": "redis-0.redis.carts.svc:6379"},
+        {"name": "REDIS_PASSWORD", "value": "hunter2-not-shown"},
+        {"name": "DB_USER", "valueFrom": {"secretKeyRef": {"name": "db-creds", "key": "user"}}},
+        {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "basket", "key": "mode"}}},
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "OPTS", "value": "a=1; b=2\n c=3"}],
+        "envFrom": [{"secretRef": {"name": "api-keys"}}, {"configMapRef": {"name": "flags"}, "prefix": "FLAG_"}]}
+    sidecar = {"name": "otel-collector", "image": "otelcol:0.98.0", "env": [{"name": "GOMAXPROCS", "value": "1"}]}
+    bare = {"name": "proxy", "image": "envoy:1.30"}
+    pod = {"metadata": {"name": "basket-1", "namespace": "carts"}, "spec": {"containers": [app, sidecar, bare]},
+           "status": {"phase": "Running"}}
+    text = render_pod(pod)
+    assert ("; env app: REDIS_ADDR=redis-0.redis.carts.svc:6379, REDIS_PASSWORD (value withheld), DB_USER from secret "
+            "db-creds key user, MODE from configmap basket key mode, POD_IP from field status.podIP, OPTS=a=1, b=2 c=3, "
+            "* from secret api-keys, FLAG_* from configmap flags; env otel-collector: GOMAXPROCS=1; images ") in text
+    assert "hunter2" not in text and "env proxy" not in text
+    parsed = parse_pod(text)
+    assert parsed.env["otel-collector"] == "env otel-collector: GOMAXPROCS=1" and "proxy" not in parsed.env
+    assert parsed.images == ["basket-api:4.1.0", "envoy:1.30", "otelcol:0.98.0"], "a value's `;` splits no clause"
+    many = {**app, "env": [{"name": f"K{n}", "value": str(n)} for n in range(ENV_SHOWN + 3)], "envFrom": []}
+    assert parse_pod(render_pod({**pod, "spec": {"containers": [many]}})).env["app"].endswith(", K11=11 and 3 more")
 
 
 def test_node_workload_configmap_and_event_text() -> None:

@@ -196,6 +196,9 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     if lead.before:
         lines += ["", "What it logged just before it failed:"]
         lines += [f"- {quote(item.text)} [{sources.cite(item)}]" for item in lead.before]
+    if lead.settings:
+        lines += ["", "How it is configured:"]
+        lines += [f"- {quote(item.text)} [{sources.cite(item)}]" for item in lead.settings]
     lines += ["", f"What it means: {_sentence(lead.meaning)}", f"What to do: {_sentence(lead.fix)}"]
     if others:
         lines += ["", "Related:"]

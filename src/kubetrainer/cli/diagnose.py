@@ -65,6 +65,8 @@ def _table(findings, explanations: dict[str, str]) -> None:
             body.append(f'\n  changed before: {item.ts or ""} {item.name}: "{item.text[:200]}"{about}', style="cyan")
         for item in finding.startup:
             body.append(f'\n  at start, {item.name}: "{item.text[:200]}"', style="green")
+        for item in finding.settings:
+            body.append(f'\n  configured: "{item.text[:200]}"', style="blue")
         for item in finding.elsewhere:
             body.append(f'\n  the same id in {item.name}: "{item.text[:200]}"', style="magenta")
         body.append(f"\nfix: {finding.fix}", style="dim")

@@ -36,6 +36,10 @@ class Evidence:
         return cls(**{key: value.get(key) for key in cls.__dataclass_fields__})
 
 
+# The fields of a Finding that hold quoted lines (`Evidence`), written and read as lists of objects.
+LINE_LISTS = ("evidence", "changes", "startup", "elsewhere", "before", "settings")
+
+
 @dataclass
 class Finding:
     """What is wrong (`cause`), why it matters (`meaning`), what to do (`fix`), and the proof (`evidence`).
@@ -46,7 +50,8 @@ class Finding:
     changed shortly before it nearby (a scale-up, a rollout, a preemption), stated as such,
     never as its cause. `startup`: what the program (and the previous version still serving)
     reported as it started that bears on the failure (`diagnose.startup`); `before`: the last lines it logged before
-    its first failure, what it was doing (`diagnose.startup`). `addressed`: the pods and
+    its first failure, what it was doing (`diagnose.startup`); `settings`: its container's env settings, from its
+    pod's status record (`diagnose.settings`). `addressed`: the pods and
     Services (`namespace/name`) its evidence names by IP, such as a proxy's upstream (`diagnose.addresses`).
     `elsewhere`: lines of other objects naming an id its evidence names (`diagnose.identifiers`).
     """
@@ -71,6 +76,7 @@ class Finding:
     addressed: list[str] = field(default_factory=list)
     elsewhere: list[Evidence] = field(default_factory=list)
     before: list[Evidence] = field(default_factory=list)
+    settings: list[Evidence] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -95,8 +101,8 @@ class Finding:
     @property
     def lines(self) -> list[Evidence]:
         """Every line the finding may quote: its evidence, what changed before it, what it reported at start and just
-        before it failed, and what other objects said about the ids it names."""
-        return [*self.evidence, *self.changes, *self.startup, *self.before, *self.elsewhere]
+        before it failed, its settings, and what other objects said about the ids it names."""
+        return [*self.evidence, *self.changes, *self.startup, *self.before, *self.settings, *self.elsewhere]
 
     def sort_key(self) -> tuple:
         return (SEVERITY_ORDER.get(self.severity, 9), self.kind, self.namespace or "", self.name, self.rule)
@@ -108,21 +114,13 @@ class Finding:
     def to_json(self) -> dict[str, Any]:
         body = asdict(self)
         body["terms"] = list(self.terms)
-        body["evidence"] = [item.to_json() for item in self.evidence]
-        body["changes"] = [item.to_json() for item in self.changes]
-        body["startup"] = [item.to_json() for item in self.startup]
-        body["elsewhere"] = [item.to_json() for item in self.elsewhere]
-        body["before"] = [item.to_json() for item in self.before]
+        body.update({key: [item.to_json() for item in getattr(self, key)] for key in LINE_LISTS})
         return {"id": self.id, **body}
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Finding:
         fields = {key: value.get(key) for key in cls.__dataclass_fields__ if key in value}
         fields["terms"] = tuple(value.get("terms") or ())
-        fields["evidence"] = [Evidence.from_json(item) for item in value.get("evidence") or []]
-        fields["changes"] = [Evidence.from_json(item) for item in value.get("changes") or []]
-        fields["startup"] = [Evidence.from_json(item) for item in value.get("startup") or []]
-        fields["elsewhere"] = [Evidence.from_json(item) for item in value.get("elsewhere") or []]
-        fields["before"] = [Evidence.from_json(item) for item in value.get("before") or []]
+        fields.update({key: [Evidence.from_json(item) for item in value.get(key) or []] for key in LINE_LISTS})
         fields["related"] = list(value.get("related") or [])
         return cls(**fields)

@@ -22,6 +22,7 @@ _RESTARTS = re.compile(
     r"^(?P<restarts>\d+) restarts(?:, last terminated: (?P<last>\w+) exit code (?P<last_code>-?\w+))?$"
 )
 _PHASE = re.compile(r"^phase (?P<phase>\w+)(?:, (?P<reason>\w+): (?P<message>.*))?$")
+_ENV = re.compile(r"^env (?P<container>[\w.-]+): ")
 _CONDITION = re.compile(r"(?P<type>\w+)=(?P<status>True|False|Unknown)(?: \((?P<detail>[^)]*)\))?")
 
 
@@ -60,6 +61,7 @@ class PodStatus:
     memory_limits: dict[str, str] = field(default_factory=dict)  # container -> `384Mi`
     shm: str = ""  # what is mounted at /dev/shm (`emptyDir Memory, sizeLimit 8Gi`), "" for nothing
     ip: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # container -> its `env app: KEY=value, ...` clause
 
 
 def _int(text: str | None) -> int | None:
@@ -121,6 +123,8 @@ def parse_pod(summary: str) -> PodStatus:
             status.shm = clause.removeprefix("/dev/shm ")
         elif clause.startswith("pod IP "):
             status.ip = clause.removeprefix("pod IP ")
+        elif match := _ENV.match(clause):
+            status.env[match["container"]] = clause
     return status
 
 

@@ -2,9 +2,11 @@
 
 This text is what gets embedded and shown to people, so it says what an
 engineer would say ("Pod web/x on node n: Running, not ready; container app
-waiting: CrashLoopBackOff, 12 restarts, last terminated OOMKilled exit 137"),
-and never includes env values or data (they may be secrets), only the JVM heap flags
-read from them.
+waiting: CrashLoopBackOff, 12 restarts, last terminated OOMKilled exit 137").
+A container's env settings are listed as `kubectl describe pod` lists them, since the address a
+client dials or the batch size a writer uses is often the answer; a setting whose name looks
+secret is withheld, and one taken from a Secret says only which Secret and key (Secrets are
+never read). Records are redacted after rendering as well (`sources.base`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ _V8_HEAP_FLAG = re.compile(r"--max-old-space-size=\d+")  # MiB, in NODE_OPTIONS 
 SECRET_KEY_WORDS = ("password", "passwd", "secret", "token", "credential", "apikey", "api_key", "api-key", "access_key", "accesskey", "private", "auth", "dsn", "tls.key", "signing")
 WITHHELD = "(value withheld)"
 CONFIG_VALUE_LIMIT = 160
+ENV_VALUE_LIMIT = 100
+ENV_SHOWN = 12  # settings listed per container; `kubectl describe` lists all, an embedded record cannot
 
 
 def _where(obj: dict) -> str:
@@ -109,6 +113,7 @@ def render_pod(pod: dict) -> str:
         text += "; volume claims " + ", ".join(claims)
     if status.get("podIP"):
         text += f"; pod IP {status['podIP']}"  # what other pods' logs name it by (kubectl get pods -o wide)
+    text += "".join(f"; {clause}" for clause in map(_env_clause, spec.get("containers", [])) if clause)
     images = sorted({c.get("image", "") for c in spec.get("containers", [])})
     return text + "; images " + ", ".join(images) + "."
 
@@ -134,6 +139,36 @@ def _shm_volume(spec: dict) -> str:
             size = f", sizeLimit {empty['sizeLimit']}" if empty.get("sizeLimit") else ""
             return f"emptyDir {empty.get('medium') or 'on disk'}{size}"
     return ""
+
+
+def _env_clause(container: dict) -> str:
+    """`env app: REDIS_ADDR=redis-0.redis:6379, REDIS_PASSWORD (value withheld), DB_USER from secret db key user`,
+    or "" for a container without settings. `;` in a value becomes `,`: the record's clauses are split at it."""
+    settings = [_env_setting(item) for item in container.get("env") or [] if item.get("name")]
+    for source in container.get("envFrom") or []:
+        for kind, ref in (("configmap", "configMapRef"), ("secret", "secretRef")):
+            if (source.get(ref) or {}).get("name"):
+                settings.append(f"{source.get('prefix') or ''}* from {kind} {source[ref]['name']}")
+    if not settings:
+        return ""
+    more = f" and {len(settings) - ENV_SHOWN} more" if len(settings) > ENV_SHOWN else ""
+    return f"env {container.get('name')}: " + ", ".join(settings[:ENV_SHOWN]) + more
+
+
+def _env_setting(item: dict) -> str:
+    name = item["name"]
+    reference = item.get("valueFrom") or {}
+    for kind, key in (("secret", "secretKeyRef"), ("configmap", "configMapKeyRef")):
+        if key in reference:
+            return f"{name} from {kind} {reference[key].get('name')} key {reference[key].get('key')}"
+    if "fieldRef" in reference:
+        return f"{name} from field {reference['fieldRef'].get('fieldPath')}"
+    if "resourceFieldRef" in reference:
+        return f"{name} from resource {reference['resourceFieldRef'].get('resource')}"
+    if looks_secret(name):
+        return f"{name} {WITHHELD}"
+    value = " ".join(str(item.get("value", "")).split()).replace(";", ",")
+    return f"{name}={value if len(value) <= ENV_VALUE_LIMIT else value[:ENV_VALUE_LIMIT] + '...'}"
 
 
 def _flags(containers: list[dict], flag: re.Pattern[str]) -> list[str]:
