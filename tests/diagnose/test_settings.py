@@ -22,7 +22,7 @@ def test_a_failing_container_is_quoted_with_its_settings_and_the_answer_cites_it
     found = diagnose([record, log("basket-1", READONLY, "carts")])
     failing = next(finding for finding in found if finding.rule == "redis-readonly")
     assert [item.text for item in failing.settings] == [SETTINGS]
-    chunk = Chunk(record["message"], "object", {"kind": "object", "namespace": "carts", "name": "basket-1"})
+    chunk = Chunk(record["message"], "object", namespace="carts", name="basket-1")
     sources = Sources([], [chunk])
     text = compose([failing], sources).text
     assert f'How it is configured:\n- "{SETTINGS}" [2]' in text

@@ -37,3 +37,19 @@ def test_json_lines_are_quoted_by_their_message_and_error_and_long_lines_are_cli
                            container="app", node="cpu-1") for i, line in enumerate(lines)]
     text = compose(diagnose(records), Sources([])).text
     assert not loops(text) and text.count("currently unable to persist to disk") == 1, "one quote, said once"
+
+
+def test_a_line_two_replicas_logged_alike_is_cited_to_the_pod_that_logged_it() -> None:
+    from kubetrainer.diagnose.finding import Evidence
+    from kubetrainer.rag.chunk import Chunk
+    from kubetrainer.rag.retriever import Hit
+
+    line = "INFO:     Uvicorn running on http://0.0.0.0:8765 (Press CTRL+C to quit)"
+    chunks = [Chunk(f"Logs of live/{pod} 05:31\n{line}", "log", namespace="live", name=pod)
+              for pod in ("ws-1", "ws-2")]
+    retrieved = [Hit(rank=1, score=1.0, text=chunks[0].text, source=chunks[0].source())]
+    sources = Sources(retrieved, chunks)
+    assert sources.cite(Evidence(line, "log", "live", "ws-2")) == 1
+    assert sources.listed[0].source["name"] == "ws-2", "its own pod's chunk, not the retrieved one of its replica"
+    assert sources.cite(Evidence(line, "log", "live", "ws-1")) == 2, "the retrieved chunk, for the pod that holds it"
+    assert sources.cite(Evidence(line, "log", "live", "ws-9")) == 2, "no own source: any that holds the line"

@@ -41,13 +41,16 @@ class Sources:
         return len(self.listed)
 
     def cite(self, item: Evidence) -> int:
+        """The number of a source holding `item`'s line: its own object's before another's (replicas log the same
+        start-up line, and the citation should name the pod that said it), a retrieved one before the index's."""
         wanted = normalized(item.text)
-        for hit in sorted(self.hits, key=lambda hit: hit.source.get("name") != item.name):
-            if wanted in normalized(hit.text):
-                return self.number(hit)
-        for chunk in _same_object_first(self.chunks, item):
-            if wanted in normalized(chunk.text):
-                return self.number(Hit(rank=0, score=0.0, text=chunk.text, source=chunk.source()))
+        for own in (True, False) if item.name else (None,):
+            for hit in self.hits:
+                if _owned(hit.source.get("name"), item, own) and wanted in normalized(hit.text):
+                    return self.number(hit)
+            for chunk in self.chunks:
+                if _owned(chunk.name, item, own) and wanted in normalized(chunk.text):
+                    return self.number(Hit(rank=0, score=0.0, text=chunk.text, source=chunk.source()))
         return self.number(Hit(rank=0, score=0.0, text=item.text, source=_record_source(item)))
 
     def add_retrieved(self) -> None:
@@ -60,10 +63,9 @@ class Sources:
         return 1 <= number <= len(self.listed) and normalized(text) in self._texts[number - 1]
 
 
-def _same_object_first(chunks: Sequence[Chunk], item: Evidence) -> list[Chunk]:
-    if not item.name:
-        return list(chunks)
-    return sorted(chunks, key=lambda chunk: chunk.name != item.name)
+def _owned(name: str | None, item: Evidence, own: bool | None) -> bool:
+    """Whether a source named `name` is in this pass: of `item`'s own object (True), of another (False), any (None)."""
+    return own is None or (name == item.name) == own
 
 
 def _record_source(item: Evidence) -> dict:
