@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubetrainer.answer.match import chosen, rank_findings
+from kubetrainer.answer.match import chosen, name_tokens, rank_findings
 from kubetrainer.diagnose.finding import Evidence, Finding
 
 
@@ -31,3 +31,15 @@ def test_a_hyphenated_word_is_not_a_name_unless_an_object_has_it():
     assert all(match.written_out == 0.0 for match in ranked)
     named = rank_findings("Why does exporter-k2x9d crash?", [], [NEAR_NAME, PREEMPTED, ON_NODE])
     assert named[0].finding is ON_NODE and named[0].written_out == 1.0
+
+
+def test_a_gpu_products_name_in_node_names_is_a_name_word_and_generated_suffixes_are_not():
+    assert name_tokens("gpu-h100-6") == {"gpu", "h100"}
+    assert name_tokens("checkout-api-7d9f8c6b5d-x2lqp") == {"checkout", "api"}
+    assert name_tokens("nightly-export-29554620-6zq49") == {"nightly", "export"}
+    cordoned = _finding("node-cordoned", "Node", "gpu-v100-cordoned-0", "is cordoned (SchedulingDisabled)",
+                        ["cordoned (unschedulable)"])
+    missing = _finding("gpu-missing", "Node", "gpu-h100-6", "registers no nvidia.com/gpu",
+                       ["nvidia.com/gpu 0 (labelled NVIDIA H100 80GB GPUs, none registered)"])
+    ranked = rank_findings("One of the H100 nodes advertises zero GPUs. Which one?", [], [cordoned, missing])
+    assert ranked[0].finding is missing and ranked[0].name > ranked[1].name

@@ -59,11 +59,12 @@ class Match:
 
 
 def name_tokens(name: str) -> set[str]:
-    """Words of an object name, without generated suffixes (`checkout-api-7d9f8-x2lq` -> checkout, api)."""
+    """Words of an object name, without generated suffixes and numbers (`checkout-api-7d9f8-x2lqp` -> checkout, api);
+    a product's name keeps its digits (`gpu-h100-6` -> gpu, h100: "the H100 nodes")."""
     return {
         token
         for token in re.split(r"[-_.]", name.lower())
-        if len(token) >= 3 and token.isalpha() and not _looks_generated(token)
+        if len(token) >= 3 and token.isalnum() and not token.isdigit() and not _looks_generated(token)
     }
 
 
@@ -82,9 +83,13 @@ def name_said(name: str, words: set[str]) -> float:
     return _said(name_tokens(name), words, Counter())
 
 
+# The characters Kubernetes draws generated name suffixes from (apimachinery's rand.String): no vowels, no 0, 1 or 3.
+_GENERATED_ALPHABET = frozenset("bcdfghjklmnpqrstvwxz2456789")
+
+
 def _looks_generated(token: str) -> bool:
-    vowels = sum(char in "aeiou" for char in token)
-    return len(token) >= 5 and vowels == 0
+    """A pod-template hash or pod suffix (`7d9f8c6b5d`, `x2lqp`): five or more characters of Kubernetes' alphabet."""
+    return len(token) >= 5 and set(token) <= _GENERATED_ALPHABET
 
 
 def _written_out(names: set[str], finding: Finding) -> float:
