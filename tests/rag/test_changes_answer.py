@@ -80,3 +80,24 @@ def test_the_changes_just_before_the_failure_the_question_describes_come_first()
         "Other changes") < text.index("search-5c8d7f9b6")
     plain = compose_changes([pooler, other], [], Sources([]))
     assert plain.startswith("What changed, as the cluster's data records it") and "Other changes" not in plain
+
+
+def test_a_rollout_before_the_same_problem_on_another_object_is_what_changed_before_the_lead() -> None:
+    # ClickHouse refusing inserts (the lead: the server logs it most) and the client that floods it, rolled out
+    # shortly before it began to fail: the client's rollout is what changed before the problem.
+    from kubetrainer.answer.compose import compose
+    from kubetrainer.answer.sources import Sources
+    from kubetrainer.diagnose.finding import Evidence, Finding
+
+    rollout = Evidence("ReplicaSet data/ingest-7d9f8c6b5d: 3/3 replicas ready; created 2026-03-14T10:05:00Z.", "object",
+                       "data", "ingest-7d9f8c6b5d", ts="2026-03-14T10:05:00Z")
+
+    def refusing(name: str, changes: list[Evidence]) -> Finding:
+        return Finding("clickhouse-too-many-parts", "warning", "Pod", "data", name,
+                       f"Container app of pod data/{name}: ClickHouse refuses inserts: too many parts", "m", "f",
+                       ("too many parts",), [Evidence(f"Code: 252. Too many parts ({name})", "log", "data", name)],
+                       container="app", changes=changes)
+
+    text = compose([refusing("clickhouse-0", []), refusing("ingest-7d9f8c6b5d-x2lqp", [rollout])], Sources([])).text
+    assert "The same on Pod ingest-7d9f8c6b5d-x2lqp" in text
+    assert "What changed shortly before:\n- 10:05 UTC, ingest-7d9f8c6b5d: \"ReplicaSet data/ingest-7d9f8c6b5d" in text

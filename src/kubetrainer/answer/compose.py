@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from kubetrainer.answer.passages import Passage
 from kubetrainer.answer.sources import Sources
+from kubetrainer.diagnose.changes import MAX_CHANGES
 from kubetrainer.diagnose.collect import json_message, readable, shape
 from kubetrainer.diagnose.engine import GPU_NODE_RULES, GPU_POD_RULES, NODE_AGENT_RULES, SERVER_RULES, server_down
 from kubetrainer.diagnose.finding import Evidence, Finding
@@ -185,10 +186,11 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     if lead.elsewhere:
         lines += ["", "The same id elsewhere:"]
         lines += [f"- {_where(item)}: {quote(item.text)} [{sources.cite(item)}]" for item in lead.elsewhere]
-    if lead.changes:
+    changes = _changes(first)
+    if changes:
         lines += ["", "What changed shortly before:"]
         lines += [f"- {_clock(item.ts)}{item.name}: {quote(item.text)} [{sources.cite(item)}]"
-                  + (f", {item.about}" if item.about else "") for item in lead.changes]
+                  + (f", {item.about}" if item.about else "") for item in changes]
     if lead.startup:
         lines += ["", "What it reported when it started:"]
         lines += [f"- {item.name}{'' if item.name == lead.name else f' ({counterpart_role(lead.name, item.name)})'}: "
@@ -208,6 +210,13 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
             for item in _quotable(finding.evidence[:1], quoted):
                 lines.append(f"  {quote(item.text)} [{sources.cite(item)}]")
     return Composed("\n".join(lines), list(findings), cited)
+
+
+def _changes(group: Sequence[Finding]) -> list[Evidence]:
+    """What changed shortly before the lead's problem: before the lead, then before the objects showing the same
+    problem (a client rolled out before the server it floods began to refuse it), oldest first."""
+    found = list(dict.fromkeys(item for finding in group for item in finding.changes))[:MAX_CHANGES]
+    return sorted(found, key=lambda item: item.ts or "")
 
 
 def _where(item: Evidence) -> str:
