@@ -631,6 +631,8 @@ SIGNATURE_LINES = [
                   "if you would like to use GPU."),
     ("redis-maxmemory", "redis.exceptions.ResponseError: OOM command not allowed when used memory > 'maxmemory'."),
     ("redis-readonly", "ReplyError: READONLY You can't write against a read only replica."),
+    ("autoscaler-group-at-max", "I0314 10:52:14.012345       1 orchestrator.go:153] Skipping node group "
+                                "eks-gpu-pool-asg - max size reached"),
     ("db-lock", "org.postgresql.util.PSQLException: ERROR: deadlock detected"),
     ("db-lock", "java.sql.SQLException: Lock wait timeout exceeded; try restarting transaction"),
     ("pg-statement-timeout", "psycopg.errors.QueryCanceled: canceling statement due to statement timeout"),
@@ -891,6 +893,25 @@ def test_a_pod_pinned_by_its_volume_names_the_zone_left_without_a_schedulable_no
     assert any("cpu-c-0" in item.text and "cordoned" in item.text for item in finding.evidence)
     gpu_node = only(found, "gpu-missing")  # its GPU fault does not explain a pod that only names its GPU taint
     assert gpu_node.id not in finding.related
+
+
+def test_a_pod_no_node_group_may_grow_for_is_followed_by_the_autoscalers_report_of_which_group_is_at_its_max():
+    # kube-scheduler's anti-affinity refusal, the autoscaler's NotTriggerScaleUp event (Normal) on the pod, and the
+    # line its scale-up orchestrator logs at info level for the group it may not grow.
+    pending = ("0/9 nodes are available: 4 node(s) didn't match pod anti-affinity rules, 5 node(s) didn't match Pod's "
+               "node affinity/selector. preemption: 0/9 nodes are available: 9 Preemption is not helpful for scheduling.")
+    scale = ("pod didn't trigger scale-up: 1 max node group size reached, 2 node(s) didn't match Pod's node "
+             "affinity/selector")
+    skipped = "I0314 10:52:14.012345       1 orchestrator.go:153] Skipping node group eks-search-pool-asg - max size reached"
+    found = diagnose([pod("quoter-2", "search", node=None, phase="Pending"),
+                      event("Pod", "quoter-2", "search", "FailedScheduling", pending, count=30),
+                      event("Pod", "quoter-2", "search", "NotTriggerScaleUp", scale, count=40, warning=False),
+                      *(log("cluster-autoscaler-6c9d8-x2lqp", skipped, "kube-system") for _ in range(3))])
+    at_max = only(found, "autoscaler-group-at-max")
+    assert "the node group is at its maximum size (node group eks-search-pool-asg) (3 times)" in at_max.cause
+    pending_pod = only(found, "unschedulable")
+    assert at_max.id in pending_pod.related
+    assert [finding.rule for finding in order([pending_pod], found)] == ["unschedulable", "autoscaler-group-at-max"]
 
 
 def test_a_signature_finding_names_the_specifics_its_lines_give():

@@ -51,9 +51,10 @@ EXPLAINED_BY: dict[str, frozenset[str]] = {
 }
 for _rule in GPU_POD_RULES:  # linked only to their node's GPU fault (`diagnose.engine`)
     EXPLAINED_BY[_rule] = EXPLAINED_BY.get(_rule, frozenset()) | GPU_NODE_RULES
-# Related findings that may explain the key's rule without the data to be sure: stated right after it. A node
-# without GPUs is one reason a GPU pod finds no node, but the scheduler does not say the pod would fit there.
-MAY_EXPLAIN: dict[str, frozenset[str]] = {"unschedulable": frozenset({"gpu-missing"})}
+# Related findings that bear on the key's rule without being its cause: stated right after it. A node without GPUs
+# is one reason a GPU pod finds no node, but the scheduler does not say the pod would fit there; a node group at its
+# maximum size is why the autoscaler adds no node, not why none fits.
+MAY_EXPLAIN: dict[str, frozenset[str]] = {"unschedulable": frozenset({"gpu-missing", "autoscaler-group-at-max"})}
 _TIMES = re.compile(r" \(\d+ times\)")
 PEERS_SHOWN = 3  # findings of the same rule in other pods of the namespace, named after the one chosen
 MAX_QUOTES = 3

@@ -171,10 +171,15 @@ _CLOCK = re.compile(r"\bNTP|\bclock|chrony|time ?sync", re.IGNORECASE)
 CSI_PLUGIN = "csi"
 
 
+# cluster-autoscaler's NotTriggerScaleUp event on a pod: `pod didn't trigger scale-up: 1 max node group size reached`.
+AT_MAX_SIZE = "max node group size reached"
+
+
 def link(findings: list[Finding]) -> None:
     """Relate findings that explain each other: pod -> node -> GPU, pending pod -> claim or shortage, job -> pod,
     a GPU node without GPUs -> the failing driver pods on it, a stuck drain -> the eviction it retries, the
-    pods of one namespace failing with the same signature (one shared dependency), a client's report of its
+    pods of one namespace failing with the same signature (one shared dependency), a pending pod no node group may
+    grow for -> the autoscaler's report of the group at its maximum, a client's report of its
     server's failure -> the server's own finding, a client's failure to reach (or resolve, or pull from) a pod or
     Service -> that server's failure to run, a failed DNS lookup, metrics an HPA cannot read or a volume not provisioned -> the
     failure of CoreDNS, metrics-server or the provisioner, a pod's GPU failure -> its
@@ -193,6 +198,8 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
         yield from (o for o in findings if o.kind == "PersistentVolumeClaim" and o.namespace == finding.namespace
                     and o.name in cause)
         yield from (node for node in nodes if _blocks_scheduling(node, cause))
+        if AT_MAX_SIZE in cause:  # the autoscaler's event says a group is at its maximum; its log says which
+            yield from (o for o in findings if o.rule == "autoscaler-group-at-max")
     elif rule == "pod-evicted":
         yield from (node for node in nodes if node.name == finding.node and node.rule == "node-pressure")
     elif rule in OWNER_RULES:

@@ -101,6 +101,7 @@ PROBLEM_WORDS = (
     "see a majority",  # mongod's `Not standing for election because I cannot see a majority` (an info line)
     "delaying inserting block",  # ClickHouse's early warning before TOO_MANY_PARTS (an information line)
     "thermal slowdown",  # nvidia-smi -q `HW Thermal Slowdown : Active` (a GPU's clock event reasons, no level)
+    "max size reached",  # cluster-autoscaler at info level: `Skipping node group <id> - max size reached`
     "thermal_slowdown",  # NVML's reason names as monitors print them: `reasons=HW_SLOWDOWN,HW_THERMAL_SLOWDOWN`
 )
 KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
@@ -413,6 +414,21 @@ SIGNATURES: tuple[Signature, ...] = (
         ("quota",),
         explain=False,
         detail=r"exceeded quota: [\w.-]+, requested: [^,]+|exceeded quota: [\w.-]+",
+    ),
+    _sig(
+        "autoscaler-group-at-max",
+        # cluster-autoscaler's scale-up orchestrator, for each node group it may not grow while pods are unschedulable
+        # (`Skipping node group eks-gpu-pool-asg - max size reached`); the pods' events say only "max node group
+        # size reached", this line says which group
+        r"Skipping node group \S+ - max size reached",
+        "the cluster autoscaler cannot add nodes: the node group is at its maximum size",
+        "the autoscaler grows a node group only up to its configured maximum; unschedulable pods that fit only there "
+        "stay Pending",
+        "raise the node group's maximum size (the cloud's auto scaling group or the autoscaler's --nodes flag), or let "
+        "the pods fit another group",
+        ("max size", "maximum size", "max node group size"),
+        explain=False,
+        detail=r"node group \S+(?= - max size reached)",
     ),
     _sig(
         "probe-failed",
