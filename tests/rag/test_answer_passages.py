@@ -101,6 +101,23 @@ def test_a_suspect_the_question_names_that_has_no_finding_is_said_to_have_none_w
     assert sources.holds(1, manager.text)
 
 
+def test_a_version_question_about_a_suspect_without_finding_also_gets_the_newest_version_its_pods_stated() -> None:
+    planner = _object("Deployment rail/journey-planner: 3/3 replicas ready.", "rail", "journey-planner")
+    check = '{{"ts": "2026-03-14T{}:00Z", "level": "info", "msg": "timetable check", "version": "{}", "trips": 17104}}'
+    search = '{"ts": "2026-03-14T11:00:01Z", "level": "info", "msg": "journey search", "status": 200}'
+    older = Chunk(f"Logs of rail/journey-planner-pskznz2gnk-g7lwh 06:00-06:10\n{check.format('06:00', 'v20260312.1')}",
+                  "log", namespace="rail", name="journey-planner-pskznz2gnk-g7lwh", ts_end="2026-03-14T06:10:00Z")
+    newer = Chunk(f"Logs of rail/journey-planner-pskznz2gnk-g7lwh 11:00-11:10\n{check.format('11:00', 'v20260313.2')}"
+                  f"\n{search}", "log", namespace="rail", name="journey-planner-pskznz2gnk-g7lwh",
+                  ts_end="2026-03-14T11:10:00Z")
+    chunks = [planner, older, newer]
+    named = unflagged("Which timetable version is journey-planner still serving?", chunks, [])
+    assert [passage.line for passage in named] == [planner.text, check.format("11:00", "v20260313.2")]
+    assert [p.line for p in unflagged("Is journey-planner down?", chunks, [])] == [planner.text], "not asked: no line"
+    text = with_unflagged("Lead [1]", named, Sources([]))
+    assert text.endswith('- journey-planner-pskznz2gnk-g7lwh logged: "' + check.format("11:00", "v20260313.2") + '" [2]')
+
+
 def test_a_line_whose_quote_the_answer_already_shows_is_not_repeated_and_never_loops() -> None:
     error = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands "
              "that may modify the data set are disabled, because this instance is configured to report errors during "

@@ -258,11 +258,14 @@ def nothing_found(closest: Sequence[Finding], sources: Sources) -> str:
 
 def with_unflagged(text: str, named: Sequence[Passage], sources: Sources) -> str:
     """`text` followed by the status records of the objects the question names that have no finding
-    (`answer.unflagged`): the suspect is fine, and the reader sees the record that says so."""
+    (`answer.unflagged`): the suspect is fine, and the reader sees the record that says so; a line one of its pods
+    logged (the version it states) is shown as that pod's."""
     if not named:
         return text
     lines = ["", "Named in the question, with no finding:"]
-    lines += [f"- {quote(passage.line)} [{sources.number(passage.hit)}]" for passage in named]
+    for passage in named:
+        logged = f"{passage.hit.source.get('name')} logged: " if passage.hit.source.get("kind") == "log" else ""
+        lines.append(f"- {logged}{quote(passage.line)} [{sources.number(passage.hit)}]")
     return "\n".join([text, *lines])
 
 

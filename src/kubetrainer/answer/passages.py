@@ -33,10 +33,10 @@ class Passage:
     weight: float  # the summed rarity of the question words it holds (0 for a named object's status, `unflagged`)
 
 
-def _lines(hit: Hit) -> list[str]:
-    """The data lines of a chunk: its first line names the object and window (kept for a one-line chunk, an
+def chunk_lines(text: str) -> list[str]:
+    """The data lines of a chunk's text: its first line names the object and window (kept for a one-line chunk, an
     object's record), and the lines the index adds are left out."""
-    lines = [line.strip() for line in hit.text.splitlines()]
+    lines = [line.strip() for line in text.splitlines()]
     lines = lines[1:] if len(lines) > 1 else lines
     return [line for line in lines if line and not line.startswith(_OUR_TEXT)]
 
@@ -52,7 +52,7 @@ def passages(question: str, hits: Sequence[Hit], answered: str, quote: Callable[
     """At most MAX_PASSAGES lines of `hits` that `answered` (the answer's text) does not quote yet, one per hit and
     per message, best first; `quote` renders a line as the answer quotes it (a JSON line by its message and error)."""
     shown = shape(normalized(answered))  # a line of the same message as one quoted (another replica's) is not new
-    candidates = [(position, line) for position, hit in enumerate(hits) for line in _lines(hit)
+    candidates = [(position, line) for position, hit in enumerate(hits) for line in chunk_lines(hit.text)
                   if shape(normalized(quote(line))) not in shown]
     if not candidates:
         return []

@@ -3,21 +3,26 @@
 "Is cert-manager failing for the helpdesk site?", "Is the sso-portal app itself the problem?": on-call
 questions often name a suspect that is fine. The findings answer with what is broken elsewhere; the
 answer should also say, from the same data, that the suspect has no finding, and quote its status record
-(`Deployment cert-manager/cert-manager: 1/1 replicas ready.`) so the reader can check. Only an object whose
+(`Deployment cert-manager/cert-manager: 1/1 replicas ready.`) so the reader can check. A question about versions
+("which version is journey-planner still serving?") also gets the newest line its pods logged that states one. Only an object whose
 whole name the question says counts (written out when it holds a digit: "cpu" says no one node), and only when no
 finding is about it or anything it created (a ReplicaSet, its pods: named after it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from kubetrainer.answer.match import name_said, question_words, whole_names
-from kubetrainer.answer.passages import Passage
+from kubetrainer.answer.passages import Passage, chunk_lines
 from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.startup import states_version
 from kubetrainer.rag.chunk import Chunk
 from kubetrainer.rag.retriever import Hit
 
+# "Which version/release/build is it serving?", "Is 1.9.0 live?"
+ASKS_VERSION = re.compile(r"\b(?:version|release|build)s?\b|\bv?\d+\.\d+\.\d+\b", re.IGNORECASE)
 # The objects whose status record says whether they are fine; pods are covered by their workload.
 STATUS_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Node")
 MAX_NAMED = 2
@@ -45,11 +50,32 @@ def _said(name: str, words: set[str], written: set[str]) -> bool:
     return name_said(name, words) == 1.0
 
 
+def _passage(chunk: Chunk, line: str) -> Passage:
+    return Passage(Hit(0, 0.0, chunk.text, chunk.source()), line, 0.0)
+
+
+def _version_line(workload: Chunk, chunks: Sequence[Chunk]) -> Passage | None:
+    """The newest line a pod of `workload` logged that states a version, or None."""
+    logs = [chunk for chunk in chunks if chunk.kind == "log" and chunk.namespace == workload.namespace
+            and (chunk.name or "").startswith(f"{workload.name}-")]
+    for chunk in sorted(logs, key=lambda chunk: chunk.ts_end or "", reverse=True):
+        stated = [line for line in chunk_lines(chunk.text) if states_version(line)]
+        if stated:
+            return _passage(chunk, stated[-1])
+    return None
+
+
 def unflagged(question: str, chunks: Sequence[Chunk], findings: Sequence[Finding]) -> list[Passage]:
     """The status records of at most MAX_NAMED workloads or nodes whose whole name `question` says and that no
-    finding is about."""
+    finding is about, each followed, when the question asks about versions, by the newest version its pods stated."""
     words, written = question_words(question), whole_names(question)
     troubled = _troubled(findings)
     named = [chunk for chunk in chunks if chunk.kind == "object" and _kind(chunk) in STATUS_KINDS and chunk.name
              and _said(chunk.name, words, written) and not _about(chunk.name, troubled)]
-    return [Passage(Hit(0, 0.0, chunk.text, chunk.source()), chunk.text, 0.0) for chunk in named[:MAX_NAMED]]
+    found = []
+    for chunk in named[:MAX_NAMED]:
+        found.append(_passage(chunk, chunk.text))
+        version = _version_line(chunk, chunks) if ASKS_VERSION.search(question) else None
+        if version is not None:
+            found.append(version)
+    return found

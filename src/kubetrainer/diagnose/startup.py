@@ -38,6 +38,7 @@ MIN_SCORE = 1.5  # a shared number or version alone reaches it; one shared commo
 # Words (and words split at `_`, `-`, `.`) and numbers: `max_seq_len=131072` -> max, seq, len, 131072.
 _TOKEN = re.compile(r"[a-z]{3,}|\d+(?:\.\d+)+|\d{3,}")
 _VERSION = re.compile(r"(?<![\w.])v?\d+\.\d+\.\d+(?:[.+-]?\w+)*\b|\bversion[ =:\"]+v?\d")
+_VERSION_FIELD = re.compile(r'"(?:version|release|build)"\s*:\s*"v?\d')  # a JSON log line's own version field
 # Times, dates and source locations in a line's prefix or body (`I0314 11:58:38.001626 1 llm_engine.py:237]`):
 # masked before tokens are taken, so none of them counts as a shared number.
 _NOISE = re.compile(r"\d{4}-\d\d-\d\d|\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?|\b[IWEF]\d{4}\b|\[\d+\.\d+s\]"
@@ -126,10 +127,16 @@ def _chosen(lines: Sequence[Evidence], failure: set[str], finding: Finding) -> l
                 for signature in matching(item.text, LOG_SIGNATURES) if signature.settings]
     stated = [item for item in lines if any(pattern.search(item.text) for pattern in settings)]
     chosen = _distinct(stated)[:MAX_STATED] or [item for _, _, item in _scored(lines, failure)[:1]]
-    banner = next((item for item in lines if _VERSION.search(readable(item.text))), None)
+    banner = next((item for item in lines if states_version(item.text)), None)
     if banner is not None and banner not in chosen:
         chosen.append(banner)
     return chosen
+
+
+def states_version(line: str) -> bool:
+    """Whether a log line states a version: in its message (`tile-server 1.9.0`, `version=2.4.0`) or, for a JSON
+    line, in a version field (`"version": "v20260313.2"`)."""
+    return bool(_VERSION.search(readable(line)) or _VERSION_FIELD.search(line))
 
 
 def _distinct(lines: Sequence[Evidence]) -> list[Evidence]:
