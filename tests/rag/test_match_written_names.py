@@ -43,3 +43,11 @@ def test_a_gpu_products_name_in_node_names_is_a_name_word_and_generated_suffixes
                        ["nvidia.com/gpu 0 (labelled NVIDIA H100 80GB GPUs, none registered)"])
     ranked = rank_findings("One of the H100 nodes advertises zero GPUs. Which one?", [], [cordoned, missing])
     assert ranked[0].finding is missing and ranked[0].name > ranked[1].name
+
+
+def test_a_question_naming_no_product_is_not_held_to_the_product_in_a_node_name():
+    xid = _finding("gpu-xid", "Node", "gpu-h100-0", "reported Xid 79: the GPU has fallen off the bus",
+                   ["XidCriticalError: Xid=79 on Device=GPU-061ae8d1-3 (GPU has fallen off the bus)"])
+    ranked = rank_findings("Has any GPU hardware gone bad on the NVIDIA nodes?", [], [xid])
+    assert ranked[0].name == 1.0, "gpu is all of its name this question can say"
+    assert rank_findings("Has any GPU gone bad on the A100 nodes?", [], [xid])[0].name < 1.0

@@ -124,6 +124,11 @@ def _name_score(question_tokens: set[str], finding: Finding, spread: Counter[str
 
 
 def _said(tokens: set[str], question_tokens: set[str], spread: Counter[str]) -> float:
+    """The weighted share of name words `tokens` said in the question. A product's name (`h100`) counts only for a
+    question that names some product ("the H100 nodes"): one asking about "the NVIDIA nodes" names none, and
+    says all of `gpu-h100-0`'s name it means."""
+    if not any(char.isdigit() for word in question_tokens for char in word):
+        tokens = {token for token in tokens if token.isalpha()}
     weights = {token: 1.0 / max(spread[token], 1) for token in tokens}
     total = sum(weights.values())
     if not total:
