@@ -38,7 +38,7 @@ def test_a_failure_naming_an_id_quotes_the_other_pod_that_created_it():
     assert [item.name for item in failing.elsewhere] == ["portal-7d9f-a1"]
     assert f"Creating key {{{KEY}}}" in failing.elsewhere[0].text
     text = compose([failing], Sources([])).text
-    assert "The same id elsewhere:" in text and f'clinic/portal-7d9f-a1: "Creating key {{{KEY}}}' in text
+    assert "The same id or file elsewhere:" in text and f'clinic/portal-7d9f-a1: "Creating key {{{KEY}}}' in text
 
 
 def test_an_opening_keeps_an_indented_message_body_but_not_the_frames_after_an_error():

@@ -185,8 +185,9 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
         notes = [note for note in (item.about, _first_seen(item)) if note]
         lines.append(f"- {quote(item.text)} [{sources.cite(item)}]" + (f" ({'; '.join(notes)})" if notes else ""))
     if lead.elsewhere:
-        lines += ["", "The same id elsewhere:"]
-        lines += [f"- {_where(item)}: {quote(item.text)} [{sources.cite(item)}]" for item in lead.elsewhere]
+        lines += ["", "The same id or file elsewhere:"]
+        lines += [f"- {_where(item)}{_container(item, lead)}: {quote(item.text)} [{sources.cite(item)}]"
+                  for item in lead.elsewhere]
     changes = _changes(first)
     if changes:
         lines += ["", "What changed shortly before:"]
@@ -222,6 +223,12 @@ def _changes(group: Sequence[Finding]) -> list[Evidence]:
 
 def _where(item: Evidence) -> str:
     return f"{item.namespace}/{item.name}" if item.namespace else item.name or "?"
+
+
+def _container(item: Evidence, lead: Finding) -> str:
+    """` (container model-sync)` for a line of another container of the lead's own pod, else ""."""
+    same_pod = (item.namespace, item.name) == (lead.namespace, lead.name)
+    return f" (container {item.container})" if same_pod and item.container else ""
 
 
 def _first_seen(item: Evidence) -> str:

@@ -19,6 +19,7 @@ from kubetrainer.diagnose.identifiers import trace_identifiers
 from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER, SIGNATURE_BY_RULE
 from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
+from kubetrainer.diagnose.paths import trace_paths
 from kubetrainer.diagnose.pods import PodRules, name_last_lines
 from kubetrainer.diagnose.ports import explain_ports
 from kubetrainer.diagnose.quota import name_quota_consumers
@@ -79,6 +80,7 @@ def findings_of(collector: Collector) -> list[Finding]:
                               maxlen=collector.changes.maxlen)
     name_changes(merged, list(collector.changes))
     trace_identifiers(merged, collector)
+    trace_paths(merged, collector)
     link(merged)
     return sorted(merged, key=Finding.sort_key)
 
