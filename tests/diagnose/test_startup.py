@@ -9,7 +9,7 @@ from kubetrainer.diagnose import diagnose
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.startup import tokens
 
-from .cluster import container, log, pod
+from .cluster import container, event, log, pod
 
 CRASHING = dict(containers=[container(waiting=("CrashLoopBackOff", "back-off"), last=("Error", 1), restarts=9)])
 # vLLM 0.6's start-up lines, then the engine's refusal when the model's context does not fit the KV cache.
@@ -190,3 +190,22 @@ def test_a_replica_that_logs_the_same_failure_is_not_a_working_counterpart_nor_i
     failing = _about(found, "basket-4h6kv7m885-6b6s8", "redis-readonly")
     others = {item.name for item in failing.startup} - {failing.name}
     assert others == {"basket-4h6kv7m885-zq2lm"}, "the replica that serves, not the one failing the same way"
+
+
+def test_a_client_rejecting_a_servers_expired_certificate_quotes_the_certificate_the_server_loaded():
+    # The ReplicaSet controller's FailedCreate when a mutating webhook's serving certificate has expired, and the
+    # webhook's own start-up line for the certificate it loaded (issuer and validity, as Go's x509 fields).
+    refused = ('Error creating: Internal error occurred: failed calling webhook "defaults.pod-defaults.example.io": '
+               'failed to call webhook: Post "https://pod-defaults-webhook.admission.svc:443/mutate-v1-pod?timeout=10s"'
+               ': tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time '
+               '2026-03-14T11:15:05Z is after 2026-03-14T09:58:00Z')
+    loaded = ('{"level":"info","msg":"serving certificate loaded","subject":"CN=pod-defaults-webhook.admission.svc",'
+              '"issuer":"CN=pod-defaults-ca","notAfter":"2026-03-14T09:58:00Z"}')
+    serving = dict(containers=[container(ready=True)], conditions=[{"type": "Ready", "status": "True"}])
+    found = diagnose([event("ReplicaSet", "booking-tqhfphsf5g", "rail", "FailedCreate", refused, count=24),
+                      *_ran("pod-defaults-webhook-6c9d8f7b5-x2lqp", ['{"level":"info","msg":"starting webhook"}',
+                                                                     loaded], "admission", **serving)])
+    failing = next(finding for finding in found if finding.kind == "ReplicaSet")
+    assert [item.text for item in failing.startup] == [loaded]
+    text = compose([failing], Sources([])).text
+    assert "- pod-defaults-webhook-6c9d8f7b5-x2lqp (the server it calls): " in text

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from kubetrainer.answer.passages import Passage
 from kubetrainer.diagnose.finding import Finding
+from kubetrainer.diagnose.rollouts import SERVER, counterpart_role
 from kubetrainer.rag.chunk import Chunk
 from kubetrainer.rag.retriever import Hit
 
@@ -21,8 +22,8 @@ from kubetrainer.rag.retriever import Hit
 def compared_nodes(lead: Finding, chunks: Sequence[Chunk]) -> list[Passage]:
     """The status records of `lead`'s node and of the node a working counterpart runs on, in that order; [] when
     there is no counterpart on another node or the index lacks either record."""
-    working = next((item.node for item in lead.startup
-                    if item.name != lead.name and item.node and item.node != lead.node), None)
+    working = next((item.node for item in lead.startup if item.name != lead.name and item.node
+                    and item.node != lead.node and counterpart_role(lead.name, item.name) != SERVER), None)
     if working is None or lead.node is None:
         return []
     records = {chunk.name: chunk for chunk in chunks

@@ -229,6 +229,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "a TLS certificate expired: connections using it are refused until it is renewed",
         "renew the certificate (check the issuer, e.g. cert-manager, for why renewal failed)",
         ("expired", "certificate"),
+        # what a TLS server logs of its certificate as it starts (Go's x509 fields, OpenSSL's `notAfter=`)
+        settings=r"not ?after|valid until|expires?[ =:]|issuer",
     ),
     _sig(
         "x509-not-yet-valid",

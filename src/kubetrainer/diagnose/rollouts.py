@@ -62,12 +62,17 @@ def _serving_pods(findings: list[Finding], objects: Mapping[tuple, ObjectFacts],
     return found
 
 
-def counterpart_role(failing: str, working: str) -> str:
-    """How a working counterpart of pod `failing` is named in answers: the previous version (another ReplicaSet of
-    its Deployment) or a working replica (its own)."""
-    first, second = POD_OF_REPLICASET.match(failing), POD_OF_REPLICASET.match(working)
-    same = bool(first and second) and first["hash"] == second["hash"]
-    return "a working replica" if same else "the previous version"
+SERVER = "the server it calls"
+
+
+def counterpart_role(failing: str, other: str) -> str:
+    """How the pod `other`, whose start-up lines a failure of `failing` quotes, is named in answers: a working
+    replica (its own ReplicaSet), the previous version (another ReplicaSet of its Deployment), else the server the
+    failure addresses (`startup.attach_server_settings`)."""
+    first, second = POD_OF_REPLICASET.match(failing), POD_OF_REPLICASET.match(other)
+    if not (first and second and first["deployment"] == second["deployment"]):
+        return SERVER
+    return "a working replica" if first["hash"] == second["hash"] else "the previous version"
 
 
 def previous_versions(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> dict[str, list[ObjectFacts]]:

@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from kubetrainer.diagnose.addresses import serves
 from kubetrainer.diagnose.collect import ObjectFacts, readable, shape
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import INFO, LOG_SIGNATURES, is_problem_line, matching
@@ -71,6 +72,28 @@ def attach_startup(findings: list[Finding], opening: Mapping[tuple, Sequence[Evi
             theirs = _containers(opening, facts.namespace, facts.name, finding.container)
             lines += _counterparts(theirs, chosen, failure)
         finding.startup = lines[:MAX_LINES]
+
+
+def attach_server_settings(findings: list[Finding], opening: Mapping[tuple, Sequence[Evidence]]) -> None:
+    """Give each failure whose evidence addresses a server (`Finding.addressed`: the webhook a controller called, the
+    Service a client dialled) the start-up lines of that server's pods stating its failure's setting: the
+    certificate a TLS server loaded, whose expiry the client rejected."""
+    for finding in findings:
+        if not finding.addressed or finding.severity == INFO:
+            continue
+        settings = _settings(finding)
+        if not settings:
+            continue
+        theirs = [item for (namespace, pod, _), lines in sorted(opening.items())
+                  if serves("Pod", namespace, pod, finding.addressed) for item in lines]
+        stated = [item for item in theirs if any(pattern.search(item.text) for pattern in settings)]
+        finding.startup += _distinct(stated)[:MAX_STATED]
+
+
+def _settings(finding: Finding) -> list[re.Pattern[str]]:
+    """The patterns of the settings the signatures of the finding's evidence are governed by."""
+    return [signature.settings for item in finding.evidence
+            for signature in matching(item.text, LOG_SIGNATURES) if signature.settings]
 
 
 def attach_before(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
@@ -123,8 +146,7 @@ def _scored(lines: Sequence[Evidence], failure: set[str]) -> list[tuple[float, i
 
 def _chosen(lines: Sequence[Evidence], failure: set[str], finding: Finding) -> list[Evidence]:
     """The line stating the failure's setting, else the one that shares the most with it; then the version banner."""
-    settings = [signature.settings for item in finding.evidence if item.kind == "log"
-                for signature in matching(item.text, LOG_SIGNATURES) if signature.settings]
+    settings = _settings(finding)
     stated = [item for item in lines if any(pattern.search(item.text) for pattern in settings)]
     chosen = _distinct(stated)[:MAX_STATED] or [item for _, _, item in _scored(lines, failure)[:1]]
     banner = next((item for item in lines if states_version(item.text)), None)
