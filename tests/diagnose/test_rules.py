@@ -1325,3 +1325,15 @@ def test_a_thermal_slowdown_that_is_not_active_is_no_finding():
     lines = ["    Clocks Event Reasons", "        HW Thermal Slowdown               : Not Active",
              "        SW Thermal Slowdown               : Not Active"]
     assert not [f for f in diagnose([log("smi-1", line) for line in lines]) if f.rule == "gpu-thermal-slowdown"]
+
+
+def test_an_active_thermal_slowdown_names_the_gpu_whose_nvidia_smi_section_it_is_in():
+    """nvidia-smi -q: a header line per GPU (its PCI bus id), the clock event reasons indented below it."""
+    lines = ["==============NVSMI LOG==============", "GPU 00000000:9A:00.0", "    Clocks Event Reasons",
+             "        HW Thermal Slowdown               : Not Active", "GPU 00000000:AB:00.0",
+             "    Clocks Event Reasons", "        HW Thermal Slowdown               : Active",
+             "    Temperature", "        GPU Current Temp                  : 89 C"]
+    hot = only(diagnose([log("smi-1", line, ts=f"2026-03-14T11:00:{i:02d}Z") for i, line in enumerate(lines)]),
+               "gpu-thermal-slowdown")
+    assert [item.about for item in hot.evidence] == ["GPU 00000000:AB:00.0"]
+    assert '"HW Thermal Slowdown               : Active" [1] (GPU 00000000:AB:00.0)' in compose([hot], Sources([])).text

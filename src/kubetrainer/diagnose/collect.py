@@ -12,7 +12,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubetrainer.diagnose.changes import APPLIED, KEEP, Change, event_change, log_changes, rollout_change
@@ -97,6 +97,8 @@ class SignatureHits:
 
 
 # Lines that continue a stack trace rather than say something new.
+# `nvidia-smi -q` prints one section per GPU under a header line naming its PCI bus id: `GPU 00000000:AB:00.0`.
+GPU_SECTION = re.compile(r"^GPU (?P<bus>[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])\s*$")
 TRACE_LINE = re.compile(r"^(?:\s|Traceback \(most recent call last\)|Caused by|\.\.\. \d+ more|goroutine \d+)")
 # An indented line that is a frame whatever came before it (Java/.NET `at`, Python `File "..."`, an inner exception).
 STACK_FRAME = re.compile(r'^\s+(?:at |File "|---> |\.\.\. \d+ more)')
@@ -219,6 +221,7 @@ class Collector:
         self._opening_trace: set[tuple[str | None, str, str]] = set()  # containers whose opening is in a stack trace
         self.last: dict[tuple[str | None, str], dict] = {}  # (namespace, pod) -> its newest log record
         self.recent: dict[tuple, deque[dict]] = {}  # container -> its last _RECENT_LINES non-failure records
+        self.gpu_section: dict[tuple, str] = {}  # container -> the GPU whose `nvidia-smi -q` section it is printing
 
     def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
         key = (kind, namespace or None, name)
@@ -307,6 +310,10 @@ class Collector:
                 self.last[key_pod] = record
         if pod and ("isten" in line or "unning on" in line or "erving on" in line):
             self._listening(record, pod, line)
+        if section := GPU_SECTION.match(line):
+            self.gpu_section[key] = section["bus"]
+        elif not line[:1].isspace():
+            self.gpu_section.pop(key, None)
         if not is_problem_line(line) and "NCCL" not in line:
             if not TRACE_LINE.match(line):
                 self.previous[key] = record
@@ -316,6 +323,8 @@ class Collector:
         facts.node = facts.node or record.get("node")
         logs = facts.logs.setdefault(record.get("container") or "", ContainerLogs())
         item = _evidence(record, line, name=pod or record.get("node"))
+        if key in self.gpu_section:  # an indented line of a GPU's section says only what, not which GPU
+            item = replace(item, about=f"GPU {self.gpu_section[key]}")
         before = self.previous.get(key)
         context = _evidence(before, before["message"], name=pod or record.get("node")) if before else None
         for found in ids_in(line)[: max(MAX_IDS - len(logs.ids), 0)]:
