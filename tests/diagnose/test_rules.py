@@ -1337,3 +1337,19 @@ def test_an_active_thermal_slowdown_names_the_gpu_whose_nvidia_smi_section_it_is
                "gpu-thermal-slowdown")
     assert [item.about for item in hot.evidence] == ["GPU 00000000:AB:00.0"]
     assert '"HW Thermal Slowdown               : Active" [1] (GPU 00000000:AB:00.0)' in compose([hot], Sources([])).text
+
+
+def test_a_long_error_quoted_in_a_cause_is_cut_between_words_never_inside_one():
+    from kubetrainer.diagnose.collect import clipped
+
+    helm = ('Error: UPGRADE FAILED: unable to build kubernetes objects from new release manifest: resource mapping not '
+            'found for name: "partner-sync" namespace: "partner-sync" from "": no matches for kind "ServiceMonitor" in '
+            'version "monitoring.coreos.com/v1"')
+    assert clipped("short", 240) == "short"
+    cut = clipped(helm, helm.index("ServiceMonitor") + len("Service"))
+    assert cut.endswith("no matches for kind…") and helm.startswith(cut[:-1]), "not `kind \"Service`"
+    long = "coalesce.go:289: warning: cannot overwrite table with non table for partner-sync.podAnnotations; " + helm
+    failed = pod("release-1931-6j4gw", "sync", phase="Failed", containers=[container("helm", terminated=("Error", 1))])
+    finding = next(f for f in diagnose([failed, log("release-1931-6j4gw", long, "sync", "helm")])
+                   if f.name == "release-1931-6j4gw")
+    assert "…" in finding.cause and 'kind "Service"' not in finding.cause

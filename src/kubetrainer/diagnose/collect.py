@@ -74,6 +74,15 @@ def ids_in(text: str) -> list[str]:
     return list(dict.fromkeys(match.lower() for match in UUID.findall(text)))
 
 
+def clipped(text: str, limit: int) -> str:
+    """`text`, or its first words within `limit` characters and `…`: a quote in a finding's cause is cut between
+    words, never inside one (`kind "Service` of `kind "ServiceMonitor"` names another kind)."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", limit // 2, limit)
+    return text[: cut if cut > 0 else limit].rstrip(" ,;:") + "…"
+
+
 def shape(line: str) -> str:
     """A log line with its variable parts masked: two lines with one shape say the same thing."""
     return _VARIABLE.sub("#", line)

@@ -7,7 +7,7 @@ own, with the distinct lines that show it and how often it was seen.
 
 from __future__ import annotations
 
-from kubetrainer.diagnose.collect import ObjectFacts, readable, shape
+from kubetrainer.diagnose.collect import ObjectFacts, clipped, readable, shape
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.knowledge import INFO, WARNING
 from kubetrainer.diagnose.nodes import xid_finding
@@ -69,7 +69,7 @@ def _errors(facts: ObjectFacts, container: str, logs) -> Finding:
     last = logs.errors[-1]
     message = readable(last.text)
     context = logs.error_context.get(shape(message))
-    after = f', after "{readable(context.text)[:200]}"' if context else ""
+    after = f', after "{clipped(readable(context.text), 200)}"' if context else ""
     count = logs.error_count
     finding = Finding(
         rule="log-errors",
@@ -77,7 +77,7 @@ def _errors(facts: ObjectFacts, container: str, logs) -> Finding:
         kind=facts.kind,
         namespace=facts.namespace,
         name=facts.name,
-        cause=f'{_where(facts, container)} logs errors ({count}); the last: "{message[:240]}"{after}',
+        cause=f'{_where(facts, container)} logs errors ({count}); the last: "{clipped(message, 240)}"{after}',
         meaning="the program reports failures it did not recover from on its own",
         fix="read the quoted error; it names what failed",
         terms=("error",),

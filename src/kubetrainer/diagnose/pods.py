@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kubetrainer.diagnose.collect import ContainerLogs, ObjectFacts, readable, shape
+from kubetrainer.diagnose.collect import ContainerLogs, ObjectFacts, clipped, readable, shape
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import (
     CRITICAL,
@@ -138,7 +138,7 @@ class PodRules:
             message = readable(line.text)
             earlier = [item for item in logs.errors[:-1]
                        if readable(item.text) != message and len(_key_words(readable(item.text), 2)) == 2][-1:]
-            return Explanation(f'it logs "{message[:240]}"', (*earlier, line), _key_words(message))
+            return Explanation(f'it logs "{clipped(message, 240)}"', (*earlier, line), _key_words(message))
         return self._start_error()
 
     def _signatures(self, container: str, logs: ContainerLogs) -> Explanation:
@@ -149,7 +149,7 @@ class PodRules:
         for rule, hits in logs.signatures.items():
             self.used_signatures.add((container, rule))
         for rule, hits in shown:
-            part = f'{hits.signature.cause}{pod_note(self.facts, rule)}: "{readable(hits.first.text)[:200]}"'
+            part = f'{hits.signature.cause}{pod_note(self.facts, rule)}: "{clipped(readable(hits.first.text), 200)}"'
             if hits.context and not lines and (len(hits.distinct) == 1 or is_problem_line(hits.context.text)):
                 part += f', after "{readable(hits.context.text)[:160]}"'  # an ordinary line only beside a lone one
                 lines.append(hits.context)
@@ -171,8 +171,8 @@ class PodRules:
         detail = [line for line in message.splitlines() if line.strip()][-1]  # runtimes put the real error last
         signature = next(iter(matching(message, LOG_SIGNATURES)), None)
         if signature is None:
-            return Explanation(f'it fails to start: "{detail[:240]}"', (events[-1],), _key_words(detail))
-        return Explanation(f'it fails to start: {signature.cause}: "{detail[:200]}"', (events[-1],), signature.terms,
+            return Explanation(f'it fails to start: "{clipped(detail, 240)}"', (events[-1],), _key_words(detail))
+        return Explanation(f'it fails to start: {signature.cause}: "{clipped(detail, 200)}"', (events[-1],), signature.terms,
                            signature.fix)
 
     def _container(self, container: ContainerStatus) -> Finding | None:
@@ -464,6 +464,6 @@ def name_last_lines(findings: list[Finding], last_line: Callable[[str | None, st
         if last is not None:
             doing = busy_with(last.text)
             finding.cause += (f"; it was in the middle of {doing}" if doing else "") + (
-                f'; the last line it logged{f", at {last.ts}," if last.ts else ""} is "{readable(last.text)[:200]}"')
+                f'; the last line it logged{f", at {last.ts}," if last.ts else ""} is "{clipped(readable(last.text), 200)}"')
             if last not in finding.evidence:  # quoted right after the probe's failure: it says why the probe failed
                 finding.evidence.insert(1, last)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from kubetrainer.diagnose.collect import ObjectFacts, readable
+from kubetrainer.diagnose.collect import ObjectFacts, clipped, readable
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import CRITICAL, INFO, SIGNATURE_BY_RULE, WARNING, matching
 from kubetrainer.diagnose.quota import QUOTA_DENIAL
@@ -88,7 +88,7 @@ def object_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
             facts,
             "hpa-metrics",
             WARNING,
-            f"autoscaler {facts.name} cannot read its metrics: {hpa[-1].text.split(': ', 1)[-1][:200]}",
+            f"autoscaler {facts.name} cannot read its metrics: {clipped(hpa[-1].text.split(': ', 1)[-1], 200)}",
             "without metrics the HorizontalPodAutoscaler cannot scale; it keeps the current replica count",
             "install or fix metrics-server (or the custom metrics adapter) and set resource requests on the "
             "target's containers",
@@ -196,13 +196,13 @@ def event_findings(facts: ObjectFacts, used: set[str]) -> list[Finding]:
             # A one-off event of a known kind is noted; a repeated (or critical) one is a problem.
             severity = known.severity if count >= 3 or known.severity == CRITICAL else INFO
             finding = _finding(facts, known.rule, severity, f"{facts.kind} {facts.name}: {known.cause}: "
-                               f"{event.text[:240]}", known.meaning, known.fix, known.terms)
+                               f"{clipped(event.text, 240)}", known.meaning, known.fix, known.terms)
         else:
             finding = _finding(
                 facts,
                 f"event-{reason or 'warning'}",
                 INFO if count < 3 else WARNING,
-                f"{facts.kind} {facts.name} has warning events: {event.text[:240]}",
+                f"{facts.kind} {facts.name} has warning events: {clipped(event.text, 240)}",
                 "a component reported a problem with this object",
                 "read the event's message; it names the component",
                 (reason,) if reason else ("warning",),
