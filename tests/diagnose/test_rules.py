@@ -843,7 +843,7 @@ def test_a_jvm_out_of_heap_names_its_heap_cap_and_quotes_the_containers_settings
     crash = only(diagnose([record, log("claims-1", "Terminating due to java.lang.OutOfMemoryError: Java heap space",
                                        "claims")]), "crash-loop")
     assert "its JVM heap is capped at -Xmx512m, within the memory limit app=2Gi" in crash.cause
-    assert [item.text for item in crash.settings] == [settings]
+    assert [item.text for item in crash.settings] == ["images registry.example.com/claims:4.1", settings]
 
 
 def test_a_node_process_at_its_v8_heap_cap_states_the_cap_from_node_options_and_its_memory_limit() -> None:

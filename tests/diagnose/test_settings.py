@@ -1,4 +1,4 @@
-"""A failing container's env settings, quoted from its pod's record as how it is configured."""
+"""A failing container's images and env settings, quoted from its pod's record as how it is configured."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .cluster import container, log, pod
 READONLY = "2026/03/14 11:34:02 add item failed: READONLY You can't write against a read only replica."
 ENV = [{"name": "REDIS_ADDR", "value": "cart-redis-node-0.cart-redis-headless.carts.svc:6379"},
        {"name": "REDIS_PASSWORD", "value": "s3cr3t-value"}, {"name": "REDIS_DB", "value": "0"}]
+IMAGES = "images registry.example.com/app:1.0"  # the release the pod runs
 SETTINGS = ("env app: REDIS_ADDR=cart-redis-node-0.cart-redis-headless.carts.svc:6379, REDIS_PASSWORD (value withheld), "
             "REDIS_DB=0")
 
@@ -21,12 +22,12 @@ def test_a_failing_container_is_quoted_with_its_settings_and_the_answer_cites_it
     record = pod("basket-1", "carts", containers=[container(ready=True)], env=ENV)
     found = diagnose([record, log("basket-1", READONLY, "carts")])
     failing = next(finding for finding in found if finding.rule == "redis-readonly")
-    assert [item.text for item in failing.settings] == [SETTINGS]
+    assert [item.text for item in failing.settings] == [IMAGES, SETTINGS]
     chunk = Chunk(record["message"], "object", namespace="carts", name="basket-1")
     sources = Sources([], [chunk])
     text = compose([failing], sources).text
-    assert f'How it is configured:\n- "{SETTINGS}" [2]' in text
-    assert sources.holds(2, SETTINGS) and "s3cr3t" not in text
+    assert f'How it is configured:\n- "{IMAGES}" [2]\n- "{SETTINGS}" [2]' in text
+    assert sources.holds(2, SETTINGS) and sources.holds(2, IMAGES) and "s3cr3t" not in text
 
 
 def test_a_container_whose_image_was_never_pulled_has_no_settings_to_quote():
@@ -35,6 +36,6 @@ def test_a_container_whose_image_was_never_pulled_has_no_settings_to_quote():
     assert [finding.settings for finding in found if finding.rule == "image-pull"] == [[]]
 
 
-def test_a_container_without_settings_gets_none():
+def test_a_container_without_settings_gets_its_images_only():
     found = diagnose([pod("basket-3", "carts", containers=[container(ready=True)]), log("basket-3", READONLY, "carts")])
-    assert all(not finding.settings for finding in found)
+    assert [[item.text for item in finding.settings] for finding in found] == [[IMAGES]]
