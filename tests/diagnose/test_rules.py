@@ -1353,3 +1353,12 @@ def test_a_long_error_quoted_in_a_cause_is_cut_between_words_never_inside_one():
     finding = next(f for f in diagnose([failed, log("release-1931-6j4gw", long, "sync", "helm")])
                    if f.name == "release-1931-6j4gw")
     assert "…" in finding.cause and 'kind "Service"' not in finding.cause
+
+
+def test_a_related_findings_quote_keeps_what_its_line_names_only_by_id():
+    lines = ["GPU 00000000:AB:00.0", "    Clocks Event Reasons", "        HW Thermal Slowdown               : Active"]
+    hot = only(diagnose([log("smi-1", line, ts=f"2026-03-14T11:00:{i:02d}Z") for i, line in enumerate(lines)]),
+               "gpu-thermal-slowdown")
+    lead = Finding("crash-loop", "warning", "Pod", "web", "train-1", "keeps crashing", "m", "f", ("crash",))
+    text = compose([lead, hot], Sources([])).text
+    assert '  "HW Thermal Slowdown               : Active" [1] (GPU 00000000:AB:00.0)' in text

@@ -182,8 +182,7 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     lines += ["", "Evidence:"]
     quoted: set[str] = set()  # shapes of the lines quoted so far: a line is quoted once, cited by number after
     for item in _quotable(lead.evidence[:MAX_QUOTES], quoted):
-        notes = [note for note in (item.about, _first_seen(item)) if note]
-        lines.append(f"- {quote(item.text)} [{sources.cite(item)}]" + (f" ({'; '.join(notes)})" if notes else ""))
+        lines.append(f"- {quote(item.text)} [{sources.cite(item)}]{_notes(item)}")
     if lead.elsewhere:
         lines += ["", "The same id or file elsewhere:"]
         lines += [f"- {_where(item)}{_container(item, lead)}: {quote(item.text)} [{sources.cite(item)}]"
@@ -210,7 +209,7 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
             also = " The same on " + ", ".join(f"{f.name}{marks(f)}" for f in same) + "." if same else ""
             lines.append(f"- {finding.subject}: {_sentence(finding.cause)}{marks(finding)}{also}")
             for item in _quotable(finding.evidence[:1], quoted):
-                lines.append(f"  {quote(item.text)} [{sources.cite(item)}]")
+                lines.append(f"  {quote(item.text)} [{sources.cite(item)}]{_notes(item)}")
     return Composed("\n".join(lines), list(findings), cited)
 
 
@@ -229,6 +228,12 @@ def _container(item: Evidence, lead: Finding) -> str:
     """` (container model-sync)` for a line of another container of the lead's own pod, else ""."""
     same_pod = (item.namespace, item.name) == (lead.namespace, lead.name)
     return f" (container {item.container})" if same_pod and item.container else ""
+
+
+def _notes(item: Evidence) -> str:
+    """` (GPU 00000000:AB:00.0; first seen ...)`: what the quoted line names only by id, and since when it repeats."""
+    notes = [note for note in (item.about, _first_seen(item)) if note]
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def _first_seen(item: Evidence) -> str:
