@@ -39,3 +39,15 @@ def test_a_container_whose_image_was_never_pulled_has_no_settings_to_quote():
 def test_a_container_without_settings_gets_its_images_only():
     found = diagnose([pod("basket-3", "carts", containers=[container(ready=True)]), log("basket-3", READONLY, "carts")])
     assert [[item.text for item in finding.settings] for finding in found] == [[IMAGES]]
+
+
+def test_the_diagnose_table_shows_how_a_failing_container_is_configured(tmp_path, capsys):
+    from kubetrainer.cli import main
+    from kubetrainer.records import write_jsonl
+
+    records = tmp_path / "records.jsonl"
+    write_jsonl(records, [pod("basket-1", "carts", containers=[container(ready=True)], env=ENV),
+                          log("basket-1", READONLY, "carts")])
+    assert main(["diagnose", "--from", str(records)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert 'configured: "env app: REDIS_ADDR=cart-redis-node-0' in out and "s3cr3t" not in out
