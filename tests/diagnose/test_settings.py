@@ -51,3 +51,11 @@ def test_the_diagnose_table_shows_how_a_failing_container_is_configured(tmp_path
     assert main(["diagnose", "--from", str(records)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert 'configured: "env app: REDIS_ADDR=cart-redis-node-0' in out and "s3cr3t" not in out
+
+
+def test_a_pods_images_are_read_back_before_its_settings():
+    from kubetrainer.diagnose.rollouts import IMAGES
+
+    record = pod("basket-1", "carts", containers=[container(ready=True)], env=ENV)
+    assert IMAGES.search(record["message"])["images"] == "registry.example.com/app:1.0"
+    assert IMAGES.search(pod("basket-2", "carts")["message"])["images"] == "registry.example.com/app:1.0"

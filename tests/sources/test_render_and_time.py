@@ -67,9 +67,11 @@ def test_a_pods_settings_are_listed_per_container_as_kubectl_describe_does_and_s
     pod = {"metadata": {"name": "basket-1", "namespace": "carts"}, "spec": {"containers": [app, sidecar, bare]},
            "status": {"phase": "Running"}}
     text = render_pod(pod)
-    assert ("; env app: REDIS_ADDR=redis-0.redis.carts.svc:6379, REDIS_PASSWORD (value withheld), DB_USER from secret "
-            "db-creds key user, MODE from configmap basket key mode, POD_IP from field status.podIP, OPTS=a=1, b=2 c=3, "
-            "* from secret api-keys, FLAG_* from configmap flags; env otel-collector: GOMAXPROCS=1; images ") in text
+    assert text.endswith(
+        "; images basket-api:4.1.0, envoy:1.30, otelcol:0.98.0; env app: REDIS_ADDR=redis-0.redis.carts.svc:6379, "
+        "REDIS_PASSWORD (value withheld), DB_USER from secret db-creds key user, MODE from configmap basket key mode, "
+        "POD_IP from field status.podIP, OPTS=a=1, b=2 c=3, * from secret api-keys, FLAG_* from configmap flags; "
+        "env otel-collector: GOMAXPROCS=1."), "the environment last: an embedding reads a record's beginning"
     assert "hunter2" not in text and "env proxy" not in text
     parsed = parse_pod(text)
     assert parsed.env["otel-collector"] == "env otel-collector: GOMAXPROCS=1" and "proxy" not in parsed.env

@@ -18,7 +18,7 @@ from kubetrainer.diagnose.knowledge import INFO
 
 # `checkout-api-7d9f8c6b5d-x2lqp`: the ReplicaSet's pod-template hash, then the pod's own suffix.
 POD_OF_REPLICASET = re.compile(r"^(?P<deployment>[a-z0-9][a-z0-9-]*?)-(?P<hash>[a-z0-9]{6,10})-[a-z0-9]{5}$")
-IMAGES = re.compile(r"; images (?P<images>[^;]+?)\.?$")  # how sources.render ends a pod's status
+IMAGES = re.compile(r"; images (?P<images>[^;]+?)(?:; env |\.?$)")  # a pod's status: its images, then its env
 SHOWN = 2  # running pods of the previous version named per finding
 MAX_EVIDENCE = 5
 

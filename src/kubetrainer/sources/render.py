@@ -113,9 +113,11 @@ def render_pod(pod: dict) -> str:
         text += "; volume claims " + ", ".join(claims)
     if status.get("podIP"):
         text += f"; pod IP {status['podIP']}"  # what other pods' logs name it by (kubectl get pods -o wide)
-    text += "".join(f"; {clause}" for clause in map(_env_clause, spec.get("containers", [])) if clause)
     images = sorted({c.get("image", "") for c in spec.get("containers", [])})
-    return text + "; images " + ", ".join(images) + "."
+    text += "; images " + ", ".join(images)
+    # Last: an embedding model reads a record's first few hundred tokens, and a long environment is the least of it.
+    text += "".join(f"; {clause}" for clause in map(_env_clause, spec.get("containers", [])) if clause)
+    return text + "."
 
 
 def _oom_killed(status: dict) -> bool:
