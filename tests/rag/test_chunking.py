@@ -34,8 +34,15 @@ def test_a_line_said_once_is_kept_verbatim_with_its_values_while_repeated_lines_
     chunks = list(chunk_records([_log(i, line) for i, line in enumerate(startup + access)]))
     assert len(chunks) == 1 and not chunks[0].problem
     text = chunks[0].text
-    assert text.count("/completions") == 1 and '300x INFO <*> - "POST /v<*>/completions' in text
+    assert text.count("/completions") == 1 and '300x INFO <*> - "POST /v1/completions HTTP/1.1" 200 OK' in text
     assert "Said once:" in text and all(line in text for line in startup)
+
+
+def test_a_value_the_same_in_every_repeated_line_is_shown_and_only_what_varied_is_masked() -> None:
+    checks = [f'{{"ts": "2026-03-14T0{i // 60}:{i % 60:02d}:00Z", "msg": "timetable check", "version": "v20260313.2", '
+              f'"trips": 17104, "took_ms": {i % 7 + 3}}}' for i in range(12)]
+    text = "\n".join(chunk.text for chunk in chunk_records([_log(i * 300, line) for i, line in enumerate(checks)]))
+    assert '12x {"ts": "<*>", "msg": "timetable check", "version": "v20260313.2", "trips": 17104, "took_ms": <*>}' in text
 
 
 def test_lines_said_once_are_shown_up_to_a_limit_and_the_rest_counted() -> None:

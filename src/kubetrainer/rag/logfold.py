@@ -5,7 +5,10 @@ error. Per container and time window this yields:
 - a *problems* chunk: warning/error lines and stack traces verbatim, with a
   line of context either side; a problem that repeats is shown once and counted;
 - a *patterns* chunk: the routine lines as drain3 templates with counts, so a
-  thousand identical access-log lines become one line of one chunk; a line whose
+  thousand identical access-log lines become one line of one chunk; a value that stayed
+  the same in every line of a template in the window is shown as it is (a heartbeat's
+  `"version": "v20260313.2"` is what a question about the version asks for), only what
+  varied is masked; a line whose
   template occurs once in the window is kept verbatim instead (start-up banners,
   settings, versions, listening addresses, end-of-run summaries: said once, and
   their values are what a question about them asks for).
@@ -64,6 +67,7 @@ class _Window:
     lines: int = 0
     routine: Counter = field(default_factory=Counter)  # drain cluster id -> count
     firsts: dict[int, str] = field(default_factory=dict)  # drain cluster id -> its first line in the window, verbatim
+    varied: dict[int, list[int]] = field(default_factory=dict)  # cluster id -> token positions that differed from it
     problems: list[list[str]] = field(default_factory=list)  # verbatim blocks
     repeats: dict[int, list] = field(default_factory=dict)  # cluster id -> [count, last ts] of repeated problems
     emitted: list[str] = field(default_factory=list)  # ids of the chunks made for it while it was open
@@ -71,13 +75,31 @@ class _Window:
     def to_json(self) -> dict:
         return {"first": self.first, "last": self.last, "lines": self.lines,
                 "routine": [[cluster, count] for cluster, count in self.routine.items()],
-                "firsts": [[cluster, line] for cluster, line in self.firsts.items()], "problems": self.problems,
+                "firsts": [[cluster, line] for cluster, line in self.firsts.items()],
+                "varied": [[cluster, positions] for cluster, positions in self.varied.items()], "problems": self.problems,
                 "repeats": [[cluster, *value] for cluster, value in self.repeats.items()], "emitted": self.emitted}
+
+    def note_variation(self, cluster: int, line: str) -> None:
+        """Mark the token positions where `line` differs from the cluster's first line in this window."""
+        first, tokens = self.firsts[cluster].split(), line.split()
+        varied = set(self.varied.get(cluster, ()))
+        changed = {i for i, (a, b) in enumerate(zip(first, tokens)) if a != b} | set(range(len(first), len(tokens)))
+        if not changed <= varied:
+            self.varied[cluster] = sorted(varied | changed)
+
+    def pattern(self, cluster: int, template: str) -> str:
+        """The cluster's template with the values that never varied in this window shown as they are."""
+        first, masked = self.firsts[cluster].split(), template.split()
+        if len(first) != len(masked):
+            return template
+        varied = set(self.varied.get(cluster, ()))
+        return " ".join(mask if i in varied else value for i, (value, mask) in enumerate(zip(first, masked)))
 
     @classmethod
     def from_json(cls, value: dict) -> _Window:
         return cls(parse_ts(value["first"]), value["first"], value["last"], value["lines"],
-                   Counter(dict(value["routine"])), dict(value["firsts"]), value["problems"],
+                   Counter(dict(value["routine"])), dict(value["firsts"]),
+                   dict(value.get("varied", ())), value["problems"],  # "varied" is absent in older indexes
                    {cluster: [count, ts] for cluster, count, ts in value["repeats"]}, value["emitted"])
 
 
@@ -142,7 +164,10 @@ class _ContainerLog:
         else:
             cluster = self.cluster_of(line)
             window.routine[cluster] += 1
-            window.firsts.setdefault(cluster, line)
+            if cluster in window.firsts:
+                window.note_variation(cluster, line)
+            else:
+                window.firsts[cluster] = line
             self.context.append(line)
             self.in_trace = False
         return closed
@@ -224,7 +249,7 @@ class LogFolder:
                 yield explained(Chunk(text=text, problem=True, **base))
         if window.routine:
             ranked = [(cluster, count) for cluster, count in window.routine.most_common() if count > 1]
-            lines = [f"{count}x {state.template(cluster)}" for cluster, count in ranked[:TOP_TEMPLATES]]
+            lines = [f"{count}x {window.pattern(cluster, state.template(cluster))}" for cluster, count in ranked[:TOP_TEMPLATES]]
             if len(ranked) > TOP_TEMPLATES:
                 lines.append(f"... and {len(ranked) - TOP_TEMPLATES} rarer patterns ({sum(c for _, c in ranked[TOP_TEMPLATES:])} lines)")
             once = [window.firsts[cluster] for cluster, count in window.routine.items() if count == 1]
