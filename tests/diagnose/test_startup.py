@@ -133,6 +133,26 @@ def test_a_scaled_up_replica_that_fails_shows_what_a_working_replica_of_its_repl
     assert "- reranker-x9n64zsvpk-7vc6q (a working replica): " in text and "previous version" not in text
 
 
+def test_an_image_pull_refused_on_a_new_node_quotes_a_working_replicas_pulled_event_on_another_node():
+    # Docker Hub's rate limit: the replica on a node that had the image started (the kubelet's Normal `Pulled`
+    # event says it was already present); the one on a fresh node must pull and is refused.
+    image = "docker.io/library/varnish:7.5.0"
+    refused = (f'Failed to pull image "{image}": failed to pull and unpack image "{image}": 429 Too Many Requests - '
+               "Server message: toomanyrequests: You have reached your pull rate limit.")
+    serving = dict(containers=[container(ready=True)], conditions=[{"type": "Ready", "status": "True"}])
+    stuck = [container(waiting=("ImagePullBackOff", f'Back-off pulling image "{image}"'))]
+    records = [pod("tile-cache-wdltk9fmgp-kq2xv", "tiles", node="old-1", **serving),
+               event("Pod", "tile-cache-wdltk9fmgp-kq2xv", "tiles", "Pulled",
+                     f'Container image "{image}" already present on machine', warning=False, host="old-1"),
+               pod("tile-cache-wdltk9fmgp-89xzh", "tiles", node="new-1", containers=stuck),
+               event("Pod", "tile-cache-wdltk9fmgp-89xzh", "tiles", "Failed", refused, host="new-1")]
+    pull = _about(diagnose(records), "tile-cache-wdltk9fmgp-89xzh", "image-pull")
+    assert [(item.name, item.text) for item in pull.startup] == [
+        ("tile-cache-wdltk9fmgp-kq2xv", f'Pulled: Container image "{image}" already present on machine')]
+    text = compose([pull], Sources([])).text
+    assert "- tile-cache-wdltk9fmgp-kq2xv (a working replica): " in text and "already present on machine" in text
+
+
 def test_a_pod_that_never_logged_gets_no_lines_from_the_previous_version():
     serving = dict(containers=[container(ready=True)], conditions=[{"type": "Ready", "status": "True"}])
     records = [*_ran("gw-dhk2t98k8g-s87hf", ["gw 2.9.4 listening on :9000"], **serving),

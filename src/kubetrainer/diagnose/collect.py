@@ -147,6 +147,7 @@ class ObjectFacts:
     zone: str | None = None  # a node's topology.kubernetes.io/zone label
     labels: dict[str, str] = field(default_factory=dict)  # a pod's labels, which Services select it by
     quota: dict[str, float] = field(default_factory=dict)  # what a pod holds of a ResourceQuota (sources.kube)
+    pulled: Evidence | None = None  # a pod's newest `Pulled` event: its image pulled, or found on the node already
 
 
 def readable(line: str) -> str:
@@ -285,6 +286,9 @@ class Collector:
         kind = labels.get("involved_kind") or "Object"
         if labels.get("type") != "Warning" and labels.get("involved_name"):
             self._change(record, kind, labels)
+        if labels.get("reason") == "Pulled" and kind == "Pod" and labels.get("involved_name"):
+            pod = self.facts("Pod", record.get("namespace"), labels["involved_name"])
+            pod.pulled = _evidence(record, event_text(record), name=labels["involved_name"])
         notable = (labels.get("type") == "Warning" or labels.get("reason") in NOTABLE_NORMAL_REASONS
                    or PROBE_KILL.search(record["message"]) is not None)
         if not notable or not labels.get("involved_name"):

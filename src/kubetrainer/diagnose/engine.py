@@ -32,7 +32,7 @@ from kubetrainer.diagnose.rollouts import (
 )
 from kubetrainer.diagnose.services import service_findings
 from kubetrainer.diagnose.settings import attach_settings
-from kubetrainer.diagnose.startup import attach_before, attach_server_settings, attach_startup
+from kubetrainer.diagnose.startup import attach_before, attach_pulls, attach_server_settings, attach_startup
 from kubetrainer.diagnose.taints import name_tainted_nodes
 from kubetrainer.diagnose.workloads import event_findings, name_active_jobs, object_findings
 from kubetrainer.diagnose.zones import name_closed_zones
@@ -72,7 +72,9 @@ def findings_of(collector: Collector) -> list[Finding]:
     versions = previous_versions(merged, collector.objects)
     name_previous_versions(merged, collector.objects, versions)
     name_previous_runs(merged, collector.objects)
-    attach_startup(merged, collector.opening, working_counterparts(merged, collector.objects))
+    counterparts = working_counterparts(merged, collector.objects)
+    attach_startup(merged, collector.opening, counterparts)
+    attach_pulls(merged, counterparts)
     attach_server_settings(merged, collector.opening)
     attach_before(merged, collector.objects)
     attach_settings(merged, collector.objects)

@@ -74,6 +74,19 @@ def attach_startup(findings: list[Finding], opening: Mapping[tuple, Sequence[Evi
         finding.startup = lines[:MAX_LINES]
 
 
+def attach_pulls(findings: list[Finding], versions: Mapping[str, Sequence[ObjectFacts]]) -> None:
+    """Give each image-pull failure the kubelet's `Pulled` event of a working replica on another node: a registry that
+    refuses a pull fails only the nodes without the image, and `Container image "..." already present on machine` on
+    the node where a replica started says so (`versions`: `rollouts.working_counterparts`)."""
+    for finding in findings:
+        if finding.rule != "image-pull" or finding.severity == INFO:
+            continue
+        pulled = next((facts.pulled for facts in versions.get(finding.id, [])
+                       if facts.pulled and facts.node and facts.node != finding.node), None)
+        if pulled is not None:
+            finding.startup.append(pulled)
+
+
 def attach_server_settings(findings: list[Finding], opening: Mapping[tuple, Sequence[Evidence]]) -> None:
     """Give each failure whose evidence addresses a server (`Finding.addressed`: the webhook a controller called, the
     Service a client dialled) the start-up lines of that server's pods stating its failure's setting: the
