@@ -118,6 +118,25 @@ def test_a_version_question_about_a_suspect_without_finding_also_gets_the_newest
     assert text.endswith('- journey-planner-pskznz2gnk-g7lwh logged: "' + check.format("11:00", "v20260313.2") + '" [2]')
 
 
+def test_a_release_asked_about_by_number_gets_the_images_the_workloads_named_after_it_run() -> None:
+    # "Is partner-sync 1.9.0 live now?" after a failed `helm upgrade`: the Deployment partner-sync-api has no finding;
+    # its running pod's record says which image is live.
+    api = _object("Deployment partner-sync/partner-sync-api: 2/2 replicas ready.", "partner-sync", "partner-sync-api")
+    running = _object("Pod partner-sync/partner-sync-api-tfgdwb9db6-k6qs4 on node cpu-st-0: phase Running; container "
+                      "app running; images registry.example.com/partners/partner-sync-api:1.8.2; env app: LOG=info.",
+                      "partner-sync", "partner-sync-api-tfgdwb9db6-k6qs4")
+    failed = _object("Pod partner-sync/partner-sync-api-x5vnb2gq7d-2kqzt on node cpu-st-1: phase Failed; container "
+                     "app terminated: Error exit code 1; images registry.example.com/partners/partner-sync-api:1.9.0.",
+                     "partner-sync", "partner-sync-api-x5vnb2gq7d-2kqzt")
+    chunks = [failed, running, api]
+    named = unflagged("Is partner-sync 1.9.0 live now?", chunks, [])
+    assert [p.line for p in named] == [api.text, "images registry.example.com/partners/partner-sync-api:1.8.2"]
+    assert unflagged("Is partner-sync live now?", chunks, []) == [], "no release number: only whole names count"
+    text = with_unflagged("Lead [1]", named, Sources([]))
+    assert text.endswith('- partner-sync-api-tfgdwb9db6-k6qs4: "images registry.example.com/partners/partner-sync-api:'
+                         '1.8.2" [2]')
+
+
 def test_a_line_whose_quote_the_answer_already_shows_is_not_repeated_and_never_loops() -> None:
     error = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands "
              "that may modify the data set are disabled, because this instance is configured to report errors during "

@@ -6,7 +6,9 @@ answer should also say, from the same data, that the suspect has no finding, and
 (`Deployment cert-manager/cert-manager: 1/1 replicas ready.`) so the reader can check. A question about versions
 ("which version is journey-planner still serving?") also gets the newest line its pods logged that states one. Only an object whose
 whole name the question says counts (written out when it holds a digit: "cpu" says no one node), and only when no
-finding is about it or anything it created (a ReplicaSet, its pods: named after it).
+finding is about it or anything it created (a ReplicaSet, its pods: named after it). A question that names a release by
+its number ("Is partner-sync 1.9.0 live now?") also counts the workloads named after what it writes out
+(`partner-sync-api`), and gets the images a running pod of each runs: what is live, whatever the rollout said.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from kubetrainer.answer.match import name_said, question_words, whole_names
 from kubetrainer.answer.passages import Passage, chunk_lines
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.startup import states_version
+from kubetrainer.diagnose.status import parse_pod
 from kubetrainer.rag.chunk import Chunk
 from kubetrainer.rag.retriever import Hit
 
 # "Which version/release/build is it serving?", "Is 1.9.0 live?"
 ASKS_VERSION = re.compile(r"\b(?:version|release|build)s?\b|\bv?\d+\.\d+\.\d+\b", re.IGNORECASE)
+NAMES_A_RELEASE = re.compile(r"\bv?\d+\.\d+\.\d+\b")  # "Is 1.9.0 live?": a release asked about by its number
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 # The objects whose status record says whether they are fine; pods are covered by their workload.
 STATUS_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Node")
 MAX_NAMED = 2
@@ -50,6 +55,11 @@ def _said(name: str, words: set[str], written: set[str]) -> bool:
     return name_said(name, words) == 1.0
 
 
+def _named_after(name: str, written: set[str]) -> bool:
+    """Whether a workload is named after a name the question writes out (`partner-sync-api` after `partner-sync`)."""
+    return any(name.startswith(f"{whole}-") for whole in written)
+
+
 def _passage(chunk: Chunk, line: str) -> Passage:
     return Passage(Hit(0, 0.0, chunk.text, chunk.source()), line, 0.0)
 
@@ -65,17 +75,33 @@ def _version_line(workload: Chunk, chunks: Sequence[Chunk]) -> Passage | None:
     return None
 
 
+def _running_images(workload: Chunk, chunks: Sequence[Chunk]) -> Passage | None:
+    """The images of the newest running pod of `workload`, quoted from its status record, or None."""
+    pods = [chunk for chunk in chunks if chunk.kind == "object" and _kind(chunk) == "Pod"
+            and chunk.namespace == workload.namespace and (chunk.name or "").startswith(f"{workload.name}-")]
+    for chunk in sorted(pods, key=lambda chunk: chunk.ts_end or "", reverse=True):
+        status = parse_pod(chunk.text)
+        if status.phase == "Running" and status.images:
+            return _passage(chunk, f"images {', '.join(status.images)}")
+    return None
+
+
 def unflagged(question: str, chunks: Sequence[Chunk], findings: Sequence[Finding]) -> list[Passage]:
-    """The status records of at most MAX_NAMED workloads or nodes whose whole name `question` says and that no
-    finding is about, each followed, when the question asks about versions, by the newest version its pods stated."""
+    """The status records of at most MAX_NAMED workloads or nodes whose whole name `question` says (or, when it names a
+    release by number, that are named after such a name) and that no finding is about, each followed, when the question
+    asks about versions, by the images a running pod of it runs and the newest version its pods stated."""
     words, written = question_words(question), whole_names(question)
-    troubled = _troubled(findings)
-    named = [chunk for chunk in chunks if chunk.kind == "object" and _kind(chunk) in STATUS_KINDS and chunk.name
-             and _said(chunk.name, words, written) and not _about(chunk.name, troubled)]
+    troubled, release = _troubled(findings), NAMES_A_RELEASE.search(question) is not None
+    candidates = [chunk for chunk in chunks if chunk.kind == "object" and _kind(chunk) in STATUS_KINDS and chunk.name
+                  and not _about(chunk.name, troubled)]
+    named = [chunk for chunk in candidates if _said(chunk.name, words, written)]
+    if release:
+        named += [chunk for chunk in candidates if _kind(chunk) in WORKLOAD_KINDS and chunk not in named
+                  and _named_after(chunk.name, written)]
     found = []
     for chunk in named[:MAX_NAMED]:
         found.append(_passage(chunk, chunk.text))
+        images = _running_images(chunk, chunks) if release and _kind(chunk) in WORKLOAD_KINDS else None
         version = _version_line(chunk, chunks) if ASKS_VERSION.search(question) else None
-        if version is not None:
-            found.append(version)
+        found += [passage for passage in (images, version) if passage is not None]
     return found
