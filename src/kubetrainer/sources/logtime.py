@@ -2,7 +2,8 @@
 
 Lines without one inherit the previous line's time, so a stack trace stays with
 its error. Formats: RFC 3339 (bare, bracketed or quoted), `YYYY-MM-DD HH:MM:SS,mmm`,
-JSON `ts`/`time`/`timestamp` fields, nginx `[02/Jan/2026:03:04:05 +0000]`,
+JSON `ts`/`time`/`timestamp` fields (RFC 3339, or epoch seconds or milliseconds as zap and
+pino write them), MongoDB's `{"t":{"$date":"..."}}`, nginx `[02/Jan/2026:03:04:05 +0000]`,
 klog `I0314 10:42:17.123456` and redis `14 Mar 2026 10:42:17.123`.
 """
 
@@ -12,7 +13,10 @@ import re
 from datetime import datetime, timedelta, timezone
 
 _ISO = re.compile(r'^[\[\("]?(?:time=")?(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?')
-_JSON_TS = re.compile(r'"(?:ts|time|timestamp|@timestamp)"\s*:\s*"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?"')
+_JSON_TS = re.compile(r'"(?:ts|time|timestamp|@timestamp|t"\s*:\s*\{\s*"\$date)"\s*:\s*"(\d{4}-\d{2}-\d{2})[T ]'
+                      r'(\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?"')
+# zap's `"ts":1773486470.712` (seconds), pino's and bunyan-style `"time":1773486470712` (milliseconds)
+_JSON_EPOCH = re.compile(r'"(?:ts|time|timestamp)"\s*:\s*(?:(\d{13})|(\d{10})(?:\.(\d{1,9}))?)\b')
 _NGINX = re.compile(r"\[(\d{2})/(\w{3})/(\d{4}):(\d{2}:\d{2}:\d{2}) ([+-]\d{4})\]")
 _KLOG = re.compile(r"^[IWEF](\d{2})(\d{2}) (\d{2}:\d{2}:\d{2})\.(\d{6})")
 _REDIS = re.compile(r"^\d+:[A-Z] (\d{2}) (\w{3}) (\d{4}) (\d{2}:\d{2}:\d{2})\.(\d{3})")
@@ -31,6 +35,16 @@ def _iso(date: str, clock: str, fraction: str | None, zone: str | None) -> datet
     return moment.replace(tzinfo=timezone.utc)
 
 
+def _epoch(millis: str | None, seconds: str | None, fraction: str | None) -> datetime:
+    """An epoch time in milliseconds, or in seconds with a fraction, exactly (no float rounding)."""
+    if millis:
+        whole, rest = divmod(int(millis), 1000)
+        micros = rest * 1000
+    else:
+        whole, micros = int(seconds or 0), int((fraction or "0")[:6].ljust(6, "0"))
+    return datetime.fromtimestamp(whole, timezone.utc) + timedelta(microseconds=micros)
+
+
 def line_time(line: str, year: int) -> datetime | None:
     """The UTC time a log line starts with, or None; `year` fills in formats that omit it (klog)."""
     head = line[:48]
@@ -39,6 +53,8 @@ def line_time(line: str, year: int) -> datetime | None:
             return _iso(*match.groups())
         if head.startswith("{") and (match := _JSON_TS.search(line[:200])):
             return _iso(*match.groups())
+        if head.startswith("{") and (match := _JSON_EPOCH.search(line[:200])):
+            return _epoch(*match.groups())
         if match := _KLOG.match(head):
             month, day, clock, micros = match.groups()
             return datetime.fromisoformat(f"{year}-{month}-{day}T{clock}.{micros}").replace(tzinfo=timezone.utc)
