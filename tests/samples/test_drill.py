@@ -7,92 +7,58 @@ case-insensitive substring (the rule `Question` documents).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from kubetrainer.cli import main
 from kubetrainer.samples import blind, drill, fresh, heldout, sealed
-from kubetrainer.samples.cluster import SCENARIOS, build_cluster, generate_cluster
-from kubetrainer.samples.secrets import planted_secrets
+from kubetrainer.samples.cluster import build_cluster
 from kubetrainer.samples.workloads import WORKLOADS
-from tests.samples.test_blind import _scheduler_total, events, items, object_text, questions_of
 
-OTHERS = ("default", "heldout", "fresh", "blind", "sealed")
+# before the import below: the shared checks' asserts then report their operands, as they did when inline here
+pytest.register_assert_rewrite("tests.samples.scenario_checks")
+
+from .scenario_checks import (  # noqa: E402
+    all_pods,
+    check_cli_scenario,
+    check_evidence_and_facts_are_in_the_dump,
+    check_logs_contain,
+    check_questions_do_not_reuse,
+    check_same_seed_same_bytes,
+    check_secrets_are_planted,
+    check_ten_incidents_two_questions_each_with_two_facts,
+    events,
+    generate_dump,
+    items,
+    nodes_of,
+    pods_named,
+    scheduler_total,
+)
+
+OTHERS = ("default", "heldout", "fresh", "blind", "sealed")  # the ones drill must not reuse: not unseen
+BEFORE = ("default", "heldout", "fresh", "blind", "sealed", "unseen", "reserve")  # the scenarios before drill
 
 
 @pytest.fixture(scope="module")
 def dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("drill") / "dump"
-    generate_cluster(out, seed=7, size="small", scenario="drill")
-    return out
-
-
-def stated(text: str, fact: str) -> bool:
-    return any(alternative.strip().lower() in text.lower() for alternative in fact.split("|") if alternative.strip())
-
-
-def pods_named(dump: Path, namespace: str, prefix: str) -> list[dict]:
-    return [p for p in items(dump, namespace, "pods") if p["metadata"]["name"].startswith(prefix)]
-
-
-def all_pods(dump: Path) -> list[dict]:
-    return [p for ns in sorted(dump.iterdir()) if ns.is_dir() for p in items(dump, ns.name, "pods")]
+    return generate_dump(tmp_path_factory, "drill")
 
 
 def test_same_seed_same_bytes_and_scenarios_differ(dump: Path, tmp_path: Path) -> None:
-    generate_cluster(tmp_path / "again", seed=7, size="small", scenario="drill")
-    files = sorted(p.relative_to(dump) for p in dump.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(tmp_path / "again") for p in (tmp_path / "again").rglob("*") if p.is_file())
-    assert all((dump / f).read_bytes() == (tmp_path / "again" / f).read_bytes() for f in files)
-    generate_cluster(tmp_path / "other", seed=8, size=300, scenario="drill")
-    assert (dump / "questions.jsonl").read_text() != (tmp_path / "other" / "questions.jsonl").read_text()
-    # drill is appended: the scenarios that were there keep their positions
-    assert SCENARIOS[: len(OTHERS)] == OTHERS and SCENARIOS.index("drill") > len(OTHERS) and SCENARIOS.count("drill") == 1
+    check_same_seed_same_bytes(dump, tmp_path, "drill", BEFORE)
 
 
 def test_two_questions_per_incident_each_with_two_facts(dump: Path) -> None:
-    questions = questions_of(dump)
-    assert len(questions) == 20 and len({q["id"] for q in questions}) == len(questions)
-    incidents = [q["incident"] for q in questions]
-    assert len(set(incidents)) == 10 and all(incidents.count(incident) == 2 for incident in incidents)
-    for question in questions:
-        assert question["question"] and question["answer"] and question["evidence"]
-        assert len(question["facts"]) == 2, question["id"]
-        for fact in question["facts"]:
-            assert fact.strip() and len(fact) <= 80, (question["id"], fact)
-            assert stated(question["answer"], fact), (question["id"], fact)  # the reference answer states its own facts
+    check_ten_incidents_two_questions_each_with_two_facts(dump)
 
 
 def test_every_evidence_phrase_and_fact_is_in_the_dump_for_its_objects(dump: Path) -> None:
-    for question in questions_of(dump):
-        texts = []
-        for evidence in question["evidence"]:
-            text = object_text(dump, evidence["namespace"], evidence["name"])
-            assert text, (question["id"], evidence["name"])
-            assert evidence["contains"] in text, (question["id"], evidence)
-            assert evidence["contains"].lower() not in question["question"].lower(), question["id"]
-            texts.append(text)
-        for fact in question["facts"]:  # a grounded answer can state every fact from its evidence
-            assert stated("\n".join(texts), fact), (question["id"], fact)
+    check_evidence_and_facts_are_in_the_dump(dump)
 
 
 @pytest.mark.parametrize("other", OTHERS)
 def test_drill_incidents_do_not_reuse_the_other_scenarios(dump: Path, other: str) -> None:
-    known = build_cluster(seed=7, scenario=other).questions
-    drill_questions = questions_of(dump)
-    assert not {q.id for q in known} & {q["id"] for q in drill_questions}
-    assert not {q.incident for q in known} & {q["incident"] for q in drill_questions}
-    assert not {q.question for q in known} & {q["question"] for q in drill_questions}
-    known_objects = {(e.namespace, e.name) for q in known for e in q.evidence}
-    known_phrases = {e.contains for q in known for e in q.evidence}
-    known_namespaces = {e.namespace for q in known for e in q.evidence} - {None, "kube-system"}
-    for question in drill_questions:
-        for evidence in question["evidence"]:
-            assert (evidence["namespace"], evidence["name"]) not in known_objects, question["id"]
-            assert evidence["contains"] not in known_phrases, question["id"]
-            assert evidence["namespace"] not in known_namespaces, question["id"]
+    check_questions_do_not_reuse(dump, other)
 
 
 def test_drill_workloads_and_namespaces_are_its_own() -> None:
@@ -105,7 +71,7 @@ def test_drill_workloads_and_namespaces_are_its_own() -> None:
 
 
 def test_incidents_are_reported_the_kubernetes_way(dump: Path) -> None:
-    nodes = {n["metadata"]["name"]: n for n in json.loads((dump / "nodes.json").read_text())["items"]}
+    nodes = nodes_of(dump)
     node_events = [e for e in items(dump, "default", "events") if e["involvedObject"]["kind"] == "Node"]
     assert all(
         "namespace" not in e["involvedObject"] and e["involvedObject"]["apiVersion"] == "v1" for e in node_events
@@ -136,7 +102,7 @@ def test_incidents_are_reported_the_kubernetes_way(dump: Path) -> None:
     assert all(p["metadata"]["creationTimestamp"] > nodes["cpu-d-0"]["metadata"]["creationTimestamp"] for p in on_new)
     sandboxes = events(dump, "fleet", "FailedCreatePodSandBox")
     assert len(sandboxes) == 2 and all(e["source"]["host"] == "cpu-d-0" and e["count"] > 100 for e in sandboxes)
-    aws = [p for p in items(dump, "kube-system", "pods") if p["metadata"]["name"].startswith("aws-node-")]
+    aws = pods_named(dump, "kube-system", "aws-node-")
     assert sorted(p["spec"]["nodeName"] for p in aws) == ["cpu-0", "cpu-1", "cpu-d-0"]
 
     # rendezvous-timeout: an Indexed Job's two workers, never running at the same time
@@ -236,7 +202,7 @@ def test_incidents_are_reported_the_kubernetes_way(dump: Path) -> None:
     assert latest in {p["metadata"]["uid"] for p in scorers}
     assert all(e["involvedObject"]["name"] not in {p["metadata"]["name"] for p in all_pods(dump)} for e in preempted)
     for failing in events(dump, "ads-training", "FailedScheduling"):
-        total, counted = _scheduler_total(failing["message"])
+        total, counted = scheduler_total(failing["message"])
         assert total == counted == len(nodes)
         assert "1 Insufficient nvidia.com/gpu" in failing["message"]
 
@@ -251,8 +217,7 @@ def test_incidents_are_reported_the_kubernetes_way(dump: Path) -> None:
         assert "Connection refused" in app["lastState"]["terminated"]["message"]
         assert app["state"]["running"]["startedAt"] < "2026-03-14T09:42:00Z"
 
-    all_logs = "".join(p.read_text() for p in dump.glob("*/*/logs.txt"))
-    for phrase in (
+    check_logs_contain(dump, (
         "InsufficientFreeAddressesInSubnet: There are not enough free addresses in subnet 'subnet-0d4e7b2a91c3f8e65'",
         "DataStore has no available IP/Prefix addresses",
         "torch.distributed.elastic.rendezvous.api.RendezvousTimeoutError",
@@ -266,16 +231,12 @@ def test_incidents_are_reported_the_kubernetes_way(dump: Path) -> None:
         "Input prompt (",
         "Waiting for PostgreSQL backend to be accessible",
         "listening on 0.0.0.0:6432",
-    ):
-        assert phrase in all_logs, phrase
+    ))
 
 
 def test_drill_secrets_are_planted_for_redaction(dump: Path) -> None:
-    everything = "".join(p.read_text() for p in dump.rglob("*") if p.is_file())
-    values = planted_secrets(7).values()
-    kinds = ("aws_access_key", "aws_secret_key", "url_password", "env_password", "bearer_token", "jwt", "slack_webhook")
-    for kind in kinds + ("github_token", "openai_key"):
-        assert values[kind] in everything, kind
+    check_secrets_are_planted(dump, ("aws_access_key", "aws_secret_key", "url_password", "env_password",
+                                     "bearer_token", "jwt", "slack_webhook", "github_token", "openai_key"))
 
 
 def test_unknown_scenario_error_names_drill() -> None:
@@ -284,11 +245,5 @@ def test_unknown_scenario_error_names_drill() -> None:
 
 
 def test_cli_scenario_drill(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "dump"
-    args = ["--home", str(tmp_path / "home"), "samples", "cluster", "--out", str(out), "--size", "300", "--seed", "3"]
-    assert main([*args, "--scenario", "drill"]) == 0
-    text = (out / "questions.jsonl").read_text()
-    assert "sysctl-1" in text and "loop-1" not in text and "zone-1" not in text and "drain-1" not in text
-    capsys.readouterr()
-    assert main([*args, "--scenario", "dril"]) == 2
-    assert "drill" in " ".join(capsys.readouterr().err.split())
+    check_cli_scenario(tmp_path, capsys, "drill", "dril", ("sysctl-1",), absent=("loop-1", "zone-1", "drain-1"),
+                       count=None)

@@ -22,10 +22,12 @@ from kubetrainer.samples.cluster import build_cluster
 pytest.register_assert_rewrite("tests.samples.scenario_checks")
 
 from .scenario_checks import (  # noqa: E402
+    all_pods,
     check_cli_scenario,
     check_does_not_reuse,
     check_every_namespace_belongs_to_a_workload,
     check_evidence_and_facts_are_in_the_dump,
+    check_logs_contain,
     check_same_seed_same_bytes,
     check_same_seed_same_questions_in_memory,
     check_secrets_are_planted,
@@ -75,7 +77,7 @@ def test_every_namespace_in_the_dump_belongs_to_a_workload(dump: Path) -> None:
 
 def test_nodes_and_placement(dump: Path) -> None:
     nodes = nodes_of(dump)
-    everywhere = [p for ns in sorted(dump.iterdir()) if ns.is_dir() for p in items(dump, ns.name, "pods")]
+    everywhere = all_pods(dump)
     for name in quarry.CONTROL_PLANE:
         assert {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"} in nodes[name]["spec"]["taints"]
     for name in quarry.SEARCH_NODES:
@@ -217,8 +219,7 @@ def test_triton_and_configmap_incidents(dump: Path) -> None:
     for pod in pods_named(dump, "rail-timetable", "journey-planner-"):
         assert '"changed": true' not in logs_of(dump, "rail-timetable", pod["metadata"]["name"])
 
-    all_logs = "".join(p.read_text() for p in dump.glob("*/*/logs.txt"))
-    for phrase in (
+    check_logs_contain(dump, (
         "Skipping node group wf-prod-search-pool-asg - max size reached",
         '"msg":"slow fdatasync"',
         "Trace[",
@@ -229,8 +230,7 @@ def test_triton_and_configmap_incidents(dump: Path) -> None:
         "\texporterhelper/retry_sender.go:118\tExporting failed. Will retry the request after interval.\t{",
         "error: creating server: Internal - failed to load all models",
         "Error from server (Invalid): ConfigMap",
-    ):
-        assert phrase in all_logs, phrase
+    ))
 
 
 def test_quarry_secrets_are_planted_for_redaction(dump: Path) -> None:
