@@ -51,3 +51,28 @@ def test_a_question_naming_no_product_is_not_held_to_the_product_in_a_node_name(
     ranked = rank_findings("Has any GPU hardware gone bad on the NVIDIA nodes?", [], [xid])
     assert ranked[0].name == 1.0, "gpu is all of its name this question can say"
     assert rank_findings("Has any GPU gone bad on the A100 nodes?", [], [xid])[0].name < 1.0
+
+
+def test_two_findings_of_one_pod_held_by_the_same_lines_are_ranked_by_what_the_question_asks(tmp_path) -> None:
+    # A Redis client after a failover logs both failures into one chunk: the retrieved chunk holds both findings
+    # equally, so the question's meaning, not the rule's name, decides which leads.
+    from kubetrainer.rag.embed import Embedder
+    from kubetrainer.rag.retriever import Hit
+
+    def failing(rule: str, cause: str, line: str) -> Finding:
+        return Finding(rule, "warning", "Pod", "shop", "basket-api-4h6kv7m885-jcrhq", cause, "meaning", "fix", (),
+                       evidence=[Evidence(line, "log", "shop", "basket-api-4h6kv7m885-jcrhq")])
+
+    refused = failing("connection-refused", "connections to a dependency are refused: nothing is listening there",
+                      "dial tcp 10.244.1.68:6379: connect: connection refused")
+    readonly = failing("redis-readonly", "the client writes to a Redis replica, which is read-only: after a failover "
+                       "it still talks to the old primary's address", "READONLY You can't write against a read only "
+                       "replica.")
+    question = "Which Redis node is the master now, and why didn't basket-api follow the failover?"
+    # the retrieved chunk is closer to the question than either description (as retrieval makes it): a tie
+    chunk = f"{question}\n{refused.evidence[0].text}\n{readonly.evidence[0].text}"
+    hits = [Hit(1, 1.0, chunk, {"namespace": "shop", "name": "basket-api-4h6kv7m885-jcrhq"})]
+    embed = Embedder(cache_dir=tmp_path).embed
+    for findings in ([refused, readonly], [readonly, refused]):
+        ranked = rank_findings(question, hits, findings, embed)
+        assert ranked[0].score == ranked[1].score and ranked[0].finding.rule == "redis-readonly"

@@ -48,6 +48,7 @@ class Match:
     name: float
     similarity: float
     written_out: float = 0.0  # the question writes out its object's, node's or lines' name (`_written_out`)
+    described: float = 0.0  # the similarity of the finding's own description to the question: breaks ties
 
     @property
     def relevant(self) -> bool:
@@ -180,9 +181,12 @@ def rank_findings(question: str, hits: Sequence[Hit], findings: Sequence[Finding
         similarity = max([float(own), *(float(closeness[position]) for position in held)])
         name = _name_score(tokens, finding, spread, names)
         score = HIT_WEIGHT * hit + NAME_WEIGHT * name + MEANING_WEIGHT * similarity
-        matches.append(Match(finding, score, hit, name, similarity, _written_out(names, finding)))
-    # A name written out whole says which object the question is about: its findings come before any other.
-    return sorted(matches, key=lambda match: (-match.written_out, -match.score, match.finding.sort_key()))
+        matches.append(Match(finding, score, hit, name, similarity, _written_out(names, finding), float(own)))
+    # A name written out whole says which object the question is about: its findings come before any other. Two
+    # findings of one pod held by the same chunks score alike; the one whose own description is closer to the
+    # question comes first (not the one whose rule's name sorts first).
+    return sorted(matches, key=lambda match: (-match.written_out, -match.score, -match.described,
+                                              match.finding.sort_key()))
 
 
 def chosen(matches: Sequence[Match]) -> list[Finding]:
