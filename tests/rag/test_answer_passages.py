@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from kubetrainer.answer.compose import quote, with_passages, with_unflagged
+from kubetrainer.answer.compose import quote, with_listeners, with_passages, with_unflagged
+from kubetrainer.answer.listeners import listeners
 from kubetrainer.answer.passages import MAX_PASSAGES, passages
 from kubetrainer.answer.sources import Sources
 from kubetrainer.answer.unflagged import unflagged
@@ -135,6 +136,30 @@ def test_a_release_asked_about_by_number_gets_the_images_the_workloads_named_aft
     text = with_unflagged("Lead [1]", named, Sources([]))
     assert text.endswith('- partner-sync-api-tfgdwb9db6-k6qs4: "images registry.example.com/partners/partner-sync-api:'
                          '1.8.2" [2]')
+
+
+def test_a_question_naming_a_port_gets_the_pods_that_listen_on_it_on_the_node_it_names() -> None:
+    # node_exporter (go-kit logfmt) on two nodes, and an app on another port: "what holds port 9100 on cpu-0?"
+    def exporter(name: str, node: str) -> Chunk:
+        return Chunk(f"Routine log patterns of container node-exporter of pod monitoring/{name} on node {node}:\n"
+                     "Said once:\nts=2026-03-12T07:00:02.114Z caller=node_exporter.go:193 level=info msg=\"Starting "
+                     "node_exporter\" version=\"(version=1.7.0)\"\nts=2026-03-12T07:00:02.121Z caller=tls_config.go:313 "
+                     'level=info msg="Listening on" address=[::]:9100', "log", namespace="monitoring", name=name,
+                     node=node)
+
+    on_cpu0, on_cpu1 = exporter("node-exporter-h8x2k", "cpu-0"), exporter("node-exporter-q4w7z", "cpu-1")
+    api = Chunk("Routine log patterns of container app of pod shop/api-7d9f8c6b5d-x2lqp on node cpu-0:\nSaid once:\n"
+                "INFO:     Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)", "log", namespace="shop",
+                name="api-7d9f8c6b5d-x2lqp", node="cpu-0")
+    chunks = [api, on_cpu1, on_cpu0]
+    found = listeners("What is already holding port 9100 on cpu-0?", chunks)
+    assert [(p.hit.source["name"], p.line.endswith("address=[::]:9100")) for p in found] == [("node-exporter-h8x2k", True)]
+    assert [p.hit.source["name"] for p in listeners("Who listens on port 9100?", chunks)] == [
+        "node-exporter-q4w7z", "node-exporter-h8x2k"]
+    assert listeners("Why is cpu-0 slow?", chunks) == [] and listeners("What holds port 5432?", chunks) == []
+    text = with_listeners("Lead [1]", found, Sources([]))
+    assert text.startswith("Lead [1]\n\nListening on the port the question names:\n- monitoring/node-exporter-h8x2k "
+                           'on node cpu-0: "ts=2026-03-12T07:00:02.121Z') and text.endswith(" [1]")
 
 
 def test_a_line_whose_quote_the_answer_already_shows_is_not_repeated_and_never_loops() -> None:

@@ -283,6 +283,20 @@ def with_unflagged(text: str, named: Sequence[Passage], sources: Sources) -> str
     return "\n".join([text, *lines])
 
 
+def with_listeners(text: str, found: Sequence[Passage], sources: Sources) -> str:
+    """`text` followed by the lines of the pods saying they listen on the port the question names
+    (`answer.listeners`), each with its pod and node."""
+    if not found:
+        return text
+    lines = ["", "Listening on the port the question names:"]
+    for passage in found:
+        source = passage.hit.source
+        node = f" on node {source['node']}" if source.get("node") else ""
+        lines.append(f"- {source.get('namespace')}/{source.get('name')}{node}: {quote(passage.line)} "
+                     f"[{sources.number(passage.hit)}]")
+    return "\n".join([text, *lines])
+
+
 def with_compared(text: str, compared: Sequence[Passage], sources: Sources) -> str:
     """`text` followed by the failing pod's node record and a working counterpart's (`answer.contrast`)."""
     if not compared:

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kubetrainer.answer.passages import Passage
+from kubetrainer.answer.passages import Passage, quoted_from
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.rollouts import SERVER, counterpart_role
 from kubetrainer.rag.chunk import Chunk
-from kubetrainer.rag.retriever import Hit
 
 
 def compared_nodes(lead: Finding, chunks: Sequence[Chunk]) -> list[Passage]:
@@ -30,5 +29,4 @@ def compared_nodes(lead: Finding, chunks: Sequence[Chunk]) -> list[Passage]:
                if chunk.kind == "object" and chunk.name in (lead.node, working) and chunk.text.startswith("Node ")}
     if lead.node not in records or working not in records:
         return []
-    return [Passage(Hit(0, 0.0, records[node].text, records[node].source()), records[node].text, 0.0)
-            for node in (lead.node, working)]
+    return [quoted_from(records[node], records[node].text) for node in (lead.node, working)]

@@ -16,11 +16,13 @@ from kubetrainer.answer.compose import (
     order,
     quote,
     with_compared,
+    with_listeners,
     with_passages,
     with_unflagged,
 )
 from kubetrainer.answer.contrast import compared_nodes
 from kubetrainer.answer.guard import Verdict, check
+from kubetrainer.answer.listeners import listeners
 from kubetrainer.answer.match import chosen, rank_findings
 from kubetrainer.answer.passages import Passage, passages
 from kubetrainer.answer.phrase import Phraser, phrasing_messages
@@ -44,8 +46,8 @@ class Answer:
     answered_by: str
     sources: list[Hit] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    # quoted after the diagnosis, as data: the compared nodes, the status of named objects without findings, then
-    # retrieved lines
+    # quoted after the diagnosis, as data: the compared nodes, the status of named objects without findings, what
+    # listens on a port the question names, then retrieved lines
     passages: list[Passage] = field(default_factory=list)
     model_text: str | None = None
     verdict: Verdict | None = None
@@ -90,13 +92,16 @@ def _with_model(
 
 
 def _with_retrieved(question: str, text: str, sources: Sources, findings: list[Finding]) -> tuple[str, list[Passage]]:
-    """`text` with the status of the objects the question names that no finding is about, then the retrieved lines
-    on the question it does not quote yet, and those lines; every retrieved hit listed."""
+    """`text` with the status of the objects the question names that no finding is about, what listens on the port
+    it names, then the retrieved lines on the question it does not quote yet, and those lines; every retrieved hit
+    listed."""
     named = unflagged(question, sources.chunks, findings)
     text = with_unflagged(text, named, sources)
+    listening = listeners(question, sources.chunks)
+    text = with_listeners(text, listening, sources)
     sources.add_retrieved()
     found = passages(question, sources.hits, text, quote)
-    return with_passages(text, found, sources), [*named, *found]
+    return with_passages(text, found, sources), [*named, *listening, *found]
 
 
 class AnswerEngine:

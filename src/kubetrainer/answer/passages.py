@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from kubetrainer.answer.sources import normalized
 from kubetrainer.diagnose.collect import shape
+from kubetrainer.rag.chunk import Chunk
 from kubetrainer.rag.lexical import words
 from kubetrainer.rag.retriever import Hit
 
@@ -31,6 +32,11 @@ class Passage:
     hit: Hit
     line: str
     weight: float  # the summed rarity of the question words it holds (0 for a named object's status, `unflagged`)
+
+
+def quoted_from(chunk: Chunk, line: str) -> Passage:
+    """A line of an indexed chunk that was not retrieved for the question, quoted with the chunk as its source."""
+    return Passage(Hit(0, 0.0, chunk.text, chunk.source()), line, 0.0)
 
 
 def chunk_lines(text: str) -> list[str]:

@@ -17,12 +17,11 @@ import re
 from collections.abc import Sequence
 
 from kubetrainer.answer.match import name_said, question_words, whole_names
-from kubetrainer.answer.passages import Passage, chunk_lines
+from kubetrainer.answer.passages import Passage, chunk_lines, quoted_from
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.startup import states_version
 from kubetrainer.diagnose.status import parse_pod
 from kubetrainer.rag.chunk import Chunk
-from kubetrainer.rag.retriever import Hit
 
 # "Which version/release/build is it serving?", "Is 1.9.0 live?"
 ASKS_VERSION = re.compile(r"\b(?:version|release|build)s?\b|\bv?\d+\.\d+\.\d+\b", re.IGNORECASE)
@@ -60,10 +59,6 @@ def _named_after(name: str, written: set[str]) -> bool:
     return any(name.startswith(f"{whole}-") for whole in written)
 
 
-def _passage(chunk: Chunk, line: str) -> Passage:
-    return Passage(Hit(0, 0.0, chunk.text, chunk.source()), line, 0.0)
-
-
 def _version_line(workload: Chunk, chunks: Sequence[Chunk]) -> Passage | None:
     """The newest line a pod of `workload` logged that states a version, or None."""
     logs = [chunk for chunk in chunks if chunk.kind == "log" and chunk.namespace == workload.namespace
@@ -71,7 +66,7 @@ def _version_line(workload: Chunk, chunks: Sequence[Chunk]) -> Passage | None:
     for chunk in sorted(logs, key=lambda chunk: chunk.ts_end or "", reverse=True):
         stated = [line for line in chunk_lines(chunk.text) if states_version(line)]
         if stated:
-            return _passage(chunk, stated[-1])
+            return quoted_from(chunk, stated[-1])
     return None
 
 
@@ -82,7 +77,7 @@ def _running_images(workload: Chunk, chunks: Sequence[Chunk]) -> Passage | None:
     for chunk in sorted(pods, key=lambda chunk: chunk.ts_end or "", reverse=True):
         status = parse_pod(chunk.text)
         if status.phase == "Running" and status.images:
-            return _passage(chunk, f"images {', '.join(status.images)}")
+            return quoted_from(chunk, f"images {', '.join(status.images)}")
     return None
 
 
@@ -100,7 +95,7 @@ def unflagged(question: str, chunks: Sequence[Chunk], findings: Sequence[Finding
                   and _named_after(chunk.name, written)]
     found = []
     for chunk in named[:MAX_NAMED]:
-        found.append(_passage(chunk, chunk.text))
+        found.append(quoted_from(chunk, chunk.text))
         images = _running_images(chunk, chunks) if release and _kind(chunk) in WORKLOAD_KINDS else None
         version = _version_line(chunk, chunks) if ASKS_VERSION.search(question) else None
         found += [passage for passage in (images, version) if passage is not None]
