@@ -138,6 +138,26 @@ def test_a_release_asked_about_by_number_gets_the_images_the_workloads_named_aft
                          '1.8.2" [2]')
 
 
+def test_a_controller_asked_about_for_a_namespace_gets_the_newest_event_it_reported_there() -> None:
+    # cert-manager issued the helpdesk Certificate; the Ingress names another Secret (a finding of ingress-nginx)
+    manager = _object("Deployment cert-manager/cert-manager: 1/1 replicas ready.", "cert-manager", "cert-manager")
+    certificate = Chunk("Events for Certificate helpdesk/support-example-com:\n"
+                        "Normal Issuing: Issuing certificate as Secret does not exist [at 10:54:58 by "
+                        "cert-manager-certificates-trigger]\nNormal Issuing: The certificate has been successfully "
+                        "issued [at 10:55:09 by cert-manager-certificates-issuing]", "event", namespace="helpdesk",
+                        name="support-example-com", ts_end="2026-03-14T10:55:09Z")
+    scheduled = Chunk("Events for Pod helpdesk/desk-5d8f9c7b6d-x2lqp:\nNormal Scheduled: Successfully assigned "
+                      "helpdesk/desk-5d8f9c7b6d-x2lqp to cpu-1 [at 11:00:00 by default-scheduler]", "event",
+                      namespace="helpdesk", name="desk-5d8f9c7b6d-x2lqp", ts_end="2026-03-14T11:00:00Z")
+    chunks = [manager, certificate, scheduled]
+    named = unflagged("Is cert-manager failing for the helpdesk site?", chunks, [])
+    issued = "Normal Issuing: The certificate has been successfully issued [at 10:55:09 by cert-manager-certificates-issuing]"
+    assert [passage.line for passage in named] == [manager.text, issued]
+    assert [p.line for p in unflagged("Is cert-manager failing?", chunks, [])] == [manager.text], "no namespace named"
+    text = with_unflagged("Lead [1]", named, Sources([]))
+    assert text.endswith(f'- helpdesk/support-example-com: "{issued}" [2]')
+
+
 def test_a_question_naming_a_port_gets_the_pods_that_listen_on_it_on_the_node_it_names() -> None:
     # node_exporter (go-kit logfmt) on two nodes, and an app on another port: "what holds port 9100 on cpu-0?"
     def exporter(name: str, node: str) -> Chunk:

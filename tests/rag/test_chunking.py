@@ -124,3 +124,21 @@ def test_records_streamed_in_batches_fold_into_the_chunks_of_one_batch(seed: int
         saved = folder.state()
     assert sorted(live.values()) == sorted(chunk.text for chunk in chunk_records(records, window_minutes=60))
     assert len(live) < 20
+
+
+def test_an_event_line_names_the_component_that_reported_it() -> None:
+    # core/v1 events carry `source.component`; events.k8s.io/v1 ones `reportingController`
+    from kubetrainer.sources.kube import event_record
+
+    involved = {"kind": "Certificate", "namespace": "helpdesk", "name": "support-example-com"}
+    issued = {"metadata": {"name": "support-example-com.1", "namespace": "helpdesk"}, "involvedObject": involved,
+              "reason": "Issuing", "message": "The certificate has been successfully issued", "type": "Normal",
+              "lastTimestamp": "2026-03-14T10:55:09Z", "source": {"component": "cert-manager-certificates-issuing"}}
+    requested = {"metadata": {"name": "support-example-com.2", "namespace": "helpdesk"}, "regarding": involved,
+                 "reason": "Requested", "note": "Created new CertificateRequest resource", "type": "Normal",
+                 "eventTime": "2026-03-14T10:55:01Z", "reportingController": "cert-manager-certificates-request-manager"}
+    (chunk,) = chunk_records([event_record(issued, "dump"), event_record(requested, "dump")])
+    assert chunk.text.splitlines()[1:] == [
+        "Normal Requested: Created new CertificateRequest resource [at 10:55:01 by cert-manager-certificates-request-manager]",
+        "Normal Issuing: The certificate has been successfully issued [at 10:55:09 by cert-manager-certificates-issuing]",
+    ]

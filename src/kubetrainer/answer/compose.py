@@ -271,14 +271,16 @@ def nothing_found(closest: Sequence[Finding], sources: Sources) -> str:
 def with_unflagged(text: str, named: Sequence[Passage], sources: Sources) -> str:
     """`text` followed by the status records of the objects the question names that have no finding
     (`answer.unflagged`): the suspect is fine, and the reader sees the record that says so; a line one of its pods
-    logged (the version it states), or the images a pod's record says it runs, is shown as that pod's."""
+    logged (the version it states), or the images a pod's record says it runs, is shown as that pod's; an event a
+    named controller reported, as its object's."""
     if not named:
         return text
     lines = ["", "Named in the question, with no finding:"]
     for passage in named:
-        name = passage.hit.source.get("name")
-        whose = (f"{name} logged: " if passage.hit.source.get("kind") == "log"
-                 else "" if passage.line == passage.hit.text else f"{name}: ")  # a clause of a pod's record
+        source = passage.hit.source
+        whose = (f"{source.get('name')} logged: " if source.get("kind") == "log"
+                 else f"{source.get('namespace')}/{source.get('name')}: " if source.get("kind") == "event"
+                 else "" if passage.line == passage.hit.text else f"{source.get('name')}: ")  # a clause of a record
         lines.append(f"- {whose}{quote(passage.line)} [{sources.number(passage.hit)}]")
     return "\n".join([text, *lines])
 

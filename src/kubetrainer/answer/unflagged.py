@@ -9,6 +9,8 @@ whole name the question says counts (written out when it holds a digit: "cpu" sa
 finding is about it or anything it created (a ReplicaSet, its pods: named after it). A question that names a release by
 its number ("Is partner-sync 1.9.0 live now?") also counts the workloads named after what it writes out
 (`partner-sync-api`), and gets the images a running pod of each runs: what is live, whatever the rollout said.
+A controller asked about for a namespace ("Is cert-manager failing for the helpdesk site?") gets the newest event it
+reported there (`... [at 10:55:09 by cert-manager-certificates-issuing]`): what it last did for that namespace.
 """
 
 from __future__ import annotations
@@ -81,10 +83,24 @@ def _running_images(workload: Chunk, chunks: Sequence[Chunk]) -> Passage | None:
     return None
 
 
+def _reported_for(workload: Chunk, namespaces: set[str], chunks: Sequence[Chunk]) -> Passage | None:
+    """The newest event line `workload` (a controller: its components are named after it) reported on an object in
+    one of `namespaces` other than its own, or None."""
+    by = f" by {workload.name}"
+    events = [chunk for chunk in chunks if chunk.kind == "event" and chunk.namespace in namespaces
+              and chunk.namespace != workload.namespace]
+    for chunk in sorted(events, key=lambda chunk: chunk.ts_end or "", reverse=True):
+        reported = [line for line in chunk_lines(chunk.text) if by in line and line.endswith("]")]
+        if reported:
+            return quoted_from(chunk, reported[-1])
+    return None
+
+
 def unflagged(question: str, chunks: Sequence[Chunk], findings: Sequence[Finding]) -> list[Passage]:
     """The status records of at most MAX_NAMED workloads or nodes whose whole name `question` says (or, when it names a
     release by number, that are named after such a name) and that no finding is about, each followed, when the question
-    asks about versions, by the images a running pod of it runs and the newest version its pods stated."""
+    asks about versions, by the images a running pod of it runs and the newest version its pods stated, and by the
+    newest event it reported in a namespace the question names."""
     words, written = question_words(question), whole_names(question)
     troubled, release = _troubled(findings), NAMES_A_RELEASE.search(question) is not None
     candidates = [chunk for chunk in chunks if chunk.kind == "object" and _kind(chunk) in STATUS_KINDS and chunk.name
@@ -93,10 +109,12 @@ def unflagged(question: str, chunks: Sequence[Chunk], findings: Sequence[Finding
     if release:
         named += [chunk for chunk in candidates if _kind(chunk) in WORKLOAD_KINDS and chunk not in named
                   and _named_after(chunk.name, written)]
+    namespaces = (words | written) & {chunk.namespace for chunk in chunks if chunk.namespace}
     found = []
     for chunk in named[:MAX_NAMED]:
         found.append(quoted_from(chunk, chunk.text))
         images = _running_images(chunk, chunks) if release and _kind(chunk) in WORKLOAD_KINDS else None
         version = _version_line(chunk, chunks) if ASKS_VERSION.search(question) else None
-        found += [passage for passage in (images, version) if passage is not None]
+        reported = _reported_for(chunk, namespaces, chunks) if _kind(chunk) in WORKLOAD_KINDS else None
+        found += [passage for passage in (images, version, reported) if passage is not None]
     return found

@@ -125,7 +125,8 @@ def event_chunks(events: list[dict], path: str | None = None) -> Iterator[Chunk]
             labels = event.get("labels") or {}
             prefix = f"{labels.get('type', 'Normal')} event on {kind} {where}: "
             body = event["message"][len(prefix):] if event["message"].startswith(prefix) else event["message"]
-            lines.append(f"{labels.get('type', 'Normal')} {body} [at {event['ts'][11:19]}]")
+            by = f" by {labels['component']}" if labels.get("component") else ""
+            lines.append(f"{labels.get('type', 'Normal')} {body} [at {event['ts'][11:19]}{by}]")
         warning = any((e.get("labels") or {}).get("type") == "Warning" for e in members)
         stamps = sorted(e["ts"] for e in members)
         for text in split_text(header, "\n".join(lines)):

@@ -112,6 +112,11 @@ def event_record(event: dict, source: str) -> dict:
     }
     if event.get("firstTimestamp"):
         labels["first_seen"] = event["firstTimestamp"]
+    # who reported it: `source.component` (core/v1), `reportingComponent`/`reportingController` (events.k8s.io/v1)
+    component = ((event.get("source") or {}).get("component") or event.get("reportingComponent")
+                 or event.get("reportingController"))
+    if component:
+        labels["component"] = component
     return emit(
         "event",
         stamp,
