@@ -20,6 +20,7 @@ from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER, SIGNA
 from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.paths import trace_paths
+from kubetrainer.diagnose.platform import name_node_platform
 from kubetrainer.diagnose.pods import PodRules, name_last_lines
 from kubetrainer.diagnose.ports import explain_ports
 from kubetrainer.diagnose.quota import name_quota_consumers
@@ -67,6 +68,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     name_tainted_nodes(merged, collector.objects)
     name_quota_consumers(merged, collector.objects)
     name_gpu_fit(merged, collector.objects)
+    name_node_platform(merged, collector.objects)
     name_addresses(merged, collector.objects)
     explain_ports(merged, collector.objects, collector.opening)
     versions = previous_versions(merged, collector.objects)

@@ -139,16 +139,19 @@ class NodeStatus:
     gpus_missing: list[tuple[str, str]] = field(default_factory=list)  # (resource, labelled product): none registered
     taints: list[str] = field(default_factory=list)
     gpu: str = ""  # the labelled GPU product, its memory in its name: `NVIDIA L4 24GB`
+    platform: str = ""  # its OS and CPU architecture as images name theirs: `linux/arm64`
 
 
 _NOT_READY = re.compile(r": NotReady(?: \(Ready=(?P<detail>[^)]*)\))?")
 _GPU_SHORT = re.compile(r"(?P<resource>[\w.-]+/[\w.-]+) (?P<allocatable>\d+) of (?P<capacity>\d+) allocatable")
 _GPU_IDENTITY = re.compile(r"; GPU (?P<gpu>[^;,]+?)\.?(?=[;,]|$)")
+_PLATFORM = re.compile(r"\bplatform (?P<platform>\w+/\w+)")
 _GPU_MISSING = re.compile(rf"(?P<resource>[\w.-]+/[\w.-]+) 0 \(labelled (?P<product>.+?) GPUs, {NONE_REGISTERED}\)")
 
 
 def parse_node(summary: str) -> NodeStatus:
-    """Readiness, cordon, pressure conditions, GPUs below capacity and taints from a `render_node` line."""
+    """Readiness, cordon, pressure conditions, GPUs below capacity, GPU product, platform and taints from a
+    `render_node` line."""
     not_ready = _NOT_READY.search(summary)
     status = NodeStatus(ready=not_ready is None, ready_detail=(not_ready["detail"] or "") if not_ready else "")
     status.cordoned = "cordoned (unschedulable)" in summary
@@ -165,6 +168,8 @@ def parse_node(summary: str) -> NodeStatus:
     status.gpus_missing = [(m["resource"], m["product"]) for m in _GPU_MISSING.finditer(summary)]
     identity = _GPU_IDENTITY.search(summary)
     status.gpu = identity["gpu"].strip() if identity else ""
+    platform = _PLATFORM.search(summary)
+    status.platform = platform["platform"] if platform else ""
     _, _, taints = summary.rstrip(".").partition("; taints ")
     status.taints = [t for t in taints.split(", ") if t] if taints else []
     return status

@@ -208,8 +208,9 @@ def render_node(node: dict) -> str:
 
 
 def _node_identity(node: dict) -> list[str]:
-    """Where the node runs, its GPUs' product and driver, and its system: what `kubectl describe node` shows and what a
-    failure that started with a new node group, zone, node image or driver is explained by."""
+    """Where the node runs, its GPUs' product and driver, and its system and platform (`linux/arm64`, as images name
+    theirs): what `kubectl describe node` shows and what a failure that started with a new node group, zone, node
+    image, driver or CPU architecture is explained by."""
     labels = node.get("metadata", {}).get("labels") or {}
     info = node.get("status", {}).get("nodeInfo") or {}
     zone = next((labels[key] for key in ZONE_LABELS if labels.get(key)), None)
@@ -218,8 +219,11 @@ def _node_identity(node: dict) -> list[str]:
     vendor = labelled_vendor(labels)
     gpu = read_gpu_labels(labels, vendor) if vendor else None
     gpu_text = [f"GPU {gpu.product}", f"driver {gpu.driver_version}" if gpu.driver_version else ""] if gpu else []
+    arch = info.get("architecture") or labels.get("kubernetes.io/arch")
+    platform = f"platform {info.get('operatingSystem') or labels.get('kubernetes.io/os') or 'linux'}/{arch}" if arch else ""
     system = [info.get("osImage"), f"kernel {info['kernelVersion']}" if info.get("kernelVersion") else "",
-              f"kubelet {info['kubeletVersion']}" if info.get("kubeletVersion") else "", info.get("containerRuntimeVersion")]
+              f"kubelet {info['kubeletVersion']}" if info.get("kubeletVersion") else "", info.get("containerRuntimeVersion"),
+              platform]
     return [", ".join(part for part in parts if part) for parts in (place, gpu_text, system)]
 
 
