@@ -126,7 +126,7 @@ def test_records_streamed_in_batches_fold_into_the_chunks_of_one_batch(seed: int
     assert len(live) < 20
 
 
-def test_an_event_line_names_the_component_that_reported_it() -> None:
+def test_an_event_line_names_the_component_that_reported_it_unless_kubernetes_itself_did() -> None:
     # core/v1 events carry `source.component`; events.k8s.io/v1 ones `reportingController`
     from kubetrainer.sources.kube import event_record
 
@@ -137,8 +137,11 @@ def test_an_event_line_names_the_component_that_reported_it() -> None:
     requested = {"metadata": {"name": "support-example-com.2", "namespace": "helpdesk"}, "regarding": involved,
                  "reason": "Requested", "note": "Created new CertificateRequest resource", "type": "Normal",
                  "eventTime": "2026-03-14T10:55:01Z", "reportingController": "cert-manager-certificates-request-manager"}
-    (chunk,) = chunk_records([event_record(issued, "dump"), event_record(requested, "dump")])
+    synced = {**issued, "reason": "Synced", "message": "Secret synced", "lastTimestamp": "2026-03-14T10:56:00Z",
+              "source": {"component": "kubelet"}}
+    (chunk,) = chunk_records([event_record(issued, "dump"), event_record(requested, "dump"), event_record(synced, "dump")])
     assert chunk.text.splitlines()[1:] == [
         "Normal Requested: Created new CertificateRequest resource [at 10:55:01 by cert-manager-certificates-request-manager]",
         "Normal Issuing: The certificate has been successfully issued [at 10:55:09 by cert-manager-certificates-issuing]",
+        "Normal Synced: Secret synced [at 10:56:00]",
     ]

@@ -109,6 +109,19 @@ def record_chunks(record: dict, path: str | None = None) -> list[Chunk]:
     ]
 
 
+# The components of Kubernetes itself that report events (the kubelet, the scheduler, kube-controller-manager's
+# controllers): they report most events, so naming them says little; any other reporter (cert-manager's controllers,
+# the cluster autoscaler, an operator) is named on its lines, as what acted on the object.
+KUBERNETES_COMPONENTS = frozenset({
+    "kubelet", "default-scheduler", "kube-proxy", "kube-controller-manager", "horizontal-pod-autoscaler",
+    "node-controller", "deployment-controller", "replicaset-controller", "statefulset-controller",
+    "daemonset-controller", "job-controller", "cronjob-controller", "endpoint-controller", "endpointslice-controller",
+    "persistentvolume-controller", "attachdetach-controller", "disruption-controller", "taint-eviction-controller",
+    "service-controller", "route-controller", "cloud-node-controller", "resourcequota-controller",
+    "garbage-collector-controller", "namespace-controller", "ttl-after-finished-controller", "pod-garbage-collector",
+})
+
+
 def event_chunks(events: list[dict], path: str | None = None) -> Iterator[Chunk]:
     """One chunk (or a few, if long) per involved object: its warnings first, then normal events."""
     groups: dict[tuple, list[dict]] = {}
@@ -125,7 +138,8 @@ def event_chunks(events: list[dict], path: str | None = None) -> Iterator[Chunk]
             labels = event.get("labels") or {}
             prefix = f"{labels.get('type', 'Normal')} event on {kind} {where}: "
             body = event["message"][len(prefix):] if event["message"].startswith(prefix) else event["message"]
-            by = f" by {labels['component']}" if labels.get("component") else ""
+            component = labels.get("component") or ""
+            by = f" by {component}" if component and component not in KUBERNETES_COMPONENTS else ""
             lines.append(f"{labels.get('type', 'Normal')} {body} [at {event['ts'][11:19]}{by}]")
         warning = any((e.get("labels") or {}).get("type") == "Warning" for e in members)
         stamps = sorted(e["ts"] for e in members)
