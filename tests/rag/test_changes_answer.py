@@ -78,6 +78,19 @@ def test_the_changes_just_before_the_failure_the_question_describes_come_first()
     text = compose_changes([pooler, other], [failing], Sources([]))
     assert text.index("shortly before the failure") < text.index("pgbouncer-7d9f8c6b5d") < text.index(
         "Other changes") < text.index("search-5c8d7f9b6")
+    # the rollout shortly before the failure is followed by what its new pod was started with, from the pod's record
+    from kubetrainer.rag.chunk import Chunk
+
+    env = "env pgbouncer: PGBOUNCER_POOL_MODE=transaction, PGBOUNCER_DEFAULT_POOL_SIZE=20"
+    bouncer = Chunk(f"Pod lending/pgbouncer-7d9f8c6b5d-x2lqp on node cpu-1: phase Running; container pgbouncer running; "
+                    f"images docker.io/bitnami/pgbouncer:1.20.1; {env}.", "object", namespace="lending",
+                    name="pgbouncer-7d9f8c6b5d-x2lqp")
+    search = Chunk("Pod shop/search-5c8d7f9b6-q4w7z on node cpu-2: phase Running; container app running; images "
+                   "search:2.0; env app: INDEX=products.", "object", namespace="shop", name="search-5c8d7f9b6-q4w7z")
+    sources = Sources([], [bouncer, search])
+    text = compose_changes([pooler, other], [failing], sources)
+    assert f'\n  its pod pgbouncer-7d9f8c6b5d-x2lqp: "{env}" [2]\n' in text and "INDEX=products" not in text
+    assert sources.holds(2, env)
     plain = compose_changes([pooler, other], [], Sources([]))
     assert plain.startswith("What changed, as the cluster's data records it") and "Other changes" not in plain
 

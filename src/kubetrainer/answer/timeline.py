@@ -5,7 +5,9 @@ diagnosis records changes anyway (`diagnose.changes`: scale-ups, rollouts, preem
 pulls, kubelet restarts, rotated Secrets, scheduled scale-downs, GitOps applies), and they are
 stored with the index. Such a question gets them, oldest first, within the namespaces or
 objects it names (every change when it names none), each line quoted and cited; failures that
-match the question follow, as in any answer.
+match the question follow, as in any answer. A rollout shortly before the failure (a new ReplicaSet
+scaled up or created) is followed by the env settings of a pod it created, from that pod's record:
+what the new pods were started with (`PGBOUNCER_POOL_MODE=transaction`) is often the change itself.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from collections.abc import Iterable, Sequence
 
 from kubetrainer.answer.compose import quote
 from kubetrainer.answer.match import name_tokens
+from kubetrainer.answer.passages import Passage, quoted_from
 from kubetrainer.answer.sources import Sources
-from kubetrainer.diagnose.changes import Change
+from kubetrainer.diagnose.changes import CREATED, SCALED_UP, Change
 from kubetrainer.diagnose.finding import Evidence, Finding
+from kubetrainer.diagnose.status import parse_pod
 
 ASKS_WHAT_CHANGED = re.compile(
     r"\bwhat (?:has |have |was |were |got )?(?:changed|changes|deployed|applied|rolled out)\b"
@@ -63,7 +67,13 @@ def compose_changes(changes: Sequence[Change], failures: Sequence[Finding], sour
                            ("Other changes in the cluster's data (oldest first):" if first else
                             "What changed, as the cluster's data records it (oldest first):", rest)):
         if group:
-            lines += [*([""] if lines else []), heading, *(_change_line(change, sources) for change in group)]
+            lines += [*([""] if lines else []), heading]
+            for change in group:
+                lines.append(_change_line(change, sources))
+                settings = _rollout_settings(change, sources) if group is first else None
+                if settings is not None:
+                    lines.append(f"  its pod {settings.hit.source.get('name')}: {quote(settings.line)} "
+                                 f"[{sources.number(settings.hit)}]")
     if failures:
         lines += ["", "Failures that match the question:"]
         for finding in failures:
@@ -77,3 +87,20 @@ def _change_line(change: Change, sources: Sources) -> str:
     when = f"{item.ts[:16].replace('T', ' ')} UTC, " if item.ts and len(item.ts) >= 16 else ""
     about = f" ({item.about})" if item.about else ""
     return f"- {when}{item.name}: {quote(item.text)} [{sources.cite(item)}]{about}"
+
+
+def _rollout_settings(change: Change, sources: Sources) -> Passage | None:
+    """The env clauses of the newest pod of the ReplicaSet a rollout change scaled up or created, from its record in
+    the index; None for another change or when no such pod states any."""
+    item = change.evidence
+    scaled = SCALED_UP.search(item.text)
+    replicaset = scaled["name"] if scaled else item.name if CREATED.search(item.text) else None
+    if not replicaset:
+        return None
+    pods = [chunk for chunk in sources.chunks if chunk.kind == "object" and chunk.text.startswith("Pod ")
+            and chunk.namespace == change.namespace and (chunk.name or "").startswith(f"{replicaset}-")]
+    for chunk in sorted(pods, key=lambda chunk: chunk.ts_end or "", reverse=True):
+        env = parse_pod(chunk.text).env
+        if env:
+            return quoted_from(chunk, "; ".join(env.values()))
+    return None
