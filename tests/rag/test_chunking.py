@@ -45,6 +45,22 @@ def test_a_value_the_same_in_every_repeated_line_is_shown_and_only_what_varied_i
     assert '12x {"ts": "<*>", "msg": "timetable check", "version": "v20260313.2", "trips": 17104, "took_ms": <*>}' in text
 
 
+def test_a_table_printed_at_once_keeps_its_rows_while_the_same_template_spread_out_folds() -> None:
+    header = "index, pci.bus_id, serial, temperature.gpu, clocks.sm [MHz]"
+    rows = [f"{i}, 00000000:{0x18 + i * 16:02X}:00.0, 16549220266{i:02d}, {60 + i}, 1980" for i in range(8)]
+    table = [_log(100, header), *[_log(100, row) for row in rows]]
+    polls = [_log(200 + i * 60, f"{i % 8}, 00000000:{0x18 + i * 16:02X}:00.0, 16549220266{i:02d}, {70 + i}, 1980")
+             for i in range(8)]
+    text = "\n".join(chunk.text for chunk in chunk_records(table))
+    assert all(row in text for row in rows) and "8x" not in text
+    first = LogFolder(window_minutes=60)
+    list(chunk_more(table[:4], first))
+    resumed = LogFolder(window_minutes=60, saved=json.loads(json.dumps(first.state())))
+    assert "\n".join(chunk.text for chunk in chunk_more(table[4:], resumed)) == text  # a table split across batches
+    spread = "\n".join(chunk.text for chunk in chunk_records(polls, window_minutes=60))
+    assert "8x " in spread and polls[3]["message"] not in spread
+
+
 def test_lines_said_once_are_shown_up_to_a_limit_and_the_rest_counted() -> None:
     words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
     lines = [f"{a}{b}{c} ready" for a in words for b in words[:3] for c in words[:2]]  # 60 distinct first words

@@ -8,7 +8,8 @@ error. Per container and time window this yields:
   thousand identical access-log lines become one line of one chunk; a value that stayed
   the same in every line of a template in the window is shown as it is (a heartbeat's
   `"version": "v20260313.2"` is what a question about the version asks for), only what
-  varied is masked; a line whose
+  varied is masked; a template whose few lines were all printed in the same second is a
+  table (nvidia-smi's CSV rows, a `df` listing) and its rows are kept as they are; a line whose
   template occurs once in the window is kept verbatim instead (start-up banners,
   settings, versions, listening addresses, end-of-run summaries: said once, and
   their values are what a question about them asks for).
@@ -44,6 +45,7 @@ VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addre
 CONTEXT_LINES = 1
 TOP_TEMPLATES = 20
 ONCE_SHOWN = 40  # lines said once per window kept verbatim; more are counted
+TABLE_ROWS = 16  # a template's lines printed within one second, at most this many, are a table's rows
 
 
 def shape(line: str) -> str:
@@ -68,6 +70,8 @@ class _Window:
     routine: Counter = field(default_factory=Counter)  # drain cluster id -> count
     firsts: dict[int, str] = field(default_factory=dict)  # drain cluster id -> its first line in the window, verbatim
     varied: dict[int, list[int]] = field(default_factory=dict)  # cluster id -> token positions that differed from it
+    # cluster id -> [second, its lines verbatim] while all came in that second (a table); dropped once one did not
+    tables: dict[int, list] = field(default_factory=dict)
     problems: list[list[str]] = field(default_factory=list)  # verbatim blocks
     repeats: dict[int, list] = field(default_factory=dict)  # cluster id -> [count, last ts] of repeated problems
     emitted: list[str] = field(default_factory=list)  # ids of the chunks made for it while it was open
@@ -76,7 +80,8 @@ class _Window:
         return {"first": self.first, "last": self.last, "lines": self.lines,
                 "routine": [[cluster, count] for cluster, count in self.routine.items()],
                 "firsts": [[cluster, line] for cluster, line in self.firsts.items()],
-                "varied": [[cluster, positions] for cluster, positions in self.varied.items()], "problems": self.problems,
+                "varied": [[cluster, positions] for cluster, positions in self.varied.items()],
+                "tables": [[cluster, *value] for cluster, value in self.tables.items()], "problems": self.problems,
                 "repeats": [[cluster, *value] for cluster, value in self.repeats.items()], "emitted": self.emitted}
 
     def note_variation(self, cluster: int, line: str) -> None:
@@ -86,6 +91,22 @@ class _Window:
         changed = {i for i, (a, b) in enumerate(zip(first, tokens)) if a != b} | set(range(len(first), len(tokens)))
         if not changed <= varied:
             self.varied[cluster] = sorted(varied | changed)
+
+    def note_row(self, cluster: int, ts: str, line: str) -> None:
+        """Keep a template's lines while they read as one table: printed in the same second, and few."""
+        if cluster not in self.firsts:
+            self.tables[cluster] = [ts[:19], [line]]
+            return
+        table = self.tables.get(cluster)
+        if table and table[0] == ts[:19] and len(table[1]) < TABLE_ROWS:
+            table[1].append(line)
+        elif table:
+            del self.tables[cluster]
+
+    def rows(self, cluster: int) -> list[str] | None:
+        """The lines of a template printed as a table, verbatim; None when its lines were spread out in time."""
+        table = self.tables.get(cluster)
+        return table[1] if table else None
 
     def pattern(self, cluster: int, template: str) -> str:
         """The cluster's template with the values that never varied in this window shown as they are."""
@@ -99,7 +120,8 @@ class _Window:
     def from_json(cls, value: dict) -> _Window:
         return cls(parse_ts(value["first"]), value["first"], value["last"], value["lines"],
                    Counter(dict(value["routine"])), dict(value["firsts"]),
-                   dict(value.get("varied", ())), value["problems"],  # "varied" is absent in older indexes
+                   dict(value.get("varied", ())),  # "varied" and "tables" are absent in older indexes
+                   {cluster: [second, lines] for cluster, second, lines in value.get("tables", ())}, value["problems"],
                    {cluster: [count, ts] for cluster, count, ts in value["repeats"]}, value["emitted"])
 
 
@@ -164,6 +186,7 @@ class _ContainerLog:
         else:
             cluster = self.cluster_of(line)
             window.routine[cluster] += 1
+            window.note_row(cluster, ts, line)
             if cluster in window.firsts:
                 window.note_variation(cluster, line)
             else:
@@ -249,7 +272,8 @@ class LogFolder:
                 yield explained(Chunk(text=text, problem=True, **base))
         if window.routine:
             ranked = [(cluster, count) for cluster, count in window.routine.most_common() if count > 1]
-            lines = [f"{count}x {window.pattern(cluster, state.template(cluster))}" for cluster, count in ranked[:TOP_TEMPLATES]]
+            lines = [row for cluster, count in ranked[:TOP_TEMPLATES]
+                     for row in window.rows(cluster) or [f"{count}x {window.pattern(cluster, state.template(cluster))}"]]
             if len(ranked) > TOP_TEMPLATES:
                 lines.append(f"... and {len(ranked) - TOP_TEMPLATES} rarer patterns ({sum(c for _, c in ranked[TOP_TEMPLATES:])} lines)")
             once = [window.firsts[cluster] for cluster, count in window.routine.items() if count == 1]
