@@ -13,9 +13,11 @@ def pod(name: str, namespace: str = "web", *, node: str | None = "node-1", phase
         containers: list[dict] | None = None, init: list[dict] | None = None, reason: str | None = None,
         message: str | None = None, claims: tuple[str, ...] = (), gpus: int = 0, conditions: list[dict] | None = None,
         uid: str | None = None, ip: str | None = None, labels: dict | None = None, memory: str | None = None,
-        shm: str | None = None, requests: dict[str, str] | None = None, env: list[dict] | None = None) -> dict:
+        shm: str | None = None, requests: dict[str, str] | None = None, env: list[dict] | None = None,
+        selector: dict[str, str] | None = None) -> dict:
     """`memory`: the container's memory limit; `shm`: the sizeLimit of a memory-backed emptyDir mounted at
-    /dev/shm ("" for one without a limit); `requests`: the container's resource requests; `env`: its env entries."""
+    /dev/shm ("" for one without a limit); `requests`: the container's resource requests; `env`: its env entries;
+    `selector`: the pod's nodeSelector."""
     limits = {**({"nvidia.com/gpu": str(gpus)} if gpus else {}), **({"memory": memory} if memory else {})}
     resources = {**({"limits": limits} if limits else {}), **({"requests": requests} if requests else {})}
     spec: dict = {"containers": [{"name": "app", "image": "registry.example.com/app:1.0",
@@ -25,6 +27,8 @@ def pod(name: str, namespace: str = "web", *, node: str | None = "node-1", phase
         spec["volumes"] = [{"name": "dshm", "emptyDir": {"medium": "Memory", **({"sizeLimit": shm} if shm else {})}}]
     if node:
         spec["nodeName"] = node
+    if selector:
+        spec["nodeSelector"] = selector
     if claims:
         spec["volumes"] = [*spec.get("volumes", []), *({"name": c, "persistentVolumeClaim": {"claimName": c}} for c in claims)]
     status: dict = {"phase": phase, "containerStatuses": containers or [], "conditions": conditions or []}

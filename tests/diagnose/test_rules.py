@@ -1159,6 +1159,11 @@ def test_a_failing_run_of_a_recurring_job_names_the_previous_run_that_ran_other_
     assert ("the previous run train-20260313-hrl7t (Succeeded) ran reg/trainer:4.9.1, this run runs reg/trainer:5.0.0"
             in finding.cause)
     assert "trainer:4.9.1" in finding.evidence[1].text
+    indexed = diagnose([run("lora-0313-0-q5nmz", "Succeeded", "reg/lora:2026.03.10"),
+                        run("lora-0314-0-26swz", "Failed", "reg/lora:2026.03.14"),
+                        log("lora-0314-0-26swz", "[rank0]: RuntimeError: No HIP GPUs are available", "ads")])
+    assert "the previous run lora-0313-0-q5nmz (Succeeded) ran reg/lora:2026.03.10" in next(
+        f for f in indexed if f.name == "lora-0314-0-26swz" and f.severity != "info").cause, "an Indexed Job's pods"
     same = diagnose([run("train-20260313-hrl7t", "Succeeded", "reg/trainer:5.0.0"),
                      run("train-20260314-8ds9j", "Failed", "reg/trainer:5.0.0"), *lines])
     assert "previous run" not in next(f for f in same if f.name == "train-20260314-8ds9j" and f.severity != "info").cause
@@ -1362,3 +1367,41 @@ def test_a_related_findings_quote_keeps_what_its_line_names_only_by_id():
     lead = Finding("crash-loop", "warning", "Pod", "web", "train-1", "keeps crashing", "m", "f", ("crash",))
     text = compose([lead, hot], Sources([])).text
     assert '  "HW Thermal Slowdown               : Active" [1] (GPU 00000000:AB:00.0)' in text
+
+
+def test_a_launchers_report_that_its_child_failed_is_not_the_cause_the_childs_exception_is():
+    lines = ["[rank0]: Traceback (most recent call last):", "[rank0]:     cfg = load(path)",
+             "[rank0]: ValueError: lora.rank must be a power of two, got 12",
+             "E0314 10:12:31.294691 1 torch/distributed/elastic/multiprocessing/api.py:869] failed (exitcode: 1) "
+             "local_rank: 0 (pid: 61) of binary: /opt/conda/bin/python",
+             "Traceback (most recent call last):", "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: "]
+    found = diagnose([pod("lora-0-26swz", "ml", phase="Failed", containers=[container(terminated=("Error", 1))]),
+                      *[log("lora-0-26swz", line, "ml") for line in lines]])
+    finding = only(found, "container-failed")
+    assert 'it logs "[rank0]: ValueError: lora.rank must be a power of two, got 12"' in finding.cause
+
+
+def test_rocm_without_access_to_its_devices_is_named_with_the_user_it_ran_as():
+    lines = ["entrypoint: running as uid=1000(trainer) gid=1000(trainer) groups=1000(trainer)",
+             "Unable to open /dev/kfd read-write: Permission denied",
+             'trainer is not member of "render" group, the default DRM access group. Users must be a member of the '
+             '"render" group or another DRM access group in order for ROCm applications to run successfully.',
+             "[rank0]: RuntimeError: No HIP GPUs are available",
+             "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: "]
+    found = diagnose([pod("lora-0-4z66h", "ml", phase="Failed", containers=[container(terminated=("Error", 1))]),
+                      *[log("lora-0-4z66h", line, "ml") for line in lines]])
+    finding = only(found, "container-failed")
+    assert "the ROCm runtime cannot open the AMD GPU devices" in finding.cause
+    assert "Unable to open /dev/kfd read-write: Permission denied" in finding.cause
+    assert "supplementalGroups" in finding.fix
+    assert any("uid=1000(trainer)" in item.text for item in finding.startup)
+
+
+def test_an_inference_server_aborting_requests_its_client_gave_up_on_is_not_said_to_fail():
+    lines = [f"INFO 03-14 10:{minute:02d}:02 engine.py:291] Aborted request chatcmpl-5f0c{minute:02d}a1b2c3d4e5f6."
+             for minute in range(18, 24)]
+    found = diagnose([pod("report-writer-vllm-c69s-tmllj", "docs", containers=[container(ready=True)]),
+                      *[log("report-writer-vllm-c69s-tmllj", line, "docs") for line in lines]])
+    finding = only(found, "llm-request-aborted")
+    assert "client (or a proxy in front of it) disconnected" in finding.cause and "(6 times)" in finding.cause
+    assert "proxy-read-timeout" in finding.fix

@@ -199,6 +199,52 @@ def test_a_failing_container_quotes_what_it_logged_just_before_its_first_failure
     assert Finding.from_json(failed.to_json()).before == failed.before, "stored with the index, read back whole"
 
 
+def test_a_failing_operation_quotes_the_last_time_it_succeeded_before_it_first_failed():
+    # DeepSpeed checkpoints uploaded to object storage until the bucket's quota ran out; a resume starts from the last
+    # upload that worked, long before the lines just before the failure.
+    lines = [*(f"INFO lumen.train: step {step} | loss 2.3{step % 7}" for step in range(16000, 17000, 50)),
+             "INFO lumen.ckpt: uploaded global_step17000 to s3://ckpt/lumen-13b/global_step17000/",
+             "INFO lumen.ckpt: uploaded global_step18000 to s3://ckpt/lumen-13b/global_step18000/",
+             *(f"INFO lumen.train: step {step} | loss 2.1{step % 7}" for step in range(18050, 19000, 50)),
+             "INFO deepspeed: [Rank 0] Checkpoint global_step19000 is ready now!",
+             *(f"ERROR lumen.ckpt: upload of global_step{step} failed, keeping local copy" for step in (19000, 20000,
+                                                                                                      21000)),
+             "INFO lumen.ckpt: sent heartbeat"]
+    found = diagnose(_ran("pretrain-0-xwjtf", lines, "ml", containers=[container(ready=True)]))
+    failed = next(finding for finding in found if finding.name == "pretrain-0-xwjtf")
+    uploaded = lines[21]
+    assert [item.text for item in failed.succeeded] == [uploaded], "the newest success of the operation that failed"
+    assert uploaded not in [item.text for item in failed.before]
+    text = compose([failed], Sources([])).text
+    assert f'The last time it did that successfully:\n- "{uploaded}"' in text
+    assert Finding.from_json(failed.to_json()).succeeded == failed.succeeded
+
+
+def test_a_failure_of_another_operation_quotes_no_success():
+    lines = ["INFO sync: synced 412 files", "ERROR db: connection to postgres:5432 refused"]
+    found = diagnose(_ran("reports-0-abcde", lines, "ml", containers=[container(ready=True)]))
+    assert all(not finding.succeeded for finding in found)
+
+
+def test_a_replica_that_never_started_is_compared_with_what_a_working_replica_said_about_its_failure():
+    # A scale-up whose new pods cannot mount an NFS export their siblings on older nodes read: the new pods logged
+    # nothing, a working sibling's start-up line names the same server and export.
+    serving = dict(containers=[container(ready=True)], conditions=[{"type": "Ready", "status": "True"}])
+    said = "INFO tokenizer: dataset root /datasets (nfs 10.40.0.20:/export/datasets) ok: 18422 shards listed"
+    refused = ('MountVolume.SetUp failed for volume "datasets-nfs" : mount failed: exit status 32\nMounting command: '
+               "mount\nMounting arguments: -t nfs -o nfsvers=4.1,ro,hard 10.40.0.20:/export/datasets /var/lib/kubelet/"
+               "pods/x/volumes/kubernetes.io~nfs/datasets-nfs\nOutput: mount.nfs: access denied by server while "
+               "mounting 10.40.0.20:/export/datasets")
+    found = diagnose([pod("tokenizer-jkgk8m8ghw-96r5h", "data", node="cpu-c-01", **serving),
+                      log("tokenizer-jkgk8m8ghw-96r5h", said, "data", node_name="cpu-c-01"),
+                      pod("tokenizer-jkgk8m8ghw-z9cnb", "data", node="cpu-c-08", phase="Pending",
+                          containers=[container(waiting=("ContainerCreating", ""))]),
+                      event("Pod", "tokenizer-jkgk8m8ghw-z9cnb", "data", "FailedMount", refused, count=12,
+                            host="cpu-c-08")])
+    failing = next(f for f in found if f.name == "tokenizer-jkgk8m8ghw-z9cnb" and f.startup)
+    assert [(item.text, item.node) for item in failing.startup] == [(said, "cpu-c-01")]
+
+
 def test_a_replica_that_logs_the_same_failure_is_not_a_working_counterpart_nor_is_the_pod_itself():
     # go-redis clients of one ReplicaSet, all Running and Ready, two of them writing to a Redis replica after a
     # failover; the third serves. Only the third is the working replica, and a failing pod never compares with itself.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kubetrainer.answer.compose import compose, with_compared
-from kubetrainer.answer.contrast import compared_nodes
+from kubetrainer.answer.contrast import compared_nodes, differing
 from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose import diagnose
 from kubetrainer.rag.chunk import Chunk
@@ -38,8 +38,8 @@ def test_the_failing_pods_node_is_quoted_next_to_the_node_of_a_working_replica()
     assert [passage.line for passage in compared] == [NODES[0].text, NODES[1].text]
     sources = Sources([], NODES)
     text = with_compared(compose([crash], sources).text, compared, sources)
-    assert "Its node, and the node of a pod that works:" in text
-    assert f'- new-0 (fails): "{NODES[0].text}" [' in text and f'- old-0 (works): "{NODES[1].text}" [' in text
+    assert "Its node, and the node of a pod that works (what differs):" in text
+    assert '- new-0 (fails): "containerd://2.0.2" [' in text and '- old-0 (works): "containerd://1.7.19" [' in text
     number = int(text.split('- old-0 (works): ')[1].split("[")[-1].rstrip("]"))
     assert sources.holds(number, NODES[1].text), "the mark points at the record it quotes"
 
@@ -47,3 +47,10 @@ def test_the_failing_pods_node_is_quoted_next_to_the_node_of_a_working_replica()
 def test_no_comparison_on_the_same_node_or_without_both_records():
     assert compared_nodes(_crash(_records("new-0")), NODES) == [], "a working replica on the same node says nothing"
     assert compared_nodes(_crash(_records("old-0")), NODES[:1]) == [], "the index lacks the working node's record"
+
+
+def test_each_node_is_quoted_by_the_clauses_the_other_lacks_or_whole_when_they_say_the_same():
+    new = "Node cpu-c-08: Ready; zone us-east-1a, instance type m6i.8xlarge, InternalIP 10.42.8.18; kernel 6.5.0."
+    old = "Node cpu-c-02: Ready; zone us-east-1a, instance type m6i.8xlarge, InternalIP 10.40.12.22; kernel 6.5.0."
+    assert differing(new, old) == ["InternalIP 10.42.8.18"] and differing(old, new) == ["InternalIP 10.40.12.22"]
+    assert differing(new, new.replace("cpu-c-08", "cpu-c-09")) == []

@@ -116,9 +116,11 @@ def test_a_node_says_where_it_runs_its_gpu_driver_and_its_system_and_its_taints_
     node = {"metadata": {"name": "gpu-1", "labels": labels},
             "spec": {"taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]},
             "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": info,
-                       "allocatable": {"cpu": "8", "memory": "1Gi", "nvidia.com/gpu": "8"}}}
+                       "allocatable": {"cpu": "8", "memory": "1Gi", "nvidia.com/gpu": "8"},
+                       "addresses": [{"type": "Hostname", "address": "gpu-1"},
+                                     {"type": "InternalIP", "address": "10.42.8.17"}]}}
     text = render_node(node)
-    for phrase in ("zone us-east-1d, instance type p5.48xlarge", "driver 470.223.02", "Ubuntu 24.04.1 LTS",
+    for phrase in ("zone us-east-1d, instance type p5.48xlarge, InternalIP 10.42.8.17", "driver 470.223.02", "Ubuntu 24.04.1 LTS",
                    "kernel 6.8.0-1016-aws", "kubelet v1.30.4", "containerd://1.7.20"):
         assert phrase in text
     assert parse_node(text).taints == ["nvidia.com/gpu:NoSchedule"] and parse_node(text).platform == "linux/arm64"

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kubetrainer.answer.contrast import differing
 from kubetrainer.answer.passages import Passage
 from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose.changes import MAX_CHANGES
@@ -36,7 +37,8 @@ EXPLAINED_BY: dict[str, frozenset[str]] = {
             "failed-create",
         }
     ),
-    "unschedulable": frozenset({"pvc-unbound"}),
+    # a claim that never binds; a node the autoscaler announced that the cloud cannot launch (linked only then)
+    "unschedulable": frozenset({"pvc-unbound", "cloud-capacity"}),
     "pod-evicted": frozenset({"node-pressure"}),
     "gpu-withheld": frozenset({"gpu-xid"}),
     "gpu-missing": frozenset({"kernel-module-missing", "crash-loop", "container-failed", "init-container-failed"}),
@@ -199,6 +201,9 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
     if lead.before:
         lines += ["", "What it logged just before it failed:"]
         lines += [f"- {quote(item.text)} [{sources.cite(item)}]" for item in lead.before]
+    if lead.succeeded:
+        lines += ["", "The last time it did that successfully:"]
+        lines += [f"- {quote(item.text)} [{sources.cite(item)}]" for item in lead.succeeded]
     if lead.settings:
         lines += ["", "How it is configured:"]
         lines += [f"- {quote(item.text)} [{sources.cite(item)}]" for item in lead.settings]
@@ -300,12 +305,15 @@ def with_listeners(text: str, found: Sequence[Passage], sources: Sources) -> str
 
 
 def with_compared(text: str, compared: Sequence[Passage], sources: Sources) -> str:
-    """`text` followed by the failing pod's node record and a working counterpart's (`answer.contrast`)."""
+    """`text` followed by the failing pod's node record and a working counterpart's, each as the clauses the other
+    lacks (`answer.contrast`)."""
     if not compared:
         return text
-    lines = ["", "Its node, and the node of a pod that works:"]
-    lines += [f"- {passage.hit.source.get('name')} ({role}): {quote(passage.line)} [{sources.number(passage.hit)}]"
-              for passage, role in zip(compared, ("fails", "works"))]
+    lines = ["", "Its node, and the node of a pod that works (what differs):"]
+    for passage, other, role in zip(compared, compared[::-1], ("fails", "works")):
+        parts = differing(passage.line, other.line)
+        said = " — ".join(f'"{part}"' for part in parts) if parts else quote(passage.line)
+        lines.append(f"- {passage.hit.source.get('name')} ({role}): {said} [{sources.number(passage.hit)}]")
     return "\n".join([text, *lines])
 
 

@@ -5,7 +5,8 @@ by what differs between them: the node image, the container runtime, the zone, t
 already pairs a failing pod with a working counterpart, the previous version still serving or a working replica
 of its own ReplicaSet (`diagnose.rollouts.working_counterparts`), and quotes its lines (`Finding.startup`, which
 carry their node). When that pod runs on another node, both nodes' status records are quoted side by side, as
-`kubectl describe node` on both would show; the reader compares, the answer claims nothing about the difference.
+`kubectl describe node` on both would show, each cut to the clauses the other lacks (`differing`: the InternalIP
+from another subnet, the newer kernel): the reader compares, the answer claims nothing about the difference.
 """
 
 from __future__ import annotations
@@ -30,3 +31,15 @@ def compared_nodes(lead: Finding, chunks: Sequence[Chunk]) -> list[Passage]:
     if lead.node not in records or working not in records:
         return []
     return [quoted_from(records[node], records[node].text) for node in (lead.node, working)]
+
+
+def differing(record: str, other: str) -> list[str]:
+    """The clauses of a node status record (`; ` and `, ` separated, after its `Node name:` head) that the other
+    record lacks, verbatim and in order; [] when they say the same."""
+    theirs = set(_clauses(other))
+    return [clause for clause in _clauses(record) if clause not in theirs]
+
+
+def _clauses(record: str) -> list[str]:
+    body = record.partition(": ")[2].rstrip(".")
+    return [part for clause in body.split("; ") for part in clause.split(", ") if part]

@@ -65,6 +65,8 @@ def _table(findings, explanations: dict[str, str]) -> None:
             body.append(f'\n  changed before: {item.ts or ""} {item.name}: "{item.text[:200]}"{about}', style="cyan")
         for item in finding.startup:
             body.append(f'\n  at start, {item.name}: "{item.text[:200]}"', style="green")
+        for item in finding.succeeded:
+            body.append(f'\n  last done, {item.ts or ""}: "{item.text[:200]}"', style="green")
         for item in finding.settings:
             body.append(f'\n  configured: "{item.text[:200]}"', style="blue")
         for item in finding.elsewhere:

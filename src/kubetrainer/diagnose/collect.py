@@ -18,9 +18,11 @@ from typing import Any
 from kubetrainer.diagnose.changes import APPLIED, KEEP, Change, event_change, log_changes, rollout_change
 from kubetrainer.diagnose.finding import Evidence
 from kubetrainer.diagnose.knowledge import (
+    EXCEPTION_LINE,
     GPU_DEVICE,
     LOG_SIGNATURES,
     STATED_SETTING,
+    WRAPPER_ERROR,
     XID,
     Signature,
     is_problem_line,
@@ -42,6 +44,10 @@ ERROR_LEVEL = re.compile(
 # pending pod.
 # ExternalProvisioning: what a claim waiting for its CSI (external) provisioner says, as a Normal event.
 NOTABLE_NORMAL_REASONS = frozenset({"JobAlreadyActive", "NotTriggerScaleUp", "ExternalProvisioning"})
+# A node autoscaler's Normal events on a pending pod it is adding a node for: Karpenter's `Nominated` ("Pod should
+# schedule on: nodeclaim/gpu-p5-jm8vd"), cluster-autoscaler's `TriggeredScaleUp` ("pod triggered scale-up: ...").
+AWAITING_NODE_REASONS = frozenset({"Nominated", "TriggeredScaleUp"})
+
 # The kubelet's Normal `Killing` event when a probe (not a deletion) stops a container: `Container app failed
 # liveness probe, will be restarted`.
 PROBE_KILL = re.compile(r"Killing: Container \S+ failed (?:liveness|startup) probe")
@@ -63,10 +69,25 @@ OPENING_LINES = 40  # first lines kept per container (diagnose.startup)
 STATED_LINES = 10  # and later lines that state a setting a signature is governed by (a JVM's limits at a crash)
 MAX_VARIANTS = 3  # distinct message shapes kept per signature and container
 BEFORE_LINES = 3  # distinct ordinary lines quoted from just before a container's first failure
+# A line reporting that an operation succeeded, by its verb: `uploaded global_step18000 to s3://...`, `saved
+# checkpoint`, `synced 412 files`. The verb's stem is what a later failure of the same operation names
+# (`upload of global_step19000 failed`), so "when did it last work?" has an answer.
+DONE_STEMS = {"uploaded": "upload", "saved": "sav", "wrote": "writ", "written": "writ", "synced": "sync",
+              "committed": "commit", "published": "publish", "pushed": "push", "exported": "export",
+              "flushed": "flush", "replicated": "replicat", "backed up": "backup", "delivered": "deliver",
+              "sent": "send", "stored": "stor", "persisted": "persist", "checkpointed": "checkpoint"}
+SUCCEEDED = re.compile(rf"\b(?P<verb>{'|'.join(DONE_STEMS)})\b", re.IGNORECASE)
 _RECENT_LINES = 12  # lines remembered per container to find them (a progress loop repeats one shape)
 MAX_IDS = 5  # ids (UUIDs) named in a container's problem lines, each with the first line naming it
 UUID = re.compile(r"(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])", re.IGNORECASE)
 _VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
+
+
+
+def states_a_failure(message: str) -> bool:
+    """Whether a Normal event's message is a known failure all the same (Kueue's `Pending` event on a Workload
+    it cannot admit: `couldn't assign flavors to pod set main: insufficient unused quota ...`)."""
+    return any(not signature.generic for signature in matching(message))
 
 
 def ids_in(text: str) -> list[str]:
@@ -116,6 +137,7 @@ STACK_FRAME = re.compile(r'^\s+(?:at |File "|---> |\.\.\. \d+ more)')
 @dataclass
 class ContainerLogs:
     errors: list[Evidence] = field(default_factory=list)  # the last KEEP_ERRORS error-level lines
+    raised: Evidence | None = None  # the last exception it raised, not a launcher's report that its child failed
     error_count: int = 0
     error_variants: dict[str, Evidence] = field(default_factory=dict)  # shape -> first error of that shape (a few)
     # shape -> the problem line (not itself an error) just before the first error of that shape: programs often
@@ -128,6 +150,8 @@ class ContainerLogs:
     # the last BEFORE_LINES distinct lines it logged before its first error or known failure, oldest first: what it was
     # doing when it failed (`kubectl logs -p | tail`: the step it reached, the file it was reading)
     before: list[Evidence] = field(default_factory=list)
+    # the last line before its first failure that reported the failing operation done (`SUCCEEDED`)
+    succeeded: Evidence | None = None
 
 
 @dataclass
@@ -148,6 +172,7 @@ class ObjectFacts:
     labels: dict[str, str] = field(default_factory=dict)  # a pod's labels, which Services select it by
     quota: dict[str, float] = field(default_factory=dict)  # what a pod holds of a ResourceQuota (sources.kube)
     pulled: Evidence | None = None  # a pod's newest `Pulled` event: its image pulled, or found on the node already
+    awaits: Evidence | None = None  # a pending pod's newest word from a node autoscaler: a node is on its way for it
 
 
 def readable(line: str) -> str:
@@ -231,6 +256,7 @@ class Collector:
         self._opening_trace: set[tuple[str | None, str, str]] = set()  # containers whose opening is in a stack trace
         self.last: dict[tuple[str | None, str], dict] = {}  # (namespace, pod) -> its newest log record
         self.recent: dict[tuple, deque[dict]] = {}  # container -> its last _RECENT_LINES non-failure records
+        self.done: dict[tuple, dict[str, dict]] = {}  # container -> verb stem -> its last line reporting success
         self.gpu_section: dict[tuple, str] = {}  # container -> the GPU whose `nvidia-smi -q` section it is printing
 
     def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
@@ -289,8 +315,11 @@ class Collector:
         if labels.get("reason") == "Pulled" and kind == "Pod" and labels.get("involved_name"):
             pod = self.facts("Pod", record.get("namespace"), labels["involved_name"])
             pod.pulled = _evidence(record, event_text(record), name=labels["involved_name"])
+        if labels.get("reason") in AWAITING_NODE_REASONS and kind == "Pod" and labels.get("involved_name"):
+            pod = self.facts("Pod", record.get("namespace"), labels["involved_name"])
+            pod.awaits = _evidence(record, event_text(record), name=labels["involved_name"])
         notable = (labels.get("type") == "Warning" or labels.get("reason") in NOTABLE_NORMAL_REASONS
-                   or PROBE_KILL.search(record["message"]) is not None)
+                   or PROBE_KILL.search(record["message"]) is not None or states_a_failure(record["message"]))
         if not notable or not labels.get("involved_name"):
             return
         facts = self.facts(kind, None if kind == "Node" else record.get("namespace"), labels["involved_name"])
@@ -331,6 +360,8 @@ class Collector:
             if not TRACE_LINE.match(line):
                 self.previous[key] = record
                 self.recent.setdefault(key, deque(maxlen=_RECENT_LINES)).append(record)
+                if done := SUCCEEDED.search(line):
+                    self.done.setdefault(key, {})[DONE_STEMS[done["verb"].lower()]] = record
             return
         facts = self.facts("Pod", record.get("namespace"), pod) if pod else self.facts("Node", None, record.get("node") or "unknown")
         facts.node = facts.node or record.get("node")
@@ -342,6 +373,8 @@ class Collector:
         context = _evidence(before, before["message"], name=pod or record.get("node")) if before else None
         for found in ids_in(line)[: max(MAX_IDS - len(logs.ids), 0)]:
             logs.ids.setdefault(found, item)
+        if EXCEPTION_LINE.search(line) and not WRAPPER_ERROR.search(line):
+            logs.raised = item  # `[rank0]: ValueError: ...`, which a launcher's ChildFailedError reports
         error = bool(ERROR_LEVEL.search(line)) and not BELOW_ERROR_LEVEL.search(line)
         if error:
             logs.errors = [*logs.errors[-(KEEP_ERRORS - 1) :], item]
@@ -361,6 +394,7 @@ class Collector:
             known = True
         if (error or known) and not logs.before:
             logs.before = _distinct_last(self.recent.get(key, ()), pod or record.get("node"))
+            logs.succeeded = _last_done(self.done.get(key, {}), line, pod or record.get("node"))
         if not error and not known and not TRACE_LINE.match(line):
             self.previous[key] = record  # a warning the program gave before failing is the best context there is
             self.recent.setdefault(key, deque(maxlen=_RECENT_LINES)).append(record)
@@ -403,6 +437,14 @@ class Collector:
         gpu = str((record.get("labels") or {}).get("gpu", "0"))
         newest = facts.gpu_metrics.setdefault(gpu, {})
         newest.update({key: float(value) for key, value in (record.get("metrics") or {}).items()})
+
+
+def _last_done(done: dict[str, dict], failure: str, name: str | None) -> Evidence | None:
+    """The last success line of the operation the failing line names (`upload of x failed` <- `uploaded y`)."""
+    words = re.findall(r"[a-z]+", failure.lower())
+    found = [record for stem, record in done.items() if any(word.startswith(stem) for word in words)]
+    newest = max(found, key=lambda record: record.get("ts") or "", default=None)
+    return _evidence(newest, newest["message"], name=name) if newest else None
 
 
 def _distinct_last(records: Iterable[dict], name: str | None) -> list[Evidence]:

@@ -21,7 +21,7 @@ from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.paths import trace_paths
 from kubetrainer.diagnose.platform import name_node_platform
-from kubetrainer.diagnose.pods import PodRules, name_last_lines
+from kubetrainer.diagnose.pods import AWAITS_NODE, PodRules, name_last_lines
 from kubetrainer.diagnose.ports import explain_ports
 from kubetrainer.diagnose.quota import name_quota_consumers
 from kubetrainer.diagnose.rollouts import (
@@ -31,6 +31,7 @@ from kubetrainer.diagnose.rollouts import (
     replicaset_images,
     working_counterparts,
 )
+from kubetrainer.diagnose.selectors import name_renamed_gpu_nodes
 from kubetrainer.diagnose.services import service_findings
 from kubetrainer.diagnose.settings import attach_settings
 from kubetrainer.diagnose.startup import attach_before, attach_pulls, attach_server_settings, attach_startup
@@ -66,6 +67,7 @@ def findings_of(collector: Collector) -> list[Finding]:
     name_last_lines(merged, collector.last_line)
     name_closed_zones(merged, collector.objects)
     name_tainted_nodes(merged, collector.objects)
+    name_renamed_gpu_nodes(merged, collector.objects)
     name_quota_consumers(merged, collector.objects)
     name_gpu_fit(merged, collector.objects)
     name_node_platform(merged, collector.objects)
@@ -207,6 +209,8 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
         yield from (node for node in nodes if _blocks_scheduling(node, cause))
         if AT_MAX_SIZE in cause:  # the autoscaler's event says a group is at its maximum; its log says which
             yield from (o for o in findings if o.rule == "autoscaler-group-at-max")
+        if AWAITS_NODE in cause:  # a node is on its way for it; the cloud may have none to give
+            yield from (o for o in findings if o.rule == "cloud-capacity")
     elif rule == "pod-evicted":
         yield from (node for node in nodes if node.name == finding.node and node.rule == "node-pressure")
     elif rule in OWNER_RULES:

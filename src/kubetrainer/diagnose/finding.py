@@ -37,7 +37,7 @@ class Evidence:
 
 
 # The fields of a Finding that hold quoted lines (`Evidence`), written and read as lists of objects.
-LINE_LISTS = ("evidence", "changes", "startup", "elsewhere", "before", "settings")
+LINE_LISTS = ("evidence", "changes", "startup", "elsewhere", "before", "succeeded", "settings")
 
 
 @dataclass
@@ -50,7 +50,8 @@ class Finding:
     changed shortly before it nearby (a scale-up, a rollout, a preemption), stated as such,
     never as its cause. `startup`: what the program (and the previous version still serving)
     reported as it started that bears on the failure (`diagnose.startup`); `before`: the last lines it logged before
-    its first failure, what it was doing (`diagnose.startup`); `settings`: its container's env settings, from its
+    its first failure, what it was doing, and `succeeded` the last time before that it reported the failing
+    operation done (an upload, a save: what a resume or a retry starts from) (`diagnose.startup`); `settings`: its container's env settings, from its
     pod's status record (`diagnose.settings`). `addressed`: the pods and
     Services (`namespace/name`) its evidence names by IP, such as a proxy's upstream (`diagnose.addresses`).
     `elsewhere`: lines of other objects naming an id its evidence names (`diagnose.identifiers`).
@@ -76,6 +77,7 @@ class Finding:
     addressed: list[str] = field(default_factory=list)
     elsewhere: list[Evidence] = field(default_factory=list)
     before: list[Evidence] = field(default_factory=list)
+    succeeded: list[Evidence] = field(default_factory=list)
     settings: list[Evidence] = field(default_factory=list)
 
     @property
@@ -101,8 +103,9 @@ class Finding:
     @property
     def lines(self) -> list[Evidence]:
         """Every line the finding may quote: its evidence, what changed before it, what it reported at start and just
-        before it failed, its settings, and what other objects said about the ids it names."""
-        return [*self.evidence, *self.changes, *self.startup, *self.before, *self.settings, *self.elsewhere]
+        before it failed, when it last did what failed, its settings, and what other objects said about the ids it names."""
+        return [*self.evidence, *self.changes, *self.startup, *self.before, *self.succeeded, *self.settings,
+                *self.elsewhere]
 
     def sort_key(self) -> tuple:
         return (SEVERITY_ORDER.get(self.severity, 9), self.kind, self.namespace or "", self.name, self.rule)

@@ -103,7 +103,23 @@ PROBLEM_WORDS = (
     "thermal slowdown",  # nvidia-smi -q `HW Thermal Slowdown : Active` (a GPU's clock event reasons, no level)
     "max size reached",  # cluster-autoscaler at info level: `Skipping node group <id> - max size reached`
     "thermal_slowdown",  # NVML's reason names as monitors print them: `reasons=HW_SLOWDOWN,HW_THERMAL_SLOWDOWN`
+    # failures said without a level or a problem word: wget's `Cannot write to '/models/x.gguf' (No space left on
+    # device).`, `Operation not permitted`, `Too many open files`, `Read-only file system`, `context deadline exceeded`
+    "cannot ",
+    "no space left",
+    "not permitted",
+    "too many open files",
+    "read-only file system",
+    "exceeded",
+    "connection reset",
+    "broken pipe",
+    "corrupt",
+    "abort",  # `Aborted (core dumped)`, vLLM's `Aborted request chatcmpl-...` when its client went away
 )
+# A launcher's report that the child it ran failed (torchrun's ChildFailedError, Python's CalledProcessError): the
+# child's own error, logged before it, is the cause.
+WRAPPER_ERROR = re.compile(r"\b(?:ChildFailedError|CalledProcessError|ProcessExitedException)\b")
+EXCEPTION_LINE = re.compile(r"\b\w+(?:Error|Exception): \S")  # `[rank0]: RuntimeError: No HIP GPUs are available`
 KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
 # TensorFlow's and absl's C++ log prefix: `2026-03-14 07:10:06.919466: W tensorflow/core/.../gpu_device.cc:2211]`
 CC_PROBLEM = re.compile(r": [EWF] [\w/.-]+\.(?:cc|cpp|h):\d+\]")
@@ -433,6 +449,38 @@ SIGNATURES: tuple[Signature, ...] = (
         detail=r"node group \S+(?= - max size reached)",
     ),
     _sig(
+        "cloud-capacity",
+        # the cloud's answer to a node autoscaler launching an instance: AWS EC2 Fleet's InsufficientInstanceCapacity
+        # (Karpenter: `creating instance, insufficient capacity, with fleet error(s), InsufficientInstanceCapacity:
+        # We currently do not have sufficient p5.48xlarge capacity in the Availability Zone you requested
+        # (us-east-1a)...`), GCE's ZONE_RESOURCE_POOL_EXHAUSTED, Azure's SkuNotAvailable / AllocationFailed
+        r"InsufficientInstanceCapacity|insufficient capacity|ZONE_RESOURCE_POOL_EXHAUSTED|SkuNotAvailable"
+        r"|AllocationFailed|does not have enough resources available to fulfill the request",
+        "the cloud has no capacity for the instance type the node autoscaler launches, so no node is added",
+        "the cloud provider is out of that instance type in that zone (GPU instances most often): every launch "
+        "fails, and pods waiting for the node stay Pending until capacity returns or another type or zone is allowed",
+        "allow other zones or instance types in the NodePool / node group (the error names where capacity is), use a "
+        "capacity reservation, or wait and retry",
+        ("capacity", "InsufficientInstanceCapacity", "instance type"),
+        detail=r"\b[a-z]+\d[a-z0-9-]*\.\d*x?large\b|(?:Availability Zone|zone) you requested \([\w-]+\)"
+               r"|choosing [\w-]+(?:, [\w-]+)*",
+    ),
+    _sig(
+        "kueue-not-admitted",
+        # Kueue's `Pending` event on a Workload: `couldn't assign flavors to pod set main: insufficient unused quota
+        # for nvidia.com/gpu in flavor h100-80gb, 8 more needed`
+        r"couldn't assign flavors to pod set|insufficient unused quota for|insufficient quota for [\w./-]+ in flavor",
+        "Kueue has not admitted the workload: its ClusterQueue lacks unused quota, so the Job stays suspended and "
+        "creates no pods",
+        "Kueue admits a workload only when its ClusterQueue (with what it may borrow from its cohort) has unused "
+        "quota for every resource it requests; until then the Job is suspended and no pod exists",
+        "wait for admitted workloads to finish, lower the request, raise the ClusterQueue's nominalQuota, or let it "
+        "reclaim quota lent to its cohort (preemption.reclaimWithinCohort)",
+        ("quota", "admitted", "Kueue"),
+        in_logs=False,
+        detail=r"insufficient (?:unused )?quota for [\w./-]+ in flavor [\w.-]+(?:, \d+ more needed)?",
+    ),
+    _sig(
         "probe-failed",
         r"(?:Readiness|Liveness|Startup) probe failed",
         "a health probe of the container fails",
@@ -604,6 +652,35 @@ SIGNATURES: tuple[Signature, ...] = (
         ("kernel image", "compute capability", "architecture", "sm_"),
         severity=CRITICAL,
         settings=r"CUDA capability sm_\d+|supports CUDA capabilities|compute capabilit|\bsm_\d{2,3}\b|gfx\d{3,4}",
+    ),
+    _sig(
+        "llm-request-aborted",
+        # vLLM's engine, when the HTTP client of a request disconnects: `INFO 03-14 10:18:02 engine.py:291] Aborted
+        # request chatcmpl-5f0c...`; what a proxy's read timeout (nginx's 60s default) looks like from the server
+        r"\bAborted request (?:chatcmpl|cmpl)-",
+        "the inference server aborted requests because their client (or a proxy in front of it) disconnected before "
+        "the response was complete",
+        "the server was still generating when the caller gave up: long generations (large max_tokens, no "
+        "streaming) outlast a proxy's or client's timeout, so the caller sees a 504 while the model works",
+        "stream the response, lower max_tokens, or raise the proxy's read timeout (ingress-nginx proxy-read-timeout) "
+        "and the client's timeout above the longest generation",
+        ("aborted", "disconnected", "timeout", "timed out"),
+    ),
+    _sig(
+        "rocm-device-access",
+        # ROCm's runtime without its devices: `Unable to open /dev/kfd read-write: Permission denied`, rocminfo's
+        # `<user> is not member of "render" group`, then PyTorch's `RuntimeError: No HIP GPUs are available`
+        r"No HIP GPUs are available|Unable to open /dev/kfd|is not member of \"render\" group|hipErrorNoDevice",
+        "the ROCm runtime cannot open the AMD GPU devices (/dev/kfd, /dev/dri), so the program sees no GPU",
+        "ROCm needs read-write access to /dev/kfd and the /dev/dri render nodes, which the host's render and video "
+        "groups own; a container user outside those groups (a non-root image) sees no GPU even with amd.com/gpu "
+        "allocated",
+        "add the render and video groups' GIDs to the pod's securityContext.supplementalGroups (or run as a user in "
+        "them), and check the AMD device plugin passes the devices in",
+        ("/dev/kfd", "render", "HIP GPUs", "Permission denied"),
+        severity=CRITICAL,
+        detail=r"Unable to open /dev/kfd[^.]*|\S+ is not member of \"\w+\" group",
+        settings=r"\buid=\d+\(",
     ),
     _sig(
         "kafka-not-enough-replicas",

@@ -20,6 +20,7 @@ from kubetrainer.diagnose.knowledge import (
     LOG_SIGNATURES,
     SIGNATURE_BY_RULE,
     WARNING,
+    WRAPPER_ERROR,
     is_problem_line,
     matching,
 )
@@ -62,6 +63,18 @@ class Explanation:
     lines: tuple[Evidence, ...] = ()
     terms: tuple[str, ...] = ()
     fix: str = ""
+
+
+# What an unschedulable pod's cause says when a node autoscaler announced a node for it; `engine.link` then relates
+# the pod to the autoscaler's failure to launch one.
+AWAITS_NODE = "a node autoscaler is adding a node for it"
+
+
+def _cause_line(logs: ContainerLogs) -> Evidence:
+    """The error line that states the cause: the last, unless it is a launcher's report that its child failed
+    (torchrun's ChildFailedError), whose cause is the child's own exception logged before it."""
+    last = logs.errors[-1]
+    return logs.raised if WRAPPER_ERROR.search(last.text) and logs.raised else last
 
 
 class PodRules:
@@ -127,14 +140,14 @@ class PodRules:
         )
 
     def _explanation(self, container: str) -> Explanation:
-        """Why a container fails: a known signature in its logs, else its last error line, else the kubelet's
-        start error (a container that never started has no logs; its `Failed` event says why)."""
+        """Why a container fails: a known signature in its logs, else its last error line (`_cause_line`), else the
+        kubelet's start error (a container that never started has no logs; its `Failed` event says why)."""
         logs = self.facts.logs.get(container) or ContainerLogs()
         self.used_errors.add(container)
         if logs.signatures:
             return self._signatures(container, logs)
         if logs.errors:
-            line = logs.errors[-1]
+            line = _cause_line(logs)
             message = readable(line.text)
             earlier = [item for item in logs.errors[:-1]
                        if readable(item.text) != message and len(_key_words(readable(item.text), 2)) == 2][-1:]
@@ -367,6 +380,9 @@ class PodRules:
         declined = self._events("NotTriggerScaleUp")
         if declined:
             cause += f"; the cluster autoscaler adds no node for it ({declined[-1].text})"
+        awaited = [self.facts.awaits] if self.facts.awaits and not declined else []
+        if awaited:
+            cause += f"; {AWAITS_NODE} ({awaited[0].text})"
         finding = self._new(
             "unschedulable",
             WARNING,
@@ -375,7 +391,7 @@ class PodRules:
             "free or add capacity, fix the requests, tolerations or node selector, or bind the volume claims",
             terms,
         )
-        for event in [*events[-1:], *declined[-1:]]:
+        for event in [*events[-1:], *declined[-1:], *awaited]:
             finding.add_evidence(event)
         if self.facts.status:
             finding.add_evidence(self._status_evidence(self.facts.status.text.split("; ")[0]))

@@ -108,8 +108,9 @@ def name_previous_versions(findings: list[Finding], objects: Mapping[tuple, Obje
 
 
 # A run's pod of a recurring Job: `<cronjob>-<scheduled minute>-<suffix>` (a CronJob's Job), or a Job named by the
-# day or a build number (`train-20260314-8ds9j`): the family is what every run's name starts with.
-POD_OF_RUN = re.compile(r"^(?P<family>[a-z0-9][a-z0-9-]*?)-(?P<run>\d{6,12})-[a-z0-9]{5}$")
+# day or a build number (`train-20260314-8ds9j`, `lora-0314-...`), an Indexed Job's pods with their completion index
+# (`lora-0314-0-26swz`): the family is what every run's name starts with.
+POD_OF_RUN = re.compile(r"^(?P<family>[a-z0-9][a-z0-9-]*?)-(?P<run>\d{4,12})(?:-\d{1,5})?-[a-z0-9]{5}$")
 _PHASE = re.compile(r": phase (?P<phase>\w+)")
 
 

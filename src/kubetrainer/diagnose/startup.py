@@ -11,9 +11,9 @@ reads the top of the log for it. So each failing pod's finding gets
   distinctive words and numbers with the failure (a word every start-up line of the container
   has, such as the program's name or the year, counts for nothing), and its version banner
   (the first line that names a version);
-- when it logged such lines and the previous version of its Deployment still serves, else a replica of its own
-  ReplicaSet serves (`rollouts.working_counterparts`), that pod's line of the same kind, or the one that shares the
-  most with the failure: what the old version said where the new one failed ("listening on 0.0.0.0:80"), what a
+- when the previous version of its Deployment still serves, else a replica of its own ReplicaSet serves
+  (`rollouts.working_counterparts`), that pod's lines of the kinds chosen, and the one that shares the most with
+  the failure (all a pod that never started, its volume refused, is compared by): what the old version said where the new one failed ("listening on 0.0.0.0:80"), what a
   working replica loaded where a scaled-up one found nothing ("loaded 'reranker' version 3").
 
 The lines are stated as what the program reported, never as the cause. So are the last lines a failing
@@ -68,7 +68,7 @@ def attach_startup(findings: list[Finding], opening: Mapping[tuple, Sequence[Evi
         chosen = _chosen(own, failure, finding)
         quoted = {shape(readable(item.text)) for item in finding.evidence}
         lines = [item for item in chosen if shape(readable(item.text)) not in quoted]  # not quoted twice
-        for facts in versions.get(finding.id, [])[:1] if chosen else ():
+        for facts in versions.get(finding.id, [])[:1]:  # of a pod that never started: its best line on the failure
             theirs = _containers(opening, facts.namespace, facts.name, finding.container)
             lines += _counterparts(theirs, chosen, failure)
         finding.startup = lines[:MAX_LINES]
@@ -111,7 +111,8 @@ def _settings(finding: Finding) -> list[re.Pattern[str]]:
 
 def attach_before(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
     """Give each failing container's finding the lines it logged just before its first failure
-    (`ContainerLogs.before`) that it does not quote already."""
+    (`ContainerLogs.before`) that it does not quote already, and the last line before it that reported the failing
+    operation done (`ContainerLogs.succeeded`)."""
     for finding in findings:
         if finding.kind != "Pod" or finding.severity == INFO or finding.container is None:
             continue
@@ -121,6 +122,8 @@ def attach_before(findings: list[Finding], objects: Mapping[tuple, ObjectFacts])
             continue
         quoted = {shape(readable(item.text)) for item in [*finding.evidence, *finding.startup]}
         finding.before = [item for item in logs.before if shape(readable(item.text)) not in quoted]
+        if logs.succeeded and logs.succeeded.text not in {item.text for item in [*finding.lines]}:
+            finding.succeeded = [logs.succeeded]
 
 
 def _containers(opening: Mapping[tuple, Sequence[Evidence]], namespace: str | None, pod: str,

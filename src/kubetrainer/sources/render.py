@@ -93,6 +93,9 @@ def render_pod(pod: dict) -> str:
     requests = [f"{key}={value}" for c in spec.get("containers", []) for key, value in (c.get("resources", {}).get("limits") or {}).items() if "gpu" in key]
     if requests:
         text += "; GPU limits " + ", ".join(requests)
+    selects = _node_selection(spec)
+    if selects:
+        text += "; node selector " + ", ".join(selects)
     heap = _flags(spec.get("containers", []), _HEAP_FLAG)
     if heap:
         text += "; JVM heap " + ", ".join(heap)
@@ -208,23 +211,52 @@ def render_node(node: dict) -> str:
 
 
 def _node_identity(node: dict) -> list[str]:
-    """Where the node runs, its GPUs' product and driver, and its system and platform (`linux/arm64`, as images name
+    """Where the node runs (zone, instance type, the InternalIP its traffic to NFS servers, databases and firewalls
+    comes from), its GPUs' product and driver, and its system and platform (`linux/arm64`, as images name
     theirs): what `kubectl describe node` shows and what a failure that started with a new node group, zone, node
     image, driver or CPU architecture is explained by."""
     labels = node.get("metadata", {}).get("labels") or {}
     info = node.get("status", {}).get("nodeInfo") or {}
     zone = next((labels[key] for key in ZONE_LABELS if labels.get(key)), None)
+    internal = next((a.get("address") for a in node.get("status", {}).get("addresses") or []
+                     if a.get("type") == "InternalIP"), None)
     place = [f"zone {zone}" if zone else "", f"instance type {labels[INSTANCE_TYPE_LABEL]}"
-             if labels.get(INSTANCE_TYPE_LABEL) else ""]
+             if labels.get(INSTANCE_TYPE_LABEL) else "", f"InternalIP {internal}" if internal else ""]
     vendor = labelled_vendor(labels)
     gpu = read_gpu_labels(labels, vendor) if vendor else None
-    gpu_text = [f"GPU {gpu.product}", f"driver {gpu.driver_version}" if gpu.driver_version else ""] if gpu else []
+    gpu_text = [f"GPU {gpu.product}", f"driver {gpu.driver_version}" if gpu.driver_version else "",
+                *_gpu_sharing(labels, gpu.sharing)] if gpu else []
     arch = info.get("architecture") or labels.get("kubernetes.io/arch")
     platform = f"platform {info.get('operatingSystem') or labels.get('kubernetes.io/os') or 'linux'}/{arch}" if arch else ""
     system = [info.get("osImage"), f"kernel {info['kernelVersion']}" if info.get("kernelVersion") else "",
               f"kubelet {info['kubeletVersion']}" if info.get("kubeletVersion") else "", info.get("containerRuntimeVersion"),
               platform]
     return [", ".join(part for part in parts if part) for parts in (place, gpu_text, system)]
+
+
+def _node_selection(spec: dict) -> list[str]:
+    """The node labels a pod requires: its nodeSelector (`key=value`) and its required node affinity's `In` terms
+    (`key in (a, b)`), what the scheduler's "didn't match Pod's node affinity/selector" is about."""
+    selects = [f"{key}={value}" for key, value in (spec.get("nodeSelector") or {}).items()]
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    for term in required.get("nodeSelectorTerms") or []:
+        for expression in term.get("matchExpressions") or []:
+            if expression.get("operator") == "In" and expression.get("values"):
+                selects.append(f"{expression['key']} in ({', '.join(expression['values'])})")
+    return selects
+
+
+def _gpu_sharing(labels: dict[str, str], sharing: dict | None) -> list[str]:
+    """How the node's GPUs are shared (time-slicing or MPS, so many pods per GPU) and, when GPU Feature Discovery
+    renamed the product label for it (`NVIDIA-L4-SHARED`), that label: a nodeSelector on the product's own name
+    no longer matches the node."""
+    if not sharing:
+        return []
+    replicas = f", {sharing['replicas']} replicas per GPU" if sharing.get("replicas") else ""
+    product = labels.get("nvidia.com/gpu.product", "")
+    renamed = [f"product label nvidia.com/gpu.product={product}"] if product.endswith("-SHARED") else []
+    return [f"shared by {sharing['strategy']}{replicas}", *renamed]
 
 
 def _gpus_missing(labels: dict[str, str]) -> str:
