@@ -83,7 +83,7 @@ def samples_cluster(
     out: Annotated[Path, typer.Option("--out", help="New or empty directory to write the dump into (atomically).")],
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same cluster.")] = 0,
     size: Annotated[str, typer.Option("--size", help="small | default | huge (1M log lines) | a number of log lines.")] = "default",
-    scenario: Annotated[str, typer.Option("--scenario", help="default | heldout | fresh | blind | sealed | unseen | reserve | drill | vigil | ember | tundra | quarry | cobalt | lumen (all but default: other incidents, kept for honest evaluation).")] = "default",
+    scenario: Annotated[str, typer.Option("--scenario", help="default | heldout | fresh | blind | sealed | unseen | reserve | drill | vigil | ember | tundra | quarry | cobalt | lumen | harbor (all but default: other incidents, kept for honest evaluation).")] = "default",
     force: Force = False,
 ) -> None:
     """Write a realistic cluster-info dump with incidents, plus OUT/questions.jsonl."""

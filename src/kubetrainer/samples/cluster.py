@@ -13,7 +13,8 @@ blind for a held-out answer score), `drill` (drill.py: a seventh, a development
 set for the answers), `reserve` (reserve.py: an eighth, written blind for a
 held-out answer score), `vigil` (vigil.py: a ninth), `ember` (ember.py: a tenth),
 `tundra` (tundra.py: an eleventh), `quarry` (quarry.py: a twelfth), `cobalt` (cobalt.py:
-a thirteenth) and `lumen` (lumen.py: a fourteenth), each written blind for a held-out answer score.
+a thirteenth), `lumen` (lumen.py: a fourteenth) and `harbor` (harbor.py: a fifteenth), each written
+blind for a held-out answer score.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ _SCENARIO_MODULES = {
     "default": "incidents", "heldout": "heldout", "fresh": "fresh", "blind": "blind", "sealed": "sealed",
     "unseen": "unseen", "reserve": "reserve", "drill": "drill", "vigil": "vigil", "ember": "ember",
     "tundra": "tundra", "quarry": "quarry", "cobalt": "cobalt", "lumen": "lumen",
+    "harbor": "harbor",
 }
 SCENARIOS = tuple(_SCENARIO_MODULES)
 
@@ -157,7 +159,7 @@ def build_cluster(seed: int = 0, nodes: list[dict] | None = None, scenario: str 
     different incidents on different objects, kept for honest evaluation only; `drill`
     (drill.py: a seventh, a development set for the answers) does the same, and so does
     `reserve` (reserve.py: an eighth, written blind for a held-out answer score), and so do `vigil`,
-    `ember`, `tundra`, `quarry`, `cobalt` and `lumen` (the ninth to fourteenth, written the same way). `nodes` replaces the
+    `ember`, `tundra`, `quarry`, `cobalt`, `lumen` and `harbor` (the ninth to fifteenth, written the same way). `nodes` replaces the
     scenario's own nodes (the other scenarios' incidents need those of their
     `scenario_nodes()`).
     Unknown scenario names raise ValueError.
