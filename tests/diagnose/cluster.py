@@ -61,8 +61,10 @@ def container(name: str = "app", *, waiting: tuple[str, str] | None = None, term
 
 def node(name: str, *, ready: str = "True", reason: str = "KubeletReady", pressure: dict | None = None,
          cordoned: bool = False, gpus: tuple[int, int] | None = None, labels: dict | None = None,
-         taints: list[dict] | None = None, message: str = "") -> dict:
-    """`message`: the Ready condition's message (the kubelet's reason in words)."""
+         taints: list[dict] | None = None, message: str = "", info: dict | None = None,
+         created: str = "2026-03-01T00:00:00Z") -> dict:
+    """`message`: the Ready condition's message (the kubelet's reason in words); `info`: its status.nodeInfo;
+    `created`: its creationTimestamp."""
     conditions = [{"type": "Ready", "status": ready, "reason": reason, "message": message, "lastTransitionTime": TS}]
     for kind, (status, why, text) in (pressure or {}).items():
         conditions.append({"type": kind, "status": status, "reason": why, "message": text, "lastTransitionTime": TS})
@@ -71,9 +73,10 @@ def node(name: str, *, ready: str = "True", reason: str = "KubeletReady", pressu
     if gpus:
         allocatable["nvidia.com/gpu"], capacity["nvidia.com/gpu"] = str(gpus[0]), str(gpus[1])
     obj = {"apiVersion": "v1", "kind": "Node",
-           "metadata": {"name": name, "creationTimestamp": "2026-03-01T00:00:00Z", "labels": labels or {}},
+           "metadata": {"name": name, "creationTimestamp": created, "labels": labels or {}},
            "spec": {**({"unschedulable": True} if cordoned else {}), **({"taints": taints} if taints else {})},
-           "status": {"conditions": conditions, "allocatable": allocatable, "capacity": capacity}}
+           "status": {"conditions": conditions, "allocatable": allocatable, "capacity": capacity,
+                      **({"nodeInfo": info} if info else {})}}
     return object_record(obj, "dump")
 
 

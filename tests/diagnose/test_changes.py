@@ -8,7 +8,7 @@ from kubetrainer.diagnose import diagnose
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.sources.kube import object_record
 
-from .cluster import event, log, pod
+from .cluster import container, event, log, node, pod
 
 # PostgreSQL's refusal once max_connections is used up, as a psycopg client logs it.
 SCORER_UID = "68e72010-1978-4e28-a0f7-1863ebc295a2"
@@ -157,3 +157,23 @@ def test_a_statefulset_losing_members_is_a_change_before_its_quorum_failure_and_
     assert [item.text for item in _finding(found, "mongo-0").changes] == [
         "SuccessfulDelete: delete Pod mongo-1 in StatefulSet mongo successful",
         "SuccessfulDelete: delete Pod mongo-2 in StatefulSet mongo successful"]
+
+
+def test_a_node_that_joined_shortly_before_its_pods_failed_is_what_changed_for_them() -> None:
+    # a Windows node group replaced overnight by Windows Server 2022 nodes; the pods rescheduled there cannot pull
+    pulling = [container(waiting=("ImagePullBackOff", 'Back-off pulling image "edi/bridge:5.4.2-ltsc2019"'))]
+    records = [node("win-new", created="2026-03-13T22:00:00Z",
+                    info={"operatingSystem": "windows", "architecture": "amd64",
+                          "osImage": "Windows Server 2022 Datacenter", "kernelVersion": "10.0.20348.2340"}),
+               node("win-old", created="2026-01-02T08:00:00Z"),
+               pod("bridge-6d9f8c7b5d-x2lqp", "edi", node="win-new", containers=pulling),
+               event("Pod", "bridge-6d9f8c7b5d-x2lqp", "edi", "Failed", 'Failed to pull image "edi/bridge:5.4.2-ltsc2019":'
+                     " rpc error: code = NotFound desc = no match for platform in manifest: not found",
+                     ts="2026-03-13T22:06:00Z")]
+    found = diagnose(records)
+    (change,) = _finding(found, "bridge-6d9f8c7b5d-x2lqp").changes
+    assert change.name == "win-new" and change.ts == "2026-03-13T22:00:00Z"
+    assert "Windows Server 2022 Datacenter, kernel 10.0.20348.2340" in change.text
+    text = compose([_finding(found, "bridge-6d9f8c7b5d-x2lqp")], Sources([])).text
+    assert "22:00 UTC, win-new" in text, "a node that joined long before is not a change"
+    assert "win-old" not in text

@@ -556,6 +556,9 @@ SIGNATURE_LINES = [
                    '[app.kubernetes.io/name]"}}}'),
     ("ingress-tls-secret-missing", 'W0314 10:00:00.000000 7 backend_ssl.go:47] Error obtaining X.509 certificate: '
                                    'unexpected error creating SSL Cert: local SSL certificate shop/shop-tls was not found'),
+    ("ingress-tls-wrong-host", 'W0314 09:00:03.230351 7 controller.go:1412] SSL certificate "web/portal-tls" does not '
+                               'contain a Common Name or Subject Alternative Name for server "track.example.com": x509: '
+                               'certificate is valid for portal.example.com, not track.example.com'),
     ("x509-hostname", "tls: failed to verify certificate: x509: certificate is valid for api.internal, not "
                       "api.example.com"),
     ("api-unauthorized", 'E0314 10:00:00.000000 1 reflector.go:147] failed to list *v1.ConfigMap: Unauthorized'),
@@ -1167,6 +1170,16 @@ def test_a_failing_run_of_a_recurring_job_names_the_previous_run_that_ran_other_
     same = diagnose([run("train-20260313-hrl7t", "Succeeded", "reg/trainer:5.0.0"),
                      run("train-20260314-8ds9j", "Failed", "reg/trainer:5.0.0"), *lines])
     assert "previous run" not in next(f for f in same if f.name == "train-20260314-8ds9j" and f.severity != "info").cause
+    # a CronJob's run whose pods an admission webhook refused: its Job is compared with the last run's pod
+    denied = ('Error creating: admission webhook "mutate.kyverno.svc-fail" denied the request: resource Pod/ads/'
+              "export-29558100-hdr7v was blocked due to the following policies verify-signatures: failed to verify "
+              "image reg/export:2.8.0: no matching signatures")
+    refused = diagnose([run("export-29557980-nq4nq", "Succeeded", "reg/export:2.7.3"),
+                        run("export-29558040-f9cvc", "Succeeded", "reg/export:2.7.3"),
+                        event("Job", "export-29558100", "ads", "FailedCreate", denied, count=6)])
+    job = next(f for f in refused if f.kind == "Job" and f.name == "export-29558100")
+    assert job.cause.endswith("; the previous run export-29558040-f9cvc (Succeeded) ran reg/export:2.7.3")
+    assert "reg/export:2.7.3" in job.evidence[1].text
 
 
 def test_a_failing_new_version_names_the_previous_version_that_still_serves():
@@ -1405,3 +1418,19 @@ def test_an_inference_server_aborting_requests_its_client_gave_up_on_is_not_said
     finding = only(found, "llm-request-aborted")
     assert "client (or a proxy in front of it) disconnected" in finding.cause and "(6 times)" in finding.cause
     assert "proxy-read-timeout" in finding.fix
+
+
+def test_a_signature_inside_a_multi_line_entry_quotes_the_error_line_that_began_the_entry():
+    # Airflow's KubernetesExecutor logs the pod it could not create, the traceback and the API's answer as one entry
+    entry = ["[2026-03-14T10:00:02.586+0000] {kubernetes_executor_utils.py:459} ERROR - Exception when attempting to "
+             "create Namespaced Pod: {", '    "namespace": "reporting"', "}", "Traceback (most recent call last):",
+             "kubernetes.client.exceptions.ApiException: (403)", "Reason: Forbidden",
+             'HTTP response body: {"kind":"Status","message":"pods is forbidden: User \\"system:serviceaccount:airflow:'
+             'scheduler\\" cannot create resource \\"pods\\" in API group \\"\\" in the namespace \\"reporting\\"",'
+             '"reason":"Forbidden","code":403}',
+             "[2026-03-14T10:00:02.588+0000] {kubernetes_executor.py:415} INFO - re-queueing the task"]
+    found = diagnose([pod("scheduler-1", "airflow"), *(log("scheduler-1", line, "airflow") for line in entry)])
+    finding = only(found, "rbac-forbidden")
+    assert [item.text for item in finding.evidence[:2]] == [entry[0], entry[6]]
+    plain = diagnose([pod("scheduler-1", "airflow"), *(log("scheduler-1", line, "airflow") for line in entry[5:])])
+    assert only(plain, "rbac-forbidden").evidence[0].text == entry[6], "an entry begun by an ordinary line adds nothing"

@@ -113,7 +113,7 @@ def test_a_node_says_where_it_runs_its_gpu_driver_and_its_system_and_its_taints_
               "nvidia.com/cuda.driver.minor": "223", "nvidia.com/cuda.driver.rev": "02"}
     info = {"osImage": "Ubuntu 24.04.1 LTS", "kernelVersion": "6.8.0-1016-aws", "kubeletVersion": "v1.30.4",
             "containerRuntimeVersion": "containerd://1.7.20", "operatingSystem": "linux", "architecture": "arm64"}
-    node = {"metadata": {"name": "gpu-1", "labels": labels},
+    node = {"metadata": {"name": "gpu-1", "labels": labels, "creationTimestamp": "2026-03-14T06:10:00Z"},
             "spec": {"taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]},
             "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": info,
                        "allocatable": {"cpu": "8", "memory": "1Gi", "nvidia.com/gpu": "8"},
@@ -124,6 +124,8 @@ def test_a_node_says_where_it_runs_its_gpu_driver_and_its_system_and_its_taints_
                    "kernel 6.8.0-1016-aws", "kubelet v1.30.4", "containerd://1.7.20"):
         assert phrase in text
     assert parse_node(text).taints == ["nvidia.com/gpu:NoSchedule"] and parse_node(text).platform == "linux/arm64"
+    assert parse_node(text).system == "Ubuntu 24.04.1 LTS, kernel 6.8.0-1016-aws"
+    assert "; created 2026-03-14T06:10:00Z; taints" in text, "when it joined, before its taints"
     legacy = render_node({"metadata": {"name": "n", "labels": {"failure-domain.beta.kubernetes.io/zone": "eu-west-1a"}}})
     assert "zone eu-west-1a" in legacy and "driver" not in legacy
 

@@ -6,7 +6,8 @@ SuccessfulRescale, the scheduler's Preempted on its victim, the kubelet's Pulled
 long the pull took, a node's Starting/RegisteredNode), and controllers such as Stakater's
 Reloader log the ConfigMaps and Secrets whose change made them roll a workload. None of
 these is a failure, so no rule reports them (nor the scalings that schedulers such as
-kube-downscaler log, nor the objects a GitOps controller such as Flux creates or reconfigures); but a connection limit exhausted right after
+kube-downscaler log, nor the objects a GitOps controller such as Flux creates or reconfigures), and the objects
+themselves record two more that outlive the events: a ReplicaSet's and a node's creation time; but a connection limit exhausted right after
 a client was scaled from 2 to 12, or a training worker that missed its rendezvous because
 its image took 17 minutes to pull, is explained only by them. This pass attaches to each
 failure the few changes that came shortly before it and touch the same workload,
@@ -56,7 +57,8 @@ APPLIED_CHANGES = frozenset({"created", "configured", "deleted"})
 # kube-scheduler on the victim, since Kubernetes 1.27: `Preempted by pod 68e72010-... on node gpu-3` (the preemptor's
 # uid; older releases wrote its namespace/name).
 PREEMPTOR = re.compile(r"Preempted by pod (?P<uid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
-# A ReplicaSet's status line ends `; created 2026-03-14T09:40:09Z.`; its name is its Deployment's and a template hash.
+# A ReplicaSet's status line ends `; created 2026-03-14T09:40:09Z.` (its name is its Deployment's and a template hash),
+# a node's has it before its taints.
 CREATED = re.compile(r"; created (?P<ts>\d{4}-\d\d-\d\dT[\d:]+Z)")
 REPLICASET = re.compile(r"^(?P<deployment>[a-z0-9][a-z0-9-]*?)-[a-z0-9]{6,10}$")
 # The deployment controller's `Scaled up replica set web-7d9f8c6b5d to 3 from 0`: the new ReplicaSet of a rollout.
@@ -112,6 +114,15 @@ def rollout_change(summary: Evidence) -> Change | None:
     if created is None or owner is None or not summary.text.startswith("ReplicaSet "):
         return None
     return Change(replace(summary, ts=created["ts"]), "Deployment", owner["deployment"], summary.namespace)
+
+
+def node_joined(summary: Evidence) -> Change | None:
+    """A node's creation, from its status line's `; created T` (`sources.render`), as a change to it: a node that
+    replaced another (a node-group upgrade to a new OS image, a new instance type) runs what its pods then meet."""
+    created = CREATED.search(summary.text)
+    if created is None or not summary.text.startswith("Node "):
+        return None
+    return Change(replace(summary, ts=created["ts"]), "Node", summary.name or "", None)
 
 
 def log_changes(line: str, evidence: Evidence) -> list[Change]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kubetrainer.diagnose.changes import APPLIED, KEEP, Change, event_change, log_changes, rollout_change
+from kubetrainer.diagnose.changes import APPLIED, KEEP, Change, event_change, log_changes, node_joined, rollout_change
 from kubetrainer.diagnose.finding import Evidence
 from kubetrainer.diagnose.knowledge import (
     EXCEPTION_LINE,
@@ -28,6 +28,7 @@ from kubetrainer.diagnose.knowledge import (
     is_problem_line,
     matching,
 )
+from kubetrainer.sources.logtime import line_time
 from kubetrainer.sources.render import ZONE_LABELS
 
 # A line written at error level or worse, in the common layouts (klog, logfmt/JSON, Python logging; pino and
@@ -78,6 +79,7 @@ DONE_STEMS = {"uploaded": "upload", "saved": "sav", "wrote": "writ", "written": 
               "sent": "send", "stored": "stor", "persisted": "persist", "checkpointed": "checkpoint"}
 SUCCEEDED = re.compile(rf"\b(?P<verb>{'|'.join(DONE_STEMS)})\b", re.IGNORECASE)
 _RECENT_LINES = 12  # lines remembered per container to find them (a progress loop repeats one shape)
+_ANY_YEAR = 2000  # whether a line starts with a timestamp, not which year a klog line is from
 MAX_IDS = 5  # ids (UUIDs) named in a container's problem lines, each with the first line naming it
 UUID = re.compile(r"(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])", re.IGNORECASE)
 _VARIABLE = re.compile(r"\d[\dT.:,+-]*Z?|[0-9a-f]{12,}")  # numbers, times, addresses, long hex ids
@@ -118,12 +120,20 @@ class SignatureHits:
     last: Evidence
     count: int = 1
     context: Evidence | None = None  # the last ordinary or warning line before the first hit (and its stack trace)
+    # the error line that began the multi-line entry the first hit continues: `ERROR - Exception when attempting to
+    # create Namespaced Pod: {`, then the pod's JSON, the traceback and `HTTP response body: ... forbidden`
+    head: Evidence | None = None
     variants: dict[str, Evidence] = field(default_factory=dict)  # shape -> first line of that shape (a few)
 
     @property
     def distinct(self) -> list[Evidence]:
         """The first line of each distinct message shape (numbers and ids masked), at most MAX_VARIANTS."""
         return list(self.variants.values()) or [self.first]
+
+    @property
+    def quoted(self) -> list[Evidence]:
+        """The lines a finding quotes: the head of the entry the first hit continues, then the distinct lines."""
+        return [*([self.head] if self.head else []), *self.distinct]
 
 
 # Lines that continue a stack trace rather than say something new.
@@ -258,6 +268,8 @@ class Collector:
         self.recent: dict[tuple, deque[dict]] = {}  # container -> its last _RECENT_LINES non-failure records
         self.done: dict[tuple, dict[str, dict]] = {}  # container -> verb stem -> its last line reporting success
         self.gpu_section: dict[tuple, str] = {}  # container -> the GPU whose `nvidia-smi -q` section it is printing
+        # container -> the error-level line with its own timestamp that began the entry its next lines continue
+        self.error_entry: dict[tuple, Evidence] = {}
 
     def facts(self, kind: str, namespace: str | None, name: str) -> ObjectFacts:
         key = (kind, namespace or None, name)
@@ -297,13 +309,14 @@ class Collector:
         if facts.status is None or (record.get("ts") or "") >= (facts.status.ts or ""):
             facts.status = _evidence(record, obj.get("summary") or record["message"], name=obj["name"])
             facts.quota = dict(obj.get("quota") or {})
-        if facts.kind == "ReplicaSet":
-            self._rollout(facts.status)
+        if facts.kind in ("ReplicaSet", "Node"):
+            self._created(facts.status)
 
-    def _rollout(self, summary: Evidence) -> None:
-        """A ReplicaSet's creation as a change to its Deployment, once (`changes.rollout_change`)."""
-        change = rollout_change(summary)
-        if change is not None and not any(known.evidence.name == summary.name and known.kind == "Deployment"
+    def _created(self, summary: Evidence) -> None:
+        """A ReplicaSet's creation as a change to its Deployment, a node's as one to it, once each
+        (`changes.rollout_change`, `changes.node_joined`)."""
+        change = rollout_change(summary) or node_joined(summary)
+        if change is not None and not any(known.evidence.name == summary.name and known.kind == change.kind
                                           and known.evidence.kind == "object" for known in self.changes):
             self.changes.append(change)
 
@@ -356,6 +369,7 @@ class Collector:
             self.gpu_section[key] = section["bus"]
         elif not line[:1].isspace():
             self.gpu_section.pop(key, None)
+        head = self._entry(record, key, line)
         if not is_problem_line(line) and "NCCL" not in line:
             if not TRACE_LINE.match(line):
                 self.previous[key] = record
@@ -390,7 +404,7 @@ class Collector:
             _hit(logs.xids, (int(match.group(1)), device), None, item, context)
             known = True
         for signature in matching(line, LOG_SIGNATURES):
-            _hit(logs.signatures, signature.rule, signature, item, context)
+            _hit(logs.signatures, signature.rule, signature, item, context, head)
             known = True
         if (error or known) and not logs.before:
             logs.before = _distinct_last(self.recent.get(key, ()), pod or record.get("node"))
@@ -400,6 +414,18 @@ class Collector:
             self.recent.setdefault(key, deque(maxlen=_RECENT_LINES)).append(record)
         elif not TRACE_LINE.match(line):
             self.previous.pop(key, None)
+
+    def _entry(self, record: dict, key: tuple, line: str) -> Evidence | None:
+        """The error line that began the multi-line log entry `line` continues, if it continues one: a line without
+        its own timestamp after one with it belongs to that one's message (a JSON body, a traceback, an HTTP
+        response), whose first line says what was being done when it failed."""
+        if line_time(line, _ANY_YEAR) is None:
+            return self.error_entry.get(key)
+        if ERROR_LEVEL.search(line) and not BELOW_ERROR_LEVEL.search(line):
+            self.error_entry[key] = _evidence(record, line, name=record.get("pod") or record.get("node"))
+        else:
+            self.error_entry.pop(key, None)
+        return None
 
     def last_line(self, namespace: str | None, pod: str) -> Evidence | None:
         """The newest line the pod logged: what a process that hangs was doing when it stopped."""
@@ -462,10 +488,12 @@ def _device(line: str) -> str:
     return match.group(1) if match else ""
 
 
-def _hit(table: dict, key, signature: Signature | None, item: Evidence, context: Evidence | None) -> None:
+def _hit(table: dict, key, signature: Signature | None, item: Evidence, context: Evidence | None,
+         head: Evidence | None = None) -> None:
     hits = table.get(key)
     if hits is None:
-        hits = table[key] = SignatureHits(signature, item, item, context=context)  # type: ignore[arg-type]
+        head = head if head is not None and head.text != item.text else None
+        hits = table[key] = SignatureHits(signature, item, item, context=context, head=head)  # type: ignore[arg-type]
     else:
         hits.count += 1
         hits.last = item

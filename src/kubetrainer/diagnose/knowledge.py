@@ -120,6 +120,9 @@ PROBLEM_WORDS = (
 # child's own error, logged before it, is the cause.
 WRAPPER_ERROR = re.compile(r"\b(?:ChildFailedError|CalledProcessError|ProcessExitedException)\b")
 EXCEPTION_LINE = re.compile(r"\b\w+(?:Error|Exception): \S")  # `[rank0]: RuntimeError: No HIP GPUs are available`
+# containerd's and Docker's answer when an image index has no build for the node's OS, architecture or (on Windows)
+# OS version: `no match for platform in manifest: not found`, `no matching manifest for windows/amd64 10.0.20348`.
+NO_PLATFORM_MATCH = re.compile(r"no match for platform in manifest|no matching manifest for", re.IGNORECASE)
 KLOG_PROBLEM = re.compile(r"^[EWF]\d{4} ")
 # TensorFlow's and absl's C++ log prefix: `2026-03-14 07:10:06.919466: W tensorflow/core/.../gpu_device.cc:2211]`
 CC_PROBLEM = re.compile(r": [EWF] [\w/.-]+\.(?:cc|cpp|h):\d+\]")
@@ -1419,6 +1422,21 @@ SIGNATURES: tuple[Signature, ...] = (
         "create it",
         ("secretName", "TLS", "certificate", "Fake Certificate"),
         detail=r"local SSL certificate \S+ was not found",
+    ),
+    _sig(
+        # ingress-nginx (controller.go) when the Secret an Ingress names holds a certificate for other names; it
+        # then logs `Using default certificate` and serves that host its self-signed fallback
+        "ingress-tls-wrong-host",
+        r"SSL certificate \"[^\"]+\" does not contain a Common Name or Subject Alternative Name for server",
+        "the Ingress's TLS Secret holds a certificate for other host names, so ingress-nginx serves its default "
+        "self-signed certificate (Kubernetes Ingress Controller Fake Certificate) for this host",
+        "the certificate in spec.tls.secretName does not list the host (its Subject Alternative Names); browsers get "
+        "the controller's fake certificate for it and warn that the connection is not private",
+        "issue a certificate that covers the host (add it to the Certificate's dnsNames) or point the Ingress's "
+        "spec.tls at a Secret whose certificate covers it",
+        ("Subject Alternative Name", "default certificate", "Fake Certificate", "certificate"),
+        covers=("x509-hostname",),
+        detail=r"SSL certificate \"[^\"]+\"|for server \"[^\"]+\"|certificate is valid for [^,]+(?:, [^,]+)*, not [\w.-]+",
     ),
     _sig(
         "thread-limit",

@@ -2,7 +2,8 @@
 
 A signature seen in a container that is otherwise running (a worker whose DNS lookups
 fail, a controller denied by RBAC, a device plugin reporting an Xid) is a finding of its
-own, with the distinct lines that show it and how often it was seen.
+own, with the distinct lines that show it (after the line that began the log entry the first one continues)
+and how often it was seen.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def log_findings(facts: ObjectFacts, explained: set[tuple[str, str]], quoted: se
                 container=container or None,
                 count=hits.count,
             )
-            for item in hits.distinct:
+            for item in hits.quoted:
                 finding.add_evidence(item)
             found.append(finding)
         for (code, device), hits in sorted(logs.xids.items()):

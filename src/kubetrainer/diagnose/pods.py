@@ -18,6 +18,7 @@ from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.knowledge import (
     CRITICAL,
     LOG_SIGNATURES,
+    NO_PLATFORM_MATCH,
     SIGNATURE_BY_RULE,
     WARNING,
     WRAPPER_ERROR,
@@ -29,6 +30,7 @@ from kubetrainer.diagnose.scheduler import parse_failed_scheduling
 from kubetrainer.diagnose.status import ContainerStatus, PodStatus, parse_pod
 
 PULL_REASONS = (
+    (NO_PLATFORM_MATCH, "the image holds no build for the node's platform (no match for platform in manifest)"),
     (
         re.compile(r"code = NotFound|manifest unknown|not found", re.IGNORECASE),
         "the image or tag does not exist in the registry (NotFound)",
@@ -44,11 +46,22 @@ PULL_REASONS = (
     ),
     (re.compile(r"toomanyrequests|rate limit", re.IGNORECASE), "the registry is rate-limiting pulls"),
 )
-# What a rate-limited pull means and what to do: the image name and credentials are fine.
-RATE_LIMITED = ("the registry refuses more pulls from this address or account for a while (Docker Hub limits anonymous "
-                "pulls per IP address); nodes that already hold the image start their pods, new nodes cannot",
-                "authenticate the pulls (imagePullSecrets for an account with a higher limit), or serve the image "
-                "from your own registry, a mirror or a pull-through cache")
+# What a pull failure means and what to do, where that is not the image-pull signature's own: a rate-limited pull (the
+# image name and credentials are fine) and an image without a build for the node's platform (it exists, for others).
+PULL_MEANINGS = {
+    PULL_REASONS[-1][1]: (
+        "the registry refuses more pulls from this address or account for a while (Docker Hub limits anonymous "
+        "pulls per IP address); nodes that already hold the image start their pods, new nodes cannot",
+        "authenticate the pulls (imagePullSecrets for an account with a higher limit), or serve the image "
+        "from your own registry, a mirror or a pull-through cache"),
+    PULL_REASONS[0][1]: (
+        "the image exists, but its manifest list holds builds for other platforms only: another CPU architecture "
+        "(amd64 on arm64 nodes), or on Windows another OS version (a Windows container image must match the "
+        "node's Windows Server build: ltsc2019 for 2019, ltsc2022 for 2022)",
+        "build and push the image for the node's platform (a multi-platform image, or the base image matching the "
+        "node's Windows build), or pin the pods to nodes of the image's platform (nodeSelector kubernetes.io/arch, "
+        "node.kubernetes.io/windows-build)"),
+}
 _IMAGE = re.compile(r'(?:pull(?:ing)? image|Failed to pull image) "([^"]+)"', re.IGNORECASE)
 # The registry's API endpoint in a pull error (`https://registry-1.docker.io/v2/library/varnish/manifests/...`): the
 # host that answered, which the image name does not always spell (docker.io is served by registry-1.docker.io).
@@ -167,7 +180,7 @@ class PodRules:
                 part += f', after "{readable(hits.context.text)[:160]}"'  # an ordinary line only beside a lone one
                 lines.append(hits.context)
             parts.append(part)
-            lines += hits.distinct
+            lines += hits.quoted
             terms += hits.signature.terms
         lines = list(dict.fromkeys(lines))
         final = logs.errors[-1] if logs.errors else None  # its last error-level line: often the program's own verdict
@@ -309,7 +322,7 @@ class PodRules:
             "image-pull",
             CRITICAL,
             f"image {image or 'of ' + container.label} cannot be pulled: {why}{answered}",
-            *(RATE_LIMITED if why == PULL_REASONS[-1][1] else (signature.meaning, signature.fix)),
+            *PULL_MEANINGS.get(why, (signature.meaning, signature.fix)),
             ("ImagePullBackOff", "pull", "not found", "NotFound"),
             container.name,
         )

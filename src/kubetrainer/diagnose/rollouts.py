@@ -109,21 +109,31 @@ def name_previous_versions(findings: list[Finding], objects: Mapping[tuple, Obje
 
 # A run's pod of a recurring Job: `<cronjob>-<scheduled minute>-<suffix>` (a CronJob's Job), or a Job named by the
 # day or a build number (`train-20260314-8ds9j`, `lora-0314-...`), an Indexed Job's pods with their completion index
-# (`lora-0314-0-26swz`): the family is what every run's name starts with.
+# (`lora-0314-0-26swz`): the family is what every run's name starts with. A run's Job is the same name without the
+# pod's suffix (`ams-export-29558100`).
 POD_OF_RUN = re.compile(r"^(?P<family>[a-z0-9][a-z0-9-]*?)-(?P<run>\d{4,12})(?:-\d{1,5})?-[a-z0-9]{5}$")
+JOB_OF_RUN = re.compile(r"^(?P<family>[a-z0-9][a-z0-9-]*?)-(?P<run>\d{4,12})$")
 _PHASE = re.compile(r": phase (?P<phase>\w+)")
 
 
+def _run_of(finding: Finding) -> re.Match[str] | None:
+    """The family and run of a failing run's pod, or of a failing run's Job (one that could not even create its pod:
+    an admission webhook, a quota)."""
+    pattern = {"Pod": POD_OF_RUN, "Job": JOB_OF_RUN}.get(finding.kind)
+    return pattern.match(finding.name) if pattern else None
+
+
 def name_previous_runs(findings: list[Finding], objects: Mapping[tuple, ObjectFacts]) -> None:
-    """A failing run of a recurring Job names the latest earlier run of its family that ran other images, with its
-    phase: "yesterday's run worked" is then answered by what differs between the two."""
+    """A failing run of a recurring Job names the latest earlier run of its family that ran other images (any
+    images, for a run that has no pod to compare), with its phase: "yesterday's run worked" is then answered by
+    what differs between the two."""
     runs: dict[tuple[str | None, str], list[tuple[str, ObjectFacts]]] = {}
     for facts in objects.values():
         match = POD_OF_RUN.match(facts.name) if facts.kind == "Pod" else None
         if match and _images(facts):
             runs.setdefault((facts.namespace, match["family"]), []).append((match["run"], facts))
     for finding in findings:
-        match = POD_OF_RUN.match(finding.name) if finding.kind == "Pod" else None
+        match = _run_of(finding)
         if match is None or finding.severity == INFO:
             continue
         own = _images(objects.get(("Pod", finding.namespace, finding.name)))
@@ -134,7 +144,7 @@ def name_previous_runs(findings: list[Finding], objects: Mapping[tuple, ObjectFa
         facts = earlier[-1][1]
         phase = _PHASE.search(facts.status.text) if facts.status else None
         finding.cause += (f"; the previous run {facts.name}{f' ({phase[1]})' if phase else ''} ran "
-                          f"{_images(facts)}, this run runs {own or 'other images'}")
+                          f"{_images(facts)}" + (f", this run runs {own}" if own else ""))
         if facts.status and all(item.text != facts.status.text for item in finding.evidence):
             finding.evidence.insert(1, facts.status)  # quoted right after the failure it is compared with
             del finding.evidence[MAX_EVIDENCE:]

@@ -29,6 +29,7 @@ def _evidence(item: Evidence | None) -> dict[str, Any] | None:
 def _hits_json(hits: SignatureHits) -> dict[str, Any]:
     return {"rule": hits.signature.rule if hits.signature else None, "first": hits.first.to_json(),
             "last": hits.last.to_json(), "count": hits.count, "context": _evidence(hits.context),
+            "head": _evidence(hits.head),
             "variants": {shape: item.to_json() for shape, item in hits.variants.items()}}
 
 
@@ -37,6 +38,7 @@ def _hits(value: dict[str, Any]) -> SignatureHits:
     return SignatureHits(SIGNATURE_BY_RULE[value["rule"]] if value.get("rule") else None,  # type: ignore[arg-type]
                          Evidence.from_json(value["first"]), Evidence.from_json(value["last"]), value["count"],
                          Evidence.from_json(context) if context else None,
+                         Evidence.from_json(value["head"]) if value.get("head") else None,
                          {shape: Evidence.from_json(item) for shape, item in value["variants"].items()})
 
 

@@ -140,17 +140,19 @@ class NodeStatus:
     taints: list[str] = field(default_factory=list)
     gpu: str = ""  # the labelled GPU product, its memory in its name: `NVIDIA L4 24GB`
     platform: str = ""  # its OS and CPU architecture as images name theirs: `linux/arm64`
+    system: str = ""  # its OS image and kernel: `Windows Server 2022 Datacenter, kernel 10.0.20348.2340`
 
 
 _NOT_READY = re.compile(r": NotReady(?: \(Ready=(?P<detail>[^)]*)\))?")
 _GPU_SHORT = re.compile(r"(?P<resource>[\w.-]+/[\w.-]+) (?P<allocatable>\d+) of (?P<capacity>\d+) allocatable")
 _GPU_IDENTITY = re.compile(r"; GPU (?P<gpu>[^;,]+?)\.?(?=[;,]|$)")
 _PLATFORM = re.compile(r"\bplatform (?P<platform>\w+/\w+)")
+_SYSTEM = re.compile(r"; (?P<system>[^;,]+, kernel [^,;]+)")
 _GPU_MISSING = re.compile(rf"(?P<resource>[\w.-]+/[\w.-]+) 0 \(labelled (?P<product>.+?) GPUs, {NONE_REGISTERED}\)")
 
 
 def parse_node(summary: str) -> NodeStatus:
-    """Readiness, cordon, pressure conditions, GPUs below capacity, GPU product, platform and taints from a
+    """Readiness, cordon, pressure conditions, GPUs below capacity, GPU product, platform, OS and taints from a
     `render_node` line."""
     not_ready = _NOT_READY.search(summary)
     status = NodeStatus(ready=not_ready is None, ready_detail=(not_ready["detail"] or "") if not_ready else "")
@@ -170,6 +172,8 @@ def parse_node(summary: str) -> NodeStatus:
     status.gpu = identity["gpu"].strip() if identity else ""
     platform = _PLATFORM.search(summary)
     status.platform = platform["platform"] if platform else ""
+    system = _SYSTEM.search(summary)
+    status.system = system["system"] if system else ""
     _, _, taints = summary.rstrip(".").partition("; taints ")
     status.taints = [t for t in taints.split(", ") if t] if taints else []
     return status

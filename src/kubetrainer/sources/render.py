@@ -204,6 +204,9 @@ def render_node(node: dict) -> str:
     else:
         text += _gpus_missing(node.get("metadata", {}).get("labels") or {})
     text += "".join(f"; {part}" for part in _node_identity(node) if part)
+    created = node.get("metadata", {}).get("creationTimestamp")
+    if created:  # when it joined (`kubectl get nodes` AGE): a node replaced by an upgrade or a new node group is new
+        text += f"; created {created}"
     taints = [f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}" for t in spec.get("taints", [])]
     if taints:
         text += "; taints " + ", ".join(taints)
