@@ -1042,6 +1042,20 @@ def test_a_failed_dns_lookup_is_explained_by_coredns_crashing():
     assert order([dns], found)[0].name == "coredns-7d9f8c6b5d-x2lqp"
 
 
+
+def test_a_node_client_whose_lookups_time_out_is_explained_by_the_node_local_dns_cache_failing():
+    # Node.js's EAI_AGAIN (no answer in time); kubespray names the NodeLocal DNSCache pods `nodelocaldns-*`
+    timeouts = [log("nodelocaldns-scpnl", "[ERROR] plugin/errors: 2 tos.corp. A: read udp 10.60.1.5:53022->10.60.0.53:53: "
+                    "i/o timeout", "kube-system", "node-cache") for _ in range(3)]
+    failed = ('{"level": "error", "msg": "TOS lookup failed", "error": "getaddrinfo EAI_AGAIN tos.corp"}')
+    found = diagnose([pod("nodelocaldns-scpnl", "kube-system", containers=[container("node-cache", ready=True)]),
+                      pod("gate-ocr-1", "yard", containers=[container(ready=True)]), *timeouts,
+                      *(log("gate-ocr-1", failed, "yard") for _ in range(3))])
+    dns = only(found, "dns-failure")
+    assert "getaddrinfo EAI_AGAIN tos.corp" in dns.cause
+    assert order([dns], found)[0].name == "nodelocaldns-scpnl"
+
+
 def test_a_pods_cuda_failure_is_explained_by_its_nodes_xid_and_not_another_nodes():
     plugin = ("W0314 10:50:00.412000       1 health.go:185] XidCriticalError: Xid=79 on Device=GPU-061ae8d1-3 "
               "(GPU has fallen off the bus); marking device as unhealthy.")

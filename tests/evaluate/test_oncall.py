@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kubetrainer.evaluate.facts import states
-from kubetrainer.evaluate.oncall import citation_precision, cites_expected_evidence, score, summarize
+from kubetrainer.evaluate.oncall import citation_precision, cites_expected_evidence, conversations, score, summarize
 
 QUESTION = {"id": "q1", "question": "Why does api restart?", "facts": ["OOMKilled|out of memory", "137"],
             "evidence": [{"namespace": "web", "name": "api-1", "contains": "OOMKilled"}]}
@@ -58,3 +58,14 @@ def test_an_evidence_phrase_with_aligned_columns_matches_the_source_as_it_is_nor
     probe = [{"text": "Readiness probe failed: Key                Value\nSealed             true\nUnseal Progress    0/3",
               "source": {"kind": "event", "name": "vault-0"}}]
     assert cites_expected_evidence("sealed [1]", probe, evidence)
+
+
+def test_questions_about_one_incident_are_one_conversation_in_file_order():
+    questions = [{"id": "a-1", "question": "Why does api crash?", "incident": "a"},
+                 {"id": "b-1", "question": "Why is db pending?", "incident": "b"},
+                 {"id": "a-2", "question": "What changed?", "incident": "a"},
+                 {"id": "a-3", "question": "How do we fix it?", "incident": "a"},
+                 {"id": "x", "question": "Is any node down?"}]
+    assert [(question["id"], earlier) for question, earlier in conversations(questions)] == [
+        ("a-1", []), ("b-1", []), ("a-2", ["Why does api crash?"]), ("a-3", ["Why does api crash?", "What changed?"]),
+        ("x", [])]

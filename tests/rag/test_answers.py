@@ -293,3 +293,28 @@ def test_a_question_about_an_object_leads_with_its_gravest_finding_even_when_ret
                Match(elsewhere, 1.5, 0.0, 0.0, 0.5)]
     assert [f.rule for f in chosen(matches)] == ["node-not-ready", "event-TaskHung"]
     assert chosen(matches)[0].name == "cpu-2", "another object's graver finding is not pulled in"
+
+
+def test_a_follow_up_that_names_nothing_is_about_the_subject_of_the_conversation(engine: AnswerEngine) -> None:
+    from kubetrainer.answer.engine import subject
+    from kubetrainer.answer.match import name_tokens
+
+    pulling = next(finding for finding in engine.findings if finding.rule == "image-pull")
+    workload = " ".join(sorted(name_tokens(pulling.name)))
+    first = f"Why is {workload} in {pulling.namespace} not starting?"
+    follow_up = "And what should we do about it?"
+    assert subject(first, [], engine.findings) == first
+    assert subject(follow_up, ["Is any node down?", first], engine.findings) == f"{first}\n{follow_up}", \
+        "the latest earlier question that names an object"
+    assert subject(f"What about {workload}?", [first], engine.findings) == f"What about {workload}?"
+    answer = engine.answer(follow_up, earlier=[first])
+    assert answer.findings and answer.findings[0].id == pulling.id
+    assert "cannot be pulled" in answer.text.splitlines()[0]
+
+
+def test_ask_after_an_earlier_question(sample_index: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kubetrainer.cli import main
+
+    args = ["--home", str(tmp_path), "ask", "What should we do about it?", "--index", str(sample_index), "--json"]
+    assert main([*args, "--after", "Is any node down right now?"]) == 0
+    assert json.loads(capsys.readouterr().out)["findings"][0]["rule"] == "node-not-ready"

@@ -114,3 +114,29 @@ def test_a_rollout_before_the_same_problem_on_another_object_is_what_changed_bef
     text = compose([refusing("clickhouse-0", []), refusing("ingest-7d9f8c6b5d-x2lqp", [rollout])], Sources([])).text
     assert "The same on Pod ingest-7d9f8c6b5d-x2lqp" in text
     assert "What changed shortly before:\n- 10:05 UTC, ingest-7d9f8c6b5d: \"ReplicaSet data/ingest-7d9f8c6b5d" in text
+
+
+def test_a_question_naming_a_workload_also_gets_the_changes_before_its_failures() -> None:
+    # "what changed on the Windows side?" about edifact-bridge: its rollout, and the node its pod was put on, which
+    # joined just before (a change to no namespace, named nowhere in the question)
+    from kubetrainer.answer.timeline import in_scope
+    from kubetrainer.diagnose.changes import Change
+    from kubetrainer.diagnose.finding import Evidence, Finding
+
+    rollout = Change(Evidence("ReplicaSet edi/edifact-bridge-6d9f8c7b5d: 0/2 replicas ready; created "
+                              "2026-03-13T22:04:00Z.", "object", "edi", "edifact-bridge-6d9f8c7b5d",
+                              ts="2026-03-13T22:04:00Z"), "Deployment", "edifact-bridge", "edi")
+    joined = Change(Evidence("Node win-7: Ready; Windows Server 2022 Datacenter, kernel 10.0.20348.2340; created "
+                             "2026-03-13T22:00:00Z.", "object", None, "win-7", ts="2026-03-13T22:00:00Z"),
+                    "Node", "win-7", None)
+    elsewhere = Change(Evidence("Node cpu-9: Ready; created 2026-03-13T23:00:00Z.", "object", None, "cpu-9",
+                                ts="2026-03-13T23:00:00Z"), "Node", "cpu-9", None)
+    question = "The edifact-bridge pods ran on the same image tag all last week. What changed on the Windows side?"
+    changes = [joined, rollout, elsewhere]
+    pulling = Finding("image-pull", "critical", "Pod", "edi", "edifact-bridge-6d9f8c7b5d-x2lqp", "cannot be pulled",
+                      "m", "f", ("pull",), changes=[joined.evidence, rollout.evidence])
+    assert in_scope(question, changes, failures=[pulling]) == [joined, rollout]
+    assert in_scope(question, changes) == [rollout]
+    unnamed = Finding("crash-loop", "critical", "Pod", "ops", "cron-agent-1", "crashes", "m", "f", ("crash",),
+                      changes=[elsewhere.evidence])
+    assert in_scope(question, changes, failures=[unnamed]) == [rollout], "a failure the question does not name"

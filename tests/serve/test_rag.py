@@ -77,6 +77,16 @@ def test_a_phrasing_that_is_not_grounded_leaves_the_composed_answer(rag_client: 
     assert "NotReady" in body["choices"][0]["message"]["content"].splitlines()[0]
 
 
+def test_a_follow_up_in_the_chat_is_about_the_subject_of_the_earlier_turns(rag_client: TestClient) -> None:
+    messages = [{"role": "user", "content": "Is any node down right now?"},
+                {"role": "assistant", "content": "Yes: one node is NotReady."},
+                {"role": "user", "content": "What should we do about it?"}]
+    response = rag_client.post("/v1/chat/completions", json={"model": "tiny-llama", "messages": messages,
+                                                              "max_tokens": 8, "temperature": 0})
+    assert response.status_code == 200, response.text
+    assert response.json()["findings"][0]["rule"] == "node-not-ready"
+
+
 def test_rag_off_per_request_and_streamed_sources(rag_client: TestClient) -> None:
     plain = ask(rag_client, "Which pod ran out of GPU memory?", rag=False)
     assert "sources" not in plain and "Sources:" not in plain["choices"][0]["message"]["content"]

@@ -7,6 +7,7 @@ quickstart, so all of them give the same answer to the same question.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from kubetrainer.answer.compose import (
 from kubetrainer.answer.contrast import compared_nodes
 from kubetrainer.answer.guard import Verdict, check
 from kubetrainer.answer.listeners import listeners
-from kubetrainer.answer.match import chosen, rank_findings
+from kubetrainer.answer.match import Match, chosen, names_an_object, rank_findings
 from kubetrainer.answer.passages import Passage, passages
 from kubetrainer.answer.phrase import Phraser, phrasing_messages
 from kubetrainer.answer.sources import Sources
@@ -104,6 +105,15 @@ def _with_retrieved(question: str, text: str, sources: Sources, findings: list[F
     return with_passages(text, found, sources), [*named, *listening, *found]
 
 
+def subject(question: str, earlier: Sequence[str], findings: Sequence[Finding]) -> str:
+    """What to look for: the question, and when it names no object of the findings, the latest earlier question of
+    the conversation that does (else the latest) before it, as a person reads a follow-up."""
+    if not earlier or names_an_object(question, findings):
+        return question
+    before = next((text for text in reversed(earlier) if names_an_object(text, findings)), earlier[-1])
+    return f"{before}\n{question}"
+
+
 class AnswerEngine:
     """Answers questions over one index (its retriever, and the findings and changes stored with it).
 
@@ -119,28 +129,29 @@ class AnswerEngine:
         directory = getattr(retriever, "directory", None)
         self.changes = changes if changes is not None else read_changes(directory) if directory else []
 
-    def answer(self, question: str, filters: dict | None = None, top_k: int | None = None) -> Answer:
+    def answer(self, question: str, filters: dict | None = None, top_k: int | None = None,
+               earlier: Sequence[str] = ()) -> Answer:
+        """The answer to `question`; `earlier`: the conversation's earlier questions, oldest first, whose subject a
+        follow-up that names no object of its own is about ("what is different about the new revision?")."""
         started = time.perf_counter()
-        hits = self.retriever.search(question, top_k=top_k or self.top_k, filters=filters)
         findings = [finding for finding in self.findings if _in_scope(finding.namespace, finding.node, filters)]
-        matches = rank_findings(question, hits, findings, self.retriever.embedder.embed)
+        about, hits, matches = self._matched(question, earlier, findings, filters, top_k or self.top_k)
         picked = order(chosen(matches), self.findings)
         sources = Sources(hits, self.retriever.chunks)
         allowed = [change for change in self.changes if _in_scope(change.namespace, change.evidence.node, filters)]
         known = {name for finding in findings for name in (finding.namespace, finding.name)}
-        before = [item for finding in picked[:2] for item in finding.changes]
-        changed = in_scope(question, allowed, known, before) if asks_what_changed(question) else []
+        changed = in_scope(about, allowed, known, picked[:2]) if asks_what_changed(question) else []
         if changed:
             text = compose_changes(changed, picked[:2], sources)
             sources.add_retrieved()
             return Answer(question, text, "changes", sources.listed, picked[:2], seconds=time.perf_counter() - started)
         if not picked:
             closest = nothing_found([match.finding for match in matches[:CLOSEST_SHOWN]], sources)
-            text, found = _with_retrieved(question, closest, sources, findings)
+            text, found = _with_retrieved(about, closest, sources, findings)
             return Answer(question, text, "none", sources.listed, [], found, seconds=time.perf_counter() - started)
         composed = compose(picked, sources)
         compared = compared_nodes(picked[0], sources.chunks)
-        text, found = _with_retrieved(question, with_compared(composed.text, compared, sources), sources, findings)
+        text, found = _with_retrieved(about, with_compared(composed.text, compared, sources), sources, findings)
         answer = Answer(question, text, "diagnosis", sources.listed, picked, [*compared, *found])
         if self.phraser is not None:
             answer.model_text, answer.verdict = _with_model(question, composed.text, picked, sources, self.phraser)
@@ -149,3 +160,20 @@ class AnswerEngine:
                 answer.text, answer.answered_by = f"{answer.model_text.strip()}\n\n{evidence}", "model"
         answer.seconds = time.perf_counter() - started
         return answer
+
+    def _matched(self, question: str, earlier: Sequence[str], findings: list[Finding], filters: dict | None,
+                 top_k: int) -> tuple[str, list[Hit], list[Match]]:
+        """What the question is about (`subject`), the hits retrieved for it and the findings ranked by it. A
+        follow-up's own best finding stands when it is related to the conversation's (the DNS cache behind a
+        client's failed lookups: "is it our DNS?"); otherwise the conversation's subject decides."""
+        about = subject(question, earlier, findings)
+        hits = self.retriever.search(about, top_k=top_k, filters=filters)
+        matches = rank_findings(about, hits, findings, self.retriever.embedder.embed)
+        if about == question:
+            return about, hits, matches
+        own_hits = self.retriever.search(question, top_k=top_k, filters=filters)
+        own = rank_findings(question, own_hits, findings, self.retriever.embedder.embed)
+        own_best, best = chosen(own)[:1], chosen(matches)[:1]
+        if own_best and best and (own_best[0].id in best[0].related or own_best[0].id == best[0].id):
+            return question, own_hits, own
+        return about, hits, matches

@@ -37,6 +37,7 @@ NAMESPACE_SHARE = 0.5  # a question naming the namespace points at its objects h
 NAMED_IN_LINES_SHARE = 0.5  # a name written out that a finding's lines name (a preemption's node) points at it half
 ADDRESSED_SHARE = 0.5  # naming the app a proxy's failing line addresses points at that finding half as much
 SHARED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+NAMED = 0.5  # a question saying this share of an object's name words names it
 STEM_CHARS = 5  # a name word this long also matches a longer form of it in the question (replica -> replicas)
 
 
@@ -53,7 +54,7 @@ class Match:
     @property
     def relevant(self) -> bool:
         return (
-            self.name >= 0.5
+            self.name >= NAMED
             or (self.hits > 0 and self.similarity >= RELATED_SIMILARITY)
             or self.similarity >= 2 * RELATED_SIMILARITY
         )
@@ -157,31 +158,56 @@ def _holding(hits: Sequence[Hit], finding: Finding) -> list[int]:
     return held
 
 
+@dataclass(frozen=True)
+class _Named:
+    """What a question says of object names: its words, the names it writes out whole that mean something here, and
+    how many distinct finding objects share each name word."""
+
+    tokens: set[str]
+    names: set[str]
+    spread: Counter[str]
+
+    @classmethod
+    def of(cls, question: str, findings: Sequence[Finding]) -> _Named:
+        known = {name for finding in findings for name in (finding.name, finding.node) if name}
+        known |= {name for finding in findings for item in finding.lines for name in (item.name, item.node) if name}
+        names = {name for name in whole_names(question) if name in known or any(map(str.isdigit, name))}
+        # The pods of one workload share its name's words: each set of words counts once.
+        spread = Counter(token for words in {frozenset(name_tokens(finding.name)) for finding in findings}
+                         for token in words)
+        return cls(question_words(question), names, spread)
+
+    def score(self, finding: Finding) -> float:
+        return _name_score(self.tokens, finding, self.spread, self.names)
+
+
+def names_an_object(question: str, findings: Sequence[Finding]) -> bool:
+    """Whether the question names some finding's object (at least half its name, or written out whole), as a
+    follow-up ("what is different about the new revision?") does not."""
+    named = _Named.of(question, findings)
+    return any(named.score(finding) >= NAMED for finding in findings)
+
+
 def rank_findings(question: str, hits: Sequence[Hit], findings: Sequence[Finding],
                   embed: Callable[[list[str]], np.ndarray] | None = None) -> list[Match]:
     """Findings by how well they answer `question`, best first."""
     if not findings:
         return []
-    tokens = question_words(question)
-    known = {name for finding in findings for name in (finding.name, finding.node) if name}
-    known |= {name for finding in findings for item in finding.lines for name in (item.name, item.node) if name}
-    names = {name for name in whole_names(question) if name in known or any(map(str.isdigit, name))}
+    named = _Named.of(question, findings)
     described = np.zeros(len(findings))
     closeness = np.ones(len(hits))
     if embed is not None:
         vectors = embed([question, *(hit.text for hit in hits), *(finding.description for finding in findings)])
         closeness = np.clip(vectors[1:len(hits) + 1] @ vectors[0], 0.0, 1.0)
         described = vectors[len(hits) + 1:] @ vectors[0]
-    # The pods of one workload share its name's words: each set of words counts once.
-    spread = Counter(token for words in {frozenset(name_tokens(finding.name)) for finding in findings} for token in words)
     matches = []
     for finding, own in zip(findings, described):
         held = _holding(hits, finding)
         hit = sum(float(closeness[position]) / (position + 1) for position in held)
         similarity = max([float(own), *(float(closeness[position]) for position in held)])
-        name = _name_score(tokens, finding, spread, names)
+        name = named.score(finding)
         score = HIT_WEIGHT * hit + NAME_WEIGHT * name + MEANING_WEIGHT * similarity
-        matches.append(Match(finding, score, hit, name, similarity, _written_out(names, finding), float(own)))
+        matches.append(Match(finding, score, hit, name, similarity, _written_out(named.names, finding), float(own)))
     # A name written out whole says which object the question is about: its findings come before any other. Two
     # findings of one pod held by the same chunks score alike; the one whose own description is closer to the
     # question comes first (not the one whose rule's name sorts first).

@@ -20,7 +20,7 @@ from kubetrainer.answer.match import name_tokens
 from kubetrainer.answer.passages import Passage, quoted_from
 from kubetrainer.answer.sources import Sources
 from kubetrainer.diagnose.changes import CREATED, SCALED_UP, Change
-from kubetrainer.diagnose.finding import Evidence, Finding
+from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.status import parse_pod
 
 ASKS_WHAT_CHANGED = re.compile(
@@ -37,10 +37,12 @@ def asks_what_changed(question: str) -> bool:
 
 
 def in_scope(question: str, changes: Sequence[Change], known: Iterable[str | None] = (),
-             before: Iterable[Evidence] = ()) -> list[Change]:
-    """The changes about the namespaces or objects the question names, newest MAX_SHOWN; when it names none of them
-    nor any other `known` name (the namespaces and objects of the findings), the changes `before` the failures it
-    describes (whatever their age) and the newest: a question about a namespace where nothing changed gets none."""
+             failures: Sequence[Finding] = ()) -> list[Change]:
+    """The changes about the namespaces or objects the question names, and those shortly before the `failures` it
+    describes that are of such an object (the node its failing pod was put on joined just before), newest
+    MAX_SHOWN; when it names none of them nor any other `known` name (the namespaces and objects of the findings),
+    the changes before the failures (whatever their age) and the newest: a question about a namespace where
+    nothing changed gets none."""
     said = set(_WORD.findall(question.lower()))
 
     def named(name: str | None) -> bool:
@@ -49,10 +51,13 @@ def in_scope(question: str, changes: Sequence[Change], known: Iterable[str | Non
 
     names = {name for change in changes for name in (change.namespace, change.name) if named(name)}
     if names:
-        return [change for change in changes if change.namespace in names or change.name in names][-MAX_SHOWN:]
+        attached = {item for failure in failures if named(failure.name) or named(failure.namespace)
+                    for item in failure.changes}
+        return [change for change in changes
+                if change.namespace in names or change.name in names or change.evidence in attached][-MAX_SHOWN:]
     if any(named(name) for name in known):
         return []
-    newest, attached = list(changes)[-MAX_SHOWN:], set(before)
+    newest, attached = list(changes)[-MAX_SHOWN:], {item for failure in failures for item in failure.changes}
     return [change for change in changes if change in newest or change.evidence in attached]
 
 

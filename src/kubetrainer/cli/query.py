@@ -88,6 +88,9 @@ def ask(
     kind: Kind = None,
     since: Since = None,
     until: Until = None,
+    after: Annotated[Optional[list[str]], typer.Option(
+        "--after", help="An earlier question of the conversation (repeatable, oldest first): a follow-up that names "
+                        "no object is about its subject.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print {question, answer, answered_by, findings, citations} JSON.")] = False,
 ) -> None:
     """Answer a question from the cluster's diagnosis and the index, citing the sources that hold the evidence."""
@@ -96,7 +99,7 @@ def ask(
     filters = _filters(namespace, node, kind, since, until)
     engine = open_engine(open_retriever(index), model=model, phrase=phrase,
                          models_dir=STATE.settings.dir("models"), max_new_tokens=max_new_tokens, top_k=top_k)
-    answer = engine.answer(text, filters=filters)
+    answer = engine.answer(text, filters=filters, earlier=after or ())
     if as_json:
         render.print_json(answer.to_json())
         return

@@ -16,7 +16,7 @@ from kubetrainer.diagnose.collect import Collector
 from kubetrainer.diagnose.finding import Finding
 from kubetrainer.diagnose.fit import name_gpu_fit
 from kubetrainer.diagnose.identifiers import trace_identifiers
-from kubetrainer.diagnose.knowledge import LOG_SIGNATURES, SEVERITY_ORDER, SIGNATURE_BY_RULE
+from kubetrainer.diagnose.knowledge import INFO, LOG_SIGNATURES, SEVERITY_ORDER, SIGNATURE_BY_RULE
 from kubetrainer.diagnose.logs import log_findings
 from kubetrainer.diagnose.nodes import node_findings
 from kubetrainer.diagnose.paths import trace_paths
@@ -162,7 +162,7 @@ SERVER_DOWN_RULES = frozenset({"crash-loop", "container-failed", "oom-killed", "
 # a name lookup (CoreDNS), the resource metrics API an HPA reads (metrics-server, prometheus-adapter, KEDA), a volume
 # an external provisioner creates (a CSI controller, local-path-provisioner).
 PROVIDERS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
-    (re.compile(re.escape(SIGNATURE_BY_RULE["dns-failure"].cause)), re.compile(r"^(?:coredns|kube-dns|node-local-dns)")),
+    (re.compile(re.escape(SIGNATURE_BY_RULE["dns-failure"].cause)), re.compile(r"^(?:coredns|kube-dns|node-?local-?dns)")),
     (re.compile(r"metrics\.k8s\.io|unable to fetch metrics|failed to get (?:cpu|memory) utilization"),
      re.compile(r"^(?:metrics-server|prometheus-adapter|keda-operator-metrics-apiserver)")),
     (re.compile(r"external provisioner"), re.compile(r"provisioner|csi-?controller|csi-[a-z0-9]+-controller")),
@@ -240,15 +240,22 @@ def _related(finding: Finding, findings: list[Finding], nodes: list[Finding]) ->
                 and o.name == finding.name)  # two findings about one object explain each other
 
 
+# A cluster component failing to reach what it forwards to: a DNS cache whose upstream resolvers time out fails
+# every lookup it is asked, so that failure explains its clients' as much as its own crash would.
+UPSTREAM_RULES = frozenset({"network-timeout", "connection-refused", "dns-failure"})
+
+
 def server_down(server: Finding, client: Finding) -> bool:
     """Whether `server` is the failure to run of what `client` failed to reach: a pod or Service its lines address,
-    or the cluster component its failure says it depended on (`PROVIDERS`). A directed link: the server's failure
-    explains the client's."""
-    if server.rule not in SERVER_DOWN_RULES or server is client:
+    or the cluster component its failure says it depended on (`PROVIDERS`), failing to run or to reach its own
+    upstream. A directed link: the server's failure explains the client's."""
+    if server is client or server.severity == INFO:
         return False
-    if client.addressed and serves(server.kind, server.namespace, server.name, client.addressed):
+    if server.rule in SERVER_DOWN_RULES and client.addressed and serves(server.kind, server.namespace, server.name,
+                                                                        client.addressed):
         return True
-    return server.kind == "Pod" and any(names.search(server.name) for names in _providers(client))
+    return (server.kind == "Pod" and server.rule in SERVER_DOWN_RULES | UPSTREAM_RULES
+            and any(names.search(server.name) for names in _providers(client)))
 
 
 def _providers(finding: Finding) -> list[re.Pattern[str]]:

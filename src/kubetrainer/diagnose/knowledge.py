@@ -327,12 +327,14 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     _sig(
         "dns-failure",
-        r"no such host|NXDOMAIN|server misbehaving|Temporary failure in name resolution|UnknownHostException|getaddrinfo ENOTFOUND|Name or service not known",
+        # Node.js: ENOTFOUND for a name that does not exist, EAI_AGAIN when the DNS server did not answer in time
+        r"no such host|NXDOMAIN|server misbehaving|Temporary failure in name resolution|UnknownHostException"
+        r"|getaddrinfo (?:ENOTFOUND|EAI_AGAIN)|Name or service not known",
         "a DNS lookup fails: the service name does not resolve",
         "DNS lookup failure: a service name does not resolve, so calls to it fail",
         "check the service name and namespace, that the Service exists, and CoreDNS health",
         ("no such host", "DNS", "resolve"),
-        detail=r"lookup [\w.-]+|UnknownHostException: [\w.-]+|getaddrinfo ENOTFOUND [\w.-]+",
+        detail=r"lookup [\w.-]+|UnknownHostException: [\w.-]+|getaddrinfo (?:ENOTFOUND|EAI_AGAIN) [\w.-]+",
     ),
     _sig(
         "image-pull",

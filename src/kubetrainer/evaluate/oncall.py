@@ -13,6 +13,10 @@ answer engine (`kubetrainer.answer`, the same one `ask` and the server use) and 
 - degenerate rate: answers that loop (`answer.guard.loops`) or are empty;
 - latency: seconds per answer, median and p90.
 
+Questions about one incident (their `incident` field) are one conversation, asked in file order: a follow-up that
+names no object ("what is different about the new revision?") is asked after the questions before it, as an on-call
+engineer asks them in a chat (`AnswerEngine.answer`'s `earlier`).
+
 Variants: `diagnosis` (the composed answer, no model), `<model>+rag` (the model phrases,
 the guard decides), and `<model>` alone (the question, no cluster data), so the report
 shows what retrieval, diagnosis and tuning each add.
@@ -129,22 +133,36 @@ def summarize(name: str, rows: Sequence[Scored]) -> dict[str, Any]:
     }
 
 
+def conversations(questions: Sequence[dict]) -> list[tuple[dict, list[str]]]:
+    """Each question with the earlier questions of its conversation, oldest first: those before it in the file
+    about the same incident (its `incident` field); none for a question without one."""
+    asked: dict[str, list[str]] = {}
+    paired = []
+    for question in questions:
+        incident = question.get("incident")
+        earlier = asked.setdefault(incident, []) if incident else []
+        paired.append((question, list(earlier)))
+        earlier.append(question["question"])
+    return paired
+
+
 def run_engine(name: str, engine: AnswerEngine, questions: Sequence[dict],
                advance: Callable[[], None] = lambda: None) -> tuple[dict[str, Any], list[Scored]]:
     rows = []
-    for question in questions:
-        rows.append(score_engine_answer(question, engine.answer(question["question"])))
+    for question, earlier in conversations(questions):
+        rows.append(score_engine_answer(question, engine.answer(question["question"], earlier=earlier)))
         advance()
     return summarize(name, rows), rows
 
 
 def run_model_alone(name: str, generate: Callable[[list[dict[str, str]]], str], questions: Sequence[dict],
                     advance: Callable[[], None] = lambda: None) -> tuple[dict[str, Any], list[Scored]]:
-    """The model answering from the question alone: what it knows without the cluster's data."""
+    """The model answering from the question alone (after the earlier questions of its conversation): what it knows
+    without the cluster's data."""
     rows = []
-    for question in questions:
+    for question, earlier in conversations(questions):
         started = time.perf_counter()
-        text = generate([{"role": "user", "content": question["question"]}])
+        text = generate([{"role": "user", "content": "\n".join([*earlier, question["question"]])}])
         rows.append(score(question, text, "model", [], [], time.perf_counter() - started))
         advance()
     return summarize(name, rows), rows

@@ -9,7 +9,7 @@ numbered footer matching the answer's `[n]` marks.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -98,12 +98,14 @@ class RagContext:
         """`work(retriever, findings)` on the index's thread (an investigation asks and searches several times)."""
         return self._on_rag_thread(lambda: work(self.retriever, self.findings))
 
-    def answer(self, question: str, top_k: int | None = None, phraser: Callable[[list[dict[str, str]]], str] | None = None):
-        """The answer engine's answer to `question` (a model phrases it only with `phraser`, under the guard)."""
+    def answer(self, question: str, top_k: int | None = None, phraser: Callable[[list[dict[str, str]]], str] | None = None,
+               earlier: Sequence[str] = ()):
+        """The answer engine's answer to `question` (a model phrases it only with `phraser`, under the guard), after
+        the `earlier` questions of its conversation."""
         from kubetrainer.answer import AnswerEngine
 
-        return self._on_rag_thread(
-            lambda: AnswerEngine(self.retriever, self.findings, phraser, top_k or self.top_k).answer(question))
+        return self._on_rag_thread(lambda: AnswerEngine(self.retriever, self.findings, phraser, top_k or self.top_k)
+                                   .answer(question, earlier=earlier))
 
 
 def answer_sources(answer: Any) -> list[dict[str, Any]]:

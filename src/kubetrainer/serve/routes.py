@@ -127,10 +127,10 @@ def _completion_budget(state: ServeState, body: CompletionRequest, prompt_tokens
 async def _rag_answer(state: ServeState, body: ChatRequest, key: str | None, messages: list[dict[str, str]],
                       adapter: str | None) -> JSONResponse | StreamingResponse:
     """A chat turn answered by the answer engine: the diagnosis decides, the model only phrases (`rag_phrase`)."""
-    question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+    *earlier, question = [m["content"] for m in messages if m["role"] == "user"]  # a follow-up is about their subject
     # the served model as the answer engine's phrasing step, decoded as every answer is (greedy, repetition guard)
     phraser = responder(state.lm.engine, PHRASING_TOKENS, adapter=adapter) if body.rag_phrase else None
-    answer = await asyncio.to_thread(state.rag.answer, question, body.rag_top_k, phraser)
+    answer = await asyncio.to_thread(state.rag.answer, question, body.rag_top_k, phraser, earlier)
     sources = answer_sources(answer)
     content = answer.text + citation_footer(sources)
     engine = state.lm.engine
