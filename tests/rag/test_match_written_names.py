@@ -33,6 +33,17 @@ def test_a_hyphenated_word_is_not_a_name_unless_an_object_has_it():
     assert named[0].finding is ON_NODE and named[0].written_out == 1.0
 
 
+def test_a_hyphenated_part_of_a_workloads_name_names_that_workload_and_not_another_with_one_of_its_words():
+    writer = _finding("llm-request-aborted", "Pod", "report-writer-vllm-c69swgwg2j-xh9dx", "aborted requests",
+                      ["Aborted request chatcmpl-1"])
+    ui = _finding("log-errors", "Pod", "report-ui-kg2q9vngdg-gcq2x", "logs errors", ["report generation failed"])
+    ranked = rank_findings("Is the report-writer model itself failing?", [], [ui, writer])
+    assert ranked[0].finding is writer and ranked[0].name == 1.0 and ranked[0].written_out == 0.0
+    assert ranked[1].name == 0.0, "its one name word is said only as part of another object's name"
+    plain = rank_findings("Is the report writer model itself failing?", [], [ui, writer])
+    assert [match.name for match in plain] == [1.0, 0.6], "words written apart name both, as before"
+
+
 def test_a_gpu_products_name_in_node_names_is_a_name_word_and_generated_suffixes_are_not():
     assert name_tokens("gpu-h100-6") == {"gpu", "h100"}
     assert name_tokens("checkout-api-7d9f8c6b5d-x2lqp") == {"checkout", "api"}

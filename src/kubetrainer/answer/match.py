@@ -166,19 +166,37 @@ class _Named:
     tokens: set[str]
     names: set[str]
     spread: Counter[str]
+    # hyphenated names the question writes out that are part of some finding's object or namespace name
+    # ("report-writer" of report-writer-vllm-c69swgwg2j-xh9dx): their words name only objects whose names hold them
+    # together, not report-ui-kg2q9vngdg-gcq2x by its "report"
+    compounds: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, question: str, findings: Sequence[Finding]) -> _Named:
         known = {name for finding in findings for name in (finding.name, finding.node) if name}
         known |= {name for finding in findings for item in finding.lines for name in (item.name, item.node) if name}
-        names = {name for name in whole_names(question) if name in known or any(map(str.isdigit, name))}
+        written = whole_names(question)
+        names = {name for name in written if name in known or any(map(str.isdigit, name))}
+        compounds = frozenset(name for name in written - names if "-" in name
+                              and any(_holds(finding, name) for finding in findings))
         # The pods of one workload share its name's words: each set of words counts once.
         spread = Counter(token for words in {frozenset(name_tokens(finding.name)) for finding in findings}
                          for token in words)
-        return cls(question_words(question), names, spread)
+        return cls(question_words(question), names, spread, compounds)
 
     def score(self, finding: Finding) -> float:
-        return _name_score(self.tokens, finding, self.spread, self.names)
+        """`_name_score`, and a compound its object's name holds says that name fully."""
+        if any(_holds(finding, name, own=True) for name in self.compounds):
+            return 1.0
+        elsewhere = {word for name in self.compounds if not _holds(finding, name) for word in name_tokens(name)}
+        return _name_score(self.tokens - elsewhere, finding, self.spread, self.names)
+
+
+def _holds(finding: Finding, compound: str, own: bool = False) -> bool:
+    """Whether the finding's object name (or, unless `own`, its namespace or node name) holds `compound` between name
+    boundaries."""
+    names = (finding.name,) if own else (finding.name, finding.namespace, finding.node)
+    return any(f"-{compound}-" in f"-{name}-" for name in names if name)
 
 
 def names_an_object(question: str, findings: Sequence[Finding]) -> bool:
