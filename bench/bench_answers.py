@@ -35,6 +35,12 @@ SCENARIOS = (
     ("tundra", "held-out: written blind (babdd5e) by a helper that never opened the diagnosis, answer, retrieval, "
                "eval or bench code; first measured at 0.35 cause + citation at cc4b8c7; its failures never inspected, "
                "but its helper's one-line summary of each incident was read, so its incident types are known"),
+    ("cobalt", "held-out: written blind (f1dbaa3) by a helper that never opened the diagnosis, answer, retrieval, eval "
+               "or bench code; first measured at 0.35 cause + citation (facts 0.625); its failures never inspected"),
+    ("harbor", "written blind (b9736ee) as a development set (its writer glimpsed lines of reserve and tundra); first "
+               "measured at 0.75 cause + citation (facts 0.875) at b3f66b9 before its failures were looked at"),
+    ("lumen", "written blind (f1dbaa3); first measured at 0.35 cause + citation (facts 0.45), the development set "
+              "since"),
     ("quarry", "written blind (c9796e9) by a helper that never opened the diagnosis, answer, retrieval or eval code; "
                "measured once at 0.30 cause + citation (facts 0.55; 0 of its 10 follow-up questions) at 6e9bb5c before "
                "its failures were looked at, the development set since"),

@@ -962,6 +962,13 @@ def test_a_pod_the_kubelet_rejects_is_one_finding_with_its_reason():
     assert "net.core.somaxconn" in finding.cause and "allowed-unsafe-sysctls" in finding.fix
     assert [f.rule for f in found] == ["pod-failed"], "its event is part of the finding"
 
+    numa = "Pod was rejected: Resources cannot be allocated with Topology locality"
+    rejected = diagnose([pod("mt-4", "mt", phase="Failed", reason="TopologyAffinityError", message=numa),
+                         event("Pod", "mt-4", "mt", "TopologyAffinityError",
+                               "Resources cannot be allocated with Topology locality")])
+    finding = only(rejected, "pod-failed")
+    assert "cannot all be placed on one NUMA node" in finding.cause and "topologyManagerPolicy" in finding.fix
+
 
 def test_a_refusal_on_a_loopback_port_names_the_sidecar_that_serves_it_and_when_it_came_up():
     refused = ('psycopg.OperationalError: connection failed: connection to server at "127.0.0.1", port 6432 failed: '

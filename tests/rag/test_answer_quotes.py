@@ -53,3 +53,21 @@ def test_a_line_two_replicas_logged_alike_is_cited_to_the_pod_that_logged_it() -
     assert sources.listed[0].source["name"] == "ws-2", "its own pod's chunk, not the retrieved one of its replica"
     assert sources.cite(Evidence(line, "log", "live", "ws-1")) == 2, "the retrieved chunk, for the pod that holds it"
     assert sources.cite(Evidence(line, "log", "live", "ws-9")) == 2, "no own source: any that holds the line"
+
+
+def test_a_long_line_keeps_the_setting_its_failure_is_governed_by_from_its_middle():
+    import re
+
+    from kubetrainer.answer.compose import quote
+
+    received = ("INFO 03-14 10:17:02 logger.py:37] Received request chatcmpl-aacf04be: prompt: '<|im_start|>system\\n"
+                + "You write structured reports. " * 12 + "', params: SamplingParams(n=1, presence_penalty=0.0, "
+                "temperature=0.2, top_p=1.0, max_tokens=4096, min_tokens=0, logprobs=None, skip_special_tokens=True, "
+                "spaces_between_special_tokens=True, truncate_prompt_tokens=None, guided_decoding=None), "
+                "prompt_token_ids: None, lora_request: None, prompt_adapter_request: None.")
+    kept = quote(received, re.compile(r"\bmax_(?:completion_)?tokens\b\W{0,3}\d"))
+    assert '"…"max_tokens=4096"…"' in kept and kept.startswith('"INFO 03-14 10:17:02')
+    assert all(part in received for part in re.findall(r'"([^"]*)"', kept.replace('"…"', '"\n"')))
+    assert "max_tokens" not in quote(received), "without a setting to keep, the head and the tail"
+    client = '{"level": "info", "msg": "report-ui started", "max_tokens": 4096, "stream": false}'
+    assert quote(client) == f'"{client}"', "a short line is quoted whole"

@@ -20,6 +20,7 @@ from kubetrainer.diagnose.collect import json_message, readable, shape
 from kubetrainer.diagnose.engine import GPU_NODE_RULES, GPU_POD_RULES, NODE_AGENT_RULES, SERVER_RULES, server_down
 from kubetrainer.diagnose.finding import Evidence, Finding
 from kubetrainer.diagnose.rollouts import counterpart_role
+from kubetrainer.diagnose.startup import governing
 
 # A finding of the key's rule is a symptom when a related finding of one of these rules is present: lead with the cause.
 EXPLAINED_BY: dict[str, frozenset[str]] = {
@@ -60,6 +61,8 @@ MAY_EXPLAIN: dict[str, frozenset[str]] = {"unschedulable": frozenset({"gpu-missi
 _TIMES = re.compile(r" \(\d+ times\)")
 PEERS_SHOWN = 3  # findings of the same rule in other pods of the namespace, named after the one chosen
 MAX_QUOTES = 3
+MAX_KEPT = 2  # settings kept from the middle of a long quoted line
+_SETTING_END = re.compile(r"(?<=[\w\"'])[,;)]|\s(?!\d)")  # where a `key=value` (or `"key": value`) word ends
 QUOTE_CHARS = 300  # a longer line is quoted up to a word boundary near here, the cut marked outside the quote
 
 
@@ -92,13 +95,14 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", '"', ")")) else text + "."
 
 
-def quote(line: str) -> str:
+def quote(line: str, keep: re.Pattern[str] | None = None) -> str:
     """How an evidence line appears in an answer: verbatim, within quotes, short enough to read.
 
     A line of up to QUOTE_CHARS is quoted whole. Of a longer JSON log line, its message and
     error fields as they are written in it (a reader wants "slot hold failed" and the Redis
     error, not the serialised stack and arguments); of any other long line, its beginning
-    and its end, where wrapped errors keep their root cause ("...: 401 Unauthorized"). Every
+    and its end, where wrapped errors keep their root cause ("...: 401 Unauthorized"), and the settings
+    `keep` finds between them (`max_tokens=4096` in the middle of a request's logged sampling parameters). Every
     quoted part is a substring of the line, so the cited source still holds it word for word; the indent
     of a message's body line (.NET's console logger) is left out.
     """
@@ -106,7 +110,7 @@ def quote(line: str) -> str:
     if len(line) <= QUOTE_CHARS:
         return f'"{line}"'
     parts = [part for part in _json_parts(line) if part in line] or [line]
-    return " — ".join(_clipped(part) for part in parts)
+    return " — ".join(_clipped(part, keep) for part in parts)
 
 
 def _json_parts(line: str) -> list[str]:
@@ -114,8 +118,15 @@ def _json_parts(line: str) -> list[str]:
     return [json.dumps(part, ensure_ascii=False)[1:-1] for part in json_message(line) or () if part]
 
 
-def _clipped(text: str) -> str:
-    """`"text"`, or for a long text its beginning and its end, each cut at a space: `"head"…"tail"`."""
+def _governing(finding: Finding) -> re.Pattern[str] | None:
+    """The settings the finding's failure is governed by (`Signature.settings`), one pattern, or None."""
+    patterns = governing(finding)
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE) if patterns else None
+
+
+def _clipped(text: str, keep: re.Pattern[str] | None = None) -> str:
+    """`"text"`, or for a long text its beginning and its end, each cut at a space: `"head"…"tail"`, with the
+    `key=value` words between them that `keep` finds: `"head"…"max_tokens=4096"…"tail"`."""
     if len(text) <= QUOTE_CHARS:
         return f'"{text}"'
     half = QUOTE_CHARS // 2
@@ -123,7 +134,18 @@ def _clipped(text: str) -> str:
     tail = text.find(" ", len(text) - half, len(text) - half // 2)
     head = head if head > 0 else half
     tail = tail + 1 if tail > 0 else len(text) - half
-    return f'"{text[:head]}"…"{text[tail:]}"'
+    kept = [f'"{word}"' for word in dict.fromkeys(_settings_in(text[head:tail], keep))][:MAX_KEPT] if keep else []
+    return "…".join([f'"{text[:head]}"', *kept, f'"{text[tail:]}"'])
+
+
+def _settings_in(text: str, keep: re.Pattern[str]) -> list[str]:
+    """The whole words (`max_tokens=4096`, `"max_tokens": 4096`) around each match of `keep` in `text`."""
+    words = []
+    for match in keep.finditer(text):
+        start = max(text.rfind(" ", 0, match.start()), text.rfind("(", 0, match.start())) + 1
+        end = _SETTING_END.search(text, match.end())
+        words.append(text[start : end.start() if end else len(text)].rstrip(",;"))
+    return [word for word in words if word]
 
 
 def _quotable(evidence: Sequence[Evidence], quoted: set[str]) -> list[Evidence]:
@@ -200,7 +222,8 @@ def compose(findings: Sequence[Finding], sources: Sources) -> Composed:
                   f"{quote(item.text)} [{sources.cite(item)}]" for item in lead.startup]
     if lead.before:
         lines += ["", "What it logged just before it failed:"]
-        lines += [f"- {quote(item.text)} [{sources.cite(item)}]" for item in lead.before]
+        keep = _governing(lead)
+        lines += [f"- {quote(item.text, keep)} [{sources.cite(item)}]" for item in lead.before]
     if lead.succeeded:
         lines += ["", "The last time it did that successfully:"]
         lines += [f"- {quote(item.text)} [{sources.cite(item)}]" for item in lead.succeeded]

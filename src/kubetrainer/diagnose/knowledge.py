@@ -670,6 +670,25 @@ SIGNATURES: tuple[Signature, ...] = (
         "stream the response, lower max_tokens, or raise the proxy's read timeout (ingress-nginx proxy-read-timeout) "
         "and the client's timeout above the longest generation",
         ("aborted", "disconnected", "timeout", "timed out"),
+        # how long a generation may run: the request's token limit as vLLM logs it (`max_tokens=4096` among the
+        # SamplingParams of `Received request`) or a client states it
+        settings=r"\bmax_(?:completion_)?tokens\b\W{0,3}\d",
+    ),
+    _sig(
+        # the kubelet's Topology Manager at admission (pkg/kubelet/cm/topologymanager): `Pod was rejected: Resources
+        # cannot be allocated with Topology locality`, status reason TopologyAffinityError
+        "topology-affinity",
+        r"TopologyAffinityError|cannot be allocated with Topology locality",
+        "the kubelet's Topology Manager rejected the pod: the GPUs and CPUs it requests cannot all be placed on one "
+        "NUMA node under the node's topologyManagerPolicy",
+        "the node has enough free GPUs (or CPUs) in total, but not on one NUMA node as its kubelet's Topology Manager "
+        "policy (single-numa-node, or restricted) requires; the pod is rejected at admission, so it fails instead of "
+        "waiting, and its controller keeps creating new ones",
+        "request as many GPUs as one NUMA node holds free, free GPUs on the same NUMA node, or run it on nodes "
+        "whose kubelet uses topologyManagerPolicy best-effort",
+        ("NUMA", "Topology", "topologyManagerPolicy", "TopologyAffinityError"),
+        severity=CRITICAL,
+        in_logs=False,
     ),
     _sig(
         "rocm-device-access",

@@ -94,7 +94,7 @@ def attach_server_settings(findings: list[Finding], opening: Mapping[tuple, Sequ
     for finding in findings:
         if not finding.addressed or finding.severity == INFO:
             continue
-        settings = _settings(finding)
+        settings = governing(finding)
         if not settings:
             continue
         theirs = [item for (namespace, pod, _), lines in sorted(opening.items())
@@ -103,7 +103,7 @@ def attach_server_settings(findings: list[Finding], opening: Mapping[tuple, Sequ
         finding.startup += _distinct(stated)[:MAX_STATED]
 
 
-def _settings(finding: Finding) -> list[re.Pattern[str]]:
+def governing(finding: Finding) -> list[re.Pattern[str]]:
     """The patterns of the settings the signatures of the finding's evidence are governed by."""
     return [signature.settings for item in finding.evidence
             for signature in matching(item.text, LOG_SIGNATURES) if signature.settings]
@@ -162,7 +162,7 @@ def _scored(lines: Sequence[Evidence], failure: set[str]) -> list[tuple[float, i
 
 def _chosen(lines: Sequence[Evidence], failure: set[str], finding: Finding) -> list[Evidence]:
     """The line stating the failure's setting, else the one that shares the most with it; then the version banner."""
-    settings = _settings(finding)
+    settings = governing(finding)
     stated = [item for item in lines if any(pattern.search(item.text) for pattern in settings)]
     chosen = _distinct(stated)[:MAX_STATED] or [item for _, _, item in _scored(lines, failure)[:1]]
     banner = next((item for item in lines if states_version(item.text)), None)
